@@ -1,0 +1,144 @@
+/**
+ * The commander program: global flags, one registration per command, and the one place that
+ * maps errors to exit codes. Command modules are imported only when their command runs, so
+ * `--help` stays fast.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { createRequire } from 'node:module';
+import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { CliError, ExitCode, ExitError, type ExitCodeValue } from './errors.js';
+import { createOutput, type Output } from './report/output.js';
+
+const require = createRequire(import.meta.url);
+const { version } = require('../package.json') as { version: string };
+
+export const EXIT_CODE_HELP = `
+Exit codes: 0 healthy · 1 problems found · 2 usage error or refused · 3 configuration · 4 database`;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+export function positiveInteger(name: string, max = 1_000_000) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}.`);
+    }
+    return Number(value);
+  };
+}
+
+type Action = (ctx: CommandContext, flags: any, command: Command) => Promise<ExitCodeValue>;
+
+interface RunState {
+  exitCode: ExitCodeValue;
+  commandName: string;
+  output: Output | null;
+}
+
+export function buildCli(state: RunState, io: { processEnv: NodeJS.ProcessEnv; cwd: string }): Command {
+  const program = new Command('lmnr-keys')
+    .description("Diagnose, rotate and verify the secrets self-hosted Laminar stores encrypted in Postgres.")
+    .version(version, '-V, --version')
+    .option('--database-url <url>', "Laminar's Postgres URL (default: DATABASE_URL, DATABASE_* parts, or POSTGRES_* of Laminar's .env)")
+    .option('--env-file <path>', 'read variables from this file (repeatable; default ./.env when present; the environment wins)', collect)
+    .option('--json', 'print exactly one JSON document on stdout')
+    .option('--debug', 'explain what is happening on stderr (never secrets)')
+    .option('--no-color', 'no colours')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `${EXIT_CODE_HELP}
+
+Examples:
+  $ lmnr-keys demo
+  $ lmnr-keys doctor --env-file ~/lmnr/.env --database-url postgres://postgres:PASSWORD@localhost:5433/postgres
+  $ lmnr-keys rotate --from laminar-default --to env:NEW_AEAD_SECRET_KEY --dry-run
+  $ lmnr-keys verify-provider --json`)
+    .exitOverride();
+
+  const register = (command: Command, load: () => Promise<Action>) => {
+    command.exitOverride().showHelpAfterError('(run with --help for usage)').action(async (flags: unknown, cmd: Command) => {
+      const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
+      const global: GlobalOptions = {
+        databaseUrl: globals.databaseUrl,
+        envFile: globals.envFile ?? [],
+        json: Boolean(globals.json),
+        debug: Boolean(globals.debug),
+        color: globals.color !== false && !io.processEnv.NO_COLOR,
+      };
+      const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
+      const output = createOutput({ json: global.json, debug: global.debug, color: global.color && Boolean(process.stdout.isTTY), ci });
+      state.output = output;
+      state.commandName = command.name();
+      const ctx = createContext(global, output, io.processEnv, io.cwd);
+      const action = await load();
+      state.exitCode = await action(ctx, flags, cmd);
+    });
+    program.addCommand(command);
+  };
+
+  register(
+    new Command('doctor')
+      .description('try every stored secret with the current keys; report each that fails, with its cause')
+      .option('--candidate <ref>', 'another key to try on failing values: env:NAME, file:PATH, laminar-default, - or 64 hex (repeatable)', collect, [])
+      .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
+      .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(2000))
+      .addHelpText('after', `${EXIT_CODE_HELP}
+
+Examples:
+  $ lmnr-keys doctor --env-file ~/lmnr/.env
+  $ lmnr-keys doctor --candidate file:/secure/old-aead.key --json
+  $ cat old.key | lmnr-keys doctor --candidate -`),
+    async () => (await import('./commands/doctor.js')).doctorCommand,
+  );
+
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. The bin is the only caller of process.exit. */
+export async function main(argv: string[], io = { processEnv: process.env, cwd: process.cwd() }): Promise<number> {
+  const state: RunState = { exitCode: ExitCode.healthy, commandName: argv[2] ?? '', output: null };
+  const program = buildCli(state, io);
+  try {
+    await program.parseAsync(argv);
+    return state.exitCode;
+  } catch (error) {
+    return reportError(error, state, argv);
+  }
+}
+
+function reportError(error: unknown, state: RunState, argv: string[]): number {
+  const jsonMode = state.output?.jsonMode ?? argv.includes('--json');
+  const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
+  if (error instanceof ExitError) return error.exitCode;
+  if (error instanceof CommanderError) {
+    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
+      return 0;
+    }
+    // commander already printed its one-line message on stderr.
+    if (jsonMode) output.json(errorDocument(state.commandName, ExitCode.usage, error.message.replace(/^error: /, ''), null));
+    return ExitCode.usage;
+  }
+  if (error instanceof CliError) {
+    output.note(`${output.color.red('error:')} ${error.message}`);
+    if (error.hint) output.note(`hint: ${error.hint}`);
+    if (error.cause) output.debug(`cause: ${describeCause(error.cause)}`);
+    output.debug(error.stack ?? '');
+    if (jsonMode) output.json(errorDocument(state.commandName, error.exitCode, error.message, error.hint ?? null));
+    return error.exitCode;
+  }
+  output.note(`internal error: ${error instanceof Error ? error.message : String(error)}`);
+  output.note('This is a bug in lmnr-keys; please report it with the output of --debug (it never contains secrets).');
+  output.debug(error instanceof Error ? error.stack ?? '' : '');
+  if (jsonMode) output.json(errorDocument(state.commandName, ExitCode.problemsFound, 'internal error', null));
+  return ExitCode.problemsFound;
+}
+
+function describeCause(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const code = (cause as { code?: string }).code;
+  return `${cause.name}${code ? ` [${code}]` : ''}: ${cause.message.split('\n')[0]}`;
+}
+
+function errorDocument(command: string, exitCode: number, message: string, hint: string | null) {
+  return { version: 1, command, ok: false, error: { exitCode, message, hint } };
+}

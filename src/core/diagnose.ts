@@ -1,0 +1,96 @@
+/**
+ * Classifies one stored value: can the current key open it, and if not, why and what would.
+ * Pure: takes keys and a row, returns a verdict. Plaintext is handed to a callback only when
+ * the caller needs it (rotation), never stored in the verdict.
+ */
+import { encodeAad, isValidUtf8, openSealed, parseSealedText, type SealedBytes } from '../crypto/aead.js';
+import { sameKey, type SecretKey } from '../crypto/keys.js';
+import type { SealedRow } from '../stores/scan.js';
+import type { StoreDefinition } from '../stores/stores.js';
+
+export type ValueStatus = 'ok' | 'wrong_secret' | 'malformed' | 'incomplete' | 'not_utf8' | 'secret_missing';
+
+export interface Diagnosis {
+  status: ValueStatus | 'unset';
+  /** Label of the first fallback key that opens a value the current key does not. */
+  decryptsWith: string | null;
+  detail: string | null;
+}
+
+/** The keys to try for one store: its current key (null when the variable is unset) and fallbacks in order. */
+export interface KeyRing {
+  secretVariable: string;
+  current: SecretKey | null;
+  fallbacks: SecretKey[];
+}
+
+/** Builds a ring, dropping fallbacks equal to the current key or to an earlier fallback. */
+export function buildKeyRing(secretVariable: string, current: SecretKey | null, fallbacks: SecretKey[]): KeyRing {
+  const kept: SecretKey[] = [];
+  for (const key of fallbacks) {
+    if (current && sameKey(current, key)) continue;
+    if (kept.some((other) => sameKey(other, key))) continue;
+    kept.push(key);
+  }
+  return { secretVariable, current, fallbacks: kept };
+}
+
+function isEmpty(text: string | null): boolean {
+  return text === null || text === '';
+}
+
+export type ShapeCheck =
+  | { kind: 'unset' }
+  | { kind: 'broken'; status: 'malformed' | 'incomplete'; detail: string }
+  | { kind: 'sealed'; sealed: SealedBytes };
+
+/** Shape checks that need no key. */
+export function checkShape(store: StoreDefinition, row: SealedRow): ShapeCheck {
+  const noCiphertext = isEmpty(row.ciphertextHex);
+  const noNonce = isEmpty(row.nonceHex);
+  if (noCiphertext && noNonce) {
+    if (store.emptyMeansUnset) return { kind: 'unset' };
+    return { kind: 'broken', status: 'malformed', detail: 'ciphertext and nonce are empty' };
+  }
+  if (noCiphertext || noNonce) {
+    return { kind: 'broken', status: 'incomplete', detail: noCiphertext ? 'nonce is set but the ciphertext is empty' : 'ciphertext is set but the nonce is empty' };
+  }
+  const parsed = parseSealedText({ ciphertextHex: row.ciphertextHex!, nonceHex: row.nonceHex! });
+  if (!parsed.ok) return { kind: 'broken', status: 'malformed', detail: parsed.reason };
+  return { kind: 'sealed', sealed: parsed.sealed };
+}
+
+/** Tries the fallbacks in order; returns the first that opens, with the plaintext. */
+export function findOpeningKey(ring: KeyRing, sealed: SealedBytes, aad: Uint8Array): { key: SecretKey; plaintext: Uint8Array } | null {
+  for (const key of ring.fallbacks) {
+    const plaintext = openSealed(key.bytes, sealed, aad);
+    if (plaintext) return { key, plaintext };
+  }
+  return null;
+}
+
+export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyRing): Diagnosis {
+  const shape = checkShape(store, row);
+  if (shape.kind === 'unset') return { status: 'unset', decryptsWith: null, detail: null };
+  if (shape.kind === 'broken') return { status: shape.status, decryptsWith: null, detail: shape.detail };
+  const aad = encodeAad(row.aad);
+  if (ring.current) {
+    const plaintext = openSealed(ring.current.bytes, shape.sealed, aad);
+    if (plaintext) {
+      const utf8 = isValidUtf8(plaintext);
+      plaintext.fill(0);
+      return utf8
+        ? { status: 'ok', decryptsWith: null, detail: null }
+        : { status: 'not_utf8', decryptsWith: null, detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it' };
+    }
+  }
+  const found = findOpeningKey(ring, shape.sealed, aad);
+  found?.plaintext.fill(0);
+  const status: ValueStatus = ring.current ? 'wrong_secret' : 'secret_missing';
+  const detail = ring.current
+    ? found
+      ? `sealed with ${found.key.label}, not the current ${ring.secretVariable}`
+      : `does not open under the current ${ring.secretVariable} nor any candidate key (sealed with a key that is not available, or with a different AAD)`
+    : `${ring.secretVariable} is not set` + (found ? `; it opens with ${found.key.label}` : '');
+  return { status, decryptsWith: found?.key.label ?? null, detail };
+}

@@ -1,0 +1,207 @@
+/**
+ * doctor: tries every stored secret with the current keys and explains every failure.
+ * Read-only by construction: everything runs in one READ ONLY, REPEATABLE READ transaction,
+ * so the counts describe one consistent snapshot even while Laminar keeps writing.
+ */
+import { sql } from 'kysely';
+import type { LaminarDb } from '../db/connect.js';
+import type { SecretCheck, SecretKey } from '../crypto/keys.js';
+import { checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow } from '../stores/scan.js';
+import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
+import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { keyRingFor, type LaminarSecrets } from './keyring.js';
+
+export interface SecretReport {
+  name: string;
+  status: SecretCheck['status'];
+  fingerprint: string | null;
+  problem: string | null;
+}
+
+export interface StoreReport {
+  store: StoreName;
+  present: boolean;
+  total: number;
+  ok: number;
+  failing: number;
+  /** Why the store was skipped; null when present. */
+  reason?: string | null;
+}
+
+export interface Finding {
+  store: StoreName;
+  id: string;
+  workspaceId: string | null;
+  workspaceName: string | null;
+  projectId: string | null;
+  projectName: string | null;
+  name: string;
+  status: Exclude<ValueStatus, 'ok'>;
+  decryptsWith: string | null;
+  detail: string | null;
+}
+
+export interface DuplicateWarning {
+  kind: 'duplicate_name';
+  projectId: string;
+  projectName: string | null;
+  workspaceId: string | null;
+  name: string;
+  ids: string[];
+  /** Which of the duplicates open under the current key. */
+  openingIds: string[];
+  detail: string;
+}
+
+export interface DoctorReport {
+  version: 1;
+  command: 'doctor';
+  ok: boolean;
+  secrets: SecretReport[];
+  stores: StoreReport[];
+  summary: { total: number; ok: number; failing: number };
+  findings: Finding[];
+  warnings: DuplicateWarning[];
+}
+
+export interface DoctorProgress {
+  store: StoreName;
+  scanned: number;
+  failing: number;
+}
+
+export interface DoctorDeps {
+  db: LaminarDb;
+  onProgress?: (progress: DoctorProgress) => void;
+}
+
+export interface DoctorOptions {
+  secrets: LaminarSecrets;
+  candidates: SecretKey[];
+  batchSize: number;
+  /** With --strict, the public default key and duplicate names count as problems too. */
+  strict: boolean;
+}
+
+export function toSecretReport(check: SecretCheck): SecretReport {
+  return { name: check.name, status: check.status, fingerprint: check.fingerprint, problem: check.problem };
+}
+
+/** What makes doctor exit 1. Shared with the renderer so the verdict line and the exit code agree. */
+export function doctorHasProblems(report: Omit<DoctorReport, 'ok'>, strict: boolean): boolean {
+  if (report.findings.length > 0) return true;
+  if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) return true;
+  if (strict && report.secrets.some((secret) => secret.status === 'public_default')) return true;
+  if (strict && report.warnings.length > 0) return true;
+  return false;
+}
+
+export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promise<DoctorReport> {
+  return deps.db
+    .transaction()
+    .setIsolationLevel('repeatable read')
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      const stores: StoreReport[] = [];
+      const rawFindings: Array<Omit<Finding, 'workspaceName' | 'projectName'>> = [];
+      for (const store of STORES) {
+        const presence = await checkStorePresence(trx, store);
+        if (!presence.present) {
+          stores.push({ store: store.name, present: false, total: 0, ok: 0, failing: 0, reason: presence.reason });
+          continue;
+        }
+        const ring = keyRingFor(store, options.secrets, options.candidates);
+        const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
+        for await (const batch of scanStore(trx, store, options.batchSize)) {
+          for (const row of batch) {
+            const diagnosis = diagnoseValue(store, row, ring);
+            if (diagnosis.status === 'unset') continue;
+            report.total += 1;
+            if (diagnosis.status === 'ok') {
+              report.ok += 1;
+              continue;
+            }
+            report.failing += 1;
+            rawFindings.push({
+              store: store.name,
+              id: row.id,
+              workspaceId: row.workspaceId,
+              projectId: row.projectId,
+              name: row.name,
+              status: diagnosis.status,
+              decryptsWith: diagnosis.decryptsWith,
+              detail: diagnosis.detail,
+            });
+          }
+          deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+        }
+        stores.push(report);
+      }
+
+      const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
+      const providerPresent = stores.find((store) => store.store === 'provider_api_keys')?.present ?? false;
+      const duplicates = providerPresent ? await findDuplicateNames(trx, providerStore, options) : [];
+
+      const names = await lookUpNames(
+        trx,
+        [...new Set([...rawFindings, ...duplicates].flatMap((f) => (f.projectId ? [f.projectId] : [])))],
+        [...new Set(rawFindings.flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
+      );
+      const findings: Finding[] = rawFindings.map((finding) => {
+        const project = finding.projectId ? names.projects.get(finding.projectId) : undefined;
+        const workspaceId = finding.workspaceId ?? project?.workspaceId ?? null;
+        return {
+          ...finding,
+          workspaceId,
+          workspaceName: workspaceId ? names.workspaces.get(workspaceId) ?? null : null,
+          projectName: project?.name ?? null,
+        };
+      });
+      const warnings = duplicates.map((warning) => {
+        const project = names.projects.get(warning.projectId);
+        return { ...warning, projectName: project?.name ?? null, workspaceId: project?.workspaceId ?? null };
+      });
+
+      const summary = stores.reduce(
+        (sum, store) => ({ total: sum.total + store.total, ok: sum.ok + store.ok, failing: sum.failing + store.failing }),
+        { total: 0, ok: 0, failing: 0 },
+      );
+      const partial = {
+        version: 1 as const,
+        command: 'doctor' as const,
+        secrets: [options.secrets.aead, options.secrets.slack].map(toSecretReport),
+        stores,
+        summary,
+        findings,
+        warnings,
+      };
+      return { ...partial, ok: !doctorHasProblems(partial, options.strict) };
+    });
+}
+
+/** Several rows for one (project, name): the playground picks one of them arbitrarily. */
+async function findDuplicateNames(db: LaminarDb, store: StoreDefinition, options: DoctorOptions): Promise<DuplicateWarning[]> {
+  const groups = await sql<{ project_id: string; name: string; ids: string[] }>`
+    select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+    from provider_api_keys group by project_id, name having count(*) > 1
+    order by project_id, name`.execute(db);
+  if (groups.rows.length === 0) return [];
+  const ring = keyRingFor(store, options.secrets, options.candidates);
+  const rows = await readRows(db, store, groups.rows.flatMap((group) => group.ids));
+  const opens = new Set(rows.filter((row: SealedRow) => diagnoseValue(store, row, ring).status === 'ok').map((row) => row.id));
+  return groups.rows.map((group) => {
+    const openingIds = group.ids.filter((id) => opens.has(id));
+    return {
+      kind: 'duplicate_name' as const,
+      projectId: group.project_id,
+      projectName: null,
+      workspaceId: null,
+      name: group.name,
+      ids: group.ids,
+      openingIds,
+      detail:
+        `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
+        `${openingIds.length} of them open under the current key. Keep one with \`lmnr-keys set\`.`,
+    };
+  });
+}

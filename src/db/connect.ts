@@ -1,0 +1,64 @@
+/**
+ * The only place that creates connections. `usingDatabase` opens a Kysely instance, checks
+ * that it can connect, and always destroys it.
+ */
+import pg from 'pg';
+import { Kysely, PostgresDialect } from 'kysely';
+import type { DatabaseTarget } from '../config.js';
+import type { LaminarDatabase } from './schema.js';
+import { toDatabaseError } from './errors.js';
+
+export type LaminarDb = Kysely<LaminarDatabase>;
+
+export interface OpenOptions {
+  /** Identifies our sessions in pg_stat_activity. */
+  applicationName?: string;
+  connectTimeoutMs?: number;
+  poolSize?: number;
+}
+
+export interface OpenDatabase {
+  db: LaminarDb;
+  target: DatabaseTarget;
+  close: () => Promise<void>;
+}
+
+export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<OpenDatabase> {
+  const pool = new pg.Pool({
+    connectionString: target.connectionString,
+    application_name: options.applicationName ?? 'lmnr-keys',
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    max: options.poolSize ?? 2,
+  });
+  // An idle client losing its connection must not crash the process; the next query reports it.
+  pool.on('error', () => {});
+  const db = new Kysely<LaminarDatabase>({ dialect: new PostgresDialect({ pool }) });
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (error) {
+    await db.destroy().catch(() => {});
+    throw toDatabaseError(error, target, 'connecting');
+  }
+  return { db, target, close: () => db.destroy() };
+}
+
+export async function usingDatabase<T>(target: DatabaseTarget, options: OpenOptions, run: (open: OpenDatabase) => Promise<T>): Promise<T> {
+  const open = await openDatabase(target, options);
+  try {
+    return await run(open);
+  } catch (error) {
+    // Typed errors from the core pass through; anything from pg becomes a DatabaseError.
+    if (error instanceof Error && 'exitCode' in error) throw error;
+    if (isPgError(error)) throw toDatabaseError(error, target, 'running the command');
+    throw error;
+  } finally {
+    await open.close().catch(() => {});
+  }
+}
+
+function isPgError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' || /Connection terminated|connection/i.test(error.message);
+}

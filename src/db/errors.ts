@@ -1,0 +1,80 @@
+/**
+ * Turns pg and network errors into DatabaseError with one clear line. Postgres's own code,
+ * detail and hint are kept; the password never appears (pg's messages do not contain it, and
+ * we only ever print host, port and database).
+ */
+import { DatabaseError } from '../errors.js';
+import { describeTarget, type DatabaseTarget } from '../config.js';
+
+interface PgLikeError {
+  code?: string;
+  message?: string;
+  detail?: string;
+  hint?: string;
+}
+
+const NETWORK_HINTS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused: is Postgres running and published on that port? (Laminar\'s compose file publishes it on 5433)',
+  ENOTFOUND: 'host not found: from the host machine use localhost, not the compose service name `postgres`',
+  EAI_AGAIN: 'host name lookup failed: check the host name and DNS',
+  ETIMEDOUT: 'connection timed out: check the host, port and firewall',
+  ECONNRESET: 'the connection was reset: the server closed it (restart, network cut or a terminated session)',
+  EHOSTUNREACH: 'host unreachable: check the network route',
+};
+
+const PG_HINTS: Record<string, string> = {
+  '28P01': 'password authentication failed: check the user and password in the URL or env file',
+  '28000': 'the server refused this user or connection: check pg_hba.conf and the user name',
+  '3D000': 'database does not exist: check the database name at the end of the URL',
+  '42501': 'permission denied: grant this role the privileges listed in the README (Least privilege)',
+  '57P01': 'the server terminated the connection (administrator command or restart)',
+  '57P03': 'the server is starting up or shutting down: try again in a moment',
+  '53300': 'too many connections: wait, or raise max_connections',
+  '25006': 'a write was attempted in a read-only transaction (a bug: please report it)',
+};
+
+export function isConnectionLost(error: unknown): boolean {
+  const code = (error as PgLikeError | undefined)?.code;
+  const message = (error as PgLikeError | undefined)?.message ?? '';
+  return (
+    code === '57P01' || code === 'ECONNRESET' || code === 'EPIPE' || code === '08006' || code === '08003' ||
+    /Connection terminated|connection.*closed|Client has encountered a connection error/i.test(message)
+  );
+}
+
+export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'host' | 'port' | 'database'>, doing: string): DatabaseError {
+  if (error instanceof DatabaseError) return error;
+  const pgError = (error ?? {}) as PgLikeError;
+  const where = describeTarget(target);
+  const code = pgError.code;
+  if (code && NETWORK_HINTS[code]) {
+    return new DatabaseError(`cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`, undefined, { cause: error, pgCode: code });
+  }
+  if (code && PG_HINTS[code]) {
+    return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${PG_HINTS[code]}`, pgError.hint, { cause: error, pgCode: code });
+  }
+  if (isConnectionLost(error)) {
+    return new DatabaseError(
+      `lost the connection to Postgres at ${where} while ${doing}`,
+      'nothing half-written is kept (each batch is one transaction): run the command again',
+      { cause: error, pgCode: code },
+    );
+  }
+  if (/SSL/i.test(pgError.message ?? '')) {
+    return new DatabaseError(
+      `TLS problem with Postgres at ${where}: ${firstLine(pgError.message)}`,
+      'adjust sslmode in the URL (e.g. ?sslmode=disable for a local server without TLS, ?sslmode=require for a managed one)',
+      { cause: error, pgCode: code },
+    );
+  }
+  const detail = pgError.detail ? ` (${firstLine(pgError.detail)})` : '';
+  return new DatabaseError(
+    `Postgres at ${where} failed while ${doing}: ${firstLine(pgError.message ?? String(error))}${code ? ` [${code}]` : ''}${detail}`,
+    pgError.hint,
+    { cause: error, pgCode: code },
+  );
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0] ?? '';
+}

@@ -1,0 +1,43 @@
+/** Small formatting helpers shared by the renderers. */
+
+export function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+interface Locatable {
+  workspaceId: string | null;
+  workspaceName?: string | null;
+  projectId: string | null;
+  projectName?: string | null;
+}
+
+export interface WorkspaceGroup<T> {
+  label: string;
+  projects: Array<{ label: string | null; items: T[] }>;
+}
+
+function describe(name: string | null | undefined, id: string | null, unknown: string): string {
+  if (!id) return unknown;
+  return name ? `"${name}" (${id})` : `${id} (not found)`;
+}
+
+/** Groups items by workspace, then project, keeping first-seen order. */
+export function groupByWorkspaceAndProject<T extends Locatable>(items: T[]): Array<WorkspaceGroup<T>> {
+  const workspaces = new Map<string, { label: string; projects: Map<string, { label: string | null; items: T[] }> }>();
+  for (const item of items) {
+    const workspaceKey = item.workspaceId ?? '';
+    let workspace = workspaces.get(workspaceKey);
+    if (!workspace) {
+      workspace = { label: describe(item.workspaceName, item.workspaceId, 'unknown workspace'), projects: new Map() };
+      workspaces.set(workspaceKey, workspace);
+    }
+    const projectKey = item.projectId ?? '';
+    let project = workspace.projects.get(projectKey);
+    if (!project) {
+      project = { label: item.projectId ? describe(item.projectName, item.projectId, '') : null, items: [] };
+      workspace.projects.set(projectKey, project);
+    }
+    project.items.push(item);
+  }
+  return [...workspaces.values()].map((workspace) => ({ label: workspace.label, projects: [...workspace.projects.values()] }));
+}

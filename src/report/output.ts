@@ -1,0 +1,67 @@
+/**
+ * Where output goes. stdout carries results only; progress, prompts, warnings and logs go to
+ * stderr. Everything written passes the run's Redactor. This module and its siblings in
+ * src/report are the only importers of chalk and ora.
+ */
+import chalk, { Chalk, type ChalkInstance } from 'chalk';
+import { Redactor } from './redact.js';
+
+export interface Output {
+  /** Results for humans (not in --json mode). */
+  result: (text: string) => void;
+  /** The single JSON document of --json mode. */
+  json: (document: unknown) => void;
+  /** Warnings, notes and progress, always on stderr. */
+  note: (text: string) => void;
+  debug: (text: string) => void;
+  color: ChalkInstance;
+  jsonMode: boolean;
+  /** A spinner is allowed: stderr is a terminal, not --json, not CI. */
+  interactive: boolean;
+  redactor: Redactor;
+}
+
+export interface OutputOptions {
+  json: boolean;
+  debug: boolean;
+  color: boolean;
+  ci: boolean;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export function createOutput(options: OutputOptions): Output {
+  const stdout = options.stdout ?? process.stdout;
+  const stderr = options.stderr ?? process.stderr;
+  const redactor = new Redactor();
+  const color = options.color ? chalk : new Chalk({ level: 0 });
+  const write = (stream: NodeJS.WritableStream, text: string) => {
+    const safe = redactor.apply(text);
+    stream.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+  };
+  return {
+    result: (text) => write(stdout, text),
+    json: (document) => write(stdout, JSON.stringify(document, null, 2)),
+    note: (text) => write(stderr, text),
+    debug: (text) => {
+      if (options.debug) write(stderr, color.dim(`debug: ${text}`));
+    },
+    color,
+    jsonMode: options.json,
+    interactive: Boolean(stderr.isTTY) && !options.json && !options.ci,
+    redactor,
+  };
+}
+
+export interface Progress {
+  update: (text: string) => void;
+  stop: () => void;
+}
+
+/** A spinner on stderr when interactive; silent otherwise (CI logs stay clean). */
+export async function startProgress(output: Output, text: string): Promise<Progress> {
+  if (!output.interactive) return { update: () => {}, stop: () => {} };
+  const { default: ora } = await import('ora');
+  const spinner = ora({ text, stream: process.stderr }).start();
+  return { update: (next) => (spinner.text = next), stop: () => spinner.stop() };
+}

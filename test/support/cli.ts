@@ -1,0 +1,52 @@
+/** Spawns the built bin, as an operator or CI would. */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const BIN = path.join(here, '../../bin/lmnr-keys.js');
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  input?: string;
+  cwd?: string;
+  timeoutMs?: number;
+}
+
+/** Runs the bin with a clean environment (PATH only) plus `env`. CI=true so no spinners. */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' };
+    for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
+    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? here, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
+  });
+}
+
+/** Fails when any of the secrets appears in any of the texts (also in lower/upper case). */
+export function findLeaks(texts: string[], secrets: string[]): string[] {
+  const leaks: string[] = [];
+  for (const secret of secrets) {
+    if (!secret) continue;
+    for (const text of texts) {
+      if (text.includes(secret) || text.toLowerCase().includes(secret.toLowerCase())) leaks.push(secret.slice(0, 4) + '…');
+    }
+  }
+  return leaks;
+}

