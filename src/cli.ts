@@ -28,7 +28,15 @@ export function positiveInteger(name: string, max = 1_000_000) {
   };
 }
 
-type Action = (ctx: CommandContext, flags: any, command: Command) => Promise<ExitCodeValue>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command validates its own flags
+export function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number of 0 or more.`);
+    return Number(value);
+  };
+}
+
+type Action = (ctx: CommandContext, flags: any, args: string[]) => Promise<ExitCodeValue>;
 
 interface RunState {
   exitCode: ExitCodeValue;
@@ -56,7 +64,10 @@ Examples:
     .exitOverride();
 
   const register = (command: Command, load: () => Promise<Action>) => {
-    command.exitOverride().showHelpAfterError('(run with --help for usage)').action(async (flags: unknown, cmd: Command) => {
+    command.exitOverride().showHelpAfterError('(run with --help for usage)').action(async (...actionArgs: unknown[]) => {
+      const cmd = actionArgs[actionArgs.length - 1] as Command;
+      const flags = actionArgs[actionArgs.length - 2];
+      const positionals = actionArgs.slice(0, -2) as string[];
       const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
       const global: GlobalOptions = {
         databaseUrl: globals.databaseUrl,
@@ -71,7 +82,7 @@ Examples:
       state.commandName = command.name();
       const ctx = createContext(global, output, io.processEnv, io.cwd);
       const action = await load();
-      state.exitCode = await action(ctx, flags, cmd);
+      state.exitCode = await action(ctx, flags, positionals);
     });
     program.addCommand(command);
   };
@@ -89,6 +100,61 @@ Examples:
   $ lmnr-keys doctor --candidate file:/secure/old-aead.key --json
   $ cat old.key | lmnr-keys doctor --candidate -`),
     async () => (await import('./commands/doctor.js')).doctorCommand,
+  );
+
+  const lockOptions = (command: Command) =>
+    command
+      .option('--wait', 'if another lmnr-keys writer holds the lock, wait for it instead of exiting 4')
+      .addOption(new Option('--lock-timeout <ms>', 'wait at most this many milliseconds for the lock (implies --wait; 0 with --wait = no limit)').argParser(nonNegativeInteger('--lock-timeout')).default(0));
+
+  register(
+    lockOptions(
+      new Command('rotate')
+        .description('re-seal every stored secret that opens under a --from key under the --to key, safely while Laminar runs')
+        .requiredOption('--from <ref>', 'a key values may be sealed with now (repeatable): env:NAME, file:PATH, laminar-default, - or 64 hex', collect)
+        .requiredOption('--to <ref>', 'the new key: env:NAME, file:PATH, - or 64 hex')
+        .option('--store <name>', 'only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named)', collect, [])
+        .option('--dry-run', 'print the plan and write nothing')
+        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
+        .addOption(new Option('--batch-size <n>', 'values per transaction').argParser(positiveInteger('--batch-size', 10_000)).default(1000))
+        .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
+        .option('--no-backup', 'do not write a backup (not recommended)'),
+    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)
+
+Examples:
+  $ lmnr-keys gen-secret > /secure/new-aead.key
+  $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --dry-run
+  $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --yes
+  $ lmnr-keys rotate --store slack_integrations --from env:AEAD_SECRET_KEY --to env:SLACK_ENCRYPTION_KEY --yes`),
+    async () => (await import('./commands/rotate.js')).rotateCommand,
+  );
+
+  register(
+    lockOptions(
+      new Command('restore')
+        .description('put back the values a backup file says lmnr-keys replaced or removed, where they are still as lmnr-keys left them')
+        .argument('<file>', 'a backup written by rotate, set or quarantine')
+        .option('--dry-run', 'say what would be restored and write nothing')
+        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)'),
+    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = some rows were left alone)
+
+Examples:
+  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --dry-run
+  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --yes`),
+    async () => {
+      const { restoreCommand } = await import('./commands/restore.js');
+      return (ctx, flags, args) => restoreCommand(ctx, args[0]!, flags);
+    },
+  );
+
+  register(
+    new Command('gen-secret')
+      .description('print a fresh random key (64 hex characters) for AEAD_SECRET_KEY or SLACK_ENCRYPTION_KEY')
+      .addHelpText('after', `
+Examples:
+  $ lmnr-keys gen-secret > /secure/new-aead.key && chmod 600 /secure/new-aead.key
+  $ lmnr-keys gen-secret --json`),
+    async () => (await import('./commands/gen-secret.js')).genSecretCommand,
   );
 
   return program;

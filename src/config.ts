@@ -219,7 +219,7 @@ export function parseSecretReference(text: string, flag: string, position: numbe
     return { kind: 'file', path: filePath, label: text };
   }
   if (text === LAMINAR_DEFAULT_LABEL) return { kind: 'laminar-default', label: LAMINAR_DEFAULT_LABEL };
-  const positional = flag === '--candidate' ? `candidate-${position}` : flag.replace(/^--/, '');
+  const positional = `${flag.replace(/^--/, '')}-${position}`;
   if (text === '-') return { kind: 'stdin', label: positional };
   const cleaned = cleanSecretText(text).value;
   if (isKeyHex(cleaned)) return { kind: 'literal', hex: cleaned, label: positional };

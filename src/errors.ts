@@ -49,6 +49,11 @@ export class DatabaseError extends CliError {
   }
 }
 
+/** A safety check failed mid-operation (e.g. a read-back did not match): rolled back, exit 1. */
+export class IntegrityError extends CliError {
+  readonly exitCode = ExitCode.problemsFound;
+}
+
 /** The command already reported what happened; just leave with this code. */
 export class ExitError extends Error {
   constructor(readonly exitCode: ExitCodeValue) {

@@ -1,4 +1,3 @@
-import type { Command } from 'commander';
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
@@ -14,7 +13,7 @@ export interface DoctorFlags {
   batchSize: number;
 }
 
-export async function doctorCommand(ctx: CommandContext, flags: DoctorFlags, _command?: Command): Promise<ExitCodeValue> {
+export async function doctorCommand(ctx: CommandContext, flags: DoctorFlags): Promise<ExitCodeValue> {
   const secrets = ctx.laminarSecrets();
   requireAeadKey(secrets);
   const candidates = await ctx.resolveKeys(flags.candidate, '--candidate');

@@ -30,8 +30,10 @@ export async function openDatabase(target: DatabaseTarget, options: OpenOptions 
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     max: options.poolSize ?? 2,
   });
-  // An idle client losing its connection must not crash the process; the next query reports it.
+  // A client losing its connection (server restart, pg_terminate_backend) emits 'error'; the
+  // query in flight rejects with it and is reported there, so the event itself must not crash us.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<LaminarDatabase>({ dialect: new PostgresDialect({ pool }) });
   try {
     const client = await pool.connect();

@@ -47,18 +47,19 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   const pgError = (error ?? {}) as PgLikeError;
   const where = describeTarget(target);
   const code = pgError.code;
-  if (code && NETWORK_HINTS[code]) {
+  if (code && NETWORK_HINTS[code] && code !== 'ECONNRESET') {
     return new DatabaseError(`cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`, undefined, { cause: error, pgCode: code });
+  }
+  if (isConnectionLost(error)) {
+    const why = code && PG_HINTS[code] ? `: ${PG_HINTS[code]}` : code === 'ECONNRESET' ? `: ${NETWORK_HINTS.ECONNRESET}` : '';
+    return new DatabaseError(
+      `lost the connection to Postgres at ${where} while ${doing}${why}`,
+      'every batch is its own transaction, so nothing half-written was kept: run the command again',
+      { cause: error, pgCode: code },
+    );
   }
   if (code && PG_HINTS[code]) {
     return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${PG_HINTS[code]}`, pgError.hint, { cause: error, pgCode: code });
-  }
-  if (isConnectionLost(error)) {
-    return new DatabaseError(
-      `lost the connection to Postgres at ${where} while ${doing}`,
-      'nothing half-written is kept (each batch is one transaction): run the command again',
-      { cause: error, pgCode: code },
-    );
   }
   if (/SSL/i.test(pgError.message ?? '')) {
     return new DatabaseError(

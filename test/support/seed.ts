@@ -76,3 +76,26 @@ export async function addSlack(t: TestDatabase, workspaceId: string, teamId: str
   ]);
   return id;
 }
+
+/** Bulk-inserts `count` provider keys sealed with `keyHex` into one project; returns id -> plaintext. */
+export async function addManyProviderKeys(t: TestDatabase, projectId: string, count: number, keyHex: string, prefix = 'sk-bulk'): Promise<Map<string, string>> {
+  await loadCipher();
+  const expected = new Map<string, string>();
+  const names = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY'];
+  for (let start = 0; start < count; start += 2000) {
+    const ids: string[] = [], projects: string[] = [], rowNames: string[] = [], nonces: string[] = [], values: string[] = [];
+    for (let i = start; i < Math.min(count, start + 2000); i++) {
+      const id = randomUUID();
+      const name = names[i % names.length]!;
+      const plaintext = `${prefix}-${i}-${id.slice(0, 8)}`;
+      const sealed = sealToText(keyBytes(keyHex), new TextEncoder().encode(plaintext), encodeAad(name));
+      ids.push(id); projects.push(projectId); rowNames.push(name); nonces.push(sealed.nonceHex); values.push(sealed.ciphertextHex);
+      expected.set(id, plaintext);
+    }
+    await t.query(
+      'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
+      [ids, projects, rowNames, nonces, values],
+    );
+  }
+  return expected;
+}

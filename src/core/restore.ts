@@ -1,0 +1,118 @@
+/**
+ * restore: puts back what a backup says was replaced or deleted, but only where the database
+ * still holds exactly what lmnr-keys wrote. Anything changed since is left alone and listed.
+ */
+import { sql } from 'kysely';
+import type { LaminarDb } from '../db/connect.js';
+import { readRows } from '../stores/scan.js';
+import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
+import { updateSealedValues } from '../stores/write.js';
+import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
+
+export interface LeftAlone {
+  store: StoreName;
+  id: string;
+  reason: string;
+}
+
+export interface RestoreResult {
+  total: number;
+  restored: number;
+  alreadyRestored: number;
+  leftAlone: LeftAlone[];
+}
+
+export interface RestoreOptions {
+  dryRun: boolean;
+  batchSize: number;
+}
+
+/**
+ * Newest record first, so that a value rotated twice (a retry) unwinds in order. Within one
+ * batch an id appears at most once.
+ */
+export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
+  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [] };
+  const pending = [...records].reverse();
+  while (pending.length > 0) {
+    const batch: BackupRecord[] = [];
+    const seen = new Set<string>();
+    while (pending.length > 0 && batch.length < options.batchSize) {
+      const next = pending[0]!;
+      const key = `${next.store}:${next.id}`;
+      if (seen.has(key)) break;
+      seen.add(key);
+      batch.push(pending.shift()!);
+    }
+    for (const store of new Set(batch.map((record) => record.store))) {
+      const definition = findStore(store);
+      if (!definition) {
+        for (const record of batch.filter((r) => r.store === store)) result.leftAlone.push({ store, id: record.id, reason: 'unknown store in backup' });
+        continue;
+      }
+      const updates = batch.filter((r): r is UpdateRecord => r.store === store && r.type === 'update');
+      const deletes = batch.filter((r): r is DeleteRecord => r.store === store && r.type === 'delete');
+      await restoreUpdates(db, definition, updates, options, result);
+      await restoreDeletes(db, definition, deletes, options, result);
+    }
+  }
+  return result;
+}
+
+async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: UpdateRecord[], options: RestoreOptions, result: RestoreResult) {
+  if (records.length === 0) return;
+  const reverse = records.map((r) => ({
+    id: r.id,
+    oldCiphertextHex: r.newCiphertextHex,
+    oldNonceHex: r.newNonceHex,
+    newCiphertextHex: r.oldCiphertextHex,
+    newNonceHex: r.oldNonceHex,
+  }));
+  const current = new Map((await readRows(db, store, records.map((r) => r.id))).map((row) => [row.id, row]));
+  const eligible = reverse.filter((u) => {
+    const row = current.get(u.id);
+    return row && row.ciphertextHex === u.oldCiphertextHex && row.nonceHex === u.oldNonceHex;
+  });
+  const written = options.dryRun ? new Set(eligible.map((u) => u.id)) : await db.transaction().execute((trx) => updateSealedValues(trx, store, eligible));
+  for (const record of records) {
+    if (written.has(record.id)) {
+      result.restored += 1;
+      continue;
+    }
+    const row = current.get(record.id);
+    if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
+    else if (row.ciphertextHex === record.oldCiphertextHex && row.nonceHex === record.oldNonceHex) result.alreadyRestored += 1;
+    else result.leftAlone.push({ store: store.name, id: record.id, reason: 'the value changed after the backup was written (not what lmnr-keys wrote)' });
+  }
+}
+
+async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: DeleteRecord[], options: RestoreOptions, result: RestoreResult) {
+  for (const record of records) {
+    const exists = await sql<{ n: number }>`
+      select count(*)::int as n from ${sql.table(store.table)} where ${sql.ref(store.idColumn)} = ${record.id}::uuid`.execute(db);
+    if ((exists.rows[0]?.n ?? 0) > 0) {
+      const same = await readRows(db, store, [record.id]);
+      const row = same[0];
+      if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) result.alreadyRestored += 1;
+      else result.leftAlone.push({ store: store.name, id: record.id, reason: 'a row with this id exists again' });
+      continue;
+    }
+    if (options.dryRun) {
+      result.restored += 1;
+      continue;
+    }
+    try {
+      await sql`
+        insert into ${sql.table(store.table)}
+        select * from json_populate_record(null::${sql.table(store.table)}, ${JSON.stringify(record.row)}::json)`.execute(db);
+      result.restored += 1;
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      result.leftAlone.push({
+        store: store.name,
+        id: record.id,
+        reason: code === '23503' ? 'its project or workspace no longer exists' : code === '23505' ? 'a conflicting row exists' : `insert failed (${code ?? 'error'})`,
+      });
+    }
+  }
+}

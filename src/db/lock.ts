@@ -1,0 +1,60 @@
+/**
+ * One writer at a time: every command that writes sealed values (rotate, restore, set,
+ * quarantine) holds this session-level advisory lock on the connection it writes with.
+ */
+import { sql } from 'kysely';
+import { DatabaseError } from '../errors.js';
+import type { LaminarDb } from './connect.js';
+
+// 'lmnr' and 'keys' as 32-bit integers: a fixed, recognisable key in pg_locks.
+export const LOCK_CLASS_ID = 0x6c6d6e72;
+export const LOCK_OBJECT_ID = 0x6b657973;
+
+export interface LockOptions {
+  /** Wait for the lock instead of failing at once. */
+  wait: boolean;
+  /** With wait: give up after this many milliseconds (0 = wait forever). */
+  timeoutMs: number;
+}
+
+/** Runs `work` on one dedicated connection that holds the writer lock. */
+export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, work: (conn: LaminarDb) => Promise<T>): Promise<T> {
+  return db.connection().execute(async (conn) => {
+    if (options.wait) {
+      await sql`select set_config('lock_timeout', ${`${options.timeoutMs}ms`}, false)`.execute(conn);
+      try {
+        await sql`select pg_advisory_lock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID})`.execute(conn);
+      } catch (error) {
+        if ((error as { code?: string }).code === '55P03') {
+          throw new DatabaseError(
+            `another lmnr-keys writer still held the lock after ${options.timeoutMs} ms`,
+            'wait for it to finish (see pg_stat_activity where application_name = \'lmnr-keys\'), or raise --lock-timeout',
+            { cause: error, pgCode: '55P03' },
+          );
+        }
+        throw error;
+      } finally {
+        await sql`select set_config('lock_timeout', '0', false)`.execute(conn).catch(() => {});
+      }
+    } else {
+      const result = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID}) as locked`.execute(conn);
+      if (!result.rows[0]?.locked) {
+        const holder = await sql<{ pid: number; application_name: string | null; started: string | null }>`
+          select l.pid, a.application_name, a.backend_start::text as started from pg_locks l
+          left join pg_stat_activity a on a.pid = l.pid
+          where l.locktype = 'advisory' and l.classid = ${LOCK_CLASS_ID} and l.objid = ${LOCK_OBJECT_ID} and l.granted
+          limit 1`.execute(conn);
+        const who = holder.rows[0] ? ` (backend pid ${holder.rows[0].pid}${holder.rows[0].application_name ? `, ${holder.rows[0].application_name}` : ''})` : '';
+        throw new DatabaseError(
+          `another lmnr-keys rotation or repair is running against this database${who}`,
+          'wait for it to finish, or pass --wait to queue behind it',
+        );
+      }
+    }
+    try {
+      return await work(conn);
+    } finally {
+      await sql`select pg_advisory_unlock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID})`.execute(conn).catch(() => {});
+    }
+  });
+}

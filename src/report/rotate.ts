@@ -1,0 +1,69 @@
+/** Rendering of rotation plans and results. */
+import type { ChalkInstance } from 'chalk';
+import type { RotationResult, RotationStoreReport, StuckValue } from '../core/rotate.js';
+import { plural } from './format.js';
+
+export interface RotationDocument {
+  version: 1;
+  command: 'rotate';
+  dryRun: boolean;
+  ok: boolean;
+  stores: Array<Omit<RotationStoreReport, 'present'> & { present: boolean }>;
+  summary: { total: number; rotated: number; alreadyCurrent: number; stuck: number; retried: number };
+  stuck: StuckValue[];
+  backup: string | null;
+}
+
+export function rotationDocument(result: RotationResult, extra: { dryRun: boolean; backup: string | null }): RotationDocument {
+  const summary = result.stores.reduce(
+    (sum, s) => ({
+      total: sum.total + s.total,
+      rotated: sum.rotated + s.rotated,
+      alreadyCurrent: sum.alreadyCurrent + s.alreadyCurrent,
+      stuck: sum.stuck + s.stuck,
+      retried: sum.retried + s.retried,
+    }),
+    { total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0 },
+  );
+  return { version: 1, command: 'rotate', dryRun: extra.dryRun, ok: summary.stuck === 0, stores: result.stores, summary, stuck: result.stuck, backup: extra.backup };
+}
+
+export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string }): string {
+  const lines: string[] = [];
+  lines.push(c.bold(doc.dryRun ? 'Rotation plan (dry run: nothing written)' : 'Rotation'));
+  lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
+  for (const s of doc.stores) {
+    if (!s.present) {
+      lines.push(`  ${s.store.padEnd(38)} ${c.dim('not present')}`);
+      continue;
+    }
+    lines.push(
+      `  ${s.store.padEnd(38)} ${String(s.total).padStart(7)} ${String(s.rotated).padStart(9)} ${String(s.alreadyCurrent).padStart(8)} ${(s.stuck ? c.red : c.green)(String(s.stuck).padStart(6))} ${String(s.retried).padStart(8)}`,
+    );
+  }
+  if (doc.stuck.length > 0) {
+    lines.push('', c.bold('Stuck values (left byte-for-byte as they were)'));
+    for (const v of doc.stuck) {
+      const where = v.projectId ? `project ${v.projectId}` : v.workspaceId ? `workspace ${v.workspaceId}` : '';
+      lines.push(`  ${c.red('x')} ${v.name} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`);
+    }
+    lines.push('  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value\'s next step.');
+  }
+  if (doc.backup) lines.push('', `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
+  lines.push('');
+  if (doc.dryRun) {
+    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}). Run again without --dry-run to do it.`);
+  } else {
+    lines.push(
+      doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`),
+      '',
+      c.bold('Next steps'),
+      `  1. Set the new key (fingerprint ${context.fingerprint}) as AEAD_SECRET_KEY for BOTH the web app (frontend) and the server (app-server).`,
+      '  2. Restart both (docker compose up -d --force-recreate, or kubectl rollout restart).',
+      `  3. Run rotate again to catch values the running platform sealed with the old key meanwhile:`,
+      `       ${c.cyan(context.rerun)}`,
+      `  4. Check: ${c.cyan('lmnr-keys doctor')}`,
+    );
+  }
+  return lines.join('\n');
+}
