@@ -148,6 +148,29 @@ Examples:
   );
 
   register(
+    new Command('verify-provider')
+      .description('test-call each stored provider key and tell decode problems, invalid keys, exhausted quota, rate limits and outages apart')
+      .option('--project <id>', 'only this project (repeatable)', collect, [])
+      .option('--provider <name>', `only this provider (repeatable): ${'openai, anthropic, gemini, groq, mistral, azure, bedrock'}`, collect, [])
+      .addOption(new Option('--probe <kind>', 'generate: one 1-token generation (sees quota); auth: key-only endpoint where one exists').choices(['generate', 'auth']).default('generate'))
+      .addOption(new Option('--concurrency <n>', 'requests in flight at once').argParser(positiveInteger('--concurrency', 64)).default(8))
+      .addOption(new Option('--timeout <ms>', 'per-request timeout').argParser(positiveInteger('--timeout', 600_000)).default(15_000))
+      .option('--base-url <provider=url>', "replace a provider's base URL (gateways, proxies; keys are sent there) (repeatable)", collect, [])
+      .option('--model <provider=id>', 'model used by the generation probe (repeatable)', collect, [])
+      .option('--fail-on <statuses>', 'comma-separated statuses that fail the run (default: every status but ok and skipped)')
+      .option('--junit <file>', 'also write a JUnit XML report (one testcase per credential)')
+      .option('--key <ref>', 'check one key without any database: env:NAME, file:PATH or - (needs one --provider)')
+      .addOption(new Option('--max-retry-wait <ms>', 'longest retry-after honoured before the single retry').argParser(nonNegativeInteger('--max-retry-wait')).default(5000))
+      .addHelpText('after', `${EXIT_CODE_HELP} (1 = a result in --fail-on)
+
+Examples:
+  $ lmnr-keys verify-provider --env-file ~/lmnr/.env
+  $ lmnr-keys verify-provider --fail-on invalid_key,quota_exceeded,decode_failed --junit verify.xml --json
+  $ lmnr-keys verify-provider --provider openai --key env:OPENAI_API_KEY`),
+    async () => (await import('./commands/verify-provider.js')).verifyProviderCommand,
+  );
+
+  register(
     new Command('gen-secret')
       .description('print a fresh random key (64 hex characters) for AEAD_SECRET_KEY or SLACK_ENCRYPTION_KEY')
       .addHelpText('after', `

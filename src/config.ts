@@ -293,3 +293,29 @@ export async function readAllStdin(): Promise<string> {
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
 }
+
+/**
+ * A provider key for `verify-provider --key`: env:NAME, file:PATH (first line) or - (stdin).
+ * A literal is refused: provider keys on the command line end up in shell history and `ps`.
+ */
+export async function resolveValueReference(text: string, flag: string, io: SecretIo): Promise<string> {
+  let value: string | undefined;
+  if (text.startsWith('env:')) {
+    const name = text.slice(4);
+    value = io.env[name];
+    if (value === undefined || value.trim() === '') throw new UsageError(`${flag} ${text}: variable ${name} is not set`, 'export it or add it to an --env-file');
+  } else if (text.startsWith('file:')) {
+    try {
+      value = fs.readFileSync(path.resolve(io.cwd, text.slice(5)), 'utf8').split(/\r?\n/)[0];
+    } catch (error) {
+      throw new UsageError(`${flag} ${text}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and permissions');
+    }
+  } else if (text === '-') {
+    value = (await io.readStdin()).split(/\r?\n/)[0];
+  } else {
+    throw new UsageError(`${flag} takes env:NAME, file:PATH or - (stdin), not the key itself (not echoed)`, 'e.g. --key env:OPENAI_API_KEY');
+  }
+  const cleaned = cleanSecretText(value ?? '').value;
+  if (cleaned === '') throw new UsageError(`${flag} ${text} is empty`);
+  return cleaned;
+}

@@ -31,6 +31,8 @@ export interface CommandContext {
   output: Output;
   global: GlobalOptions;
   ci: boolean;
+  /** GITHUB_ACTIONS=true: also print workflow annotations. */
+  githubActions: boolean;
   stdinIsTerminal: boolean;
   environment: () => LoadedEnvironment;
   databaseTarget: () => DatabaseTarget;
@@ -63,6 +65,7 @@ export function createContext(global: GlobalOptions, output: Output, processEnv:
     output,
     global,
     ci: processEnv.CI === 'true' || processEnv.CI === '1',
+    githubActions: processEnv.GITHUB_ACTIONS === 'true',
     stdinIsTerminal: Boolean(process.stdin.isTTY),
     environment,
     databaseTarget: () => {

@@ -130,3 +130,26 @@ export async function lookUpNames(db: Db, projectIds: string[], workspaceIds: st
   }
   return { projects, workspaces };
 }
+
+/** provider_api_keys with each project's workspace, optionally for some projects only (verify-provider). */
+export async function readProviderKeys(db: Db, projectIds: string[] | null, batchSize = 5000): Promise<SealedRow[]> {
+  const rows: SealedRow[] = [];
+  let after: string | null = null;
+  const hasProjects = (await sql<{ ok: boolean }>`select to_regclass('projects') is not null as ok`.execute(db)).rows[0]?.ok ?? false;
+  for (;;) {
+    const filters = [
+      after === null ? sql`true` : sql`k.id > ${after}::uuid`,
+      projectIds === null ? sql`true` : sql`k.project_id = any(${projectIds}::uuid[])`,
+    ];
+    const workspace = hasProjects ? sql`(select p.workspace_id::text from projects p where p.id = k.project_id)` : sql`null::text`;
+    const result: { rows: RawRow[] } = await sql<RawRow>`
+      select k.id::text as id, k.value as ciphertext, k.nonce_hex as nonce, k.name as aad, k.project_id::text as project_id,
+             ${workspace} as workspace_id, k.name as name
+      from provider_api_keys k where ${sql.join(filters, sql` and `)} order by k.id limit ${batchSize}`.execute(db);
+    for (const row of result.rows) {
+      rows.push({ id: row.id, ciphertextHex: row.ciphertext, nonceHex: row.nonce, aad: row.aad ?? '', projectId: row.project_id, workspaceId: row.workspace_id, name: row.name ?? '' });
+    }
+    if (result.rows.length < batchSize) return rows;
+    after = result.rows[result.rows.length - 1]!.id;
+  }
+}

@@ -1,0 +1,60 @@
+/** One interface every provider adapter implements; see shared/PROVIDERS.md. */
+
+export type ProviderName = 'openai' | 'anthropic' | 'gemini' | 'groq' | 'mistral' | 'azure' | 'bedrock';
+
+export const PROBE_STATUSES = [
+  'ok',
+  'invalid_key',
+  'quota_exceeded',
+  'rate_limited',
+  'access_denied',
+  'provider_error',
+  'network_error',
+] as const;
+export type ProbeStatus = (typeof PROBE_STATUSES)[number];
+
+export type ProbeKind = 'generate' | 'auth';
+
+/** A decrypted credential: the key and the companion values stored beside it. Never rendered. */
+export interface Credential {
+  key: string;
+  companions: Record<string, string>;
+}
+
+export interface ProbeRequest {
+  url: string;
+  method: 'GET' | 'POST';
+  headers: Record<string, string>;
+  body?: string;
+  /** True when `--probe auth` had to fall back to a generation (no key-only endpoint). */
+  quotaChecked: boolean;
+}
+
+/** What came back over HTTP. */
+export interface ProviderAnswer {
+  status: number;
+  headers: Headers;
+  text: string;
+  /** Parsed body, or null when it is not JSON. */
+  json: unknown;
+}
+
+export interface Classification {
+  status: ProbeStatus;
+  /** The provider's own message, when it gave one. */
+  message: string | null;
+}
+
+export interface ProviderAdapter {
+  name: ProviderName;
+  /** The provider_api_keys name holding the credential. */
+  keyName: string;
+  /** Names stored beside it that belong to the same credential; required ones make it incomplete when missing. */
+  companions: ReadonlyArray<{ name: string; required: boolean }>;
+  defaultModel: string;
+  /** The provider's own base URL for this credential (with the version segment). */
+  defaultBaseUrl: (credential: Credential) => string;
+  buildRequest: (credential: Credential, options: { probe: ProbeKind; baseUrl: string; model: string }) => Promise<ProbeRequest>;
+  /** Classifies a non-2xx JSON answer; the generic rules (5xx, non-JSON) have already run. */
+  classify: (answer: ProviderAnswer) => Classification;
+}

@@ -1,0 +1,104 @@
+/** Rendering of verify-provider results: a table for humans, JUnit for CI, GitHub annotations. */
+import type { ChalkInstance } from 'chalk';
+import type { VerifyResult, VerifyStatus } from '../core/verify.js';
+import type { NameDirectory } from '../stores/scan.js';
+import { groupByWorkspaceAndProject } from './format.js';
+
+export const STATUS_WORDS: Record<VerifyStatus, string> = {
+  ok: 'ok',
+  invalid_key: 'invalid key',
+  quota_exceeded: 'quota exhausted',
+  rate_limited: 'rate limited (transient)',
+  access_denied: 'access denied',
+  provider_error: 'provider outage or error',
+  network_error: 'network error (no response)',
+  decode_failed: 'cannot decrypt (nothing sent)',
+  incomplete_credentials: 'incomplete credentials',
+  skipped: 'skipped',
+};
+
+export interface VerifyDocument {
+  version: 1;
+  command: 'verify-provider';
+  ok: boolean;
+  results: VerifyResult[];
+  summary: Partial<Record<VerifyStatus, number>>;
+}
+
+export function summarize(results: VerifyResult[]): Partial<Record<VerifyStatus, number>> {
+  const summary: Partial<Record<VerifyStatus, number>> = {};
+  for (const result of results) summary[result.status] = (summary[result.status] ?? 0) + 1;
+  return summary;
+}
+
+function paint(c: ChalkInstance, status: VerifyStatus): (text: string) => string {
+  if (status === 'ok') return c.green;
+  if (status === 'skipped') return c.dim;
+  if (status === 'rate_limited' || status === 'provider_error' || status === 'network_error') return c.yellow;
+  return c.red;
+}
+
+export function renderVerify(doc: VerifyDocument, names: NameDirectory, c: ChalkInstance, failing: (r: VerifyResult) => boolean): string {
+  const lines: string[] = [];
+  const located = doc.results.map((r) => {
+    const project = r.projectId ? names.projects.get(r.projectId) : undefined;
+    return { ...r, projectName: project?.name ?? null, workspaceName: r.workspaceId ? names.workspaces.get(r.workspaceId) ?? null : null };
+  });
+  for (const workspace of groupByWorkspaceAndProject(located)) {
+    if (located.some((r) => r.projectId)) lines.push(`${c.bold('Workspace')} ${workspace.label}`);
+    for (const project of workspace.projects) {
+      if (project.label) lines.push(`  ${c.bold('Project')} ${project.label}`);
+      lines.push(`    ${'provider'.padEnd(10)} ${'key'.padEnd(22)} ${'status'.padEnd(30)} ${'HTTP'.padEnd(5)} ${'retry'.padEnd(6)} message`);
+      for (const r of project.items) {
+        const retry = r.retryAfterSeconds === null ? '' : `${Math.round(r.retryAfterSeconds)}s`;
+        lines.push(
+          `    ${(r.provider ?? '-').padEnd(10)} ${r.name.padEnd(22)} ${paint(c, r.status)(STATUS_WORDS[r.status].padEnd(30))} ${String(r.httpStatus ?? '').padEnd(5)} ${retry.padEnd(6)} ${r.detail ?? ''}`,
+        );
+      }
+    }
+  }
+  const counts = Object.entries(doc.summary).map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
+  lines.push('', doc.ok ? c.green(`Verdict: every credential works (${counts || 'none stored'}).`) : c.red(`Verdict: ${doc.results.filter(failing).length} failing (${counts}).`));
+  return lines.join('\n');
+}
+
+function xml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
+    // XML 1.0 cannot carry most control characters.
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+/** One testcase per credential; failing when not ok (skipped stays skipped). */
+export function renderJunit(results: VerifyResult[], failing: (r: VerifyResult) => boolean): string {
+  const failures = results.filter(failing).length;
+  const skipped = results.filter((r) => r.status === 'skipped').length;
+  const cases = results.map((r) => {
+    const name = xml(`${r.provider ?? 'unknown'} ${r.name}${r.id ? ` (${r.id})` : ''}`);
+    const classname = xml(r.projectId ? `lmnr-keys.project.${r.projectId}` : 'lmnr-keys.key');
+    const message = xml(`${STATUS_WORDS[r.status]}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}${r.detail ? `: ${r.detail}` : ''}`);
+    if (r.status === 'skipped') return `    <testcase classname="${classname}" name="${name}"><skipped message="${message}"/></testcase>`;
+    if (failing(r)) return `    <testcase classname="${classname}" name="${name}"><failure type="${r.status}" message="${message}"/></testcase>`;
+    if (r.status !== 'ok') return `    <testcase classname="${classname}" name="${name}"><system-out>${message}</system-out></testcase>`;
+    return `    <testcase classname="${classname}" name="${name}"/>`;
+  });
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="lmnr-keys verify-provider" tests="${results.length}" failures="${failures}" skipped="${skipped}">`,
+    `  <testsuite name="verify-provider" tests="${results.length}" failures="${failures}" skipped="${skipped}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+/** GitHub Actions workflow commands: ::error:: for failing results, ::warning:: for other non-ok ones. */
+export function githubAnnotations(results: VerifyResult[], failing: (r: VerifyResult) => boolean): string[] {
+  const escape = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  return results
+    .filter((r) => r.status !== 'ok' && r.status !== 'skipped')
+    .map((r) => {
+      const level = failing(r) ? 'error' : 'warning';
+      return `::${level} title=lmnr-keys ${r.provider ?? ''} ${r.name}::${escape(`${r.projectId ? `project ${r.projectId}: ` : ''}${r.name} ${STATUS_WORDS[r.status]}${r.detail ? ` - ${r.detail}` : ''}`)}`;
+    });
+}
