@@ -171,6 +171,47 @@ Examples:
   );
 
   register(
+    lockOptions(
+      new Command('set')
+        .description("seal a value under the current key and replace a project's rows for a key name (\"delete and re-add\" without the web UI)")
+        .requiredOption('--project <id>', 'project id (uuid)')
+        .requiredOption('--name <KEY_NAME>', 'e.g. OPENAI_API_KEY')
+        .option('--value <ref>', 'env:NAME, file:PATH or - (stdin); asked with hidden input when omitted on a terminal')
+        .option('--force', 'allow a name Laminar does not use')
+        .option('--dry-run', 'say what would be replaced and write nothing')
+        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
+        .option('--backup <file>', 'where to back up the replaced rows (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
+        .option('--no-backup', 'do not write a backup (not recommended)'),
+    ).addHelpText('after', `${EXIT_CODE_HELP}
+
+Examples:
+  $ lmnr-keys set --project 5f0c...e1 --name GEMINI_API_KEY
+  $ lmnr-keys set --project 5f0c...e1 --name OPENAI_API_KEY --value env:NEW_OPENAI_KEY --yes`),
+    async () => (await import('./commands/set.js')).setCommand,
+  );
+
+  register(
+    lockOptions(
+      new Command('quarantine')
+        .description('take out the values no key opens (current, public default, --candidate): rows deleted, deployment pairs cleared, after a 0600 backup')
+        .option('--store <name>', 'only these stores (repeatable; default: all)', collect, [])
+        .option('--id <id>', 'only these row ids (repeatable)', collect, [])
+        .option('--candidate <ref>', 'another key that may open values: keeps them out of quarantine (repeatable)', collect, [])
+        .option('--dry-run', 'list what would be taken out and write nothing')
+        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
+        .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
+        .option('--no-backup', 'do not write a backup (not recommended)')
+        .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(2000)),
+    ).addHelpText('after', `${EXIT_CODE_HELP}
+
+Examples:
+  $ lmnr-keys quarantine --dry-run
+  $ lmnr-keys quarantine --candidate file:/secure/old.key --yes
+  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --yes   # undo`),
+    async () => (await import('./commands/quarantine.js')).quarantineCommand,
+  );
+
+  register(
     new Command('gen-secret')
       .description('print a fresh random key (64 hex characters) for AEAD_SECRET_KEY or SLACK_ENCRYPTION_KEY')
       .addHelpText('after', `

@@ -1,12 +1,11 @@
-import path from 'node:path';
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
-import { describeTarget } from '../config.js';
 import { loadCipher } from '../crypto/aead.js';
 import { sameKey } from '../crypto/keys.js';
 import { usingDatabase } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
-import { createBackupFile, defaultBackupName, type BackupSink } from '../core/backup.js';
+import type { BackupSink } from '../core/backup.js';
+import { displayPath, openBackup } from './backup-option.js';
 import { runRotation, type RotationResult } from '../core/rotate.js';
 import { renderRotation, rotationDocument } from '../report/rotate.js';
 import { startProgress } from '../report/output.js';
@@ -51,13 +50,8 @@ export async function rotateCommand(ctx: CommandContext, flags: RotateFlags): Pr
   try {
     result = await usingDatabase(target, {}, async ({ db }) => {
       const run = (conn: typeof db) => {
-        if (!dryRun && flags.backup !== false) {
-          const file = path.resolve(flags.backup ?? defaultBackupName(new Date()));
-          backup = createBackupFile(file, {
-            type: 'header', version: 1, tool: 'lmnr-keys', operation: 'rotate', createdAt: new Date().toISOString(),
-            database: describeTarget(target), toFingerprint: to.fingerprint,
-          });
-        }
+        // Created once the lock is held, so a refused run leaves no file behind.
+        if (!dryRun) backup = openBackup(flags.backup, 'rotate', target, to.fingerprint);
         return runRotation(
           { db: conn, backup, onProgress: (p) => progress.update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`) },
           { stores, from, to, batchSize: flags.batchSize, dryRun },
@@ -69,8 +63,7 @@ export async function rotateCommand(ctx: CommandContext, flags: RotateFlags): Pr
     progress.stop();
     (backup as BackupSink | null)?.close();
   }
-  const backupPath = (backup as BackupSink | null)?.path ?? null;
-  const document = rotationDocument(result, { dryRun, backup: backupPath ? path.relative(process.cwd(), backupPath) || backupPath : null });
+  const document = rotationDocument(result, { dryRun, backup: displayPath(backup) });
   if (ctx.output.jsonMode) ctx.output.json(document);
   else ctx.output.result(renderRotation(document, ctx.output.color, { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags) }));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

@@ -107,3 +107,20 @@ export const STORE_NAMES = STORES.map((store) => store.name);
 export function findStore(name: string): StoreDefinition | undefined {
   return STORES.find((store) => store.name === name);
 }
+
+/** The names Laminar's platform stores in provider_api_keys (shared/LAMINAR.md). */
+export const LAMINAR_KEY_NAMES = [
+  'OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+  'GEMINI_API_KEY',
+  'GROQ_API_KEY',
+  'MISTRAL_API_KEY',
+  'AZURE_API_KEY',
+  'OPENAI_AZURE_RESOURCE_ID',
+  'OPENAI_AZURE_DEPLOYMENT_NAME',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_REGION',
+  'GOOGLE_SEARCH_API_KEY',
+  'GOOGLE_SEARCH_ENGINE_ID',
+] as const;

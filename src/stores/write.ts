@@ -35,3 +35,32 @@ export async function updateSealedValues(db: Db, store: StoreDefinition, updates
     returning ${sql.ref(`t.${store.idColumn}`)}::text as id`.execute(db);
   return new Set(result.rows.map((row) => row.id));
 }
+
+/** Every column of some rows, as JSON text values, for a backup that can re-insert them. */
+export async function readWholeRows(db: Db, store: StoreDefinition, ids: string[]): Promise<Map<string, Record<string, string | null>>> {
+  if (ids.length === 0) return new Map();
+  const result = await sql<{ id: string; row: Record<string, string | null> }>`
+    select t.${sql.ref(store.idColumn)}::text as id, to_jsonb(t) as row from ${sql.table(store.table)} t
+    where t.${sql.ref(store.idColumn)} = any(${ids}::uuid[])`.execute(db);
+  return new Map(result.rows.map((r) => [r.id, r.row]));
+}
+
+export interface ConditionalDelete {
+  id: string;
+  ciphertextHex: string | null;
+  nonceHex: string | null;
+}
+
+/** Deletes rows only where they still hold exactly the sealed value read. Returns ids deleted. */
+export async function deleteSealedRows(db: Db, store: StoreDefinition, rows: ConditionalDelete[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set();
+  const values = sql.join(rows.map((r) => sql`(${r.id}::uuid, ${r.ciphertextHex}::text, ${r.nonceHex}::text)`));
+  const result = await sql<{ id: string }>`
+    delete from ${sql.table(store.table)} as t
+    using (values ${values}) as v(id, ct, nonce)
+    where ${sql.ref(`t.${store.idColumn}`)} = v.id
+      and ${sql.ref(`t.${store.ciphertextColumn}`)} is not distinct from v.ct
+      and ${sql.ref(`t.${store.nonceColumn}`)} is not distinct from v.nonce
+    returning ${sql.ref(`t.${store.idColumn}`)}::text as id`.execute(db);
+  return new Set(result.rows.map((r) => r.id));
+}

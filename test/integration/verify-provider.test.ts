@@ -8,7 +8,7 @@ import { newKeyHex } from '../support/keys.js';
 import { addProject, addProviderKey, addWorkspace } from '../support/seed.js';
 import { findLeaks, runCli } from '../support/cli.js';
 import { freePort } from '../support/embedded.js';
-import { startProviderImitation, type ImitationServer, type Scenario } from '../support/provider-imitation.js';
+import { startProviderImitation, type ImitationServer, type Scenario } from '../../src/demo/provider-imitation.js';
 
 const AEAD = newKeyHex();
 const OTHER = newKeyHex();

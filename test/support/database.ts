@@ -1,15 +1,11 @@
 /** A fresh Laminar-shaped database per test file, on the harness's real Postgres. */
-import fs from 'node:fs';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
 import { inject } from 'vitest';
 import type { LaminarDatabase } from '../../src/db/schema.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const LAMINAR_SCHEMA_SQL = fs.readFileSync(path.join(here, '../fixtures/laminar-schema.sql'), 'utf8');
+import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 
 export interface TestDatabase {
   url: string;

@@ -1,0 +1,71 @@
+import type { CommandContext } from '../context.js';
+import { requireAeadKey } from '../context.js';
+import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { loadCipher } from '../crypto/aead.js';
+import { usingDatabase } from '../db/connect.js';
+import { withWriterLock } from '../db/lock.js';
+import { planQuarantine, runQuarantine, type QuarantineResult, type QuarantineTarget } from '../core/repair.js';
+import type { BackupSink } from '../core/backup.js';
+import { confirmOrRefuse } from '../report/prompt.js';
+import { renderQuarantine } from '../report/quarantine.js';
+import { displayPath, openBackup } from './backup-option.js';
+import { selectStores } from './stores-option.js';
+
+export interface QuarantineFlags {
+  store: string[];
+  id: string[];
+  candidate: string[];
+  dryRun?: boolean;
+  yes?: boolean;
+  backup: string | false | undefined;
+  batchSize: number;
+  wait?: boolean;
+  lockTimeout: number;
+}
+
+export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFlags): Promise<ExitCodeValue> {
+  const stores = selectStores(flags.store, () => true);
+  const secrets = ctx.laminarSecrets();
+  requireAeadKey(secrets);
+  const candidates = await ctx.resolveKeys(flags.candidate, '--candidate');
+  const dryRun = Boolean(flags.dryRun);
+  if (!dryRun && !flags.yes && !ctx.stdinIsTerminal) await confirmOrRefuse({ yes: false, stdinIsTerminal: false, command: 'quarantine', question: '' });
+  const target = ctx.databaseTarget();
+  await loadCipher();
+  let backup: BackupSink | null = null;
+  let outcome: { targets: QuarantineTarget[]; result: QuarantineResult | null };
+  try {
+    outcome = await usingDatabase(target, {}, async ({ db }) => {
+      const plan = () => planQuarantine(db, { stores, ids: flags.id, secrets, candidates, batchSize: flags.batchSize });
+      if (dryRun) return { targets: await plan(), result: null };
+      return withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, async (conn) => {
+        const targets = await plan();
+        if (targets.length === 0) return { targets, result: null };
+        if (!ctx.output.jsonMode) ctx.output.note(renderQuarantine({ targets, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
+        await confirmOrRefuse({
+          yes: Boolean(flags.yes),
+          stdinIsTerminal: ctx.stdinIsTerminal,
+          command: 'quarantine',
+          question: `Take out these ${targets.length} values (after writing them to a 0600 backup)?`,
+        });
+        backup = openBackup(flags.backup, 'quarantine', target, null);
+        return { targets, result: await runQuarantine(conn, targets, backup) };
+      });
+    });
+  } finally {
+    (backup as BackupSink | null)?.close();
+  }
+  const document = {
+    version: 1 as const,
+    command: 'quarantine' as const,
+    dryRun,
+    ok: true,
+    targets: outcome.targets.map(({ ciphertextHex: _c, nonceHex: _n, ...rest }) => rest),
+    removed: outcome.result?.removed ?? 0,
+    changed: outcome.result?.changed ?? [],
+    backup: displayPath(backup),
+  };
+  if (ctx.output.jsonMode) ctx.output.json(document);
+  else ctx.output.result(renderQuarantine({ ...document, targets: outcome.targets }, ctx.output.color));
+  return ExitCode.healthy;
+}

@@ -1,0 +1,142 @@
+/**
+ * Repairs without the web UI: `set` (delete and re-add a key, duplicates removed) and
+ * `quarantine` (take out values no key can open). Both back up what they remove, write
+ * conditionally, read back before commit, and run under the writer lock.
+ */
+import { randomUUID } from 'node:crypto';
+import { sql } from 'kysely';
+import { encodeAad, openSealed, sealToText } from '../crypto/aead.js';
+import type { SecretKey } from '../crypto/keys.js';
+import type { LaminarDb } from '../db/connect.js';
+import { IntegrityError, UsageError } from '../errors.js';
+import { checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
+import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
+import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
+import type { BackupRecord, BackupSink } from './backup.js';
+import { checkShape, diagnoseValue, type ValueStatus } from './diagnose.js';
+import { keyRingFor, type LaminarSecrets } from './keyring.js';
+
+const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
+
+export interface SetResult {
+  projectId: string;
+  name: string;
+  newId: string;
+  replaced: string[];
+}
+
+/** Seals `value` under the current key and replaces the project's rows for `name`, in one transaction. */
+export async function setProviderKey(
+  db: LaminarDb,
+  options: { projectId: string; name: string; value: string; key: SecretKey; backup: BackupSink | null; dryRun?: boolean },
+): Promise<SetResult> {
+  const projectExists = await sql<{ ok: boolean }>`
+    select (to_regclass('projects') is null) or exists(select 1 from projects where id = ${options.projectId}::uuid) as ok`.execute(db);
+  if (!projectExists.rows[0]?.ok) throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
+  return db.transaction().execute(async (trx) => {
+    const existing = await sql<{ id: string; value: string; nonce_hex: string }>`
+      select id::text as id, value, nonce_hex from provider_api_keys
+      where project_id = ${options.projectId}::uuid and name = ${options.name} order by id for update`.execute(trx);
+    const newId = randomUUID();
+    const result = { projectId: options.projectId, name: options.name, newId, replaced: existing.rows.map((r) => r.id) };
+    if (options.dryRun) return result;
+    const whole = await readWholeRows(trx, providerStore, result.replaced);
+    options.backup?.append(result.replaced.map((id) => ({ type: 'delete', store: 'provider_api_keys', id, row: whole.get(id)! }) satisfies BackupRecord));
+    const plaintext = new TextEncoder().encode(options.value);
+    const sealed = sealToText(options.key.bytes, plaintext, encodeAad(options.name));
+    await sql`insert into provider_api_keys (id, project_id, name, nonce_hex, value)
+      values (${newId}::uuid, ${options.projectId}::uuid, ${options.name}, ${sealed.nonceHex}, ${sealed.ciphertextHex})`.execute(trx);
+    const deleted = await deleteSealedRows(trx, providerStore, existing.rows.map((r) => ({ id: r.id, ciphertextHex: r.value, nonceHex: r.nonce_hex })));
+    if (deleted.size !== existing.rows.length) throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
+    const [readBack] = await readRows(trx, providerStore, [newId]);
+    const shape = readBack ? checkShape(providerStore, readBack) : null;
+    const opened = shape?.kind === 'sealed' ? openSealed(options.key.bytes, shape.sealed, encodeAad(options.name)) : null;
+    const same = opened !== null && Buffer.compare(opened, plaintext) === 0;
+    opened?.fill(0);
+    plaintext.fill(0);
+    if (!same) throw new IntegrityError('read-back of the new value failed; rolled back, nothing was written');
+    return result;
+  });
+}
+
+export interface QuarantineTarget {
+  store: StoreName;
+  id: string;
+  workspaceId: string | null;
+  projectId: string | null;
+  name: string;
+  status: Exclude<ValueStatus, 'ok' | 'not_utf8' | 'secret_missing'>;
+  detail: string | null;
+  /** The sealed pair as read, the condition for taking it out. */
+  ciphertextHex: string | null;
+  nonceHex: string | null;
+}
+
+export interface QuarantineResult {
+  targets: QuarantineTarget[];
+  removed: number;
+  /** Changed since the plan (the platform re-saved them, perhaps fixed): left alone. */
+  changed: string[];
+}
+
+/**
+ * Values no key opens: wrong_secret with no key that decrypts it, malformed, incomplete.
+ * Values whose store key is missing are never quarantined (setting the key may fix them), nor
+ * not_utf8 values (they open; the operator may want the bytes).
+ */
+export async function planQuarantine(
+  db: LaminarDb,
+  options: { stores: StoreDefinition[]; ids: string[]; secrets: LaminarSecrets; candidates: SecretKey[]; batchSize: number },
+): Promise<QuarantineTarget[]> {
+  const targets: QuarantineTarget[] = [];
+  const wantedIds = options.ids.length > 0 ? new Set(options.ids) : null;
+  for (const store of options.stores) {
+    if (!(await checkStorePresence(db, store)).present) continue;
+    const ring = keyRingFor(store, options.secrets, options.candidates);
+    if (!ring.current) continue;
+    for await (const batch of scanStore(db, store, options.batchSize)) {
+      for (const row of batch) {
+        if (wantedIds && !wantedIds.has(row.id)) continue;
+        const diagnosis = diagnoseValue(store, row, ring);
+        const status = diagnosis.status;
+        if (status === 'malformed' || status === 'incomplete' || (status === 'wrong_secret' && diagnosis.decryptsWith === null)) {
+          targets.push(toTarget(store, row, status, diagnosis.detail));
+        }
+      }
+    }
+  }
+  return targets;
+}
+
+function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarget['status'], detail: string | null): QuarantineTarget {
+  return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name, status, detail, ciphertextHex: row.ciphertextHex, nonceHex: row.nonceHex };
+}
+
+/** Deletes provider and slack rows, clears deployment pairs; backup first, conditional, verified. */
+export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], backup: BackupSink | null): Promise<QuarantineResult> {
+  const result: QuarantineResult = { targets, removed: 0, changed: [] };
+  for (const store of STORES) {
+    const mine = targets.filter((t) => t.store === store.name);
+    for (let start = 0; start < mine.length; start += 500) {
+      const batch = mine.slice(start, start + 500);
+      const done = await db.transaction().execute(async (trx) => {
+        if (store.emptyMeansUnset) {
+          backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: null, newCiphertextHex: null }) satisfies BackupRecord));
+          const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: null, newNonceHex: null })));
+          const readBack = await readRows(trx, store, [...written]);
+          if (readBack.some((r) => r.ciphertextHex !== null || r.nonceHex !== null)) throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back`);
+          return written;
+        }
+        const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
+        backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
+        const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
+        const readBack = await readRows(trx, store, [...deleted]);
+        if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back`);
+        return deleted;
+      });
+      result.removed += done.size;
+      result.changed.push(...batch.filter((t) => !done.has(t.id)).map((t) => t.id));
+    }
+  }
+  return result;
+}
