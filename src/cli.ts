@@ -88,6 +88,17 @@ Examples:
   };
 
   register(
+    new Command('demo')
+      .description('see every command work on a throwaway Laminar database (embedded Postgres, about 10 s); nothing of yours is touched')
+      .option('--keep', 'leave the demo database running afterwards and print how to try commands by hand (Ctrl-C to stop)')
+      .addHelpText('after', `
+Examples:
+  $ npx lmnr-keys demo
+  $ npx lmnr-keys demo --keep`),
+    async () => (await import('./commands/demo.js')).demoCommand,
+  );
+
+  register(
     new Command('doctor')
       .description('try every stored secret with the current keys; report each that fails, with its cause')
       .option('--candidate <ref>', 'another key to try on failing values: env:NAME, file:PATH, laminar-default, - or 64 hex (repeatable)', collect, [])

@@ -41,7 +41,8 @@ export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFl
       return withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, async (conn) => {
         const targets = await plan();
         if (targets.length === 0) return { targets, result: null };
-        if (!ctx.output.jsonMode) ctx.output.note(renderQuarantine({ targets, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
+        // Show the plan before asking; with --yes the result below lists the same values.
+        if (!flags.yes && !ctx.output.jsonMode) ctx.output.note(renderQuarantine({ targets, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
         await confirmOrRefuse({
           yes: Boolean(flags.yes),
           stdinIsTerminal: ctx.stdinIsTerminal,

@@ -65,7 +65,7 @@ export async function rotateCommand(ctx: CommandContext, flags: RotateFlags): Pr
   }
   const document = rotationDocument(result, { dryRun, backup: displayPath(backup) });
   if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderRotation(document, ctx.output.color, { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags) }));
+  else ctx.output.result(renderRotation(document, ctx.output.color, { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags), variables: [...new Set(stores.map((s) => s.secretVariable))] }));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
 

