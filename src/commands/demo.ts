@@ -145,7 +145,7 @@ function displayArg(folder: string) {
 
 function runStep(args: string[], env: Record<string, string>, color: boolean, onSpawn: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, ['--', BIN, ...args], {
       env: { PATH: process.env.PATH ?? '', CI: 'true', ...(color ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -114,11 +114,13 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: VerifyFl
       await loadCipher();
       const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
       const doctorRing = keyRingFor(providerStore, secrets, []);
-      const loaded = await usingDatabase(target, {}, async ({ db }) => {
-        const rows = await readProviderKeys(db, flags.project.length > 0 ? flags.project : null);
-        const directory = await lookUpNames(db, [...new Set(rows.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
-        return { rows, directory };
-      });
+      const loaded = await usingDatabase(target, {}, ({ db }) =>
+        db.transaction().setAccessMode('read only').execute(async (trx) => {
+          const rows = await readProviderKeys(trx, flags.project.length > 0 ? flags.project : null);
+          const directory = await lookUpNames(trx, [...new Set(rows.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
+          return { rows, directory };
+        }),
+      );
       names = loaded.directory;
       const jobs = planVerification(loaded.rows, { current, doctorRing, providers: providers.length > 0 ? providers : null });
       results = await runVerification(jobs, settings, deps);

@@ -35,7 +35,7 @@ describe('lmnr-keys demo', () => {
   });
 
   it('--keep leaves the database running until Ctrl-C, then cleans up', async () => {
-    const child = spawn(process.execPath, [BIN, 'demo', '--keep'], { env: { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', BIN, 'demo', '--keep'], { env: { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

@@ -206,7 +206,7 @@ describe('rotate under concurrency and faults', () => {
   it('kill -9 in the middle, then a re-run: every value opens under --to to its original bytes', async () => {
     const expected = await addManyProviderKeys(t, project, 20_000, OLD);
     const backup = path.join(dir, 'kill.jsonl');
-    const child = spawn(process.execPath, [BIN, 'rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--backup', backup], {
+    const child = spawn(process.execPath, ['--', BIN, 'rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--backup', backup], {
       env: { PATH: process.env.PATH ?? '', CI: 'true', ...env() },
       stdio: 'ignore',
     });

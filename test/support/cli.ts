@@ -24,7 +24,7 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
   return new Promise((resolve, reject) => {
     const env: Record<string, string> = { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' };
     for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
-    const child = spawn(process.execPath, [BIN, ...args], { env, cwd: options.cwd ?? here, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', BIN, ...args], { env, cwd: options.cwd ?? here, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

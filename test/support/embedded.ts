@@ -27,7 +27,8 @@ export interface RunningPostgres {
   stop: () => Promise<void>;
 }
 
-export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
+/** `persistent: true` keeps the data across stopServer()/start() (restart tests); stop() always removes it. */
+export async function startEmbeddedPostgres(options: { persistent?: boolean } = {}): Promise<RunningPostgres> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-test-pg-'));
   // As root, initdb runs as the `postgres` user, which must be able to enter the parent folder.
   fs.chmodSync(dir, 0o755);
@@ -39,7 +40,7 @@ export async function startEmbeddedPostgres(): Promise<RunningPostgres> {
     user: 'postgres',
     password,
     port,
-    persistent: false,
+    persistent: options.persistent ?? false,
     createPostgresUser: true,
     onLog: () => {},
     onError: () => {},

@@ -1,0 +1,117 @@
+/** Faults during rotate: kills at random points, a restarting server. Nothing may be lost. */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { startEmbeddedPostgres } from '../support/embedded.js';
+import { newKeyHex } from '../support/keys.js';
+import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
+import { BIN, runCli } from '../support/cli.js';
+import { openAll } from '../support/verify.js';
+import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
+
+const OLD = newKeyHex();
+const NEW = newKeyHex();
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-faults-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes', '--no-backup'];
+
+function startRotation(databaseUrl: string, batchSize: number) {
+  const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize)], {
+    env: { PATH: process.env.PATH ?? '', CI: 'true', DATABASE_URL: databaseUrl, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exit, stderr: () => stderr };
+}
+
+async function rotatedCount(t: TestDatabase, total: number): Promise<number> {
+  const opened = await openAll(t, [OLD, NEW]);
+  expect(opened.size).toBe(total);
+  expect([...opened.values()].every((v) => v.keyIndex >= 0)).toBe(true);
+  return [...opened.values()].filter((v) => v.keyIndex === 1).length;
+}
+
+describe('kill -9 at random points', () => {
+  it('over 30,000 values, killed three times: every value ends under the new key with its original bytes', async () => {
+    const t = await createTestDatabase();
+    try {
+      const project = await addProject(t, await addWorkspace(t, 'W'), 'P');
+      const expected = await addManyProviderKeys(t, project, 30_000, OLD);
+      let previous = 0;
+      for (let kill = 0; kill < 3; kill++) {
+        const run = startRotation(t.url, 150);
+        // Wait for this run's progress to pass a random point, then kill it without warning.
+        const target = previous + 1000 + Math.floor(Math.random() * 3000);
+        for (let i = 0; i < 600; i++) {
+          await new Promise((r) => setTimeout(r, 20));
+          const n = Number((await t.query('select count(*)::int as n from pg_stat_activity where application_name = $1', ['lmnr-keys'])).rows[0].n);
+          if (n === 0 && i > 50) break;
+          if (i % 5 === 0 && (await rotatedCount(t, 30_000)) >= target) break;
+        }
+        run.child.kill('SIGKILL');
+        await run.exit;
+        const now = await rotatedCount(t, 30_000);
+        expect(now).toBeGreaterThanOrEqual(previous);
+        previous = now;
+      }
+      expect(previous).toBeLessThan(30_000);
+      const rerun = await runCli([...rotateArgs, '--json'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW }, cwd: dir });
+      expect(rerun.code).toBe(0);
+      expect(JSON.parse(rerun.stdout).summary).toMatchObject({ total: 30_000, alreadyCurrent: previous, rotated: 30_000 - previous, stuck: 0 });
+      const opened = await openAll(t, [NEW]);
+      expect(opened.size).toBe(30_000);
+      for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
+    } finally {
+      await t.drop();
+    }
+  });
+});
+
+describe('Postgres restarted mid-run', () => {
+  it('exits 4 with a clear message; a re-run completes with nothing lost', async () => {
+    const server = await startEmbeddedPostgres({ persistent: true });
+    try {
+      const admin = new pg.Client({ connectionString: server.url });
+      await admin.connect();
+      await admin.query('create database laminar');
+      await admin.end();
+      const url = server.url.replace(/\/postgres$/, '/laminar');
+      const pool = new pg.Pool({ connectionString: url });
+      pool.on('error', () => {});
+      await pool.query(LAMINAR_SCHEMA_SQL);
+      const t = { query: (text: string, values?: unknown[]) => pool.query(text, values) } as unknown as TestDatabase;
+      const project = await addProject(t, await addWorkspace(t, 'W'), 'P');
+      const expected = await addManyProviderKeys(t, project, 20_000, OLD);
+      await pool.end();
+
+      const run = startRotation(url, 100);
+      await new Promise((r) => setTimeout(r, 700));
+      await server.stopServer();
+      const code = await run.exit;
+      await server.start();
+      expect(code).toBe(4);
+      expect(run.stderr()).toMatch(/error: (lost the connection to Postgres|cannot reach Postgres)/);
+      expect(run.stderr()).not.toContain(server.password);
+
+      const rerun = await runCli(rotateArgs, { env: { DATABASE_URL: url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW }, cwd: dir });
+      expect(rerun.code).toBe(0);
+      const check = new pg.Pool({ connectionString: url });
+      const opened = await openAll({ query: (text: string) => check.query(text) } as unknown as TestDatabase, [NEW]);
+      await check.end();
+      expect(opened.size).toBe(20_000);
+      for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
+    } finally {
+      await server.stop();
+    }
+  });
+});
