@@ -103,7 +103,7 @@ Examples:
       .description('try every stored secret with the current keys; report each that fails, with its cause')
       .option('--candidate <ref>', 'another key to try on failing values: env:NAME, file:PATH, laminar-default, - or 64 hex (repeatable)', collect, [])
       .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
-      .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(2000))
+      .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000))
       .addHelpText('after', `${EXIT_CODE_HELP}
 
 Examples:
@@ -212,7 +212,7 @@ Examples:
         .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
         .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
         .option('--no-backup', 'do not write a backup (not recommended)')
-        .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(2000)),
+        .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000)),
     ).addHelpText('after', `${EXIT_CODE_HELP}
 
 Examples:

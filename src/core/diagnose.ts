@@ -3,7 +3,8 @@
  * Pure: takes keys and a row, returns a verdict. Plaintext is handed to a callback only when
  * the caller needs it (rotation), never stored in the verdict.
  */
-import { encodeAad, isValidUtf8, openSealed, parseSealedText, type SealedBytes } from '../crypto/aead.js';
+import { encodeAad, isValidUtf8, parseSealedText, type SealedBytes } from '../crypto/aead.js';
+import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
 import { sameKey, type SecretKey } from '../crypto/keys.js';
 import type { SealedRow } from '../stores/scan.js';
 import type { StoreDefinition } from '../stores/stores.js';
@@ -60,37 +61,45 @@ export function checkShape(store: StoreDefinition, row: SealedRow): ShapeCheck {
   return { kind: 'sealed', sealed: parsed.sealed };
 }
 
-/** Tries the fallbacks in order; returns the first that opens, with the plaintext. */
-export function findOpeningKey(ring: KeyRing, sealed: SealedBytes, aad: Uint8Array): { key: SecretKey; plaintext: Uint8Array } | null {
-  for (const key of ring.fallbacks) {
-    const plaintext = openSealed(key.bytes, sealed, aad);
-    if (plaintext) return { key, plaintext };
+/** Shape checks that need no key, loading the value into the shared opener when it is sealed. */
+export type LoadedShape = { kind: 'unset' } | { kind: 'broken'; status: 'malformed' | 'incomplete'; detail: string } | { kind: 'loaded'; opener: SealedValueOpener };
+
+export function loadShape(store: StoreDefinition, row: SealedRow): LoadedShape {
+  const noCiphertext = isEmpty(row.ciphertextHex);
+  const noNonce = isEmpty(row.nonceHex);
+  if (noCiphertext && noNonce) {
+    if (store.emptyMeansUnset) return { kind: 'unset' };
+    return { kind: 'broken', status: 'malformed', detail: 'ciphertext and nonce are empty' };
   }
-  return null;
+  if (noCiphertext || noNonce) {
+    return { kind: 'broken', status: 'incomplete', detail: noCiphertext ? 'nonce is set but the ciphertext is empty' : 'ciphertext is set but the nonce is empty' };
+  }
+  const opener = sharedOpener();
+  const loaded = opener.load(row.ciphertextHex!, row.nonceHex!);
+  if (!loaded.ok) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
+  return { kind: 'loaded', opener };
 }
 
 export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyRing): Diagnosis {
-  const shape = checkShape(store, row);
+  const shape = loadShape(store, row);
   if (shape.kind === 'unset') return { status: 'unset', decryptsWith: null, detail: null };
   if (shape.kind === 'broken') return { status: shape.status, decryptsWith: null, detail: shape.detail };
+  const { opener } = shape;
   const aad = encodeAad(row.aad);
-  if (ring.current) {
-    const plaintext = openSealed(ring.current.bytes, shape.sealed, aad);
-    if (plaintext) {
-      const utf8 = isValidUtf8(plaintext);
-      plaintext.fill(0);
-      return utf8
-        ? { status: 'ok', decryptsWith: null, detail: null }
-        : { status: 'not_utf8', decryptsWith: null, detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it' };
-    }
+  if (ring.current && opener.open(ring.current.bytes, aad)) {
+    const utf8 = opener.plaintextIsUtf8(isValidUtf8);
+    opener.clear();
+    return utf8
+      ? { status: 'ok', decryptsWith: null, detail: null }
+      : { status: 'not_utf8', decryptsWith: null, detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it' };
   }
-  const found = findOpeningKey(ring, shape.sealed, aad);
-  found?.plaintext.fill(0);
+  const found = ring.fallbacks.find((key) => opener.open(key.bytes, aad)) ?? null;
+  opener.clear();
   const status: ValueStatus = ring.current ? 'wrong_secret' : 'secret_missing';
   const detail = ring.current
     ? found
-      ? `sealed with ${found.key.label}, not the current ${ring.secretVariable}`
+      ? `sealed with ${found.label}, not the current ${ring.secretVariable}`
       : `does not open under the current ${ring.secretVariable} nor any candidate key (sealed with a key that is not available, or with a different AAD)`
-    : `${ring.secretVariable} is not set` + (found ? `; it opens with ${found.key.label}` : '');
-  return { status, decryptsWith: found?.key.label ?? null, detail };
+    : `${ring.secretVariable} is not set` + (found ? `; it opens with ${found.label}` : '');
+  return { status, decryptsWith: found?.label ?? null, detail };
 }

@@ -104,6 +104,13 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
     .execute(async (trx) => {
       const stores: StoreReport[] = [];
       const rawFindings: Array<Omit<Finding, 'workspaceName' | 'projectName'>> = [];
+      const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
+      // The duplicate-name aggregate reads the whole table once; run it on a second connection
+      // in the very same snapshot, overlapping the scan instead of following it.
+      const duplicateGroups = (await checkStorePresence(trx, providerStore)).present
+        ? findDuplicateGroupsInSnapshot(deps.db, await exportSnapshot(trx))
+        : Promise.resolve([]);
+      duplicateGroups.catch(() => {});
       for (const store of STORES) {
         const presence = await checkStorePresence(trx, store);
         if (!presence.present) {
@@ -138,9 +145,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         stores.push(report);
       }
 
-      const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
-      const providerPresent = stores.find((store) => store.store === 'provider_api_keys')?.present ?? false;
-      const duplicates = providerPresent ? await findDuplicateNames(trx, providerStore, options) : [];
+      const duplicates = await describeDuplicates(trx, providerStore, await duplicateGroups, options);
 
       const names = await lookUpNames(
         trx,
@@ -179,17 +184,42 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
     });
 }
 
+interface DuplicateGroup {
+  project_id: string;
+  name: string;
+  ids: string[];
+}
+
+async function exportSnapshot(trx: LaminarDb): Promise<string> {
+  const result = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(trx);
+  return result.rows[0]!.id;
+}
+
 /** Several rows for one (project, name): the playground picks one of them arbitrarily. */
-async function findDuplicateNames(db: LaminarDb, store: StoreDefinition, options: DoctorOptions): Promise<DuplicateWarning[]> {
-  const groups = await sql<{ project_id: string; name: string; ids: string[] }>`
-    select project_id::text as project_id, name, array_agg(id::text order by id) as ids
-    from provider_api_keys group by project_id, name having count(*) > 1
-    order by project_id, name`.execute(db);
-  if (groups.rows.length === 0) return [];
+async function findDuplicateGroupsInSnapshot(db: LaminarDb, snapshot: string): Promise<DuplicateGroup[]> {
+  // SET TRANSACTION SNAPSHOT takes no parameters; the id comes from Postgres itself, checked anyway.
+  if (!/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error('unexpected snapshot id from Postgres');
+  return db.connection().execute(async (conn) => {
+    await sql`begin transaction isolation level repeatable read read only`.execute(conn);
+    try {
+      await sql.raw(`set transaction snapshot '${snapshot}'`).execute(conn);
+      const groups = await sql<DuplicateGroup>`
+        select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+        from provider_api_keys group by project_id, name having count(*) > 1
+        order by project_id, name`.execute(conn);
+      return groups.rows;
+    } finally {
+      await sql`rollback`.execute(conn).catch(() => {});
+    }
+  });
+}
+
+async function describeDuplicates(db: LaminarDb, store: StoreDefinition, groups: DuplicateGroup[], options: DoctorOptions): Promise<DuplicateWarning[]> {
+  if (groups.length === 0) return [];
   const ring = keyRingFor(store, options.secrets, options.candidates);
-  const rows = await readRows(db, store, groups.rows.flatMap((group) => group.ids));
+  const rows = await readRows(db, store, groups.flatMap((group) => group.ids));
   const opens = new Set(rows.filter((row: SealedRow) => diagnoseValue(store, row, ring).status === 'ok').map((row) => row.id));
-  return groups.rows.map((group) => {
+  return groups.map((group) => {
     const openingIds = group.ids.filter((id) => opens.has(id));
     return {
       kind: 'duplicate_name' as const,

@@ -12,14 +12,14 @@
  * - so a crash at any moment leaves every value under its old key or under --to, and a re-run
  *   finishes the job, finding the rest alreadyCurrent.
  */
-import { encodeAad, openSealed, sealToText } from '../crypto/aead.js';
+import { encodeAad, sealToText } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
 import { updateSealedValues, type ConditionalUpdate } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
-import { checkShape } from './diagnose.js';
+import { loadShape } from './diagnose.js';
 import { IntegrityError } from '../errors.js';
 
 export interface RotationStoreReport {
@@ -89,18 +89,17 @@ type Plan =
   | { kind: 'rotate'; plaintext: Uint8Array };
 
 export function planValue(store: StoreDefinition, row: SealedRow, from: SecretKey[], to: SecretKey): Plan {
-  const shape = checkShape(store, row);
+  const shape = loadShape(store, row);
   if (shape.kind === 'unset') return { kind: 'unset' };
   if (shape.kind === 'broken') return { kind: 'stuck', status: shape.status, detail: shape.detail };
+  const { opener } = shape;
   const aad = encodeAad(row.aad);
-  const underTo = openSealed(to.bytes, shape.sealed, aad);
-  if (underTo) {
-    underTo.fill(0);
+  if (opener.open(to.bytes, aad)) {
+    opener.clear();
     return { kind: 'alreadyCurrent' };
   }
   for (const key of from) {
-    const plaintext = openSealed(key.bytes, shape.sealed, aad);
-    if (plaintext) return { kind: 'rotate', plaintext };
+    if (opener.open(key.bytes, aad)) return { kind: 'rotate', plaintext: opener.takePlaintext() };
   }
   return { kind: 'stuck', status: 'wrong_secret', detail: 'opens under neither --to nor any --from key' };
 }
@@ -206,8 +205,8 @@ async function writeBatch(
       const readBack = await readRows(trx, store, [...ids]);
       if (readBack.length !== ids.size) throw new ReadBackMismatchError(store.name, [...ids].find((id) => !readBack.some((r) => r.id === id)) ?? '?');
       for (const row of readBack) {
-        const shape = checkShape(store, row);
-        const opened = shape.kind === 'sealed' ? openSealed(options.to.bytes, shape.sealed, encodeAad(row.aad)) : null;
+        const shape = loadShape(store, row);
+        const opened = shape.kind === 'loaded' && shape.opener.open(options.to.bytes, encodeAad(row.aad)) ? shape.opener.takePlaintext() : null;
         const expected = plaintextById.get(row.id)!;
         const same = opened !== null && Buffer.compare(opened, expected) === 0;
         opened?.fill(0);

@@ -15,3 +15,9 @@ export function decodeHexStrict(text: string): Buffer | null {
 export function encodeHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
+
+/** Why a hex field does not decode, in the words every report uses; null when it does. */
+export function hexProblem(what: 'nonce' | 'ciphertext', text: string): string | null {
+  if (text.length % 2 !== 0) return `${what} has an odd number of hex characters (${text.length})`;
+  return decodeHexStrict(text) === null ? `${what} is not hex` : null;
+}

@@ -2,7 +2,7 @@
  * Reads sealed values store by store in keyset-ordered batches, so memory stays flat however
  * many rows there are. Works on a Kysely instance or a transaction.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { LaminarDatabase } from '../db/schema.js';
 import type { StoreDefinition } from './stores.js';
 
@@ -38,67 +38,63 @@ export async function checkStorePresence(db: Db, store: StoreDefinition): Promis
   return { present: true, reason: null };
 }
 
-interface RawRow {
-  id: string;
-  ciphertext: string | null;
-  nonce: string | null;
-  aad: string | null;
-  project_id: string | null;
-  workspace_id: string | null;
-  name: string | null;
-}
-
+/**
+ * Columns of table alias `t`, aliased straight to SealedRow's field names so pg's row objects
+ * are yielded as they are (no copy per row). Always qualified: the output aliases (id as text)
+ * must never capture ORDER BY or WHERE.
+ */
 function selectList(store: StoreDefinition) {
-  const column = (name: string | null) => (name === null ? sql<null>`null` : sql.ref(name));
-  return sql`${sql.ref(store.idColumn)}::text as id,
-    ${sql.ref(store.ciphertextColumn)} as ciphertext,
-    ${sql.ref(store.nonceColumn)} as nonce,
-    ${sql.ref(store.aadColumn)}::text as aad,
-    ${column(store.projectIdColumn)}::text as project_id,
-    ${column(store.workspaceIdColumn)}::text as workspace_id,
-    ${column(store.nameColumn)}::text as name`;
-}
-
-function toSealedRow(store: StoreDefinition, row: RawRow): SealedRow {
-  return {
-    id: row.id,
-    ciphertextHex: row.ciphertext,
-    nonceHex: row.nonce,
-    aad: row.aad ?? '',
-    projectId: row.project_id,
-    workspaceId: row.workspace_id,
-    name: store.fixedName ?? row.name ?? '',
-  };
+  const column = (name: string | null) => (name === null ? sql<null>`null` : sql.ref(`t.${name}`));
+  const name = store.fixedName !== null ? sql`${store.fixedName}::text` : sql`coalesce(${column(store.nameColumn)}::text, '')`;
+  return sql`t.${sql.ref(store.idColumn)}::text as id,
+    t.${sql.ref(store.ciphertextColumn)} as "ciphertextHex",
+    t.${sql.ref(store.nonceColumn)} as "nonceHex",
+    coalesce(t.${sql.ref(store.aadColumn)}::text, '') as aad,
+    ${column(store.projectIdColumn)}::text as "projectId",
+    ${column(store.workspaceIdColumn)}::text as "workspaceId",
+    ${name} as name`;
 }
 
 /**
  * Yields batches in primary-key order. Keyset pagination (id > last) rather than OFFSET keeps
- * every page an index range scan; ids compare in their native type.
+ * every page an index range scan. The next page is requested before the current one is
+ * yielded, so Postgres reads it while the caller decrypts: IO and CPU overlap.
  */
 export async function* scanStore(db: Db, store: StoreDefinition, batchSize: number): AsyncGenerator<SealedRow[]> {
-  let after: string | null = null;
-  for (;;) {
-    const where = after === null ? sql`true` : sql`${sql.ref(store.idColumn)} > ${after}::uuid`;
-    const result: { rows: RawRow[] } = await sql<RawRow>`
-      select ${selectList(store)} from ${sql.table(store.table)}
+  const fetchPage = (after: string | null) => {
+    const where = after === null ? sql`true` : sql`t.${sql.ref(store.idColumn)} > ${after}::uuid`;
+    // Ordered by the uuid column itself (an index range scan), not by the text alias.
+    const page = sql<SealedRow>`
+      select ${selectList(store)} from ${sql.table(store.table)} as t
       where ${where}
-      order by ${sql.ref(store.idColumn)}
+      order by t.${sql.ref(store.idColumn)}
       limit ${batchSize}`.execute(db);
-    if (result.rows.length === 0) return;
-    yield result.rows.map((row) => toSealedRow(store, row));
-    if (result.rows.length < batchSize) return;
-    after = result.rows[result.rows.length - 1]!.id;
+    // Awaited below; this only keeps a page abandoned by an early `break` from being an unhandled rejection.
+    page.catch(() => {});
+    return page;
+  };
+  let pending = fetchPage(null);
+  for (;;) {
+    const result = await pending;
+    const full = result.rows.length === batchSize;
+    if (full) {
+      pending = fetchPage(result.rows[result.rows.length - 1]!.id);
+      // Let the query reach the socket before the caller's synchronous decrypting starts.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    if (result.rows.length > 0) yield result.rows;
+    if (!full) return;
   }
 }
 
 /** Reads specific rows by id (for re-planning and read-back). */
 export async function readRows(db: Db, store: StoreDefinition, ids: readonly string[]): Promise<SealedRow[]> {
   if (ids.length === 0) return [];
-  const result = await sql<RawRow>`
-    select ${selectList(store)} from ${sql.table(store.table)}
-    where ${sql.ref(store.idColumn)} = any(${ids as string[]}::uuid[])
-    order by ${sql.ref(store.idColumn)}`.execute(db);
-  return result.rows.map((row) => toSealedRow(store, row));
+  const result = await sql<SealedRow>`
+    select ${selectList(store)} from ${sql.table(store.table)} as t
+    where t.${sql.ref(store.idColumn)} = any(${ids as string[]}::uuid[])
+    order by t.${sql.ref(store.idColumn)}`.execute(db);
+  return result.rows;
 }
 
 export async function countRows(db: Db, store: StoreDefinition): Promise<number> {
@@ -137,18 +133,16 @@ export async function readProviderKeys(db: Db, projectIds: string[] | null, batc
   let after: string | null = null;
   const hasProjects = (await sql<{ ok: boolean }>`select to_regclass('projects') is not null as ok`.execute(db)).rows[0]?.ok ?? false;
   for (;;) {
-    const filters = [
+    const filters: RawBuilder<unknown>[] = [
       after === null ? sql`true` : sql`k.id > ${after}::uuid`,
       projectIds === null ? sql`true` : sql`k.project_id = any(${projectIds}::uuid[])`,
     ];
     const workspace = hasProjects ? sql`(select p.workspace_id::text from projects p where p.id = k.project_id)` : sql`null::text`;
-    const result: { rows: RawRow[] } = await sql<RawRow>`
-      select k.id::text as id, k.value as ciphertext, k.nonce_hex as nonce, k.name as aad, k.project_id::text as project_id,
-             ${workspace} as workspace_id, k.name as name
+    const result: { rows: SealedRow[] } = await sql<SealedRow>`
+      select k.id::text as id, k.value as "ciphertextHex", k.nonce_hex as "nonceHex", k.name as aad, k.project_id::text as "projectId",
+             ${workspace} as "workspaceId", k.name as name
       from provider_api_keys k where ${sql.join(filters, sql` and `)} order by k.id limit ${batchSize}`.execute(db);
-    for (const row of result.rows) {
-      rows.push({ id: row.id, ciphertextHex: row.ciphertext, nonceHex: row.nonce, aad: row.aad ?? '', projectId: row.project_id, workspaceId: row.workspace_id, name: row.name ?? '' });
-    }
+    rows.push(...result.rows);
     if (result.rows.length < batchSize) return rows;
     after = result.rows[result.rows.length - 1]!.id;
   }
