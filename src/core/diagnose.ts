@@ -3,7 +3,7 @@
  * Pure: takes keys and a row, returns a verdict. Plaintext is handed to a callback only when
  * the caller needs it (rotation), never stored in the verdict.
  */
-import { encodeAad, isValidUtf8, parseSealedText, type SealedBytes } from '../crypto/aead.js';
+import { encodeAad, isValidUtf8 } from '../crypto/aead.js';
 import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
 import { sameKey, type SecretKey } from '../crypto/keys.js';
 import type { SealedRow } from '../stores/scan.js';
@@ -38,27 +38,6 @@ export function buildKeyRing(secretVariable: string, current: SecretKey | null, 
 
 function isEmpty(text: string | null): boolean {
   return text === null || text === '';
-}
-
-export type ShapeCheck =
-  | { kind: 'unset' }
-  | { kind: 'broken'; status: 'malformed' | 'incomplete'; detail: string }
-  | { kind: 'sealed'; sealed: SealedBytes };
-
-/** Shape checks that need no key. */
-export function checkShape(store: StoreDefinition, row: SealedRow): ShapeCheck {
-  const noCiphertext = isEmpty(row.ciphertextHex);
-  const noNonce = isEmpty(row.nonceHex);
-  if (noCiphertext && noNonce) {
-    if (store.emptyMeansUnset) return { kind: 'unset' };
-    return { kind: 'broken', status: 'malformed', detail: 'ciphertext and nonce are empty' };
-  }
-  if (noCiphertext || noNonce) {
-    return { kind: 'broken', status: 'incomplete', detail: noCiphertext ? 'nonce is set but the ciphertext is empty' : 'ciphertext is set but the nonce is empty' };
-  }
-  const parsed = parseSealedText({ ciphertextHex: row.ciphertextHex!, nonceHex: row.nonceHex! });
-  if (!parsed.ok) return { kind: 'broken', status: 'malformed', detail: parsed.reason };
-  return { kind: 'sealed', sealed: parsed.sealed };
 }
 
 /** Shape checks that need no key, loading the value into the shared opener when it is sealed. */

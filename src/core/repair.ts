@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import { encodeAad, openSealed, sealToText } from '../crypto/aead.js';
+import { encodeAad, sealToText } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { IntegrityError, UsageError } from '../errors.js';
@@ -13,7 +13,7 @@ import { checkStorePresence, readRows, scanStore, type SealedRow } from '../stor
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
-import { checkShape, diagnoseValue, type ValueStatus } from './diagnose.js';
+import { diagnoseValue, loadShape, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
@@ -49,8 +49,8 @@ export async function setProviderKey(
     const deleted = await deleteSealedRows(trx, providerStore, existing.rows.map((r) => ({ id: r.id, ciphertextHex: r.value, nonceHex: r.nonce_hex })));
     if (deleted.size !== existing.rows.length) throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
     const [readBack] = await readRows(trx, providerStore, [newId]);
-    const shape = readBack ? checkShape(providerStore, readBack) : null;
-    const opened = shape?.kind === 'sealed' ? openSealed(options.key.bytes, shape.sealed, encodeAad(options.name)) : null;
+    const shape = readBack ? loadShape(providerStore, readBack) : null;
+    const opened = shape?.kind === 'loaded' && shape.opener.open(options.key.bytes, encodeAad(options.name)) ? shape.opener.takePlaintext() : null;
     const same = opened !== null && Buffer.compare(opened, plaintext) === 0;
     opened?.fill(0);
     plaintext.fill(0);

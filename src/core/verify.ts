@@ -3,11 +3,11 @@
  * telling a decode problem from an invalid key, an exhausted quota, a rate limit, an outage.
  * A value that does not decrypt is never sent anywhere.
  */
-import { encodeAad, isValidUtf8, openSealed } from '../crypto/aead.js';
+import { encodeAad, isValidUtf8 } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { SealedRow } from '../stores/scan.js';
 import { STORES } from '../stores/stores.js';
-import { checkShape, diagnoseValue, type KeyRing } from './diagnose.js';
+import { diagnoseValue, loadShape, type KeyRing } from './diagnose.js';
 import { adviseOnFinding } from './advice.js';
 import { COMPANION_NAMES, PROVIDERS, type ProviderAdapter, type ProviderName } from '../providers/index.js';
 import { classifyGenerically, retryAfterSeconds } from '../providers/answer.js';
@@ -139,15 +139,12 @@ function resultFor(row: SealedRow, provider: ProviderName | null, status: Verify
 
 /** Opens a stored value under the current key; on failure says why, in doctor's words. */
 function openStored(row: SealedRow, current: SecretKey, doctorRing: KeyRing): { ok: true; value: string } | { ok: false; cause: string } {
-  const shape = checkShape(providerStore, row);
-  if (shape.kind === 'sealed') {
-    const plaintext = openSealed(current.bytes, shape.sealed, encodeAad(row.aad));
-    if (plaintext && isValidUtf8(plaintext)) {
-      const value = new TextDecoder().decode(plaintext);
-      plaintext.fill(0);
-      return { ok: true, value };
-    }
-    plaintext?.fill(0);
+  const shape = loadShape(providerStore, row);
+  if (shape.kind === 'loaded' && shape.opener.open(current.bytes, encodeAad(row.aad))) {
+    const plaintext = shape.opener.takePlaintext();
+    const value = isValidUtf8(plaintext) ? new TextDecoder().decode(plaintext) : null;
+    plaintext.fill(0);
+    if (value !== null) return { ok: true, value };
   }
   const diagnosis = diagnoseValue(providerStore, row, doctorRing);
   if (diagnosis.status === 'ok' || diagnosis.status === 'unset') return { ok: false, cause: 'cannot be decrypted' };

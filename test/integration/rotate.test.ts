@@ -256,7 +256,8 @@ describe('rotate under concurrency and faults', () => {
 
   it('two rotations started together: one refuses with exit 4 (or waits with --wait); nothing lost', async () => {
     const expected = await addManyProviderKeys(t, project, 8000, OLD);
-    const args = ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--no-backup', '--json'];
+    // Small batches keep the first run going long enough for the second to meet its lock.
+    const args = ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '20', '--no-backup', '--json'];
     const [a, b] = await Promise.all([runCli(args, { env: env(), cwd: dir }), runCli(args, { env: env(), cwd: dir })]);
     const codes = [a.code, b.code].sort();
     expect(codes).toEqual([0, 4]);
