@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
-import { checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow } from '../stores/scan.js';
+import { checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
@@ -105,14 +105,16 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       const stores: StoreReport[] = [];
       const rawFindings: Array<Omit<Finding, 'workspaceName' | 'projectName'>> = [];
       const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
+      const presences = new Map<StoreName, StorePresence>();
+      for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
       // The duplicate-name aggregate reads the whole table once; run it on a second connection
       // in the very same snapshot, overlapping the scan instead of following it.
-      const duplicateGroups = (await checkStorePresence(trx, providerStore)).present
+      const duplicateGroups = presences.get(providerStore.name)!.present
         ? findDuplicateGroupsInSnapshot(deps.db, await exportSnapshot(trx))
         : Promise.resolve([]);
       duplicateGroups.catch(() => {});
       for (const store of STORES) {
-        const presence = await checkStorePresence(trx, store);
+        const presence = presences.get(store.name)!;
         if (!presence.present) {
           stores.push({ store: store.name, present: false, total: 0, ok: 0, failing: 0, reason: presence.reason });
           continue;

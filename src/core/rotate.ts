@@ -58,8 +58,6 @@ export interface RotationDeps {
   db: LaminarDb;
   backup: BackupSink | null;
   onProgress?: (progress: RotationProgress) => void;
-  /** Test hook: runs after a batch's UPDATE, before its read-back and commit. */
-  beforeCommit?: (store: StoreName, batchIndex: number) => Promise<void>;
 }
 
 export interface RotationOptions {
@@ -116,9 +114,8 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
     const report: RotationStoreReport = { store: store.name, present: presence.present, total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0 };
     reports.push(report);
     if (!presence.present) continue;
-    let batchIndex = 0;
     for await (const batch of scanStore(deps.db, store, options.batchSize)) {
-      await rotateBatch(deps, options, store, batch, report, stuck, batchIndex++);
+      await rotateBatch(deps, options, store, batch, report, stuck);
       deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated });
     }
   }
@@ -132,7 +129,6 @@ async function rotateBatch(
   firstRead: SealedRow[],
   report: RotationStoreReport,
   stuck: StuckValue[],
-  batchIndex: number,
 ): Promise<void> {
   const maxRetries = options.maxRetries ?? 5;
   let rows = firstRead;
@@ -141,7 +137,11 @@ async function rotateBatch(
     const toWrite: Array<{ row: SealedRow; plaintext: Uint8Array }> = [];
     for (const row of rows) {
       const plan = planValue(store, row, options.from, options.to);
-      if (plan.kind === 'unset') continue;
+      if (plan.kind === 'unset') {
+        // Cleared by another writer since the first read: no longer a value to count.
+        if (counted) report.total -= 1;
+        continue;
+      }
       if (!counted) report.total += 1;
       if (plan.kind === 'alreadyCurrent') report.alreadyCurrent += 1;
       else if (plan.kind === 'stuck') {
@@ -155,7 +155,7 @@ async function rotateBatch(
       for (const item of toWrite) item.plaintext.fill(0);
       return;
     }
-    const changed = await writeBatch(deps, options, store, toWrite, batchIndex);
+    const changed = await writeBatch(deps, options, store, toWrite);
     report.rotated += toWrite.length - changed.length;
     if (changed.length === 0) return;
     // The platform changed these rows between our read and our write: re-read and re-plan them.
@@ -180,7 +180,6 @@ async function writeBatch(
   options: RotationOptions,
   store: StoreDefinition,
   toWrite: Array<{ row: SealedRow; plaintext: Uint8Array }>,
-  batchIndex: number,
 ): Promise<string[]> {
   if (toWrite.length === 0) return [];
   try {
@@ -201,7 +200,6 @@ async function writeBatch(
     const plaintextById = new Map(toWrite.map(({ row, plaintext }) => [row.id, plaintext]));
     const written = await deps.db.transaction().execute(async (trx) => {
       const ids = await updateSealedValues(trx, store, updates);
-      await deps.beforeCommit?.(store.name, batchIndex);
       const readBack = await readRows(trx, store, [...ids]);
       if (readBack.length !== ids.size) throw new ReadBackMismatchError(store.name, [...ids].find((id) => !readBack.some((r) => r.id === id)) ?? '?');
       for (const row of readBack) {
