@@ -5,7 +5,7 @@ import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { readAllStdin, resolveValueReference } from '../config.js';
 import { loadCipher } from '../crypto/aead.js';
 import { usingDatabase } from '../db/connect.js';
-import { lookUpNames, readProviderKeys, type NameDirectory } from '../stores/scan.js';
+import { assertRowsVisible, lookUpNames, readProviderKeys, type NameDirectory } from '../stores/scan.js';
 import { STORES } from '../stores/stores.js';
 import { keyRingFor } from '../core/keyring.js';
 import { planVerification, runVerification, verifySingleKey, type ProbeDeps, type ProbeSettings, type VerifyResult, type VerifyStatus } from '../core/verify.js';
@@ -116,6 +116,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: VerifyFl
       const doctorRing = keyRingFor(providerStore, secrets, []);
       const loaded = await usingDatabase(target, {}, ({ db }) =>
         db.transaction().setAccessMode('read only').execute(async (trx) => {
+          await assertRowsVisible(trx, ['provider_api_keys', 'projects']);
           const rows = await readProviderKeys(trx, flags.project.length > 0 ? flags.project : null);
           const directory = await lookUpNames(trx, [...new Set(rows.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
           return { rows, directory };

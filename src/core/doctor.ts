@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
-import { checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
@@ -107,6 +107,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
       const presences = new Map<StoreName, StorePresence>();
       for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
+      await assertRowsVisible(trx, [...new Set(STORES.filter((s) => presences.get(s.name)!.present).map((s) => s.table))]);
       // The duplicate-name aggregate reads the whole table once; run it on a second connection
       // in the very same snapshot, overlapping the scan instead of following it.
       const duplicateGroups = presences.get(providerStore.name)!.present

@@ -9,7 +9,7 @@ import { encodeAad, sealToText } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { IntegrityError, UsageError } from '../errors.js';
-import { checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
@@ -32,6 +32,7 @@ export async function setProviderKey(
 ): Promise<SetResult> {
   const projectExists = await sql<{ ok: boolean }>`
     select (to_regclass('projects') is null) or exists(select 1 from projects where id = ${options.projectId}::uuid) as ok`.execute(db);
+  await assertRowsVisible(db, ['provider_api_keys', 'projects']);
   if (!projectExists.rows[0]?.ok) throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
   return db.transaction().execute(async (trx) => {
     const existing = await sql<{ id: string; value: string; nonce_hex: string }>`
@@ -92,6 +93,7 @@ export async function planQuarantine(
   const wantedIds = options.ids.length > 0 ? new Set(options.ids) : null;
   for (const store of options.stores) {
     if (!(await checkStorePresence(db, store)).present) continue;
+    await assertRowsVisible(db, [store.table]);
     const ring = keyRingFor(store, options.secrets, options.candidates);
     if (!ring.current) continue;
     for await (const batch of scanStore(db, store, options.batchSize)) {

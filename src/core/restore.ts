@@ -4,7 +4,7 @@
  */
 import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
-import { readRows } from '../stores/scan.js';
+import { assertRowsVisible, readRows } from '../stores/scan.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
 import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
@@ -33,6 +33,7 @@ export interface RestoreOptions {
  */
 export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
   const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [] };
+  await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
   const pending = [...records].reverse();
   while (pending.length > 0) {
     const batch: BackupRecord[] = [];

@@ -15,7 +15,7 @@
 import { encodeAad, sealToText } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
-import { checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, readRows, scanStore, type SealedRow } from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
 import { updateSealedValues, type ConditionalUpdate } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
@@ -111,6 +111,7 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
   const stuck: StuckValue[] = [];
   for (const store of options.stores) {
     const presence = await checkStorePresence(deps.db, store);
+    if (presence.present) await assertRowsVisible(deps.db, [store.table]);
     const report: RotationStoreReport = { store: store.name, present: presence.present, total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0 };
     reports.push(report);
     if (!presence.present) continue;

@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely, type RawBuilder } from 'kysely';
 import type { LaminarDatabase } from '../db/schema.js';
+import { DatabaseError } from '../errors.js';
 import type { StoreDefinition } from './stores.js';
 
 /** One stored value with what identifies it. Ciphertext and nonce exactly as stored. */
@@ -146,4 +147,26 @@ export async function readProviderKeys(db: Db, projectIds: string[] | null, batc
     if (result.rows.length < batchSize) return rows;
     after = result.rows[result.rows.length - 1]!.id;
   }
+}
+
+/**
+ * Laminar's migrations enable row-level security on some tables (provider_api_keys, projects,
+ * workspaces). Their owner bypasses it; any other role without BYPASSRLS silently sees no rows,
+ * so a doctor run would report a healthy, empty database. Refuse that instead.
+ */
+export async function assertRowsVisible(db: Db, tables: readonly string[]): Promise<void> {
+  const result = await sql<{ table: string; role: string }>`
+    select c.relname as "table", current_user::text as role
+    from pg_class c, pg_roles me
+    where c.oid = any(array(select to_regclass(t) from unnest(${[...tables]}::text[]) t))
+      and me.rolname = current_user
+      and c.relrowsecurity
+      and not me.rolsuper and not me.rolbypassrls
+      and (c.relowner <> me.oid or c.relforcerowsecurity)`.execute(db);
+  if (result.rows.length === 0) return;
+  const { role } = result.rows[0]!;
+  throw new DatabaseError(
+    `row-level security on ${result.rows.map((r) => r.table).join(', ')} would hide rows from role ${role}: the results would be incomplete`,
+    `connect as the tables' owner (the user Laminar runs its migrations as), or let this role bypass it: ALTER ROLE ${role} BYPASSRLS;`,
+  );
 }

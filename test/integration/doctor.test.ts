@@ -321,6 +321,15 @@ describe('doctor secrets and exit codes', () => {
     const password = `ro-${randomUUID()}`;
     await healthy.query(`create role ${role} login password '${password}'`);
     await healthy.query(`grant connect on database ${healthy.name} to ${role}; grant usage on schema public to ${role}; grant select on all tables in schema public to ${role}`);
+    // Without BYPASSRLS, Laminar's row-level security would hide every row: doctor refuses (exit 4).
+    const url0 = new URL(healthy.url);
+    url0.username = role;
+    url0.password = password;
+    const hidden = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url0.toString(), AEAD_SECRET_KEY: CURRENT } });
+    expect(hidden.code).toBe(4);
+    expect(hidden.stderr).toMatch(/row-level security on .*provider_api_keys.* would hide rows from role ro_/);
+    expect(hidden.stderr).toMatch(/ALTER ROLE ro_\w+ BYPASSRLS/);
+    await healthy.query(`alter role ${role} bypassrls`);
     const url = new URL(healthy.url);
     url.username = role;
     url.password = password;
