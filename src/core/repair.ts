@@ -123,10 +123,11 @@ export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], 
       const batch = mine.slice(start, start + 500);
       const done = await db.transaction().execute(async (trx) => {
         if (store.emptyMeansUnset) {
-          backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: null, newCiphertextHex: null }) satisfies BackupRecord));
-          const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: null, newNonceHex: null })));
+          // '' on both sides means "not set" to Laminar and also fits the older NOT NULL DEFAULT '' columns.
+          backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
+          const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
           const readBack = await readRows(trx, store, [...written]);
-          if (readBack.some((r) => r.ciphertextHex !== null || r.nonceHex !== null)) throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back`);
+          if (readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back`);
           return written;
         }
         const whole = await readWholeRows(trx, store, batch.map((t) => t.id));

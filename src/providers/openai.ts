@@ -31,7 +31,9 @@ export const openai: ProviderAdapter = {
     if (shared) return shared;
     const message = errorMessage(answer) ?? '';
     if (answer.status === 401) {
-      return /scope|not authorized|IP/i.test(message) && !/incorrect api key/i.test(message) ? classified('access_denied', answer) : classified('invalid_key', answer);
+      // Missing scopes or an IP allow-list: the key is valid but may not do this.
+      const restricted = /missing scopes|insufficient permissions|not authorized/i.test(message) || /\bIP\b/.test(message);
+      return restricted && !/incorrect api key/i.test(message) ? classified('access_denied', answer) : classified('invalid_key', answer);
     }
     if (answer.status === 403) return classified('access_denied', answer);
     return classifyByStatus(answer);

@@ -114,7 +114,7 @@ describe('quarantine', () => {
     expect([...after.keys()].sort()).toEqual([ids.ok, ids.underDefault, ids.underOld].sort());
     const deployment = (await t.query('select private_key, data_plane_url, data_plane_url_nonce from workspace_deployments')).rows[0];
     expect(deployment.private_key).not.toBeNull();
-    expect([deployment.data_plane_url, deployment.data_plane_url_nonce]).toEqual([null, null]);
+    expect([deployment.data_plane_url, deployment.data_plane_url_nonce]).toEqual(['', '']);
     expect((await t.query('select count(*)::int as n from slack_integrations')).rows[0].n).toBe(0);
     expect(fs.statSync(path.join(dir, 'q.jsonl')).mode & 0o777).toBe(0o600);
     expect(findLeaks([fs.readFileSync(path.join(dir, 'q.jsonl'), 'utf8'), done.stdout, done.stderr], [AEAD, LOST, OLD, 'sk-ant-lost-012345', 'xoxb-lost-0123456', 'https://dp.example'])).toEqual([]);

@@ -40,6 +40,7 @@ const ROWS: Array<[string, string, ProviderAnswer, string]> = [
   ['openai 401 missing scopes', 'openai', answer(401, oa('invalid_request_error', '', 'You have insufficient permissions for this operation. Missing scopes: model.request.')), 'access_denied'],
   ['openai 401 IP not authorized', 'openai', answer(401, oa('invalid_request_error', '', 'Your IP address is not authorized to access this organization.')), 'access_denied'],
   ['openai 401 invalid_api_key', 'openai', answer(401, oa('invalid_request_error', 'invalid_api_key', 'Incorrect API key provided: sk-abc***xyz.')), 'invalid_key'],
+  ['openai 401 invalid key whose message has ordinary words (description, recipient)', 'openai', answer(401, oa('invalid_request_error', 'invalid_api_key', 'The description of this recipient key is invalid.')), 'invalid_key'],
   ['openai 401 account_deactivated', 'openai', answer(401, oa('invalid_request_error', 'account_deactivated')), 'invalid_key'],
   ['groq 401 anything', 'groq', answer(401, oa('invalid_request_error', 'invalid_api_key')), 'invalid_key'],
   ['groq 400 organization_restricted', 'groq', answer(400, oa('invalid_request_error', 'organization_restricted')), 'invalid_key'],
