@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { createRequire } from 'node:module';
+import { readProcessEnvironment, type Environment } from './config.js';
 import { createContext, type CommandContext, type GlobalOptions } from './context.js';
 import { CliError, ExitCode, ExitError, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
@@ -44,7 +45,7 @@ interface RunState {
   output: Output | null;
 }
 
-export function buildCli(state: RunState, io: { processEnv: NodeJS.ProcessEnv; cwd: string }): Command {
+export function buildCli(state: RunState, io: { processEnv: Environment; cwd: string }): Command {
   const program = new Command('lmnr-keys')
     .description("Diagnose, rotate and verify the secrets self-hosted Laminar stores encrypted in Postgres.")
     .version(version, '-V, --version')
@@ -236,7 +237,7 @@ Examples:
 }
 
 /** Runs the CLI and returns the exit code. The bin is the only caller of process.exit. */
-export async function main(argv: string[], io = { processEnv: process.env, cwd: process.cwd() }): Promise<number> {
+export async function main(argv: string[], io = { processEnv: readProcessEnvironment(), cwd: process.cwd() }): Promise<number> {
   const state: RunState = { exitCode: ExitCode.healthy, commandName: argv[2] ?? '', output: null };
   const program = buildCli(state, io);
   try {

@@ -33,6 +33,11 @@ export const KNOWN_VARIABLES = [
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 
+/** The process environment, read here and nowhere else; everything else gets it passed in. */
+export function readProcessEnvironment(): Environment {
+  return process.env;
+}
+
 export interface EnvironmentSource {
   /** The process environment; wins over files. */
   processEnv: Environment;

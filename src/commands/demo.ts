@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../context.js';
+import { readProcessEnvironment } from '../config.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { LAMINAR_DEFAULT_KEY_HEX } from '../crypto/keys.js';
@@ -146,7 +147,7 @@ function displayArg(folder: string) {
 function runStep(args: string[], env: Record<string, string>, color: boolean, onSpawn: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--', BIN, ...args], {
-      env: { PATH: process.env.PATH ?? '', CI: 'true', ...(color ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }), ...env },
+      env: { PATH: readProcessEnvironment().PATH ?? '', CI: 'true', ...(color ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     onSpawn(child);
