@@ -27,7 +27,7 @@ export interface OutputOptions {
   color: boolean;
   ci: boolean;
   stdout?: NodeJS.WritableStream;
-  stderr?: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export function createOutput(options: OutputOptions): Output {
@@ -48,7 +48,8 @@ export function createOutput(options: OutputOptions): Output {
     },
     color,
     jsonMode: options.json,
-    interactive: Boolean(stderr.isTTY) && !options.json && !options.ci,
+    // A terminal that reports no width (some pseudo-terminals) would send ora's line clearing into a loop.
+    interactive: Boolean(stderr.isTTY) && (stderr.columns ?? 0) > 0 && !options.json && !options.ci,
     redactor,
   };
 }
