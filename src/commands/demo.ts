@@ -44,7 +44,10 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
     await imitation?.close();
     await server?.stop();
   };
+  let interrupted = false;
   const onSignal = () => {
+    interrupted = true;
+    output.note('interrupted: stopping the demo database and removing its folder');
     void cleanUp().finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -107,6 +110,7 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
       const databaseUrl = server.urlFor(step.database === 'providers' ? 'laminar_providers' : 'laminar');
       const result = await runStep(step.args, { ...env, DATABASE_URL: databaseUrl }, output.color.level > 0, (p) => (child = p));
       child = null;
+      if (interrupted) return ExitCode.problemsFound;
       if (result.stdout) say(result.stdout.trimEnd());
       if (result.stderr.trim()) say(c.dim(result.stderr.trimEnd()));
       say(c.dim(`(exit ${result.code})`));
