@@ -90,7 +90,7 @@ Examples:
 
   register(
     new Command('demo')
-      .description('see every command work on a throwaway Laminar database (embedded Postgres, about 10 s); nothing of yours is touched')
+      .description('see every command work on a throwaway Laminar database (embedded Postgres, a few seconds); nothing of yours is touched')
       .option('--keep', 'leave the demo database running afterwards and print how to try commands by hand (Ctrl-C to stop)')
       .addHelpText('after', `
 Examples:
