@@ -1,0 +1,33 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { createOutput } from '../../src/report/output.js';
+
+function sink(extra: { isTTY?: boolean; columns?: number } = {}) {
+  const chunks: string[] = [];
+  const stream = Object.assign(new Writable({ write: (chunk, _enc, done) => (chunks.push(String(chunk)), done()) }), extra);
+  return { stream, text: () => chunks.join('') };
+}
+
+describe('output', () => {
+  it('spinners only on a terminal that reports a width, never in JSON or CI mode', () => {
+    const make = (stderr: ReturnType<typeof sink>['stream'], json = false, ci = false) => createOutput({ json, debug: false, color: false, ci, stdout: sink().stream, stderr }).interactive;
+    expect(make(sink({ isTTY: true, columns: 80 }).stream)).toBe(true);
+    expect(make(sink({ isTTY: true, columns: 0 }).stream)).toBe(false);
+    expect(make(sink({ isTTY: false, columns: 80 }).stream)).toBe(false);
+    expect(make(sink({ isTTY: true, columns: 80 }).stream, true)).toBe(false);
+    expect(make(sink({ isTTY: true, columns: 80 }).stream, false, true)).toBe(false);
+  });
+
+  it('results go to stdout, notes to stderr, and registered secrets are redacted from both', () => {
+    const out = sink();
+    const err = sink();
+    const output = createOutput({ json: false, debug: true, color: false, ci: true, stdout: out.stream, stderr: err.stream });
+    output.redactor.add('s3cret-value-123');
+    output.result('result with s3cret-value-123');
+    output.note('note with S3CRET-VALUE-123'.toLowerCase());
+    output.debug('debug line');
+    expect(out.text()).toBe('result with [redacted]\n');
+    expect(err.text()).toContain('note with [redacted]');
+    expect(err.text()).toContain('debug: debug line');
+  });
+});
