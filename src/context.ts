@@ -30,7 +30,6 @@ export interface GlobalOptions {
 export interface CommandContext {
   output: Output;
   global: GlobalOptions;
-  ci: boolean;
   /** GITHUB_ACTIONS=true: also print workflow annotations. */
   githubActions: boolean;
   stdinIsTerminal: boolean;
@@ -64,7 +63,6 @@ export function createContext(global: GlobalOptions, output: Output, processEnv:
   return {
     output,
     global,
-    ci: processEnv.CI === 'true' || processEnv.CI === '1',
     githubActions: processEnv.GITHUB_ACTIONS === 'true',
     stdinIsTerminal: Boolean(process.stdin.isTTY),
     environment,

@@ -4,9 +4,10 @@ import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { usingDatabase } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
+import { lockOptionsFrom } from './lock-option.js';
 import { planQuarantine, runQuarantine, type QuarantineResult, type QuarantineTarget } from '../core/repair.js';
 import type { BackupSink } from '../core/backup.js';
-import { confirmOrRefuse } from '../report/prompt.js';
+import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
 import { renderQuarantine } from '../report/quarantine.js';
 import { displayPath, openBackup } from './backup-option.js';
 import { selectStores } from './stores-option.js';
@@ -29,7 +30,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFl
   requireAeadKey(secrets);
   const candidates = await ctx.resolveKeys(flags.candidate, '--candidate');
   const dryRun = Boolean(flags.dryRun);
-  if (!dryRun && !flags.yes && !ctx.stdinIsTerminal) await confirmOrRefuse({ yes: false, stdinIsTerminal: false, command: 'quarantine', question: '' });
+  if (!dryRun) refuseWithoutConsent({ yes: Boolean(flags.yes), stdinIsTerminal: ctx.stdinIsTerminal, command: 'quarantine' });
   const target = ctx.databaseTarget();
   await loadCipher();
   let backup: BackupSink | null = null;
@@ -38,7 +39,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFl
     outcome = await usingDatabase(target, {}, async ({ db }) => {
       const plan = () => planQuarantine(db, { stores, ids: flags.id, secrets, candidates, batchSize: flags.batchSize });
       if (dryRun) return { targets: await plan(), result: null };
-      return withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, async (conn) => {
+      return withWriterLock(db, lockOptionsFrom(flags), async (conn) => {
         const targets = await plan();
         if (targets.length === 0) return { targets, result: null };
         // Show the plan before asking; with --yes the result below lists the same values.

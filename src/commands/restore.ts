@@ -2,6 +2,7 @@ import type { CommandContext } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { usingDatabase } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
+import { lockOptionsFrom } from './lock-option.js';
 import { readBackupFile } from '../core/backup.js';
 import { runRestore } from '../core/restore.js';
 import { confirmOrRefuse } from '../report/prompt.js';
@@ -29,7 +30,7 @@ export async function restoreCommand(ctx: CommandContext, file: string, flags: R
   const result = await usingDatabase(target, {}, ({ db }) =>
     dryRun
       ? runRestore(db, backup.records, { dryRun, batchSize: 500 })
-      : withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, (conn) => runRestore(conn, backup.records, { dryRun, batchSize: 500 })),
+      : withWriterLock(db, lockOptionsFrom(flags), (conn) => runRestore(conn, backup.records, { dryRun, batchSize: 500 })),
   );
   const document = { version: 1 as const, command: 'restore' as const, dryRun, ok: result.leftAlone.length === 0, backup: file, ...result };
   if (ctx.output.jsonMode) ctx.output.json(document);

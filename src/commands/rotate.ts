@@ -2,14 +2,15 @@ import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { sameKey } from '../crypto/keys.js';
-import { usingDatabase } from '../db/connect.js';
+import { usingDatabase, type LaminarDb } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
+import { lockOptionsFrom } from './lock-option.js';
 import type { BackupSink } from '../core/backup.js';
 import { displayPath, openBackup } from './backup-option.js';
 import { runRotation, type RotationResult } from '../core/rotate.js';
 import { renderRotation, rotationDocument } from '../report/rotate.js';
 import { startProgress } from '../report/output.js';
-import { confirmOrRefuse } from '../report/prompt.js';
+import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
 import { selectStores } from './stores-option.js';
 
 export interface RotateFlags {
@@ -34,38 +35,51 @@ export async function rotateCommand(ctx: CommandContext, flags: RotateFlags): Pr
     throw new UsageError('--to is the same key as one of the --from keys', 'the new key must differ from every old one; generate one with `lmnr-keys gen-secret`');
   }
   const dryRun = Boolean(flags.dryRun);
-  if (!dryRun) {
-    await confirmOrRefuse({
-      yes: Boolean(flags.yes),
-      stdinIsTerminal: ctx.stdinIsTerminal,
-      command: 'rotate',
-      question: `Re-seal every value in ${stores.map((s) => s.name).join(', ')} that opens under ${from.map((k) => k.label).join(', ')} under ${to.label} (fingerprint ${to.fingerprint})?`,
-    });
-  }
+  // No terminal and no --yes: refused before anything is read.
+  if (!dryRun) refuseWithoutConsent({ yes: Boolean(flags.yes), stdinIsTerminal: ctx.stdinIsTerminal, command: 'rotate' });
   const target = ctx.databaseTarget();
   await loadCipher();
-  const progress = await startProgress(ctx.output, dryRun ? 'Planning rotation' : 'Rotating');
+  const renderContext = { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags), variables: [...new Set(stores.map((s) => s.secretVariable))] };
   let backup: BackupSink | null = null;
+  const rotate = async (conn: LaminarDb, planOnly: boolean): Promise<RotationResult> => {
+    const progress = await startProgress(ctx.output, planOnly ? 'Planning rotation' : 'Rotating');
+    try {
+      return await runRotation(
+        { db: conn, backup: planOnly ? null : backup, onProgress: (p) => progress.update(`${p.store}: ${p.scanned} read, ${p.rotated} ${planOnly ? 'to rotate' : 'rotated'}`) },
+        { stores, from, to, batchSize: flags.batchSize, dryRun: planOnly },
+      );
+    } finally {
+      progress.stop();
+    }
+  };
   let result: RotationResult;
   try {
-    result = await usingDatabase(target, {}, async ({ db }) => {
-      const run = (conn: typeof db) => {
-        // Created once the lock is held, so a refused run leaves no file behind.
-        if (!dryRun) backup = openBackup(flags.backup, 'rotate', target, to.fingerprint);
-        return runRotation(
-          { db: conn, backup, onProgress: (p) => progress.update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`) },
-          { stores, from, to, batchSize: flags.batchSize, dryRun },
-        );
-      };
-      return dryRun ? run(db) : withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, run);
-    });
+    result = await usingDatabase(target, {}, ({ db }) =>
+      dryRun
+        ? rotate(db, true)
+        : withWriterLock(db, lockOptionsFrom(flags), async (conn) => {
+            if (!flags.yes) {
+              // On a terminal: plan first, show the plan, then ask.
+              const plan = rotationDocument(await rotate(conn, true), { dryRun: true, backup: null });
+              if (!ctx.output.jsonMode) ctx.output.note(renderRotation(plan, ctx.output.color, { ...renderContext, confirming: true }));
+              await confirmOrRefuse({
+                yes: false,
+                stdinIsTerminal: ctx.stdinIsTerminal,
+                command: 'rotate',
+                question: `Re-seal ${plan.summary.rotated} values under ${to.label} (fingerprint ${to.fingerprint})?`,
+              });
+            }
+            // Created once the lock is held and the run confirmed, so a refused run leaves no file behind.
+            backup = openBackup(flags.backup, 'rotate', target, to.fingerprint);
+            return rotate(conn, false);
+          }),
+    );
   } finally {
-    progress.stop();
     (backup as BackupSink | null)?.close();
   }
   const document = rotationDocument(result, { dryRun, backup: displayPath(backup) });
   if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderRotation(document, ctx.output.color, { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags), variables: [...new Set(stores.map((s) => s.secretVariable))] }));
+  else ctx.output.result(renderRotation(document, ctx.output.color, renderContext));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
 

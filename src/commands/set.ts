@@ -5,6 +5,7 @@ import { readAllStdin, resolveValueReference } from '../config.js';
 import { loadCipher } from '../crypto/aead.js';
 import { usingDatabase } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
+import { lockOptionsFrom } from './lock-option.js';
 import { setProviderKey } from '../core/repair.js';
 import type { BackupSink } from '../core/backup.js';
 import { LAMINAR_KEY_NAMES } from '../stores/stores.js';
@@ -51,7 +52,7 @@ export async function setCommand(ctx: CommandContext, flags: SetFlags): Promise<
   let backup: BackupSink | null = null;
   try {
     const result = await usingDatabase(target, {}, ({ db }) =>
-      withWriterLock(db, { wait: Boolean(flags.wait) || flags.lockTimeout > 0, timeoutMs: flags.lockTimeout }, (conn) => {
+      withWriterLock(db, lockOptionsFrom(flags), (conn) => {
         if (!dryRun) backup = openBackup(flags.backup, 'set', target, key.fingerprint);
         return setProviderKey(conn, { projectId: flags.project, name: flags.name, value, key, backup, dryRun });
       }),

@@ -1,18 +1,28 @@
 /** Interactive questions, on stderr, only when a terminal is attached. */
 import { RefusedError } from '../errors.js';
 
+interface Consent {
+  yes: boolean;
+  stdinIsTerminal: boolean;
+  command: string;
+}
+
 /**
- * The gate in front of every destructive write: --yes passes; a terminal gets a yes/no
- * question (default no); no terminal and no --yes is refused, exit 2, nothing written.
+ * The first half of the gate in front of every destructive write, checked before anything
+ * is read: no terminal and no --yes is refused, exit 2, nothing written.
  */
-export async function confirmOrRefuse(options: { yes: boolean; stdinIsTerminal: boolean; question: string; command: string }): Promise<void> {
+export function refuseWithoutConsent(options: Consent): void {
+  if (options.yes || options.stdinIsTerminal) return;
+  throw new RefusedError(
+    `refusing to ${options.command} without --yes: no terminal is attached to confirm`,
+    'run it with --dry-run first to see the plan, then again with --yes',
+  );
+}
+
+/** The whole gate: --yes passes; a terminal gets a yes/no question (default no); otherwise refused. */
+export async function confirmOrRefuse(options: Consent & { question: string }): Promise<void> {
+  refuseWithoutConsent(options);
   if (options.yes) return;
-  if (!options.stdinIsTerminal) {
-    throw new RefusedError(
-      `refusing to ${options.command} without --yes: no terminal is attached to confirm`,
-      'run it with --dry-run first to see the plan, then again with --yes',
-    );
-  }
   const { default: prompts } = await import('prompts');
   let cancelled = false;
   const answer = await prompts(

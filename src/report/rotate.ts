@@ -28,9 +28,9 @@ export function rotationDocument(result: RotationResult, extra: { dryRun: boolea
   return { version: 1, command: 'rotate', dryRun: extra.dryRun, ok: summary.stuck === 0, stores: result.stores, summary, stuck: result.stuck, backup: extra.backup };
 }
 
-export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string; variables: string[] }): string {
+export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string; variables: string[]; confirming?: boolean }): string {
   const lines: string[] = [];
-  lines.push(c.bold(doc.dryRun ? 'Rotation plan (dry run: nothing written)' : 'Rotation'));
+  lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
   lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
   for (const s of doc.stores) {
     if (!s.present) {
@@ -52,7 +52,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.backup) lines.push('', `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
   lines.push('');
   if (doc.dryRun) {
-    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}). Run again without --dry-run to do it.`);
+    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`);
   } else {
     lines.push(doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`), '');
     lines.push(c.bold('Next steps'));
