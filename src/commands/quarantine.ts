@@ -5,7 +5,7 @@ import { loadCipher } from '../crypto/aead.js';
 import { usingDatabase } from '../db/connect.js';
 import { withWriterLock } from '../db/lock.js';
 import { lockOptionsFrom } from './lock-option.js';
-import { planQuarantine, runQuarantine, type QuarantineResult, type QuarantineTarget } from '../core/repair.js';
+import { planQuarantine, runQuarantine, type QuarantinePlan, type QuarantineResult } from '../core/repair.js';
 import type { BackupSink } from '../core/backup.js';
 import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
 import { renderQuarantine } from '../report/quarantine.js';
@@ -34,24 +34,24 @@ export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFl
   const target = ctx.databaseTarget();
   await loadCipher();
   let backup: BackupSink | null = null;
-  let outcome: { targets: QuarantineTarget[]; result: QuarantineResult | null };
+  let outcome: { plan: QuarantinePlan; result: QuarantineResult | null };
   try {
     outcome = await usingDatabase(target, {}, async ({ db }) => {
-      const plan = () => planQuarantine(db, { stores, ids: flags.id, secrets, candidates, batchSize: flags.batchSize });
-      if (dryRun) return { targets: await plan(), result: null };
+      const makePlan = () => planQuarantine(db, { stores, ids: flags.id, secrets, candidates, batchSize: flags.batchSize });
+      if (dryRun) return { plan: await makePlan(), result: null };
       return withWriterLock(db, lockOptionsFrom(flags), async (conn) => {
-        const targets = await plan();
-        if (targets.length === 0) return { targets, result: null };
+        const plan = await makePlan();
+        if (plan.targets.length === 0) return { plan, result: null };
         // Show the plan before asking; with --yes the result below lists the same values.
-        if (!flags.yes && !ctx.output.jsonMode) ctx.output.note(renderQuarantine({ targets, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
+        if (!flags.yes && !ctx.output.jsonMode) ctx.output.note(renderQuarantine({ ...plan, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
         await confirmOrRefuse({
           yes: Boolean(flags.yes),
           stdinIsTerminal: ctx.stdinIsTerminal,
           command: 'quarantine',
-          question: `Take out these ${targets.length} values (after writing them to a 0600 backup)?`,
+          question: `Take out these ${plan.targets.length} values (after writing them to a 0600 backup)?`,
         });
         backup = openBackup(flags.backup, 'quarantine', target, null);
-        return { targets, result: await runQuarantine(conn, targets, backup) };
+        return { plan, result: await runQuarantine(conn, plan.targets, backup) };
       });
     });
   } finally {
@@ -62,12 +62,13 @@ export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFl
     command: 'quarantine' as const,
     dryRun,
     ok: true,
-    targets: outcome.targets.map(({ ciphertextHex: _c, nonceHex: _n, ...rest }) => rest),
+    targets: outcome.plan.targets.map(({ ciphertextHex: _c, nonceHex: _n, ...rest }) => rest),
+    dependents: outcome.plan.dependents,
     removed: outcome.result?.removed ?? 0,
     changed: outcome.result?.changed ?? [],
     backup: displayPath(backup),
   };
   if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderQuarantine({ ...document, targets: outcome.targets }, ctx.output.color));
+  else ctx.output.result(renderQuarantine({ ...document, targets: outcome.plan.targets }, ctx.output.color));
   return ExitCode.healthy;
 }

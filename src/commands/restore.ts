@@ -32,7 +32,7 @@ export async function restoreCommand(ctx: CommandContext, file: string, flags: R
       ? runRestore(db, backup.records, { dryRun, batchSize: 500 })
       : withWriterLock(db, lockOptionsFrom(flags), (conn) => runRestore(conn, backup.records, { dryRun, batchSize: 500 })),
   );
-  const document = { version: 1 as const, command: 'restore' as const, dryRun, ok: result.leftAlone.length === 0, backup: file, ...result };
+  const document = { version: 1 as const, command: "restore" as const, dryRun, ok: result.leftAlone.length === 0 && result.incomplete.length === 0, backup: file, ...result };
   if (ctx.output.jsonMode) ctx.output.json(document);
   else ctx.output.result(renderRestore(document, ctx.output.color));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

@@ -9,6 +9,7 @@ import type { SecretCheck, SecretKey } from '../crypto/keys.js';
 import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { findEmptiedValues } from '../stores/taken-out.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 export interface SecretReport {
@@ -53,6 +54,15 @@ export interface DuplicateWarning {
   detail: string;
 }
 
+/** A value quarantine emptied where Laminar needs someone to act (a note: never fails a run). */
+export interface TakenOutNote {
+  store: StoreName;
+  id: string;
+  workspaceId: string | null;
+  workspaceName: string | null;
+  detail: string;
+}
+
 export interface DoctorReport {
   version: 1;
   command: 'doctor';
@@ -62,6 +72,7 @@ export interface DoctorReport {
   summary: { total: number; ok: number; failing: number };
   findings: Finding[];
   warnings: DuplicateWarning[];
+  takenOut: TakenOutNote[];
 }
 
 export interface DoctorProgress {
@@ -149,11 +160,15 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       }
 
       const duplicates = await describeDuplicates(trx, providerStore, await duplicateGroups, options);
+      const emptied: Array<Omit<TakenOutNote, 'workspaceName'>> = [];
+      for (const store of STORES.filter((s) => s.whenTakenOut !== null && presences.get(s.name)!.present)) {
+        for (const value of await findEmptiedValues(trx, store)) emptied.push({ store: store.name, ...value, detail: store.whenTakenOut! });
+      }
 
       const names = await lookUpNames(
         trx,
         [...new Set([...rawFindings, ...duplicates].flatMap((f) => (f.projectId ? [f.projectId] : [])))],
-        [...new Set(rawFindings.flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
+        [...new Set([...rawFindings, ...emptied].flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
       );
       const findings: Finding[] = rawFindings.map((finding) => {
         const project = finding.projectId ? names.projects.get(finding.projectId) : undefined;
@@ -182,6 +197,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         summary,
         findings,
         warnings,
+        takenOut: emptied.map((note) => ({ ...note, workspaceName: note.workspaceId ? names.workspaces.get(note.workspaceId) ?? null : null })),
       };
       return { ...partial, ok: !doctorHasProblems(partial, options.strict) };
     });

@@ -13,6 +13,7 @@ import { assertRowsVisible, checkStorePresence, readRows, scanStore, type Sealed
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
+import { describeDependents, findDependentRows, type DependentRows } from '../stores/dependents.js';
 import { diagnoseValue, loadShape, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
@@ -41,6 +42,7 @@ export async function setProviderKey(
     const newId = randomUUID();
     const result = { projectId: options.projectId, name: options.name, newId, replaced: existing.rows.map((r) => r.id) };
     if (options.dryRun) return result;
+    await refuseCascadingDelete(trx, providerStore, result.replaced);
     const whole = await readWholeRows(trx, providerStore, result.replaced);
     options.backup?.append(result.replaced.map((id) => ({ type: 'delete', store: 'provider_api_keys', id, row: whole.get(id)! }) satisfies BackupRecord));
     const plaintext = new TextEncoder().encode(options.value);
@@ -68,13 +70,26 @@ export interface QuarantineTarget {
   name: string;
   status: Exclude<ValueStatus, 'ok' | 'not_utf8' | 'secret_missing'>;
   detail: string | null;
+  /** How it is taken out: the row deleted (nothing references it) or the sealed pair emptied in place. */
+  action: StoreDefinition['takeOut'];
   /** The sealed pair as read, the condition for taking it out. */
   ciphertextHex: string | null;
   nonceHex: string | null;
 }
 
-export interface QuarantineResult {
+/** Rows elsewhere that reference the targets' rows: kept (pair emptied in place) or blocking a delete. */
+export interface QuarantineDependents extends DependentRows {
+  store: StoreName;
+  /** kept: the row stays, so they are untouched; blocks_delete: the delete is refused. */
+  effect: 'kept' | 'blocks_delete';
+}
+
+export interface QuarantinePlan {
   targets: QuarantineTarget[];
+  dependents: QuarantineDependents[];
+}
+
+export interface QuarantineResult {
   removed: number;
   /** Changed since the plan (the platform re-saved them, perhaps fixed): left alone. */
   changed: string[];
@@ -88,58 +103,93 @@ export interface QuarantineResult {
 export async function planQuarantine(
   db: LaminarDb,
   options: { stores: StoreDefinition[]; ids: string[]; secrets: LaminarSecrets; candidates: SecretKey[]; batchSize: number },
-): Promise<QuarantineTarget[]> {
+): Promise<QuarantinePlan> {
   const targets: QuarantineTarget[] = [];
+  const dependents: QuarantineDependents[] = [];
   const wantedIds = options.ids.length > 0 ? new Set(options.ids) : null;
   for (const store of options.stores) {
     if (!(await checkStorePresence(db, store)).present) continue;
     await assertRowsVisible(db, [store.table]);
     const ring = keyRingFor(store, options.secrets, options.candidates);
     if (!ring.current) continue;
+    const mine: QuarantineTarget[] = [];
     for await (const batch of scanStore(db, store, options.batchSize)) {
       for (const row of batch) {
         if (wantedIds && !wantedIds.has(row.id)) continue;
         const diagnosis = diagnoseValue(store, row, ring);
         const status = diagnosis.status;
         if (status === 'malformed' || status === 'incomplete' || (status === 'wrong_secret' && diagnosis.decryptsWith === null)) {
-          targets.push(toTarget(store, row, status, diagnosis.detail));
+          mine.push(toTarget(store, row, status, diagnosis.detail));
         }
       }
     }
+    targets.push(...mine);
+    const effect = store.takeOut === 'delete_row' ? 'blocks_delete' : 'kept';
+    for (const found of await findDependentRows(db, store, mine.map((t) => t.id))) dependents.push({ ...found, store: store.name, effect });
   }
-  return targets;
+  return { targets, dependents };
 }
 
 function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarget['status'], detail: string | null): QuarantineTarget {
-  return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name, status, detail, ciphertextHex: row.ciphertextHex, nonceHex: row.nonceHex };
+  return {
+    store: store.name,
+    id: row.id,
+    workspaceId: row.workspaceId,
+    projectId: row.projectId,
+    name: row.name,
+    status,
+    detail,
+    action: store.takeOut,
+    ciphertextHex: row.ciphertextHex,
+    nonceHex: row.nonceHex,
+  };
 }
 
-/** Deletes provider and slack rows, clears deployment pairs; backup first, conditional, verified. */
+/**
+ * Empties sealed pairs in place or deletes rows nothing references; backup first, conditional
+ * on the exact value planned, verified by reading back, one transaction per batch.
+ */
 export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], backup: BackupSink | null): Promise<QuarantineResult> {
-  const result: QuarantineResult = { targets, removed: 0, changed: [] };
+  const result: QuarantineResult = { removed: 0, changed: [] };
   for (const store of STORES) {
     const mine = targets.filter((t) => t.store === store.name);
     for (let start = 0; start < mine.length; start += 500) {
       const batch = mine.slice(start, start + 500);
-      const done = await db.transaction().execute(async (trx) => {
-        if (store.emptyMeansUnset) {
-          // '' on both sides means "not set" to Laminar and also fits the older NOT NULL DEFAULT '' columns.
-          backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
-          const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
-          const readBack = await readRows(trx, store, [...written]);
-          if (readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back`);
-          return written;
-        }
-        const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
-        backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
-        const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
-        const readBack = await readRows(trx, store, [...deleted]);
-        if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back`);
-        return deleted;
-      });
+      const done = await db.transaction().execute((trx) => (store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup) : deleteRows(trx, store, batch, backup)));
       result.removed += done.size;
       result.changed.push(...batch.filter((t) => !done.has(t.id)).map((t) => t.id));
     }
   }
   return result;
+}
+
+async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+  // '' on both sides means "not set" to lmnr-keys and fits every version of Laminar's columns (NOT NULL ones too).
+  backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
+  const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
+  const readBack = await readRows(trx, store, [...written]);
+  if (readBack.length !== written.size || readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) {
+    throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back, nothing in this batch was changed`);
+  }
+  return written;
+}
+
+async function deleteRows(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+  await refuseCascadingDelete(trx, store, batch.map((t) => t.id));
+  const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
+  backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
+  const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
+  const readBack = await readRows(trx, store, [...deleted]);
+  if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);
+  return deleted;
+}
+
+/** A delete that would cascade to (or be blocked by) rows no backup holds is never made. */
+async function refuseCascadingDelete(trx: LaminarDb, store: StoreDefinition, ids: string[]): Promise<void> {
+  const dependents = await findDependentRows(trx, store, ids);
+  if (dependents.length === 0) return;
+  throw new IntegrityError(
+    `refusing to delete from ${store.table}: ${describeDependents(dependents)} reference these rows, and a backup of ${store.table} would not hold them; nothing in this batch was changed`,
+    'this database references the table in a way Laminar does not; please report it with `lmnr-keys doctor --json` output',
+  );
 }

@@ -7,9 +7,17 @@ import type { LaminarDb } from '../db/connect.js';
 import { assertRowsVisible, readRows } from '../stores/scan.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
+import { referencingKeys } from '../stores/dependents.js';
 import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
 
 export interface LeftAlone {
+  store: StoreName;
+  id: string;
+  reason: string;
+}
+
+/** A row put back whose dependents (deleted with it by a cascade) the backup does not hold. */
+export interface Incomplete {
   store: StoreName;
   id: string;
   reason: string;
@@ -20,6 +28,8 @@ export interface RestoreResult {
   restored: number;
   alreadyRestored: number;
   leftAlone: LeftAlone[];
+  /** Restored, but not whole: never reported as full success. */
+  incomplete: Incomplete[];
 }
 
 export interface RestoreOptions {
@@ -32,7 +42,7 @@ export interface RestoreOptions {
  * batch an id appears at most once.
  */
 export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
-  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [] };
+  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [], incomplete: [] };
   await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
   const pending = [...records].reverse();
   while (pending.length > 0) {
@@ -88,6 +98,18 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
 }
 
 async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: DeleteRecord[], options: RestoreOptions, result: RestoreResult) {
+  if (records.length === 0) return;
+  // Older lmnr-keys deleted Slack integration rows; the cascade took their channel mappings, which no backup holds.
+  const cascades = (await referencingKeys(db, store)).filter((key) => key.on_delete === 'c');
+  const lostWithIt = cascades.length === 0 ? null : cascades.map((key) => `${key.table}${key.column ? `.${key.column}` : ''}`).join(', ');
+  const markIncomplete = (record: DeleteRecord) => {
+    if (lostWithIt === null) return;
+    result.incomplete.push({
+      store: store.name,
+      id: record.id,
+      reason: `rows of ${lostWithIt} that referenced it were deleted with it (ON DELETE CASCADE) and are not in this backup${store.name === 'slack_integrations' ? ": re-map the Slack channels to projects in Laminar's workspace settings" : ''}`,
+    });
+  };
   for (const record of records) {
     const exists = await sql<{ n: number }>`
       select count(*)::int as n from ${sql.table(store.table)} where ${sql.ref(store.idColumn)} = ${record.id}::uuid`.execute(db);
@@ -100,6 +122,7 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
     }
     if (options.dryRun) {
       result.restored += 1;
+      markIncomplete(record);
       continue;
     }
     try {
@@ -107,6 +130,7 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
         insert into ${sql.table(store.table)}
         select * from json_populate_record(null::${sql.table(store.table)}, ${JSON.stringify(record.row)}::json)`.execute(db);
       result.restored += 1;
+      markIncomplete(record);
     } catch (error) {
       const code = (error as { code?: string }).code;
       result.leftAlone.push({

@@ -46,6 +46,14 @@ export function renderDoctor(report: DoctorReport, c: ChalkInstance, strict: boo
     }
   }
 
+  if (report.takenOut.length > 0) {
+    lines.push('', c.bold('Taken out earlier'));
+    for (const note of report.takenOut) {
+      const workspace = note.workspaceName ? `"${note.workspaceName}" (${note.workspaceId})` : note.workspaceId ?? 'unknown workspace';
+      lines.push(`  ${c.yellow('!')} workspace ${workspace} ${c.dim(`[${note.store} ${note.id}]`)}: ${note.detail}`);
+    }
+  }
+
   const commands = [...new Set(report.findings.map((finding) => adviseOnFinding(finding).command).filter((cmd): cmd is string => cmd !== null))];
   if (commands.length > 0) {
     lines.push('', c.bold('Next steps'));
