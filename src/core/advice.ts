@@ -20,16 +20,26 @@ function asReference(label: string): string | null {
   return null;
 }
 
-function reenterStep(finding: Finding): string {
-  if (finding.store === 'provider_api_keys') {
-    const project = finding.projectId ?? 'PROJECT_ID';
-    return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings), or take it out with \`lmnr-keys quarantine\``;
-  }
-  if (finding.store === 'slack_integrations') return 'reinstall the Slack integration for this workspace, or take it out with `lmnr-keys quarantine`';
-  return 'set up the hybrid deployment for this workspace again, or take the value out with `lmnr-keys quarantine`';
+/**
+ * What doctor knows beyond one row: when another lmnr-keys writer is running, or nearly every
+ * value fails under the current key, taking values out is the wrong advice (the key or the
+ * timing is the problem, not the values).
+ */
+export interface AdviceContext {
+  quarantineAdvisable: boolean;
 }
 
-export function adviseOnFinding(finding: Finding): Advice {
+function reenterStep(finding: Finding, context: AdviceContext): string {
+  const orQuarantine = (what: string) => (context.quarantineAdvisable ? `, or take ${what} out with \`lmnr-keys quarantine\`` : '');
+  if (finding.store === 'provider_api_keys') {
+    const project = finding.projectId ?? 'PROJECT_ID';
+    return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings)${orQuarantine('it')}`;
+  }
+  if (finding.store === 'slack_integrations') return `reconnect Slack in Laminar's workspace settings (it re-creates the token in place)${orQuarantine('it')}`;
+  return `set up the hybrid deployment for this workspace again${orQuarantine('the value')}`;
+}
+
+export function adviseOnFinding(finding: Finding, context: AdviceContext = { quarantineAdvisable: true }): Advice {
   const variable = findStore(finding.store)?.secretVariable ?? 'AEAD_SECRET_KEY';
   const storeFlag = finding.store === 'slack_integrations' ? ' --store slack_integrations' : '';
   const rotateFrom = (label: string) => {
@@ -55,8 +65,10 @@ export function adviseOnFinding(finding: Finding): Advice {
         };
       }
       return {
-        cause: `sealed with a key that is not available (an older ${variable} that was not kept), or altered`,
-        nextStep: `if you still have the old key, name it: \`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding)}`,
+        cause: `sealed with a key that is not available (an older ${variable} that was not kept, or the one a Laminar service runs with but lmnr-keys was not given), or altered`,
+        nextStep:
+          `check which key each Laminar service holds (\`lmnr-keys check-deployment\`); if you still have the old key, name it: ` +
+          `\`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding, context)}`,
         command: null,
       };
     case 'secret_missing':
@@ -69,12 +81,16 @@ export function adviseOnFinding(finding: Finding): Advice {
           command: `lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}`,
         };
       }
-      return { cause: `${variable} is not set`, nextStep: `set ${variable} for Laminar and for lmnr-keys, then run doctor again`, command: null };
+      return {
+        cause: `${variable} is not set`,
+        nextStep: `set ${variable} for lmnr-keys to the value Laminar's services run with (\`lmnr-keys check-deployment\` shows what each holds), then run doctor again`,
+        command: null,
+      };
     case 'malformed':
-      return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding), command: null };
+      return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding, context), command: null };
     case 'incomplete':
-      return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding), command: null };
+      return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding, context), command: null };
     case 'not_utf8':
-      return { cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it', nextStep: reenterStep(finding), command: null };
+      return { cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it', nextStep: reenterStep(finding, context), command: null };
   }
 }

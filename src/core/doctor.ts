@@ -10,6 +10,8 @@ import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
 import { findEmptiedValues } from '../stores/taken-out.js';
+import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
+import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 export interface SecretReport {
@@ -64,15 +66,15 @@ export interface TakenOutNote {
 }
 
 export interface DoctorReport {
-  version: 1;
-  command: 'doctor';
-  ok: boolean;
   secrets: SecretReport[];
   stores: StoreReport[];
   summary: { total: number; ok: number; failing: number };
   findings: Finding[];
   warnings: DuplicateWarning[];
   takenOut: TakenOutNote[];
+  /** An lmnr-keys writer (a rotation...) holding the lock while doctor read: its values are mid-change. */
+  writer: WriterLockHolder | null;
+  verdict: DoctorVerdict;
 }
 
 export interface DoctorProgress {
@@ -96,15 +98,6 @@ export interface DoctorOptions {
 
 export function toSecretReport(check: SecretCheck): SecretReport {
   return { name: check.name, status: check.status, fingerprint: check.fingerprint, problem: check.problem };
-}
-
-/** What makes doctor exit 1. Shared with the renderer so the verdict line and the exit code agree. */
-export function doctorHasProblems(report: Omit<DoctorReport, 'ok'>, strict: boolean): boolean {
-  if (report.findings.length > 0) return true;
-  if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) return true;
-  if (strict && report.secrets.some((secret) => secret.status === 'public_default')) return true;
-  if (strict && report.warnings.length > 0) return true;
-  return false;
 }
 
 export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promise<DoctorReport> {
@@ -189,9 +182,8 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         (sum, store) => ({ total: sum.total + store.total, ok: sum.ok + store.ok, failing: sum.failing + store.failing }),
         { total: 0, ok: 0, failing: 0 },
       );
+      const writer = await findWriterLockHolder(trx);
       const partial = {
-        version: 1 as const,
-        command: 'doctor' as const,
         secrets: [options.secrets.aead, options.secrets.slack].map(toSecretReport),
         stores,
         summary,
@@ -199,7 +191,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         warnings,
         takenOut: emptied.map((note) => ({ ...note, workspaceName: note.workspaceId ? names.workspaces.get(note.workspaceId) ?? null : null })),
       };
-      return { ...partial, ok: !doctorHasProblems(partial, options.strict) };
+      return { ...partial, writer, verdict: judgeDoctor({ ...partial, writer }, options.strict) };
     });
 }
 

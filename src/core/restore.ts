@@ -2,12 +2,12 @@
  * restore: puts back what a backup says was replaced or deleted, but only where the database
  * still holds exactly what lmnr-keys wrote. Anything changed since is left alone and listed.
  */
-import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
 import { assertRowsVisible, readRows } from '../stores/scan.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
 import { referencingKeys } from '../stores/dependents.js';
+import { insertWholeRow, rowExists } from '../stores/restore-rows.js';
 import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
 
 export interface LeftAlone {
@@ -111,9 +111,7 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
     });
   };
   for (const record of records) {
-    const exists = await sql<{ n: number }>`
-      select count(*)::int as n from ${sql.table(store.table)} where ${sql.ref(store.idColumn)} = ${record.id}::uuid`.execute(db);
-    if ((exists.rows[0]?.n ?? 0) > 0) {
+    if (await rowExists(db, store, record.id)) {
       const same = await readRows(db, store, [record.id]);
       const row = same[0];
       if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) result.alreadyRestored += 1;
@@ -126,9 +124,7 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
       continue;
     }
     try {
-      await sql`
-        insert into ${sql.table(store.table)}
-        select * from json_populate_record(null::${sql.table(store.table)}, ${JSON.stringify(record.row)}::json)`.execute(db);
+      await insertWholeRow(db, store, record.row);
       result.restored += 1;
       markIncomplete(record);
     } catch (error) {

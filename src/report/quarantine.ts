@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
-import type { QuarantineDependents, QuarantineTarget } from '../core/repair.js';
+import type { QuarantineDependents, QuarantinePlan, QuarantineResult, QuarantineTarget } from '../core/repair.js';
+import { documentOf, type Envelope } from './document.js';
 import { findStore } from '../stores/stores.js';
 import { describeDependents } from '../stores/dependents.js';
 import { plural } from './format.js';
@@ -9,17 +10,29 @@ const ACTION_WORDS: Record<QuarantineTarget['action'], string> = {
   clear_pair: 'empty the value, keep the row',
 };
 
-export function renderQuarantine(
-  doc: {
-    targets: Array<Omit<QuarantineTarget, 'ciphertextHex' | 'nonceHex'>>;
-    dependents: QuarantineDependents[];
-    dryRun: boolean;
-    removed: number;
-    changed: string[];
-    backup: string | null;
-  },
-  c: ChalkInstance,
-): string {
+export interface QuarantineDocument extends Envelope<'quarantine'> {
+  dryRun: boolean;
+  /** What is (or would be) taken out; never the ciphertext itself. */
+  targets: Array<Omit<QuarantineTarget, 'ciphertextHex' | 'nonceHex'>>;
+  dependents: QuarantineDependents[];
+  removed: number;
+  changed: string[];
+  backup: string | null;
+}
+
+/** The document never carries ciphertext: it is archived by CI jobs, backups are the place for it. */
+export function quarantineDocument(plan: QuarantinePlan, result: QuarantineResult | null, extra: { dryRun: boolean; backup: string | null }): QuarantineDocument {
+  return documentOf('quarantine', true, {
+    dryRun: extra.dryRun,
+    targets: plan.targets.map(({ ciphertextHex: _ciphertext, nonceHex: _nonce, ...rest }) => rest),
+    dependents: plan.dependents,
+    removed: result?.removed ?? 0,
+    changed: result?.changed ?? [],
+    backup: extra.backup,
+  });
+}
+
+export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): string {
   if (doc.targets.length === 0) return c.green('Nothing to quarantine: every stored value opens under some available key.');
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {

@@ -274,7 +274,7 @@ describe('doctor secrets and exit codes', () => {
   it('reports tables of an older Laminar as not present', async () => {
     const db = await createTestDatabase();
     try {
-      await db.query('drop table slack_integrations; alter table workspace_deployments drop column data_plane_url');
+      await db.query('drop table slack_channel_projects; drop table slack_integrations; alter table workspace_deployments drop column data_plane_url');
       const result = await runCli(['doctor', '--json'], { env: { DATABASE_URL: db.url, AEAD_SECRET_KEY: CURRENT } });
       expect(result.code).toBe(0);
       const stores = Object.fromEntries(JSON.parse(result.stdout).stores.map((s: any) => [s.store, s]));

@@ -158,7 +158,7 @@ describe('quarantine', () => {
     const before = await snapshotProviderKeys(t);
     const plan = await runCli(['quarantine', '--store', 'provider_api_keys', '--dry-run', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(plan.stdout).dependents).toMatchObject([{ table: 'key_usage', column: 'key_id', rows: 1, effect: 'blocks_delete' }]);
-    const done = await runCli(['quarantine', '--store', 'provider_api_keys', '--yes', '--backup', 'q.jsonl'], { env: env(), cwd: dir });
+    const done = await runCli(['quarantine', '--store', 'provider_api_keys', '--candidate', 'env:OLD_KEY', '--yes', '--backup', 'q.jsonl'], { env: env(), cwd: dir });
     expect(done.code).toBe(1);
     expect(done.stderr).toMatch(/refusing to delete from provider_api_keys: 1 row of key_usage/);
     expect(await snapshotProviderKeys(t)).toEqual(before);
@@ -168,7 +168,7 @@ describe('quarantine', () => {
   it('restore of a backup from an older lmnr-keys that deleted a Slack row says what it cannot bring back (exit 1)', async () => {
     const { slackLost } = await seed();
     const whole = (await t.query('select to_jsonb(s) as row from slack_integrations s')).rows[0].row;
-    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'quarantine', createdAt: new Date().toISOString(), database: 'x', toFingerprint: null };
+    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'quarantine', createdAt: new Date().toISOString(), database: `127.0.0.1:5432/${t.name}`, toFingerprint: null };
     fs.writeFileSync(path.join(dir, 'old.jsonl'), [header, { type: 'delete', store: 'slack_integrations', id: slackLost, row: whole }].map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
     await t.query('delete from slack_integrations'); // what the old quarantine did; the cascade took the mappings
     expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(0);
