@@ -7,7 +7,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { createRequire } from 'node:module';
 import { readProcessEnvironment, type Environment } from './config/environment.js';
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
-import { CliError, ExitCode, ExitError, type ExitCodeValue } from './errors.js';
+import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
 import { errorDocument, type CommandName as DocumentCommand } from './report/document.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
@@ -112,7 +112,6 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
   const jsonMode = state.output?.jsonMode ?? argv.includes('--json');
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
   const command = state.commandName as DocumentCommand;
-  if (error instanceof ExitError) return error.exitCode;
   if (error instanceof CommanderError) {
     if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
     if (error.code === 'commander.help') {

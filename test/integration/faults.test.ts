@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startEmbeddedPostgres } from '../support/embedded.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
-import { BIN, runCli } from '../support/cli.js';
+import { BIN, runCli, TEST_HOME } from '../support/cli.js';
 import { openAll } from '../support/verify.js';
 import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 
@@ -21,17 +21,20 @@ beforeEach(() => {
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes', '--no-backup'];
+// Default backups (under the test HOME): every re-run below follows the failed one at once, as a script would.
+const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes'];
 
 function startRotation(databaseUrl: string, batchSize: number) {
   const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize)], {
-    env: { PATH: process.env.PATH ?? '', CI: 'true', DATABASE_URL: databaseUrl, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', DATABASE_URL: databaseUrl, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let stdout = '';
   let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exit, stderr: () => stderr };
+  return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
 
 async function rotatedCount(t: TestDatabase, total: number): Promise<number> {
@@ -71,6 +74,35 @@ describe('kill -9 at random points', () => {
       expect(JSON.parse(rerun.stdout).summary).toMatchObject({ total: 30_000, alreadyCurrent: previous, rotated: 30_000 - previous, stuck: 0 });
       const opened = await openAll(t, [NEW]);
       expect(opened.size).toBe(30_000);
+      for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
+    } finally {
+      await t.drop();
+    }
+  });
+});
+
+describe('Ctrl-C', () => {
+  it('stops after the batch in flight, says how far it got and where the backup is; the same command finishes', async () => {
+    const t = await createTestDatabase();
+    try {
+      const project = await addProject(t, await addWorkspace(t, 'W'), 'P');
+      const expected = await addManyProviderKeys(t, project, 10_000, OLD);
+      await t.query('create table original_nonces as select id, nonce_hex from provider_api_keys');
+      const resealed = async () =>
+        Number((await t.query('select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex')).rows[0].n);
+      const run = startRotation(t.url, 50);
+      let exited = false;
+      void run.exit.then(() => (exited = true));
+      while (!exited && (await resealed()) < 1000) await new Promise((r) => setTimeout(r, 10));
+      run.child.kill('SIGINT');
+      expect(await run.exit).toBe(130);
+      const done = await resealed();
+      expect(done).toBeLessThan(10_000);
+      expect(run.stdout()).toMatch(new RegExp(`Interrupted: ${done} values re-sealed so far \\(each batch committed whole\\), backup at \\S+\\.jsonl; run the same command again to finish\\.`));
+      const rerun = await runCli([...rotateArgs, '--json'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW }, cwd: dir });
+      expect(rerun.code).toBe(0);
+      expect(JSON.parse(rerun.stdout).summary).toMatchObject({ alreadyCurrent: done, rotated: 10_000 - done });
+      const opened = await openAll(t, [NEW]);
       for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
     } finally {
       await t.drop();
