@@ -196,6 +196,11 @@ export function resolveDatabaseTarget(env: Environment, flagUrl: string | undefi
   );
 }
 
+/** Whether any database setting is present, i.e. whether resolveDatabaseTarget has anything to go on. */
+export function isDatabaseConfigured(env: Environment, flagUrl: string | undefined): boolean {
+  return Boolean((flagUrl ?? '') !== '' || env.DATABASE_URL?.trim() || env.DATABASE_HOST || (env.POSTGRES_USER && env.POSTGRES_PASSWORD));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Secret references: how a key is named on the command line without being typed there.
 
