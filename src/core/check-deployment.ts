@@ -361,21 +361,28 @@ export function judgeDeployment(
     }
   }
 
-  // 2. Services of one deployment holding different keys.
+  // 2. Services of one deployment holding different keys. (Containers of a compose service read
+  // from the files are left to step 3: either they are stale, or the files disagree already.)
   for (const group of GROUP_ORDER) {
     for (const variable of ['AEAD_SECRET_KEY', 'SLACK_ENCRYPTION_KEY'] as const) {
-      const holders = evaluated.filter((e) => e.entry.group === group && e.entry.variable === variable && e.key);
+      const holders = evaluated.filter((e) => e.entry.group === group && e.entry.variable === variable && e.key && !coveredContainer(e));
       const fingerprints = [...new Set(holders.map((e) => e.key!.fingerprint))];
       if (fingerprints.length < 2) continue;
       const stores = storesOf(variable);
-      // The reference key: the one that opens the stored values, else the one most services hold.
+      // The reference key: the one that opens the stored values, else the one most services of
+      // this deployment hold, else the one most sources agree on (a running container against
+      // the files), else the first service's.
       const score = (fingerprint: string) => {
         const holder = holders.find((h) => h.key!.fingerprint === fingerprint)!;
-        return [counts ? opensFor(holder.key!, stores) : 0, holders.filter((h) => h.key!.fingerprint === fingerprint).length];
+        return [
+          counts ? opensFor(holder.key!, stores) : 0,
+          holders.filter((h) => h.key!.fingerprint === fingerprint).length,
+          evaluated.filter((h) => h.entry.variable === variable && h.key?.fingerprint === fingerprint).length,
+        ];
       };
       const reference = [...fingerprints].sort((a, b) => {
         const [sa, sb] = [score(a), score(b)];
-        return sb[0]! - sa[0]! || sb[1]! - sa[1]!;
+        return sb[0]! - sa[0]! || sb[1]! - sa[1]! || sb[2]! - sa[2]!;
       })[0]!;
       const referenceHolder = holders.find((h) => h.key!.fingerprint === reference)!;
       const decided = counts !== null && opensFor(referenceHolder.key!, stores) > 0;

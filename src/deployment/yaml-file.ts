@@ -19,7 +19,8 @@ export interface YamlEntry {
   line: number | null;
 }
 
-const PARSE_OPTIONS = { merge: true, prettyErrors: false, uniqueKeys: true } as const;
+// prettyErrors: errors carry linePos (the message gets a source excerpt, cut off below).
+const PARSE_OPTIONS = { merge: true, prettyErrors: true, uniqueKeys: true } as const;
 
 function toConfigError(label: string, error: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, hint: string): ConfigError {
   const line = error.linePos?.[0]?.line;
