@@ -6,6 +6,9 @@ import { LAMINAR_DEFAULT_LABEL } from '../crypto/keys.js';
 import { findStore } from '../stores/stores.js';
 import type { Finding } from './doctor.js';
 
+/** Names the command that finds the service holding another key (or none). */
+const DEPLOYMENT_CHECK = '`lmnr-keys check-deployment`';
+
 export interface Advice {
   cause: string;
   nextStep: string;
@@ -42,34 +45,34 @@ export function adviseOnFinding(finding: Finding): Advice {
     case 'wrong_secret':
       if (finding.decryptsWith === LAMINAR_DEFAULT_LABEL) {
         return {
-          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved)`,
+          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved, or a Laminar service still runs with the old key: ${DEPLOYMENT_CHECK})`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(LAMINAR_DEFAULT_LABEL),
         };
       }
       if (finding.decryptsWith) {
         return {
-          cause: `sealed with ${finding.decryptsWith}, not the current ${variable}`,
+          cause: `sealed with ${finding.decryptsWith}, not the current ${variable} (if a Laminar service runs with that key: ${DEPLOYMENT_CHECK})`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(finding.decryptsWith),
         };
       }
       return {
         cause: `sealed with a key that is not available (an older ${variable} that was not kept), or altered`,
-        nextStep: `if you still have the old key, name it: \`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding)}`,
+        nextStep: `${DEPLOYMENT_CHECK} shows whether a Laminar service runs with another key; if you still have the old key, name it: \`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding)}`,
         command: null,
       };
     case 'secret_missing':
       if (finding.decryptsWith) {
         return {
-          cause: `${variable} is not set; the value opens with ${finding.decryptsWith}`,
+          cause: `${variable} is not set (${DEPLOYMENT_CHECK} shows which Laminar services receive it); the value opens with ${finding.decryptsWith}`,
           nextStep: finding.decryptsWith === 'AEAD_SECRET_KEY'
             ? `set ${variable} to the same value as AEAD_SECRET_KEY (what Laminar's Helm chart does), or set a new ${variable} and re-seal`
             : `set ${variable}, then re-seal`,
           command: `lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}`,
         };
       }
-      return { cause: `${variable} is not set`, nextStep: `set ${variable} for Laminar and for lmnr-keys, then run doctor again`, command: null };
+      return { cause: `${variable} is not set`, nextStep: `set ${variable} for Laminar (${DEPLOYMENT_CHECK} shows which service lacks it) and for lmnr-keys, then run doctor again`, command: null };
     case 'malformed':
       return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding), command: null };
     case 'incomplete':

@@ -557,3 +557,21 @@ describe('errors: one line naming the file (and line)', () => {
     expect((await error({ helmValues: ['nope.yaml'] })).message).toMatch(/^cannot read the Helm values file nope\.yaml \(ENOENT\)$/);
   });
 });
+
+describe("doctor's advice points at check-deployment", () => {
+  it('for wrong_secret (every branch) and secret_missing', async () => {
+    const { adviseOnFinding } = await import('../../src/core/advice.js');
+    const base = { store: 'provider_api_keys' as const, id: 'x', workspaceId: null, workspaceName: null, projectId: 'p', projectName: null, name: 'GEMINI_API_KEY', detail: null };
+    const shown = (a: { cause: string; nextStep: string; command: string | null }) => `${a.cause} ${a.command ?? a.nextStep}`;
+    for (const finding of [
+      { ...base, status: 'wrong_secret' as const, decryptsWith: 'laminar-default' },
+      { ...base, status: 'wrong_secret' as const, decryptsWith: 'env:OLD' },
+      { ...base, status: 'wrong_secret' as const, decryptsWith: null },
+      { ...base, status: 'secret_missing' as const, decryptsWith: 'laminar-default' },
+      { ...base, status: 'secret_missing' as const, decryptsWith: null },
+    ]) {
+      // What doctor prints: the cause, then the command when there is one, else the next step.
+      expect(shown(adviseOnFinding(finding)), `${finding.status} ${finding.decryptsWith}`).toContain('`lmnr-keys check-deployment`');
+    }
+  });
+});
