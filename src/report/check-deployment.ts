@@ -86,8 +86,7 @@ function verdict(report: CheckDeploymentReport, c: ChalkInstance): string {
     return c.red(`Verdict: ${plural(report.findings.length, 'finding')} (${kinds}): fix them with the commands above.`);
   }
   if (report.services.length === 0) return c.yellow('Verdict: no Laminar service found to check.');
-  const checkedKeys = report.services.filter((row) => row.status === 'ok').length;
-  const database = report.database.checked ? ', and the stored values open under the keys they hold' : '';
+  const database = report.database.checked ? ', and the stored values open under them' : '';
   const unread = report.services.some((row) => row.status === 'external' || row.status === 'not_given') ? ' (some values could not be read: see the notes)' : '';
-  return c.green(`Verdict: healthy: ${plural(checkedKeys, 'service key')} valid and in agreement${database}${unread}.`);
+  return c.green(`Verdict: healthy: every Laminar service found holds a valid key, the same as its neighbours${database}${unread}.`);
 }
