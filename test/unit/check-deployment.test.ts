@@ -575,3 +575,9 @@ describe("doctor's advice points at check-deployment", () => {
     }
   });
 });
+
+describe('flags', () => {
+  it('--containers - and --manifests - cannot both read stdin', async () => {
+    await expect(check(io('/'), { containers: '-', manifests: '-' })).rejects.toThrow(UsageError);
+  });
+});
