@@ -15,7 +15,6 @@ import { displayPath, readCompose, type ComposeProject } from '../deployment/rea
 import { discoverContainers, readContainers, type RunDocker } from '../deployment/read-containers.js';
 import { readHelmValues } from '../deployment/read-helm-values.js';
 import { readManifests } from '../deployment/read-manifests.js';
-import { findService } from '../deployment/services.js';
 import type { DeploymentGroup, DeploymentNote, FileAccess, ReaderResult, ReceivedVariable, SourceRef } from '../deployment/types.js';
 import { assertRowsVisible, checkStorePresence, scanStore } from '../stores/scan.js';
 import { STORES, type SecretVariable, type StoreName } from '../stores/stores.js';
@@ -452,7 +451,7 @@ export function judgeDeployment(
   const services: ServiceRow[] = evaluated.map((e) => ({
     service: e.entry.service,
     source: e.entry.group,
-    role: findService(e.entry.role)?.role ?? e.entry.role,
+    role: e.entry.role,
     variable: e.entry.variable,
     status: e.status,
     fingerprint: e.key?.fingerprint ?? null,

@@ -96,7 +96,7 @@ describe('check-deployment on compose folders', () => {
     await addSlack(t, (await t.query('select id from workspaces limit 1')).rows[0].id, 'T0ACME', PLAINTEXTS[3]!, APP);
     const before = await t.query('select id, value, nonce_hex from provider_api_keys order by id');
     const dir = folder({ 'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE, '.env': laminarDotenv(APP), 'frontend/.env.local': `AEAD_SECRET_KEY=${WEB}\n` });
-    const result = await run(['-f', 'docker-compose-local-dev.yml', '--service', 'frontend=frontend/.env.local', '--no-containers', '--json'], {
+    const result = await run(['-f', 'docker-compose-local-dev.yml', '--service', 'frontend=frontend/.env.local', '--no-containers', '--json', '--debug'], {
       cwd: dir.dir,
       env: { DATABASE_URL: t.url },
     });
