@@ -1,43 +1,39 @@
 /**
- * The commander program: global flags, one registration per command, and the one place that
- * maps errors to exit codes. Command modules are imported only when their command runs, so
- * `--help` stays fast.
+ * The commander program: global flags, one registration per command (declared in
+ * commands/definitions.ts), and the one place that maps errors to exit codes. Command modules
+ * are imported only when their command runs, so `--help` stays fast.
  */
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from '@commander-js/extra-typings';
 import { createRequire } from 'node:module';
-import { readProcessEnvironment, type Environment } from './config.js';
-import { createContext, type CommandContext, type GlobalOptions } from './context.js';
+import { readProcessEnvironment, type Environment } from './config/environment.js';
+import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
 import { CliError, ExitCode, ExitError, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
+import { errorDocument, type CommandName as DocumentCommand } from './report/document.js';
+import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 
 const require = createRequire(import.meta.url);
 const { version } = require('../package.json') as { version: string };
 
-export const EXIT_CODE_HELP = `
-Exit codes: 0 healthy · 1 problems found · 2 usage error or refused · 3 configuration · 4 database`;
+type Action<N extends CommandName> = (ctx: CommandContext, flags: FlagsOf<N>, args: ArgsOf<N>) => Promise<ExitCodeValue>;
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-export function positiveInteger(name: string, max = 1_000_000) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
-      throw new InvalidArgumentError(`${name} must be a whole number from 1 to ${max}.`);
-    }
-    return Number(value);
-  };
-}
-
-// eslint-disable-next-line @typescript-eslint/no-explicit-any -- each command validates its own flags
-export function nonNegativeInteger(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number of 0 or more.`);
-    return Number(value);
-  };
-}
-
-type Action = (ctx: CommandContext, flags: any, args: string[]) => Promise<ExitCodeValue>;
+/**
+ * The handler of each command, loaded on demand. `satisfies` checks every handler against the
+ * flags its definition declares.
+ */
+export const actions = {
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+  doctor: async () => (await import('./commands/doctor.js')).doctorCommand,
+  rotate: async () => (await import('./commands/rotate.js')).rotateCommand,
+  restore: async () => (await import('./commands/restore.js')).restoreCommand,
+  'verify-provider': async () => (await import('./commands/verify-provider.js')).verifyProviderCommand,
+  set: async () => (await import('./commands/set.js')).setCommand,
+  quarantine: async () => (await import('./commands/quarantine.js')).quarantineCommand,
+  'gen-secret': async () => (await import('./commands/gen-secret.js')).genSecretCommand,
+  'save-key': async () => (await import('./commands/save-key.js')).saveKeyCommand,
+  'check-deployment': async () => (await import('./commands/check-deployment.js')).checkDeploymentCommand,
+  fingerprint: async () => (await import('./commands/fingerprint.js')).fingerprintCommand,
+} satisfies { [N in CommandName]: () => Promise<Action<N>> };
 
 interface RunState {
   exitCode: ExitCodeValue;
@@ -45,12 +41,19 @@ interface RunState {
   output: Output | null;
 }
 
-export function buildCli(state: RunState, io: { processEnv: Environment; cwd: string }): Command {
+export interface MainIo {
+  processEnv: Environment;
+  cwd: string;
+  /** Replaces command handlers (tests that pin the flags each command receives). */
+  actions?: Partial<{ [N in CommandName]: () => Promise<Action<N>> }>;
+}
+
+export function buildCli(state: RunState, io: MainIo): Command {
   const program = new Command('lmnr-keys')
-    .description("Diagnose, rotate and verify the secrets self-hosted Laminar stores encrypted in Postgres.")
+    .description('Diagnose, rotate and verify the secrets self-hosted Laminar stores encrypted in Postgres.')
     .version(version, '-V, --version')
     .option('--database-url <url>', "Laminar's Postgres URL (default: DATABASE_URL, DATABASE_* parts, or POSTGRES_* of Laminar's .env)")
-    .option('--env-file <path>', 'read variables from this file (repeatable; default ./.env when present; the environment wins)', collect)
+    .option('--env-file <path>', 'read variables from this file (repeatable; default ./.env when present; the environment wins)', (value: string, previous: string[] = []) => [...previous, value])
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--debug', 'explain what is happening on stderr (never secrets)')
     .option('--no-color', 'no colours')
@@ -64,217 +67,40 @@ Examples:
   $ lmnr-keys verify-provider --json`)
     .exitOverride();
 
-  const register = (command: Command, load: () => Promise<Action>) => {
-    command.exitOverride().showHelpAfterError('(run with --help for usage)').action(async (...actionArgs: unknown[]) => {
-      const cmd = actionArgs[actionArgs.length - 1] as Command;
-      const flags = actionArgs[actionArgs.length - 2];
-      const positionals = actionArgs.slice(0, -2) as string[];
-      const globals = cmd.optsWithGlobals() as GlobalOptions & Record<string, unknown>;
-      const global: GlobalOptions = {
-        databaseUrl: globals.databaseUrl,
-        envFile: globals.envFile ?? [],
-        json: Boolean(globals.json),
-        debug: Boolean(globals.debug),
-        color: globals.color !== false && !io.processEnv.NO_COLOR,
-      };
-      const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
-      const output = createOutput({ json: global.json, debug: global.debug, color: global.color && Boolean(process.stdout.isTTY), ci });
-      state.output = output;
-      state.commandName = command.name();
-      const ctx = createContext(global, output, io.processEnv, io.cwd);
-      const action = await load();
-      state.exitCode = await action(ctx, flags, positionals);
-    });
-    program.addCommand(command);
-  };
-
-  register(
-    new Command('demo')
-      .description('see every command work on a throwaway Laminar database (embedded Postgres, a few seconds); nothing of yours is touched')
-      .option('--keep', 'leave the demo database running afterwards and print how to try commands by hand (Ctrl-C to stop)')
-      .addHelpText('after', `
-Examples:
-  $ npx lmnr-keys demo
-  $ npx lmnr-keys demo --keep`),
-    async () => (await import('./commands/demo.js')).demoCommand,
-  );
-
-  register(
-    new Command('doctor')
-      .description('try every stored secret with the current keys; report each that fails, with its cause')
-      .option('--candidate <ref>', 'another key to try on failing values: env:NAME, file:PATH, laminar-default, - or 64 hex (repeatable)', collect, [])
-      .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
-      .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000))
-      .addHelpText('after', `${EXIT_CODE_HELP}
-
-Examples:
-  $ lmnr-keys doctor --env-file ~/lmnr/.env
-  $ lmnr-keys doctor --candidate file:/secure/old-aead.key --json
-  $ cat old.key | lmnr-keys doctor --candidate -`),
-    async () => (await import('./commands/doctor.js')).doctorCommand,
-  );
-
-  const lockOptions = (command: Command) =>
+  const loaders = { ...actions, ...io.actions } as Record<CommandName, () => Promise<(ctx: CommandContext, flags: unknown, args: unknown) => Promise<ExitCodeValue>>>;
+  for (const name of Object.keys(definitions) as CommandName[]) {
+    const command = definitions[name]() as unknown as Command<unknown[]>;
     command
-      .option('--wait', 'if another lmnr-keys writer holds the lock, wait for it instead of exiting 4')
-      .addOption(new Option('--lock-timeout <ms>', 'wait at most this many milliseconds for the lock (implies --wait; 0 with --wait = no limit)').argParser(nonNegativeInteger('--lock-timeout')).default(0));
-
-  register(
-    lockOptions(
-      new Command('rotate')
-        .description('re-seal every stored secret that opens under a --from key under the --to key, safely while Laminar runs')
-        .requiredOption('--from <ref>', 'a key values may be sealed with now (repeatable): env:NAME, file:PATH, laminar-default, - or 64 hex', collect)
-        .requiredOption('--to <ref>', 'the new key: env:NAME, file:PATH, - or 64 hex')
-        .option('--store <name>', 'only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named)', collect, [])
-        .option('--dry-run', 'print the plan and write nothing')
-        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
-        .addOption(new Option('--batch-size <n>', 'values per transaction').argParser(positiveInteger('--batch-size', 10_000)).default(1000))
-        .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
-        .option('--no-backup', 'do not write a backup (not recommended)'),
-    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)
-
-Examples:
-  $ lmnr-keys gen-secret > /secure/new-aead.key
-  $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --dry-run
-  $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --yes
-  $ lmnr-keys rotate --store slack_integrations --from env:AEAD_SECRET_KEY --to env:SLACK_ENCRYPTION_KEY --yes`),
-    async () => (await import('./commands/rotate.js')).rotateCommand,
-  );
-
-  register(
-    lockOptions(
-      new Command('restore')
-        .description('put back the values a backup file says lmnr-keys replaced or removed, where they are still as lmnr-keys left them')
-        .argument('<file>', 'a backup written by rotate, set or quarantine')
-        .option('--dry-run', 'say what would be restored and write nothing')
-        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)'),
-    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = some rows were left alone)
-
-Examples:
-  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --dry-run
-  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --yes`),
-    async () => {
-      const { restoreCommand } = await import('./commands/restore.js');
-      return (ctx, flags, args) => restoreCommand(ctx, args[0]!, flags);
-    },
-  );
-
-  register(
-    new Command('verify-provider')
-      .description('test-call each stored provider key and tell decode problems, invalid keys, exhausted quota, rate limits and outages apart')
-      .option('--project <id>', 'only this project (repeatable)', collect, [])
-      .option('--provider <name>', `only this provider (repeatable): ${'openai, anthropic, gemini, groq, mistral, azure, bedrock'}`, collect, [])
-      .addOption(new Option('--probe <kind>', 'generate: one 1-token generation (sees quota); auth: key-only endpoint where one exists').choices(['generate', 'auth']).default('generate'))
-      .addOption(new Option('--concurrency <n>', 'requests in flight at once').argParser(positiveInteger('--concurrency', 64)).default(8))
-      .addOption(new Option('--timeout <ms>', 'per-request timeout').argParser(positiveInteger('--timeout', 600_000)).default(15_000))
-      .option('--base-url <provider=url>', "replace a provider's base URL (gateways, proxies; keys are sent there) (repeatable)", collect, [])
-      .option('--model <provider=id>', 'model used by the generation probe (repeatable)', collect, [])
-      .option('--fail-on <statuses>', 'comma-separated statuses that fail the run (default: every status but ok and skipped)')
-      .option('--junit <file>', 'also write a JUnit XML report (one testcase per credential)')
-      .option('--key <ref>', 'check one key without any database: env:NAME, file:PATH or - (needs one --provider)')
-      .addOption(new Option('--max-retry-wait <ms>', 'longest retry-after honoured before the single retry').argParser(nonNegativeInteger('--max-retry-wait')).default(5000))
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = a result in --fail-on)
-
-Examples:
-  $ lmnr-keys verify-provider --env-file ~/lmnr/.env
-  $ lmnr-keys verify-provider --fail-on invalid_key,quota_exceeded,decode_failed --junit verify.xml --json
-  $ lmnr-keys verify-provider --provider openai --key env:OPENAI_API_KEY`),
-    async () => (await import('./commands/verify-provider.js')).verifyProviderCommand,
-  );
-
-  register(
-    lockOptions(
-      new Command('set')
-        .description("seal a value under the current key and replace a project's rows for a key name (\"delete and re-add\" without the web UI)")
-        .requiredOption('--project <id>', 'project id (uuid)')
-        .requiredOption('--name <KEY_NAME>', 'e.g. OPENAI_API_KEY')
-        .option('--value <ref>', 'env:NAME, file:PATH or - (stdin); asked with hidden input when omitted on a terminal')
-        .option('--force', 'allow a name Laminar does not use')
-        .option('--dry-run', 'say what would be replaced and write nothing')
-        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
-        .option('--backup <file>', 'where to back up the replaced rows (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
-        .option('--no-backup', 'do not write a backup (not recommended)'),
-    ).addHelpText('after', `${EXIT_CODE_HELP}
-
-Examples:
-  $ lmnr-keys set --project 5f0c...e1 --name GEMINI_API_KEY
-  $ lmnr-keys set --project 5f0c...e1 --name OPENAI_API_KEY --value env:NEW_OPENAI_KEY --yes`),
-    async () => (await import('./commands/set.js')).setCommand,
-  );
-
-  register(
-    lockOptions(
-      new Command('quarantine')
-        .description('take out the values no key opens (current, public default, --candidate): rows deleted, deployment pairs cleared, after a 0600 backup')
-        .option('--store <name>', 'only these stores (repeatable; default: all)', collect, [])
-        .option('--id <id>', 'only these row ids (repeatable)', collect, [])
-        .option('--candidate <ref>', 'another key that may open values: keeps them out of quarantine (repeatable)', collect, [])
-        .option('--dry-run', 'list what would be taken out and write nothing')
-        .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
-        .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
-        .option('--no-backup', 'do not write a backup (not recommended)')
-        .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000)),
-    ).addHelpText('after', `${EXIT_CODE_HELP}
-
-Examples:
-  $ lmnr-keys quarantine --dry-run
-  $ lmnr-keys quarantine --candidate file:/secure/old.key --yes
-  $ lmnr-keys restore lmnr-keys-backup-20261127T213000Z.jsonl --yes   # undo`),
-    async () => (await import('./commands/quarantine.js')).quarantineCommand,
-  );
-
-  register(
-    new Command('check-deployment')
-      .description('find the Laminar service that runs without the key, with an invalid or different one, or with one the stored values do not open: compose files, running containers, Helm values, manifests')
-      .option('-f, --file <path>', 'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / docker-compose.yml and its override here)', collect, [])
-      .option('--project-directory <dir>', 'compose project directory, whose .env is read (default: the folder of the first compose file)')
-      .option('--containers <file>', "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)")
-      .option('--no-containers', 'do not look at running containers')
-      .option('--service <name=env_file>', 'a Laminar service run outside compose from its own dotenv file, e.g. frontend=frontend/.env.local (repeatable)', collect, [])
-      .option('--helm-values <file>', "values file of Laminar's Helm chart (repeatable; later wins, as helm -f)", collect, [])
-      .option('--manifests <file>', 'rendered Kubernetes objects (helm template, or kubectl get deploy,statefulset,secret -o yaml), - for stdin')
-      .option('--no-database', 'do not check which key opens the stored values')
-      .option('--strict', 'also fail on a missing SLACK_ENCRYPTION_KEY when no Slack token is stored')
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, or an unreadable file; 4 = the database part failed, after the file findings)
-
-Examples:
-  $ cd ~/lmnr && npx lmnr-keys check-deployment
-  $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
-  $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
-  $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
-  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`),
-    async () => (await import('./commands/check-deployment.js')).checkDeploymentCommand,
-  );
-
-  register(
-    new Command('fingerprint')
-      .description("print a key's fingerprint (first 8 hex of SHA-256 of its bytes, as doctor shows it), never the key: compare any container's key")
-      .argument('[ref]', 'the key: - (stdin, the default), env:NAME, file:PATH or laminar-default')
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = the key needs cleanup; 3 = empty or not a key)
-
-Examples:
-  $ docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
-  $ kubectl exec deploy/laminar-app-server -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
-  $ lmnr-keys fingerprint env:AEAD_SECRET_KEY --env-file .env --json`),
-    async () => (await import('./commands/fingerprint.js')).fingerprintCommand,
-  );
-
-  register(
-    new Command('gen-secret')
-      .description('print a fresh random key (64 hex characters) for AEAD_SECRET_KEY or SLACK_ENCRYPTION_KEY')
-      .addHelpText('after', `
-Examples:
-  $ lmnr-keys gen-secret > /secure/new-aead.key && chmod 600 /secure/new-aead.key
-  $ lmnr-keys gen-secret --json`),
-    async () => (await import('./commands/gen-secret.js')).genSecretCommand,
-  );
-
+      .exitOverride()
+      .showHelpAfterError('(run with --help for usage)')
+      .action(async (...actionArgs: unknown[]) => {
+        const self = actionArgs[actionArgs.length - 1] as Command<unknown[]>;
+        const flags = actionArgs[actionArgs.length - 2];
+        const positionals = actionArgs.slice(0, -2);
+        const globals = self.optsWithGlobals() as { databaseUrl?: string; envFile?: string[]; json?: boolean; debug?: boolean; color?: boolean };
+        const global: GlobalOptions = {
+          ...(globals.databaseUrl !== undefined ? { databaseUrl: globals.databaseUrl } : {}),
+          envFile: globals.envFile ?? [],
+          json: Boolean(globals.json),
+          debug: Boolean(globals.debug),
+          color: globals.color !== false && !io.processEnv.NO_COLOR,
+        };
+        const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
+        const output = createOutput({ json: global.json, debug: global.debug, color: global.color && Boolean(process.stdout.isTTY), ci });
+        state.output = output;
+        state.commandName = name;
+        const ctx = createContext(global, output, processContextIo(io.processEnv, io.cwd));
+        const action = await loaders[name]();
+        state.exitCode = await action(ctx, flags, positionals);
+      });
+    program.addCommand(command as unknown as Command);
+  }
   return program;
 }
 
 /** Runs the CLI and returns the exit code. The bin is the only caller of process.exit. */
-export async function main(argv: string[], io = { processEnv: readProcessEnvironment(), cwd: process.cwd() }): Promise<number> {
-  const state: RunState = { exitCode: ExitCode.healthy, commandName: argv[2] ?? '', output: null };
+export async function main(argv: string[], io: MainIo = { processEnv: readProcessEnvironment(), cwd: process.cwd() }): Promise<number> {
+  const state: RunState = { exitCode: ExitCode.healthy, commandName: 'lmnr-keys', output: null };
   const program = buildCli(state, io);
   try {
     await program.parseAsync(argv);
@@ -287,13 +113,17 @@ export async function main(argv: string[], io = { processEnv: readProcessEnviron
 function reportError(error: unknown, state: RunState, argv: string[]): number {
   const jsonMode = state.output?.jsonMode ?? argv.includes('--json');
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
+  const command = state.commandName as DocumentCommand;
   if (error instanceof ExitError) return error.exitCode;
   if (error instanceof CommanderError) {
-    if (error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') {
-      return 0;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    if (error.code === 'commander.help') {
+      // No command given: commander printed the help on stderr. A usage error, not a success a script could mistake.
+      if (jsonMode) output.json(errorDocument(command, ExitCode.usage, 'no command given', 'run lmnr-keys --help for the commands'));
+      return ExitCode.usage;
     }
     // commander already printed its one-line message on stderr.
-    if (jsonMode) output.json(errorDocument(state.commandName, ExitCode.usage, error.message.replace(/^error: /, ''), null));
+    if (jsonMode) output.json(errorDocument(command, ExitCode.usage, error.message.replace(/^error: /, ''), null));
     return ExitCode.usage;
   }
   if (error instanceof CliError) {
@@ -301,13 +131,13 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
     if (error.hint) output.note(`hint: ${error.hint}`);
     if (error.cause) output.debug(`cause: ${describeCause(error.cause)}`);
     output.debug(error.stack ?? '');
-    if (jsonMode) output.json(errorDocument(state.commandName, error.exitCode, error.message, error.hint ?? null));
+    if (jsonMode) output.json(errorDocument(command, error.exitCode, error.message, error.hint ?? null));
     return error.exitCode;
   }
   output.note(`internal error: ${error instanceof Error ? error.message : String(error)}`);
   output.note('This is a bug in lmnr-keys; please report it with the output of --debug (it never contains secrets).');
-  output.debug(error instanceof Error ? error.stack ?? '' : '');
-  if (jsonMode) output.json(errorDocument(state.commandName, ExitCode.problemsFound, 'internal error', null));
+  output.debug(error instanceof Error ? (error.stack ?? '') : '');
+  if (jsonMode) output.json(errorDocument(command, ExitCode.problemsFound, 'internal error', null));
   return ExitCode.problemsFound;
 }
 
@@ -315,8 +145,4 @@ function describeCause(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
   const code = (cause as { code?: string }).code;
   return `${cause.name}${code ? ` [${code}]` : ''}: ${cause.message.split('\n')[0]}`;
-}
-
-function errorDocument(command: string, exitCode: number, message: string, hint: string | null) {
-  return { version: 1, command, ok: false, error: { exitCode, message, hint } };
 }

@@ -1,19 +1,12 @@
 /**
  * What every command gets: output, configuration read once, and the helpers that turn
- * configuration into a database target and keys. Commands stay thin on top of it.
+ * configuration into a database target, keys and values. The only way a command reads the
+ * environment, env files, stdin or the working folder. Commands stay thin on top of it.
  */
-import {
-  describeTarget,
-  loadEnvironment,
-  parseSecretReference,
-  readAllStdin,
-  resolveDatabaseTarget,
-  resolveSecretReferences,
-  type DatabaseTarget,
-  type Environment,
-  type LoadedEnvironment,
-  type SecretIo,
-} from './config.js';
+import path from 'node:path';
+import { loadEnvironment, resolveBackupDirectory, SECRET_VARIABLES, type Environment, type LoadedEnvironment } from './config/environment.js';
+import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from './config/database-target.js';
+import { parseReference, readAllStdin, resolveKey, resolveValue, stdinTwice, type ReferenceIo } from './config/references.js';
 import { checkSecret, type SecretKey } from './crypto/keys.js';
 import { ConfigError } from './errors.js';
 import type { LaminarSecrets } from './core/keyring.js';
@@ -33,61 +26,110 @@ export interface CommandContext {
   /** GITHUB_ACTIONS=true: also print workflow annotations. */
   githubActions: boolean;
   stdinIsTerminal: boolean;
+  /** The working folder relative paths are resolved against. */
+  cwd: string;
+  /** The process environment alone, no env file: what `docker compose` run from this shell would see. */
+  shellEnvironment: Environment;
+  /** All of stdin, for input piped in whole (docker inspect JSON, manifests, a key); the run's one stdin reader. */
+  readStdin: () => Promise<string>;
   environment: () => LoadedEnvironment;
   databaseTarget: () => DatabaseTarget;
   /** Both Laminar keys, checked. */
   laminarSecrets: () => LaminarSecrets;
-  /** Resolves --candidate/--from/--to style references (label by flag). */
-  resolveKeys: (texts: string[], flag: string) => Promise<SecretKey[]>;
+  /** The default backup folder (from the process environment only, never from env files). */
+  backupDirectory: () => { path: string; explicit: boolean };
+  /** Where the rotate runbook proposes to keep an old key: beside the backups, in its own folder. */
+  keyFolder: () => string;
+  /** Resolves key references (--from, --to, --candidate); stdin is read by one reference per run at most. */
+  resolveKeys: (refs: Array<{ text: string; flag: string }>) => Promise<SecretKey[]>;
+  /** Resolves a provider value reference (--value, --key): env:NAME, file:PATH or -. */
+  resolveValue: (text: string, flag: string) => Promise<string>;
 }
 
-export function createContext(global: GlobalOptions, output: Output, processEnv: Environment, cwd: string): CommandContext {
+export interface ContextIo {
+  processEnv: Environment;
+  cwd: string;
+  stdinIsTerminal: boolean;
+  readStdin: () => Promise<string>;
+}
+
+export function createContext(global: GlobalOptions, output: Output, io: ContextIo): CommandContext {
   let loaded: LoadedEnvironment | undefined;
   const environment = () => {
     if (!loaded) {
-      loaded = loadEnvironment({ processEnv, envFiles: global.envFile, cwd });
+      loaded = loadEnvironment({ processEnv: io.processEnv, envFiles: global.envFile, cwd: io.cwd });
       for (const file of loaded.filesRead) output.debug(`read env file ${file}`);
-      // Register every key-like value so an accidental echo is caught by the redactor.
-      for (const name of ['AEAD_SECRET_KEY', 'SLACK_ENCRYPTION_KEY', 'DATABASE_PASSWORD', 'POSTGRES_PASSWORD']) {
-        output.redactor.add(loaded.env[name]?.trim());
-      }
+      // Register every secret-holding variable so an accidental echo is caught by the redactor.
+      for (const name of SECRET_VARIABLES) output.redactor.add(loaded.env[name]?.trim(), { password: name.endsWith('PASSWORD') });
     }
     return loaded;
   };
-  const secretIo = (): SecretIo => ({
+  let stdinRead = false;
+  const readStdinOnce = async () => {
+    if (stdinRead) throw stdinTwice();
+    stdinRead = true;
+    return io.readStdin();
+  };
+  const referenceIo = (): ReferenceIo => ({
     env: environment().env,
-    cwd,
-    readStdin: readAllStdin,
+    cwd: io.cwd,
+    readStdin: readStdinOnce,
     warn: (message) => output.note(output.color.yellow(message)),
   });
+  const rememberKey = (key: SecretKey) => output.redactor.add(Buffer.from(key.bytes).toString('hex'));
+  const positions = new Map<string, number>();
   return {
     output,
     global,
-    githubActions: processEnv.GITHUB_ACTIONS === 'true',
-    stdinIsTerminal: Boolean(process.stdin.isTTY),
+    githubActions: io.processEnv.GITHUB_ACTIONS === 'true',
+    stdinIsTerminal: io.stdinIsTerminal,
+    cwd: io.cwd,
+    shellEnvironment: io.processEnv,
+    readStdin: readStdinOnce,
     environment,
     databaseTarget: () => {
-      const target = resolveDatabaseTarget(environment().env, global.databaseUrl);
+      const target = resolveDatabaseTarget(environment().env, global.databaseUrl, environment().origins);
       const url = new URL(target.connectionString);
-      output.redactor.add(decodeURIComponent(url.password));
-      output.redactor.add(url.password);
-      output.debug(`database ${describeTarget(target)} as ${target.user} (from ${target.source})`);
+      output.redactor.add(decodeURIComponent(url.password), { password: true });
+      output.redactor.add(url.password, { password: true });
+      output.debug(`database ${describeTarget(target)} as ${target.user} (${target.source})`);
       return target;
     },
     laminarSecrets: () => {
       const env = environment().env;
       const aead = checkSecret('AEAD_SECRET_KEY', env.AEAD_SECRET_KEY);
       const slack = checkSecret('SLACK_ENCRYPTION_KEY', env.SLACK_ENCRYPTION_KEY);
-      for (const check of [aead, slack]) if (check.key) output.redactor.add(Buffer.from(check.key.bytes).toString('hex'));
+      for (const check of [aead, slack]) if (check.key) rememberKey(check.key);
       return { aead, slack };
     },
-    resolveKeys: async (texts, flag) => {
-      const refs = texts.map((text, index) => parseSecretReference(text, flag, index + 1));
-      const keys = await resolveSecretReferences(refs, secretIo());
-      for (const key of keys) output.redactor.add(Buffer.from(key.bytes).toString('hex'));
+    backupDirectory: () => resolveBackupDirectory(io.processEnv),
+    keyFolder: () => path.join(path.dirname(resolveBackupDirectory(io.processEnv).path), 'keys'),
+    resolveKeys: async (refs) => {
+      const parsed = refs.map(({ text, flag }) => {
+        const position = (positions.get(flag) ?? 0) + 1;
+        positions.set(flag, position);
+        return parseReference(text, flag, position, 'key');
+      });
+      if (parsed.filter((ref) => ref.kind === 'stdin').length > 1) throw stdinTwice();
+      const keys: SecretKey[] = [];
+      for (const ref of parsed) {
+        const key = await resolveKey(ref, referenceIo());
+        rememberKey(key);
+        keys.push(key);
+      }
       return keys;
     },
+    resolveValue: async (text, flag) => {
+      const value = await resolveValue(parseReference(text, flag, 1, 'value'), referenceIo());
+      output.redactor.add(value);
+      return value;
+    },
   };
+}
+
+/** The process's own IO, for the entry point. */
+export function processContextIo(processEnv: Environment, cwd: string): ContextIo {
+  return { processEnv, cwd, stdinIsTerminal: Boolean(process.stdin.isTTY), readStdin: readAllStdin };
 }
 
 /** Missing or invalid AEAD_SECRET_KEY stops every command that needs it, with the fix. */

@@ -10,6 +10,8 @@ export const ExitCode = {
   usage: 2,
   configuration: 3,
   database: 4,
+  /** Stopped by Ctrl-C (128 + SIGINT, what shells report for it). */
+  interrupted: 130,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 

@@ -1,25 +1,87 @@
 /** --backup FILE | --no-backup, shared by every command that writes. */
+import fs from 'node:fs';
 import path from 'node:path';
-import { describeTarget, type DatabaseTarget } from '../config.js';
+import { randomBytes } from 'node:crypto';
+import { describeTarget, type DatabaseTarget } from '../config/database-target.js';
+import type { CommandContext } from '../context.js';
+import { ConfigError } from '../errors.js';
 import { createBackupFile, defaultBackupName, type BackupHeader, type BackupSink } from '../core/backup.js';
 
-export function openBackup(option: string | false | undefined, operation: BackupHeader['operation'], target: DatabaseTarget, toFingerprint: string | null): BackupSink | null {
+/**
+ * Where a backup goes. An explicit path that exists is refused before anything is read; the
+ * default is a private folder outside any git work tree (a backup taken while rotating off
+ * the public default key is as good as plaintext, and Laminar's checkout is a git work tree).
+ */
+export function openBackup(
+  ctx: CommandContext,
+  option: string | false | undefined,
+  operation: BackupHeader['operation'],
+  target: DatabaseTarget,
+  toFingerprint: string | null,
+  databaseIdentity: () => string | null,
+): BackupSink | null {
   if (option === false) return null;
-  const file = path.resolve(option ?? defaultBackupName(new Date()));
-  return createBackupFile(file, {
+  // Built when the first record is written, once the database's identity is known.
+  const header = (): BackupHeader => ({
     type: 'header',
     version: 1,
     tool: 'lmnr-keys',
     operation,
     createdAt: new Date().toISOString(),
     database: describeTarget(target),
+    databaseIdentity: databaseIdentity(),
     toFingerprint,
   });
+  if (option !== undefined) {
+    const file = path.resolve(ctx.cwd, option);
+    if (fs.existsSync(file)) throw new ConfigError(`backup file ${option} already exists`, 'choose another --backup path; lmnr-keys never overwrites a backup');
+    checkWritableFolder(path.dirname(file), '--backup');
+    return createBackupFile(file, header);
+  }
+  const folder = defaultBackupFolder(ctx);
+  return createBackupFile(path.join(folder, defaultBackupName(new Date(), operation, () => randomBytes(6).toString('hex'))), header);
 }
 
-/** How to show a backup path: relative to the working folder when inside it. */
-export function displayPath(sink: BackupSink | null): string | null {
-  if (!sink) return null;
-  const relative = path.relative(process.cwd(), sink.path);
-  return relative.startsWith('..') ? sink.path : relative;
+function checkWritableFolder(folder: string, what: string): void {
+  try {
+    fs.accessSync(folder, fs.constants.W_OK);
+  } catch (error) {
+    throw new ConfigError(`cannot write a backup in ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, `choose a writable ${what} path`);
+  }
+}
+
+/** LMNR_KEYS_BACKUP_DIR, else $XDG_STATE_HOME/lmnr-keys/backups, else ~/.local/state/lmnr-keys/backups (created 0700). */
+function defaultBackupFolder(ctx: CommandContext): string {
+  const chosen = ctx.backupDirectory();
+  const folder = chosen.path;
+  try {
+    fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new ConfigError(`cannot create the backup folder ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'pass --backup PATH, or set LMNR_KEYS_BACKUP_DIR to a writable folder');
+  }
+  if (!chosen.explicit) {
+    const repository = enclosingGitWorkTree(folder);
+    if (repository) {
+      throw new ConfigError(
+        `the default backup folder ${folder} is inside the git work tree ${repository}; lmnr-keys does not put backups where they could be committed`,
+        'pass --backup PATH outside it, or set LMNR_KEYS_BACKUP_DIR',
+      );
+    }
+  }
+  checkWritableFolder(folder, 'LMNR_KEYS_BACKUP_DIR');
+  return folder;
+}
+
+function enclosingGitWorkTree(folder: string): string | null {
+  for (let current = path.resolve(folder); ; current = path.dirname(current)) {
+    if (fs.existsSync(path.join(current, '.git'))) return current;
+    if (path.dirname(current) === current) return null;
+  }
+}
+
+/** How to show a backup path: relative to the working folder when inside it; null when no file was written. */
+export function displayPath(ctx: CommandContext, sink: BackupSink | null): string | null {
+  if (!sink || !sink.written()) return null;
+  const relative = path.relative(ctx.cwd, sink.path);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? sink.path : relative;
 }

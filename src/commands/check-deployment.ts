@@ -1,37 +1,25 @@
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
-import { isDatabaseConfigured, readAllStdin, readProcessEnvironment } from '../config.js';
+import { isDatabaseConfigured } from '../config/database-target.js';
 import { CliError, ExitCode, ExitError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { cleanSecretText } from '../crypto/keys.js';
-import { usingDatabase } from '../db/connect.js';
 import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from '../core/check-deployment.js';
 import { runDockerCli } from '../deployment/docker-cli.js';
-import { renderCheckDeployment } from '../report/check-deployment.js';
-import { startProgress } from '../report/output.js';
+import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
+import { emit, withProgress } from '../report/output.js';
+import type { FlagsOf } from './definitions.js';
+import { usingLaminarDatabase } from './using-laminar.js';
 
-export interface CheckDeploymentFlags {
-  file: string[];
-  projectDirectory?: string;
-  /** A file, '-', or false for --no-containers. */
-  containers?: string | false;
-  service: string[];
-  helmValues: string[];
-  manifests?: string;
-  /** false with --no-database. */
-  database: boolean;
-  strict?: boolean;
-}
-
-export async function checkDeploymentCommand(ctx: CommandContext, flags: CheckDeploymentFlags): Promise<ExitCodeValue> {
+export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf<'check-deployment'>): Promise<ExitCodeValue> {
   const { output } = ctx;
   const gathered = await gatherDeployment(
     {
-      cwd: process.cwd(),
-      shellEnv: readProcessEnvironment(),
+      cwd: ctx.cwd,
+      shellEnv: ctx.shellEnvironment,
       readText: (file) => fs.readFileSync(file, 'utf8'),
       isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
-      readStdin: readAllStdin,
+      readStdin: ctx.readStdin,
       runDocker: runDockerCli,
     },
     {
@@ -55,30 +43,29 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: CheckDe
   if (!flags.database) {
     database = { checked: false, reason: 'skipped (--no-database)' };
   } else if (!isDatabaseConfigured(ctx.environment().env, ctx.global.databaseUrl)) {
-    database = { checked: false, reason: 'skipped: no database configured (--database-url, DATABASE_URL, or --env-file with Laminar\'s POSTGRES_* settings)' };
+    database = { checked: false, reason: "skipped: no database configured (--database-url, DATABASE_URL, or --env-file with Laminar's POSTGRES_* settings)" };
   } else {
-    const progress = await startProgress(output, 'Trying the keys found on the stored values');
     try {
       const target = ctx.databaseTarget();
       await loadCipher();
-      const counts = await usingDatabase(target, {}, ({ db }) => countValuesByKey(db, keysToCount(gathered)));
+      const counts = await withProgress(output, 'Trying the keys found on the stored values', () =>
+        usingLaminarDatabase(target, (db) => countValuesByKey(db, keysToCount(gathered))),
+      );
       database = { checked: true, counts };
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
       databaseError = error;
       database = { checked: false, reason: 'failed', error: { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null } };
-    } finally {
-      progress.stop();
     }
   }
 
-  const report = judgeDeployment(gathered, database, { strict: Boolean(flags.strict) });
-  if (output.jsonMode) output.json(report);
-  else output.result(renderCheckDeployment(report, output.color));
+  const document = checkDeploymentDocument(judgeDeployment(gathered, database, { strict: Boolean(flags.strict) }));
+  emit(output, document, (doc) => renderCheckDeployment(doc, output.color));
   if (databaseError) {
-    // The file findings are out; the database part failed: its own exit code, explained once.
+    // The file findings are out; the database part failed: its own exit code, explained once
+    // (in the JSON document, or by the entry point on stderr).
     if (output.jsonMode) throw new ExitError(databaseError.exitCode);
     throw databaseError;
   }
-  return report.ok ? ExitCode.healthy : ExitCode.problemsFound;
+  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

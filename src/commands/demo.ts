@@ -8,13 +8,13 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../context.js';
-import { readProcessEnvironment } from '../config.js';
+import { readProcessEnvironment } from '../config/environment.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { LAMINAR_DEFAULT_KEY_HEX } from '../crypto/keys.js';
 import { openDatabase } from '../db/connect.js';
 import { sql } from 'kysely';
-import { startDemoPostgres, type DemoPostgres } from '../demo/postgres.js';
+import { startThrowawayPostgres, type ThrowawayPostgres } from '../demo/postgres.js';
 import { seedBrokenPlatform, seedProviderShowcase, type DemoKeys } from '../demo/seed.js';
 import { startProviderImitation, type ImitationServer } from '../demo/provider-imitation.js';
 import { writeDemoDeployment } from '../demo/deployment.js';
@@ -41,7 +41,7 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
   const c = output.color;
   const started = Date.now();
   const say = (text: string) => output.result(text);
-  let server: DemoPostgres | null = null;
+  let server: ThrowawayPostgres | null = null;
   let imitation: ImitationServer | null = null;
   let child: ChildProcess | null = null;
   const cleanUp = async () => {
@@ -59,7 +59,7 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
   process.once('SIGTERM', onSignal);
   try {
     say(c.bold('lmnr-keys demo: a broken self-hosted Laminar, diagnosed and repaired on a throwaway Postgres'));
-    server = await startDemoPostgres();
+    server = await startThrowawayPostgres({ note: (message) => output.note(c.yellow(message)) });
     await loadCipher();
     const keys: DemoKeys = {
       current: randomBytes(32),
@@ -151,7 +151,7 @@ export async function demoCommand(ctx: CommandContext, flags: DemoFlags): Promis
       );
       say(
         `\nThe demo database is still running at postgres://postgres@${server.host}:${server.port}/laminar (password and keys in the env file).\n` +
-          `Try any command by hand, e.g.:\n  ${c.cyan(`lmnr-keys doctor --env-file ${envFile}`)}\n  ${c.cyan(`lmnr-keys rotate --env-file ${envFile} --from env:AEAD_SECRET_KEY --to laminar-default --dry-run`)}\n` +
+          `Try any command by hand, e.g.:\n  ${c.cyan(`npx lmnr-keys doctor --env-file ${envFile}`)}\n  ${c.cyan(`npx lmnr-keys gen-secret --out ${path.join(server.folder, 'new.key')}`)}\n  ${c.cyan(`npx lmnr-keys rotate --env-file ${envFile} --from env:AEAD_SECRET_KEY --to file:${path.join(server.folder, 'new.key')} --dry-run`)}\n` +
           `Press Ctrl-C to stop it and remove ${server.folder}.`,
       );
       await new Promise<void>(() => {}); // until Ctrl-C: onSignal cleans up and exits

@@ -1,32 +1,28 @@
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
-import { usingDatabase } from '../db/connect.js';
-import { runDoctor } from '../core/doctor.js';
-import { renderDoctor } from '../report/doctor.js';
-import { startProgress } from '../report/output.js';
 import { loadCipher } from '../crypto/aead.js';
+import { runDoctor } from '../core/doctor.js';
+import { doctorDocument, renderDoctor } from '../report/doctor.js';
+import { emit, withProgress } from '../report/output.js';
+import type { FlagsOf } from './definitions.js';
+import { usingLaminarDatabase } from './using-laminar.js';
 
-export interface DoctorFlags {
-  candidate: string[];
-  strict: boolean;
-  batchSize: number;
-}
-
-export async function doctorCommand(ctx: CommandContext, flags: DoctorFlags): Promise<ExitCodeValue> {
+export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'>): Promise<ExitCodeValue> {
   const secrets = ctx.laminarSecrets();
   requireAeadKey(secrets);
-  const candidates = await ctx.resolveKeys(flags.candidate, '--candidate');
+  const candidates = await ctx.resolveKeys(flags.candidate.map((text) => ({ text, flag: '--candidate' })));
   const target = ctx.databaseTarget();
   await loadCipher();
-  const progress = await startProgress(ctx.output, 'Reading stored secrets');
-  const report = await usingDatabase(target, {}, ({ db }) =>
-    runDoctor(
-      { db, onProgress: (p) => progress.update(`${p.store}: ${p.scanned} checked, ${p.failing} failing`) },
-      { secrets, candidates, batchSize: flags.batchSize, strict: flags.strict },
+  const report = await withProgress(ctx.output, 'Reading stored secrets', (update) =>
+    usingLaminarDatabase(target, (db) =>
+      runDoctor(
+        { db, onProgress: (p) => update(`${p.store}: ${p.scanned} checked, ${p.failing} failing`) },
+        { secrets, candidates, batchSize: flags.batchSize, strict: Boolean(flags.strict) },
+      ),
     ),
-  ).finally(() => progress.stop());
-  if (ctx.output.jsonMode) ctx.output.json(report);
-  else ctx.output.result(renderDoctor(report, ctx.output.color, flags.strict));
-  return report.ok ? ExitCode.healthy : ExitCode.problemsFound;
+  );
+  const document = doctorDocument(report);
+  emit(ctx.output, document, (doc) => renderDoctor(doc, ctx.output.color, { all: Boolean(flags.all) }));
+  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

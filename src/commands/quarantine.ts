@@ -1,73 +1,68 @@
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
-import { ExitCode, type ExitCodeValue } from '../errors.js';
+import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
-import { usingDatabase } from '../db/connect.js';
-import { withWriterLock } from '../db/lock.js';
-import { lockOptionsFrom } from './lock-option.js';
-import { planQuarantine, runQuarantine, type QuarantineResult, type QuarantineTarget } from '../core/repair.js';
-import type { BackupSink } from '../core/backup.js';
-import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
-import { renderQuarantine } from '../report/quarantine.js';
-import { displayPath, openBackup } from './backup-option.js';
+import { planQuarantine, runQuarantine, type QuarantinePlan } from '../core/repair.js';
+import { emit } from '../report/output.js';
+import { quarantineDocument, renderQuarantine } from '../report/quarantine.js';
+import type { FlagsOf } from './definitions.js';
+import { runGuardedWrite } from './guarded-write.js';
 import { selectStores } from './stores-option.js';
+import { requireUuid } from './uuid-option.js';
 
-export interface QuarantineFlags {
-  store: string[];
-  id: string[];
-  candidate: string[];
-  dryRun?: boolean;
-  yes?: boolean;
-  backup: string | false | undefined;
-  batchSize: number;
-  wait?: boolean;
-  lockTimeout: number;
-}
-
-export async function quarantineCommand(ctx: CommandContext, flags: QuarantineFlags): Promise<ExitCodeValue> {
+export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'quarantine'>): Promise<ExitCodeValue> {
   const stores = selectStores(flags.store, () => true);
+  const ids = flags.id.map((id) => requireUuid(id, '--id', 'doctor lists the ids of failing values'));
   const secrets = ctx.laminarSecrets();
   requireAeadKey(secrets);
-  const candidates = await ctx.resolveKeys(flags.candidate, '--candidate');
-  const dryRun = Boolean(flags.dryRun);
-  if (!dryRun) refuseWithoutConsent({ yes: Boolean(flags.yes), stdinIsTerminal: ctx.stdinIsTerminal, command: 'quarantine' });
+  const candidates = await ctx.resolveKeys(flags.candidate.map((text) => ({ text, flag: '--candidate' })));
   const target = ctx.databaseTarget();
   await loadCipher();
-  let backup: BackupSink | null = null;
-  let outcome: { targets: QuarantineTarget[]; result: QuarantineResult | null };
-  try {
-    outcome = await usingDatabase(target, {}, async ({ db }) => {
-      const plan = () => planQuarantine(db, { stores, ids: flags.id, secrets, candidates, batchSize: flags.batchSize });
-      if (dryRun) return { targets: await plan(), result: null };
-      return withWriterLock(db, lockOptionsFrom(flags), async (conn) => {
-        const targets = await plan();
-        if (targets.length === 0) return { targets, result: null };
-        // Show the plan before asking; with --yes the result below lists the same values.
-        if (!flags.yes && !ctx.output.jsonMode) ctx.output.note(renderQuarantine({ targets, dryRun: true, removed: 0, changed: [], backup: null }, ctx.output.color));
-        await confirmOrRefuse({
-          yes: Boolean(flags.yes),
-          stdinIsTerminal: ctx.stdinIsTerminal,
-          command: 'quarantine',
-          question: `Take out these ${targets.length} values (after writing them to a 0600 backup)?`,
-        });
-        backup = openBackup(flags.backup, 'quarantine', target, null);
-        return { targets, result: await runQuarantine(conn, targets, backup) };
-      });
-    });
-  } finally {
-    (backup as BackupSink | null)?.close();
-  }
-  const document = {
-    version: 1 as const,
-    command: 'quarantine' as const,
-    dryRun,
-    ok: true,
-    targets: outcome.targets.map(({ ciphertextHex: _c, nonceHex: _n, ...rest }) => rest),
-    removed: outcome.result?.removed ?? 0,
-    changed: outcome.result?.changed ?? [],
-    backup: displayPath(backup),
+  const plan = async (db: Parameters<typeof planQuarantine>[0]): Promise<QuarantinePlan> => {
+    const made = await planQuarantine(db, { stores, ids, secrets, candidates, batchSize: flags.batchSize });
+    refuseSurprises(made, ids, flags.expect, Boolean(flags.dryRun));
+    return made;
   };
-  if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderQuarantine({ ...document, targets: outcome.targets }, ctx.output.color));
-  return ExitCode.healthy;
+  const outcome = await runGuardedWrite(ctx, {
+    command: 'quarantine',
+    flags,
+    target,
+    backup: { operation: 'quarantine', toFingerprint: null },
+    plan,
+    nothingToDo: (made) => made.targets.length === 0,
+    present: (made) => ({
+      text: renderQuarantine(quarantineDocument(made, null, { dryRun: true, backup: null }), ctx.output.color),
+      question: `Take out these ${made.targets.length} values (after writing them to a 0600 backup)?`,
+    }),
+    apply: (conn, made, { backup }) => runQuarantine(conn, made.targets, backup),
+  });
+  const document = quarantineDocument(outcome.plan, outcome.result, { dryRun: outcome.dryRun, backup: outcome.backup });
+  emit(ctx.output, document, (doc) => renderQuarantine(doc, ctx.output.color));
+  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
+}
+
+/**
+ * Before anything is taken out: every --id must name a value that no key opens, and taking
+ * out more than half of a store needs --expect with the exact count (nearly everything
+ * failing usually means the key is wrong, not the values).
+ */
+function refuseSurprises(plan: QuarantinePlan, ids: string[], expect: number | undefined, dryRun: boolean): void {
+  const planned = new Set(plan.targets.map((t) => t.id));
+  const notTaken = plan.requested.filter((r) => !planned.has(r.id));
+  if (notTaken.length > 0) {
+    throw new UsageError(
+      `nothing to quarantine for ${notTaken.map((r) => `${r.id} (${r.why})`).join(', ')}`,
+      'quarantine only takes out values no available key opens; doctor lists them',
+    );
+  }
+  if (ids.length > 0 || dryRun) return;
+  for (const store of plan.stores) {
+    // A store of one or two values says nothing about the key; from three on, most of it failing does.
+    if (store.total < 3 || store.taken * 2 <= store.total) continue;
+    if (expect === plan.targets.length) continue;
+    throw new UsageError(
+      `refusing to take out ${store.taken} of ${store.total} ${store.store} values without --expect ${plan.targets.length}: when nearly everything fails, the key is usually wrong, not the values`,
+      'check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if you are sure, run again with --expect ' + plan.targets.length,
+    );
+  }
 }

@@ -1,39 +1,53 @@
 import type { CommandContext } from '../context.js';
-import { ExitCode, type ExitCodeValue } from '../errors.js';
-import { usingDatabase } from '../db/connect.js';
-import { withWriterLock } from '../db/lock.js';
-import { lockOptionsFrom } from './lock-option.js';
-import { readBackupFile } from '../core/backup.js';
-import { runRestore } from '../core/restore.js';
-import { confirmOrRefuse } from '../report/prompt.js';
-import { renderRestore } from '../report/restore.js';
+import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
+import { describeTarget } from '../config/database-target.js';
+import { readBackupFile, type ParsedBackup } from '../core/backup.js';
+import { runRestore, type RestoreResult } from '../core/restore.js';
+import { readDatabaseIdentity } from '../db/identity.js';
+import type { LaminarDb } from '../db/connect.js';
+import { findStore } from '../stores/stores.js';
+import { emit } from '../report/output.js';
+import { renderRestore, restoreDocument } from '../report/restore.js';
+import type { ArgsOf, FlagsOf } from './definitions.js';
+import { runGuardedWrite } from './guarded-write.js';
 
-export interface RestoreFlags {
-  dryRun?: boolean;
-  yes?: boolean;
-  wait?: boolean;
-  lockTimeout: number;
+export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restore'>, [file]: ArgsOf<'restore'>): Promise<ExitCodeValue> {
+  const backup = readBackupFile(file, (name) => findStore(name) !== undefined);
+  if (backup.truncatedLastLine) ctx.output.note(ctx.output.color.yellow(`warning: the last line of ${file} was cut short (a crash while writing it) and is ignored`));
+  const target = ctx.databaseTarget();
+  const plan = async (db: LaminarDb): Promise<RestoreResult> => {
+    await refuseOtherDatabase(db, backup, describeTarget(target), target.database, Boolean(flags.force));
+    return runRestore(db, backup.records, { dryRun: true, batchSize: 500 });
+  };
+  const outcome = await runGuardedWrite(ctx, {
+    command: 'restore',
+    flags,
+    target,
+    backup: null,
+    plan,
+    nothingToDo: (planned) => planned.restored === 0,
+    present: (planned) => ({
+      text: renderRestore(restoreDocument(planned, { dryRun: true, backup: file, truncatedLastLine: backup.truncatedLastLine }), ctx.output.color),
+      question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
+    }),
+    apply: (conn) => runRestore(conn, backup.records, { dryRun: false, batchSize: 500 }),
+  });
+  const document = restoreDocument(outcome.result ?? outcome.plan, { dryRun: outcome.dryRun, backup: file, truncatedLastLine: backup.truncatedLastLine });
+  emit(ctx.output, document, (doc) => renderRestore(doc, ctx.output.color));
+  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
 
-export async function restoreCommand(ctx: CommandContext, file: string, flags: RestoreFlags): Promise<ExitCodeValue> {
-  const backup = readBackupFile(file);
-  const dryRun = Boolean(flags.dryRun);
-  if (!dryRun) {
-    await confirmOrRefuse({
-      yes: Boolean(flags.yes),
-      stdinIsTerminal: ctx.stdinIsTerminal,
-      command: 'restore',
-      question: `Put back ${backup.records.length} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
-    });
-  }
-  const target = ctx.databaseTarget();
-  const result = await usingDatabase(target, {}, ({ db }) =>
-    dryRun
-      ? runRestore(db, backup.records, { dryRun, batchSize: 500 })
-      : withWriterLock(db, lockOptionsFrom(flags), (conn) => runRestore(conn, backup.records, { dryRun, batchSize: 500 })),
+/**
+ * A backup belongs to one database. Compared by identity (cluster system identifier and
+ * database name) when the backup recorded it, else by database name; --force overrides.
+ */
+async function refuseOtherDatabase(db: LaminarDb, backup: ParsedBackup, here: string, databaseName: string, force: boolean): Promise<void> {
+  const identity = await readDatabaseIdentity(db);
+  const recorded = backup.header.databaseIdentity ?? null;
+  const same = recorded !== null && identity !== null ? recorded === identity : backup.header.database.split('/').slice(1).join('/') === databaseName;
+  if (same || force) return;
+  throw new UsageError(
+    `this backup was taken from another database (${backup.header.database}${recorded ? `, id ${recorded}` : ''}); this is ${here}${identity ? `, id ${identity}` : ''}`,
+    'point --database-url at the database the backup came from, or add --force if it really is the same data (e.g. a restored copy)',
   );
-  const document = { version: 1 as const, command: 'restore' as const, dryRun, ok: result.leftAlone.length === 0, backup: file, ...result };
-  if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderRestore(document, ctx.output.color));
-  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

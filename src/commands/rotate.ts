@@ -1,96 +1,81 @@
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
-import { sameKey } from '../crypto/keys.js';
-import { usingDatabase, type LaminarDb } from '../db/connect.js';
-import { withWriterLock } from '../db/lock.js';
-import { lockOptionsFrom } from './lock-option.js';
-import type { BackupSink } from '../core/backup.js';
-import { displayPath, openBackup } from './backup-option.js';
+import { isPublicDefault, sameKey } from '../crypto/keys.js';
 import { runRotation, type RotationResult } from '../core/rotate.js';
-import { renderRotation, rotationDocument } from '../report/rotate.js';
-import { startProgress } from '../report/output.js';
-import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
+import { findSlackTokensOpeningUnder } from '../core/slack-under-aead.js';
+import { buildRunbook, renderRotation, rotationDocument, type RotationDocument } from '../report/rotate.js';
+import { emit, withProgress } from '../report/output.js';
+import { refusePublicKey } from './public-key-option.js';
+import { runGuardedWrite } from './guarded-write.js';
+import type { FlagsOf } from './definitions.js';
 import { selectStores } from './stores-option.js';
 
-export interface RotateFlags {
-  from: string[];
-  to: string;
-  store: string[];
-  dryRun?: boolean;
-  yes?: boolean;
-  batchSize: number;
-  backup: string | false | undefined;
-  wait?: boolean;
-  lockTimeout: number;
+
+interface RotationPlan {
+  rotation: RotationResult | null;
+  /** Slack tokens a --from key opens while slack_integrations is not being rotated. */
+  slackUnderFrom: number;
 }
 
-export async function rotateCommand(ctx: CommandContext, flags: RotateFlags): Promise<ExitCodeValue> {
+export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'>): Promise<ExitCodeValue> {
   const stores = selectStores(flags.store, (store) => store.rotatedByDefault);
   if (flags.from.length === 0) throw new UsageError('rotate needs at least one --from key', 'e.g. --from env:AEAD_SECRET_KEY --from laminar-default');
-  const from = await ctx.resolveKeys(flags.from, '--from');
-  const [to] = await ctx.resolveKeys([flags.to], '--to');
+  const [to, ...from] = await ctx.resolveKeys([
+    { text: flags.to, flag: '--to' },
+    ...flags.from.map((text) => ({ text, flag: '--from' })),
+  ]);
   if (!to) throw new UsageError('rotate needs --to');
   if (from.some((key) => sameKey(key, to))) {
-    throw new UsageError('--to is the same key as one of the --from keys', 'the new key must differ from every old one; generate one with `lmnr-keys gen-secret`');
+    throw new UsageError('--to is the same key as one of the --from keys', 'the new key must differ from every old one; generate one with `lmnr-keys gen-secret --out FILE`');
   }
-  const dryRun = Boolean(flags.dryRun);
-  // No terminal and no --yes: refused before anything is read.
-  if (!dryRun) refuseWithoutConsent({ yes: Boolean(flags.yes), stdinIsTerminal: ctx.stdinIsTerminal, command: 'rotate' });
+  refusePublicKey(ctx, to, Boolean(flags.allowPublicKey), '--to');
   const target = ctx.databaseTarget();
   await loadCipher();
-  const renderContext = { to: to.label, fingerprint: to.fingerprint, rerun: rerunCommand(flags), variables: [...new Set(stores.map((s) => s.secretVariable))] };
-  let backup: BackupSink | null = null;
-  const rotate = async (conn: LaminarDb, planOnly: boolean): Promise<RotationResult> => {
-    const progress = await startProgress(ctx.output, planOnly ? 'Planning rotation' : 'Rotating');
-    try {
-      return await runRotation(
-        { db: conn, backup: planOnly ? null : backup, onProgress: (p) => progress.update(`${p.store}: ${p.scanned} read, ${p.rotated} ${planOnly ? 'to rotate' : 'rotated'}`) },
-        { stores, from, to, batchSize: flags.batchSize, dryRun: planOnly },
-      );
-    } finally {
-      progress.stop();
-    }
-  };
-  let result: RotationResult;
-  try {
-    result = await usingDatabase(target, {}, ({ db }) =>
-      dryRun
-        ? rotate(db, true)
-        : withWriterLock(db, lockOptionsFrom(flags), async (conn) => {
-            if (!flags.yes) {
-              // On a terminal: plan first, show the plan, then ask.
-              const plan = rotationDocument(await rotate(conn, true), { dryRun: true, backup: null });
-              if (!ctx.output.jsonMode) ctx.output.note(renderRotation(plan, ctx.output.color, { ...renderContext, confirming: true }));
-              await confirmOrRefuse({
-                yes: false,
-                stdinIsTerminal: ctx.stdinIsTerminal,
-                command: 'rotate',
-                question: `Re-seal ${plan.summary.rotated} values under ${to.label} (fingerprint ${to.fingerprint})?`,
-              });
-            }
-            // Created once the lock is held and the run confirmed, so a refused run leaves no file behind.
-            backup = openBackup(flags.backup, 'rotate', target, to.fingerprint);
-            return rotate(conn, false);
-          }),
+  const options = { stores, from, to, batchSize: flags.batchSize };
+  const slackLeftBehind = async (db: Parameters<typeof runRotation>[0]['db']) =>
+    stores.some((store) => store.name === 'slack_integrations') ? 0 : findSlackTokensOpeningUnder(db, from, ctx.laminarSecrets().slack.key);
+  const rotate = (db: Parameters<typeof runRotation>[0]['db'], dryRun: boolean, backup: Parameters<typeof runRotation>[0]['backup'], signal?: AbortSignal) =>
+    withProgress(ctx.output, dryRun ? 'Planning rotation' : 'Rotating', (update) =>
+      runRotation(
+        { db, backup, signal, onProgress: (p) => update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`) },
+        { ...options, dryRun },
+      ),
     );
-  } finally {
-    (backup as BackupSink | null)?.close();
-  }
-  const document = rotationDocument(result, { dryRun, backup: displayPath(backup) });
-  if (ctx.output.jsonMode) ctx.output.json(document);
-  else ctx.output.result(renderRotation(document, ctx.output.color, renderContext));
-  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
-}
+  const document = (result: RotationResult, dryRun: boolean, backup: string | null, slackUnderFrom: number): RotationDocument =>
+    rotationDocument(result, { dryRun, backup, slackUnderFrom, publicDefaultInBackup: backup !== null && from.some(isPublicDefault) });
 
-/** The same rotate command, to run again after the restart (never includes literal keys). */
-function rerunCommand(flags: RotateFlags): string {
-  const ref = (text: string) => (/^(env:|file:|laminar-default$)/.test(text) ? text : '<key>');
-  return [
-    'lmnr-keys rotate',
-    ...flags.store.map((s) => `--store ${s}`),
-    ...flags.from.map((f) => `--from ${ref(f)}`),
-    `--to ${ref(flags.to)}`,
-    '--yes',
-  ].join(' ');
+  const outcome = await runGuardedWrite<RotationPlan, RotationPlan>(ctx, {
+    command: 'rotate',
+    flags,
+    target,
+    backup: { operation: 'rotate', toFingerprint: to.fingerprint },
+    plan: async (db) => ({ rotation: await rotate(db, true, null), slackUnderFrom: await slackLeftBehind(db) }),
+    quickPlan: () => ({ rotation: null, slackUnderFrom: 0 }),
+    nothingToDo: (plan) => plan.rotation !== null && plan.rotation.stores.every((store) => store.rotated === 0),
+    present: (plan) => ({
+      text: renderRotation(document(plan.rotation!, true, null, plan.slackUnderFrom), ctx.output.color, { ...renderContext(), confirming: true }),
+      question: `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values under ${to.label} (fingerprint ${to.fingerprint})?`,
+    }),
+    apply: async (conn, plan, { backup, signal }) => ({
+      rotation: await rotate(conn, false, backup, signal),
+      slackUnderFrom: plan.rotation === null ? await slackLeftBehind(conn) : plan.slackUnderFrom,
+    }),
+  });
+  function renderContext() {
+    const secrets = ctx.laminarSecrets();
+    const current = { AEAD_SECRET_KEY: secrets.aead.key, SLACK_ENCRYPTION_KEY: secrets.slack.key };
+    return {
+      to: to!.label,
+      fingerprint: to!.fingerprint,
+      variables: [...new Set(stores.map((s) => s.secretVariable))],
+      runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder()),
+    };
+  }
+  const final = outcome.result ?? outcome.plan;
+  // Nothing to re-seal reads as a finished run, not as a plan: the database is already where the run would leave it.
+  const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom);
+  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) => renderRotation(d, ctx.output.color, renderContext()));
+  if (outcome.interrupted) return ExitCode.interrupted;
+  return doc.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

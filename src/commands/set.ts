@@ -1,75 +1,50 @@
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
-import { readAllStdin, resolveValueReference } from '../config.js';
 import { loadCipher } from '../crypto/aead.js';
-import { usingDatabase } from '../db/connect.js';
-import { withWriterLock } from '../db/lock.js';
-import { lockOptionsFrom } from './lock-option.js';
-import { setProviderKey } from '../core/repair.js';
-import type { BackupSink } from '../core/backup.js';
+import { applySet, planSet } from '../core/repair.js';
 import { LAMINAR_KEY_NAMES } from '../stores/stores.js';
-import { askSecret, confirmOrRefuse } from '../report/prompt.js';
-import { displayPath, openBackup } from './backup-option.js';
+import { askSecret } from '../report/prompt.js';
+import { emit } from '../report/output.js';
+import { renderSet, renderSetPlan, setDocument } from '../report/set.js';
+import type { FlagsOf } from './definitions.js';
+import { runGuardedWrite } from './guarded-write.js';
+import { refusePublicKey } from './public-key-option.js';
+import { requireUuid } from './uuid-option.js';
 
-export interface SetFlags {
-  project: string;
-  name: string;
-  value?: string;
-  force?: boolean;
-  yes?: boolean;
-  dryRun?: boolean;
-  backup: string | false | undefined;
-  wait?: boolean;
-  lockTimeout: number;
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export async function setCommand(ctx: CommandContext, flags: SetFlags): Promise<ExitCodeValue> {
-  if (!UUID.test(flags.project)) throw new UsageError('--project must be a project id (uuid)', 'doctor lists the project ids of failing keys');
+export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Promise<ExitCodeValue> {
+  requireUuid(flags.project, '--project', 'doctor lists the project ids of failing keys');
+  if (flags.keep !== undefined) requireUuid(flags.keep, '--keep', 'doctor lists the ids of duplicate rows');
   if (!(LAMINAR_KEY_NAMES as readonly string[]).includes(flags.name) && !flags.force) {
     throw new UsageError(`${flags.name} is not a name Laminar uses`, `use one of ${LAMINAR_KEY_NAMES.join(', ')}, or --force`);
   }
+  if (flags.keep !== undefined && flags.value !== undefined) throw new UsageError('--keep and --value exclude each other', '--keep keeps an existing row; --value seals a new one');
   const key = requireAeadKey(ctx.laminarSecrets());
-  const io = { env: ctx.environment().env, cwd: process.cwd(), readStdin: readAllStdin, warn: ctx.output.note };
-  let value: string;
-  if (flags.value !== undefined) value = await resolveValueReference(flags.value, '--value', io);
-  else if (ctx.stdinIsTerminal) value = await askSecret(`New value for ${flags.name} (input hidden)`);
-  else throw new UsageError('no --value and no terminal to ask for it', 'pass --value env:NAME, --value file:PATH or --value - (stdin)');
-  ctx.output.redactor.add(value);
-  const dryRun = Boolean(flags.dryRun);
-  if (!dryRun) {
-    await confirmOrRefuse({
-      yes: Boolean(flags.yes),
-      stdinIsTerminal: ctx.stdinIsTerminal,
-      command: 'set',
-      question: `Replace every ${flags.name} row of project ${flags.project} with the new value, sealed under AEAD_SECRET_KEY (${key.fingerprint})?`,
-    });
+  const keepId = flags.keep ?? null;
+  if (keepId === null) refusePublicKey(ctx, key, Boolean(flags.allowPublicKey), "AEAD_SECRET_KEY (the key set seals under)");
+  let value: string | null = null;
+  if (keepId === null && !flags.dryRun) {
+    if (flags.value !== undefined) value = await ctx.resolveValue(flags.value, '--value');
+    else if (ctx.stdinIsTerminal) value = await askSecret(`New value for ${flags.name} (input hidden)`);
+    else throw new UsageError('no --value and no terminal to ask for it', 'pass --value env:NAME, --value file:PATH or --value - (stdin)');
+    ctx.output.redactor.add(value);
   }
   const target = ctx.databaseTarget();
   await loadCipher();
-  let backup: BackupSink | null = null;
-  try {
-    const result = await usingDatabase(target, {}, ({ db }) =>
-      withWriterLock(db, lockOptionsFrom(flags), (conn) => {
-        if (!dryRun) backup = openBackup(flags.backup, 'set', target, key.fingerprint);
-        return setProviderKey(conn, { projectId: flags.project, name: flags.name, value, key, backup, dryRun });
-      }),
-    );
-    const document = { version: 1, command: 'set', dryRun, ok: true, ...result, backup: displayPath(backup) };
-    if (ctx.output.jsonMode) ctx.output.json(document);
-    else {
-      const replaced = result.replaced.length === 0 ? 'no previous row' : `${result.replaced.length} previous row${result.replaced.length === 1 ? '' : 's'} (${result.replaced.join(', ')})`;
-      ctx.output.result(
-        dryRun
-          ? `Would seal ${flags.name} for project ${flags.project} under AEAD_SECRET_KEY (${key.fingerprint}), replacing ${replaced}.`
-          : `Sealed ${flags.name} for project ${flags.project} under AEAD_SECRET_KEY (${key.fingerprint}) as row ${result.newId}, replacing ${replaced}.` +
-              (document.backup ? `\nBackup of the replaced rows: ${document.backup}` : ''),
-      );
-    }
-    return ExitCode.healthy;
-  } finally {
-    (backup as BackupSink | null)?.close();
-  }
+  const outcome = await runGuardedWrite(ctx, {
+    command: 'set',
+    flags,
+    target,
+    backup: { operation: 'set', toFingerprint: key.fingerprint },
+    plan: (db) => planSet(db, { projectId: flags.project, name: flags.name, key, keepId }),
+    nothingToDo: (plan) => plan.keepId !== null && plan.rows.length === 1,
+    present: (plan) => ({
+      text: renderSetPlan(plan, key.fingerprint, ctx.output.color),
+      question: keepId ? `Keep row ${keepId} and remove the others?` : `Replace the ${flags.name} rows of project ${flags.project} with the new value?`,
+    }),
+    apply: (conn, plan, { backup }) => applySet(conn, plan, { value, key, backup }),
+  });
+  const document = setDocument(outcome.plan, outcome.result, { dryRun: outcome.dryRun, backup: outcome.backup });
+  emit(ctx.output, document, (doc) => renderSet(doc, key.fingerprint, ctx.output.color, outcome.plan));
+  return ExitCode.healthy;
 }

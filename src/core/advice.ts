@@ -6,9 +6,6 @@ import { LAMINAR_DEFAULT_LABEL } from '../crypto/keys.js';
 import { findStore } from '../stores/stores.js';
 import type { Finding } from './doctor.js';
 
-/** Names the command that finds the service holding another key (or none). */
-const DEPLOYMENT_CHECK = '`lmnr-keys check-deployment`';
-
 export interface Advice {
   cause: string;
   nextStep: string;
@@ -23,16 +20,26 @@ function asReference(label: string): string | null {
   return null;
 }
 
-function reenterStep(finding: Finding): string {
-  if (finding.store === 'provider_api_keys') {
-    const project = finding.projectId ?? 'PROJECT_ID';
-    return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings), or take it out with \`lmnr-keys quarantine\``;
-  }
-  if (finding.store === 'slack_integrations') return 'reinstall the Slack integration for this workspace, or take it out with `lmnr-keys quarantine`';
-  return 'set up the hybrid deployment for this workspace again, or take the value out with `lmnr-keys quarantine`';
+/**
+ * What doctor knows beyond one row: when another lmnr-keys writer is running, or nearly every
+ * value fails under the current key, taking values out is the wrong advice (the key or the
+ * timing is the problem, not the values).
+ */
+export interface AdviceContext {
+  quarantineAdvisable: boolean;
 }
 
-export function adviseOnFinding(finding: Finding): Advice {
+function reenterStep(finding: Finding, context: AdviceContext): string {
+  const orQuarantine = (what: string) => (context.quarantineAdvisable ? `, or take ${what} out with \`lmnr-keys quarantine\`` : '');
+  if (finding.store === 'provider_api_keys') {
+    const project = finding.projectId ?? 'PROJECT_ID';
+    return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings)${orQuarantine('it')}`;
+  }
+  if (finding.store === 'slack_integrations') return `reconnect Slack in Laminar's workspace settings (it re-creates the token in place)${orQuarantine('it')}`;
+  return `set up the hybrid deployment for this workspace again${orQuarantine('the value')}`;
+}
+
+export function adviseOnFinding(finding: Finding, context: AdviceContext = { quarantineAdvisable: true }): Advice {
   const variable = findStore(finding.store)?.secretVariable ?? 'AEAD_SECRET_KEY';
   const storeFlag = finding.store === 'slack_integrations' ? ' --store slack_integrations' : '';
   const rotateFrom = (label: string) => {
@@ -45,39 +52,45 @@ export function adviseOnFinding(finding: Finding): Advice {
     case 'wrong_secret':
       if (finding.decryptsWith === LAMINAR_DEFAULT_LABEL) {
         return {
-          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved, or a Laminar service still runs with the old key: ${DEPLOYMENT_CHECK})`,
+          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved, or a Laminar service still runs with the old key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(LAMINAR_DEFAULT_LABEL),
         };
       }
       if (finding.decryptsWith) {
         return {
-          cause: `sealed with ${finding.decryptsWith}, not the current ${variable} (if a Laminar service runs with that key: ${DEPLOYMENT_CHECK})`,
+          cause: `sealed with ${finding.decryptsWith}, not the current ${variable} (if a Laminar service runs with that key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(finding.decryptsWith),
         };
       }
       return {
-        cause: `sealed with a key that is not available (an older ${variable} that was not kept), or altered`,
-        nextStep: `${DEPLOYMENT_CHECK} shows whether a Laminar service runs with another key; if you still have the old key, name it: \`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding)}`,
+        cause: `sealed with a key that is not available (an older ${variable} that was not kept, or the one a Laminar service runs with but lmnr-keys was not given), or altered`,
+        nextStep:
+          `check which key each Laminar service holds (\`lmnr-keys check-deployment\`); if you still have the old key, name it: ` +
+          `\`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding, context)}`,
         command: null,
       };
     case 'secret_missing':
       if (finding.decryptsWith) {
         return {
-          cause: `${variable} is not set (${DEPLOYMENT_CHECK} shows which Laminar services receive it); the value opens with ${finding.decryptsWith}`,
+          cause: `${variable} is not set (\`lmnr-keys check-deployment\` shows which Laminar services receive it); the value opens with ${finding.decryptsWith}`,
           nextStep: finding.decryptsWith === 'AEAD_SECRET_KEY'
             ? `set ${variable} to the same value as AEAD_SECRET_KEY (what Laminar's Helm chart does), or set a new ${variable} and re-seal`
             : `set ${variable}, then re-seal`,
           command: `lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}`,
         };
       }
-      return { cause: `${variable} is not set`, nextStep: `set ${variable} for Laminar (${DEPLOYMENT_CHECK} shows which service lacks it) and for lmnr-keys, then run doctor again`, command: null };
+      return {
+        cause: `${variable} is not set`,
+        nextStep: `set ${variable} for lmnr-keys to the value Laminar's services run with (\`lmnr-keys check-deployment\` shows what each holds), then run doctor again`,
+        command: null,
+      };
     case 'malformed':
-      return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding), command: null };
+      return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding, context), command: null };
     case 'incomplete':
-      return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding), command: null };
+      return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding, context), command: null };
     case 'not_utf8':
-      return { cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it', nextStep: reenterStep(finding), command: null };
+      return { cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it', nextStep: reenterStep(finding, context), command: null };
   }
 }

@@ -16,6 +16,8 @@ export interface BackupHeader {
   createdAt: string;
   /** host:port/database the backup was taken from. */
   database: string;
+  /** The database's identity whatever host reached it (system identifier/database name); absent in older backups. */
+  databaseIdentity?: string | null;
   /** Fingerprint of the key the new values are sealed under, when there is one. */
   toFingerprint: string | null;
 }
@@ -43,60 +45,102 @@ export type BackupRecord = UpdateRecord | DeleteRecord;
 export type BackupLine = BackupHeader | BackupRecord;
 
 export interface BackupSink {
+  /** The file's path; it exists only once a record was appended (see `written`). */
   path: string;
-  /** Appends records and forces them to disk. */
+  /** Appends records and forces them to disk; the first call creates the file. */
   append: (records: BackupRecord[]) => void;
+  /** True once the file exists: a run that changed nothing leaves no file behind. */
+  written: () => boolean;
   close: () => void;
 }
 
-export function defaultBackupName(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-  return `lmnr-keys-backup-${stamp}.jsonl`;
+/**
+ * A name no other run picks: the operation, a millisecond UTC timestamp and 48 random bits.
+ * (One-second names collided when a script re-ran rotate at once.)
+ */
+export function defaultBackupName(now: Date, operation: BackupHeader['operation'], random: () => string): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '');
+  return `lmnr-keys-${operation}-${stamp}-${random()}.jsonl`;
 }
 
-/** Creates the file exclusively (never overwrites) with mode 0600, and writes the header. */
-export function createBackupFile(filePath: string, header: BackupHeader): BackupSink {
-  let fd: number;
-  try {
-    fd = fs.openSync(filePath, 'wx', 0o600);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ConfigError(
-      `cannot create backup file ${filePath} (${code ?? 'error'})`,
-      code === 'EEXIST' ? 'choose another --backup path; lmnr-keys never overwrites a backup' : 'choose a writable --backup path',
-    );
-  }
-  // umask cannot widen 0600, but make the mode explicit in case the file system ignored it.
-  fs.fchmodSync(fd, 0o600);
+export class BackupExistsError extends ConfigError {}
+
+/**
+ * A backup file created on the first append, exclusively (never overwrites: an existing file
+ * is an error) with mode 0600, header first. Nothing is created for a run that writes no
+ * record, so a rotation with nothing to change leaves no file.
+ */
+export function createBackupFile(filePath: string, header: () => BackupHeader): BackupSink {
+  let fd: number | null = null;
   const writeLines = (lines: BackupLine[]) => {
-    if (lines.length === 0) return;
+    if (lines.length === 0 || fd === null) return;
     fs.writeSync(fd, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
     fs.fsyncSync(fd);
   };
-  writeLines([header]);
+  const open = () => {
+    try {
+      fd = fs.openSync(filePath, 'wx', 0o600);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new BackupExistsError(`backup file ${filePath} already exists`, 'choose another --backup path; lmnr-keys never overwrites a backup');
+      throw new ConfigError(`cannot create backup file ${filePath} (${code ?? 'error'})`, 'choose a writable --backup path');
+    }
+    // umask cannot widen 0600, but make the mode explicit in case the file system ignored it.
+    fs.fchmodSync(fd, 0o600);
+    writeLines([header()]);
+  };
   return {
     path: filePath,
-    append: (records) => writeLines(records),
-    close: () => fs.closeSync(fd),
+    append: (records) => {
+      if (records.length === 0) return;
+      if (fd === null) open();
+      writeLines(records);
+    },
+    written: () => fd !== null,
+    close: () => {
+      if (fd !== null) fs.closeSync(fd);
+    },
   };
 }
 
 export interface ParsedBackup {
   header: BackupHeader;
   records: BackupRecord[];
+  /** The last line was cut short (a crash mid-write) and was ignored. */
+  truncatedLastLine: boolean;
 }
 
-/** Reads a backup; a truncated last line (a crash mid-write) is ignored, anything else malformed is an error. */
-export function readBackupFile(filePath: string): ParsedBackup {
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const isTextOrNull = (value: unknown) => value === null || typeof value === 'string';
+
+/** Checks a record's shape, so a hand-edited file is refused with its line number instead of failing in SQL. */
+function checkRecord(record: BackupRecord, line: number, file: string, isStore: (name: string) => boolean): void {
+  const bad = (what: string) => new ConfigError(`backup file ${file} line ${line}: ${what}`, 'pass an lmnr-keys backup file, unedited');
+  if (!isStore(record.store)) throw bad(`unknown store ${JSON.stringify(String(record.store)).slice(0, 60)}`);
+  if (typeof record.id !== 'string' || !UUID.test(record.id)) throw bad('the id is not a uuid');
+  if (record.type === 'update') {
+    if (![record.oldCiphertextHex, record.oldNonceHex, record.newCiphertextHex, record.newNonceHex].every(isTextOrNull)) throw bad('a sealed value is neither text nor null');
+  } else if (record.row === null || typeof record.row !== 'object' || Array.isArray(record.row)) {
+    throw bad('the deleted row is not an object');
+  }
+}
+
+/**
+ * Reads a backup. A truncated last line (a crash mid-write) is reported and ignored; anything
+ * else malformed, and a version this lmnr-keys does not know, is an error.
+ */
+export function readBackupFile(filePath: string, isStore: (name: string) => boolean): ParsedBackup {
   let text: string;
   try {
     text = fs.readFileSync(filePath, 'utf8');
   } catch (error) {
     throw new ConfigError(`cannot read backup file ${filePath} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
   }
+  const name = path.basename(filePath);
   const lines = text.split('\n');
   const records: BackupRecord[] = [];
   let header: BackupHeader | null = null;
+  let truncatedLastLine = false;
   for (const [index, line] of lines.entries()) {
     if (line.trim() === '') continue;
     let parsed: BackupLine;
@@ -104,14 +148,26 @@ export function readBackupFile(filePath: string): ParsedBackup {
       parsed = JSON.parse(line) as BackupLine;
     } catch {
       // Only the very last line can be cut short by a crash (it has no newline yet).
-      if (index === lines.length - 1) continue;
-      throw new ConfigError(`backup file ${path.basename(filePath)} line ${index + 1} is not JSON`, 'pass an lmnr-keys backup file, unedited');
+      if (index === lines.length - 1) {
+        truncatedLastLine = true;
+        continue;
+      }
+      throw new ConfigError(`backup file ${name} line ${index + 1} is not JSON`, 'pass an lmnr-keys backup file, unedited');
     }
-    if (parsed.type === 'header') header = parsed;
-    else if (parsed.type === 'update' || parsed.type === 'delete') records.push(parsed);
+    if (parsed === null || typeof parsed !== 'object') throw new ConfigError(`backup file ${name} line ${index + 1} is not a record`, 'pass an lmnr-keys backup file, unedited');
+    if (parsed.type === 'header') {
+      if (parsed.tool !== 'lmnr-keys') break;
+      if (parsed.version !== 1) {
+        throw new ConfigError(`backup file ${name} has version ${JSON.stringify(parsed.version)}, which this lmnr-keys does not know`, 'restore it with the lmnr-keys version that wrote it');
+      }
+      header = parsed;
+    } else if (parsed.type === 'update' || parsed.type === 'delete') {
+      checkRecord(parsed, index + 1, name, isStore);
+      records.push(parsed);
+    }
   }
   if (!header || header.tool !== 'lmnr-keys') {
-    throw new ConfigError(`${path.basename(filePath)} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');
+    throw new ConfigError(`${name} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');
   }
-  return { header, records };
+  return { header, records, truncatedLastLine };
 }

@@ -6,7 +6,7 @@
  * database (read-only), `judgeDeployment` turns both into findings (pure data, no IO).
  */
 import path from 'node:path';
-import type { Environment } from '../config.js';
+import type { Environment } from '../config/environment.js';
 import { encodeAad } from '../crypto/aead.js';
 import { checkSecret, fingerprintKey, laminarDefaultKey, LAMINAR_DEFAULT_KEY_HEX, type SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
@@ -227,10 +227,8 @@ export type DatabasePart =
   | { checked: false; reason: string; error?: { exitCode: number; message: string; hint: string | null } }
   | { checked: true; stored: StoredCount[]; opens: Array<KeyOpens & { heldBy: string[]; publicDefault: boolean }> };
 
-export interface CheckDeploymentReport {
-  version: 1;
-  command: 'check-deployment';
-  ok: boolean;
+/** What check-deployment found; its document (src/report/check-deployment.ts) is ok exactly when `findings` is empty. */
+export interface CheckDeploymentResult {
   sources: SourceRef[];
   services: ServiceRow[];
   findings: DeploymentFinding[];
@@ -292,7 +290,7 @@ export function judgeDeployment(
   gathered: Pick<GatheredDeployment, 'received' | 'sources' | 'notes'>,
   database: { checked: false; reason: string; error?: { exitCode: number; message: string; hint: string | null } } | { checked: true; counts: DatabaseCounts },
   options: JudgeOptions,
-): CheckDeploymentReport {
+): CheckDeploymentResult {
   const evaluated = [...gathered.received]
     .sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group))
     .map(evaluate);
@@ -346,7 +344,7 @@ export function judgeDeployment(
         e,
         'public_default',
         `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database can read what it seals`,
-        `lmnr-keys gen-secret > new.key; lmnr-keys rotate${store} --from laminar-default --to file:new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
+        `lmnr-keys gen-secret --out new.key; lmnr-keys rotate${store} --from laminar-default --to file:new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
       );
     }
     for (const shadow of entry.shellShadows ?? []) {
@@ -469,9 +467,6 @@ export function judgeDeployment(
       }
     : { checked: false, reason: database.checked ? '' : database.reason, ...(!database.checked && database.error ? { error: database.error } : {}) };
   return {
-    version: 1,
-    command: 'check-deployment',
-    ok: findings.length === 0,
     sources: gathered.sources,
     services,
     findings,

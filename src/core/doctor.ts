@@ -9,6 +9,9 @@ import type { SecretCheck, SecretKey } from '../crypto/keys.js';
 import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { findEmptiedValues } from '../stores/taken-out.js';
+import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
+import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 export interface SecretReport {
@@ -53,15 +56,25 @@ export interface DuplicateWarning {
   detail: string;
 }
 
+/** A value quarantine emptied where Laminar needs someone to act (a note: never fails a run). */
+export interface TakenOutNote {
+  store: StoreName;
+  id: string;
+  workspaceId: string | null;
+  workspaceName: string | null;
+  detail: string;
+}
+
 export interface DoctorReport {
-  version: 1;
-  command: 'doctor';
-  ok: boolean;
   secrets: SecretReport[];
   stores: StoreReport[];
   summary: { total: number; ok: number; failing: number };
   findings: Finding[];
   warnings: DuplicateWarning[];
+  takenOut: TakenOutNote[];
+  /** An lmnr-keys writer (a rotation...) holding the lock while doctor read: its values are mid-change. */
+  writer: WriterLockHolder | null;
+  verdict: DoctorVerdict;
 }
 
 export interface DoctorProgress {
@@ -85,15 +98,6 @@ export interface DoctorOptions {
 
 export function toSecretReport(check: SecretCheck): SecretReport {
   return { name: check.name, status: check.status, fingerprint: check.fingerprint, problem: check.problem };
-}
-
-/** What makes doctor exit 1. Shared with the renderer so the verdict line and the exit code agree. */
-export function doctorHasProblems(report: Omit<DoctorReport, 'ok'>, strict: boolean): boolean {
-  if (report.findings.length > 0) return true;
-  if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) return true;
-  if (strict && report.secrets.some((secret) => secret.status === 'public_default')) return true;
-  if (strict && report.warnings.length > 0) return true;
-  return false;
 }
 
 export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promise<DoctorReport> {
@@ -149,11 +153,15 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       }
 
       const duplicates = await describeDuplicates(trx, providerStore, await duplicateGroups, options);
+      const emptied: Array<Omit<TakenOutNote, 'workspaceName'>> = [];
+      for (const store of STORES.filter((s) => s.whenTakenOut !== null && presences.get(s.name)!.present)) {
+        for (const value of await findEmptiedValues(trx, store)) emptied.push({ store: store.name, ...value, detail: store.whenTakenOut! });
+      }
 
       const names = await lookUpNames(
         trx,
         [...new Set([...rawFindings, ...duplicates].flatMap((f) => (f.projectId ? [f.projectId] : [])))],
-        [...new Set(rawFindings.flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
+        [...new Set([...rawFindings, ...emptied].flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
       );
       const findings: Finding[] = rawFindings.map((finding) => {
         const project = finding.projectId ? names.projects.get(finding.projectId) : undefined;
@@ -174,16 +182,16 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         (sum, store) => ({ total: sum.total + store.total, ok: sum.ok + store.ok, failing: sum.failing + store.failing }),
         { total: 0, ok: 0, failing: 0 },
       );
+      const writer = await findWriterLockHolder(trx);
       const partial = {
-        version: 1 as const,
-        command: 'doctor' as const,
         secrets: [options.secrets.aead, options.secrets.slack].map(toSecretReport),
         stores,
         summary,
         findings,
         warnings,
+        takenOut: emptied.map((note) => ({ ...note, workspaceName: note.workspaceId ? names.workspaces.get(note.workspaceId) ?? null : null })),
       };
-      return { ...partial, ok: !doctorHasProblems(partial, options.strict) };
+      return { ...partial, writer, verdict: judgeDoctor({ ...partial, writer }, options.strict) };
     });
 }
 

@@ -4,7 +4,6 @@
  * conditionally, read back before commit, and run under the writer lock.
  */
 import { randomUUID } from 'node:crypto';
-import { sql } from 'kysely';
 import { encodeAad, sealToText } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
@@ -13,50 +12,91 @@ import { assertRowsVisible, checkStorePresence, readRows, scanStore, type Sealed
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
 import type { BackupRecord, BackupSink } from './backup.js';
+import { describeDependents, findDependentRows, type DependentRows } from '../stores/dependents.js';
+import { insertProviderKey, projectExists, readProjectKeys, type ProjectKeyRow } from '../stores/provider-keys.js';
 import { diagnoseValue, loadShape, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
 
-export interface SetResult {
+/** What `set` found: the project's rows for the name, and whether each opens under the current key. */
+export interface SetPlan {
   projectId: string;
   name: string;
-  newId: string;
+  rows: Array<ProjectKeyRow & { opensUnderCurrentKey: boolean }>;
+  /** --keep: the row that stays; every other row of the name is removed. */
+  keepId: string | null;
+}
+
+export interface SetResult {
+  /** The row sealed by this run, or null with --keep. */
+  newId: string | null;
+  keptId: string | null;
   replaced: string[];
 }
 
-/** Seals `value` under the current key and replaces the project's rows for `name`, in one transaction. */
-export async function setProviderKey(
-  db: LaminarDb,
-  options: { projectId: string; name: string; value: string; key: SecretKey; backup: BackupSink | null; dryRun?: boolean },
-): Promise<SetResult> {
-  const projectExists = await sql<{ ok: boolean }>`
-    select (to_regclass('projects') is null) or exists(select 1 from projects where id = ${options.projectId}::uuid) as ok`.execute(db);
+/**
+ * Reads what `set` would replace, with plain SELECTs (a dry run works under a SELECT-only
+ * role). With --keep, the kept row must be one of the name's rows and open under the current
+ * key: keeping a row Laminar cannot decode would only hide the problem.
+ */
+export async function planSet(db: LaminarDb, options: { projectId: string; name: string; key: SecretKey; keepId: string | null }): Promise<SetPlan> {
   await assertRowsVisible(db, ['provider_api_keys', 'projects']);
-  if (!projectExists.rows[0]?.ok) throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
+  if (!(await projectExists(db, options.projectId))) throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
+  const rows = (await readProjectKeys(db, options.projectId, options.name, { forUpdate: false })).map((row) => ({ ...row, opensUnderCurrentKey: opensUnder(row, options.name, options.key) }));
+  if (options.keepId !== null) {
+    const kept = rows.find((row) => row.id === options.keepId);
+    if (!kept) throw new UsageError(`--keep ${options.keepId} is not one of the ${options.name} rows of project ${options.projectId}`, `its rows: ${rows.map((r) => r.id).join(', ') || 'none'}`);
+    if (!kept.opensUnderCurrentKey) throw new UsageError(`--keep ${options.keepId} does not open under the current AEAD_SECRET_KEY: Laminar could not use it`, 'keep a row doctor marks "(opens)", or set a new value with --value');
+  }
+  return { projectId: options.projectId, name: options.name, rows, keepId: options.keepId };
+}
+
+function opensUnder(row: ProjectKeyRow, name: string, key: SecretKey): boolean {
+  const shape = loadShape(providerStore, { id: row.id, ciphertextHex: row.ciphertextHex, nonceHex: row.nonceHex, aad: name, projectId: null, workspaceId: null, name });
+  if (shape.kind !== 'loaded') return false;
+  const opens = shape.opener.open(key.bytes, encodeAad(name));
+  shape.opener.clear();
+  return opens;
+}
+
+/**
+ * In one transaction: re-reads the rows FOR UPDATE and refuses if they changed since the plan,
+ * backs up what it removes, inserts the new value (unless --keep), deletes the others
+ * conditionally, and reads the new value back before commit.
+ */
+export async function applySet(
+  db: LaminarDb,
+  plan: SetPlan,
+  options: { value: string | null; key: SecretKey; backup: BackupSink | null },
+): Promise<SetResult> {
   return db.transaction().execute(async (trx) => {
-    const existing = await sql<{ id: string; value: string; nonce_hex: string }>`
-      select id::text as id, value, nonce_hex from provider_api_keys
-      where project_id = ${options.projectId}::uuid and name = ${options.name} order by id for update`.execute(trx);
-    const newId = randomUUID();
-    const result = { projectId: options.projectId, name: options.name, newId, replaced: existing.rows.map((r) => r.id) };
-    if (options.dryRun) return result;
-    const whole = await readWholeRows(trx, providerStore, result.replaced);
-    options.backup?.append(result.replaced.map((id) => ({ type: 'delete', store: 'provider_api_keys', id, row: whole.get(id)! }) satisfies BackupRecord));
-    const plaintext = new TextEncoder().encode(options.value);
-    const sealed = sealToText(options.key.bytes, plaintext, encodeAad(options.name));
-    await sql`insert into provider_api_keys (id, project_id, name, nonce_hex, value)
-      values (${newId}::uuid, ${options.projectId}::uuid, ${options.name}, ${sealed.nonceHex}, ${sealed.ciphertextHex})`.execute(trx);
-    const deleted = await deleteSealedRows(trx, providerStore, existing.rows.map((r) => ({ id: r.id, ciphertextHex: r.value, nonceHex: r.nonce_hex })));
-    if (deleted.size !== existing.rows.length) throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
-    const [readBack] = await readRows(trx, providerStore, [newId]);
+    const current = await readProjectKeys(trx, plan.projectId, plan.name, { forUpdate: true });
+    const same = current.length === plan.rows.length && current.every((row, i) => row.id === plan.rows[i]!.id && row.ciphertextHex === plan.rows[i]!.ciphertextHex && row.nonceHex === plan.rows[i]!.nonceHex);
+    if (!same) throw new IntegrityError(`the ${plan.name} rows of project ${plan.projectId} changed since the plan; nothing was written`, 'run set again to see the new plan');
+    const removed = current.filter((row) => row.id !== plan.keepId);
+    await refuseCascadingDelete(trx, providerStore, removed.map((r) => r.id));
+    const whole = await readWholeRows(trx, providerStore, removed.map((r) => r.id));
+    options.backup?.append(removed.map((row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)! }) satisfies BackupRecord));
+    let newId: string | null = null;
+    let plaintext: Uint8Array | null = null;
+    if (plan.keepId === null) {
+      if (options.value === null) throw new UsageError('set needs a value or --keep');
+      newId = randomUUID();
+      plaintext = new TextEncoder().encode(options.value);
+      await insertProviderKey(trx, { id: newId, projectId: plan.projectId, name: plan.name, sealed: sealToText(options.key.bytes, plaintext, encodeAad(plan.name)) });
+    }
+    const deleted = await deleteSealedRows(trx, providerStore, removed.map((r) => ({ id: r.id, ciphertextHex: r.ciphertextHex, nonceHex: r.nonceHex })));
+    if (deleted.size !== removed.length) throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
+    const checkId = newId ?? plan.keepId!;
+    const [readBack] = await readRows(trx, providerStore, [checkId]);
     const shape = readBack ? loadShape(providerStore, readBack) : null;
-    const opened = shape?.kind === 'loaded' && shape.opener.open(options.key.bytes, encodeAad(options.name)) ? shape.opener.takePlaintext() : null;
-    const same = opened !== null && Buffer.compare(opened, plaintext) === 0;
+    const opened = shape?.kind === 'loaded' && shape.opener.open(options.key.bytes, encodeAad(plan.name)) ? shape.opener.takePlaintext() : null;
+    const ok = opened !== null && (plaintext === null || Buffer.compare(opened, plaintext) === 0);
     opened?.fill(0);
-    plaintext.fill(0);
-    if (!same) throw new IntegrityError('read-back of the new value failed; rolled back, nothing was written');
-    return result;
+    plaintext?.fill(0);
+    if (!ok) throw new IntegrityError('read-back of the value that stays failed; rolled back, nothing was written');
+    return { newId, keptId: plan.keepId, replaced: removed.map((r) => r.id) };
   });
 }
 
@@ -68,13 +108,30 @@ export interface QuarantineTarget {
   name: string;
   status: Exclude<ValueStatus, 'ok' | 'not_utf8' | 'secret_missing'>;
   detail: string | null;
+  /** How it is taken out: the row deleted (nothing references it) or the sealed pair emptied in place. */
+  action: StoreDefinition['takeOut'];
   /** The sealed pair as read, the condition for taking it out. */
   ciphertextHex: string | null;
   nonceHex: string | null;
 }
 
-export interface QuarantineResult {
+/** Rows elsewhere that reference the targets' rows: kept (pair emptied in place) or blocking a delete. */
+export interface QuarantineDependents extends DependentRows {
+  store: StoreName;
+  /** kept: the row stays, so they are untouched; blocks_delete: the delete is refused. */
+  effect: 'kept' | 'blocks_delete';
+}
+
+export interface QuarantinePlan {
   targets: QuarantineTarget[];
+  dependents: QuarantineDependents[];
+  /** Per store: values read and values that would be taken out (a wrong key makes nearly all look lost). */
+  stores: Array<{ store: StoreName; total: number; taken: number }>;
+  /** With --id: what each requested id is, when it is not a target (unknown, or it opens). */
+  requested: Array<{ id: string; why: string }>;
+}
+
+export interface QuarantineResult {
   removed: number;
   /** Changed since the plan (the platform re-saved them, perhaps fixed): left alone. */
   changed: string[];
@@ -88,58 +145,102 @@ export interface QuarantineResult {
 export async function planQuarantine(
   db: LaminarDb,
   options: { stores: StoreDefinition[]; ids: string[]; secrets: LaminarSecrets; candidates: SecretKey[]; batchSize: number },
-): Promise<QuarantineTarget[]> {
+): Promise<QuarantinePlan> {
   const targets: QuarantineTarget[] = [];
+  const dependents: QuarantineDependents[] = [];
+  const counts: QuarantinePlan['stores'] = [];
   const wantedIds = options.ids.length > 0 ? new Set(options.ids) : null;
+  const seen = new Map<string, string>();
   for (const store of options.stores) {
     if (!(await checkStorePresence(db, store)).present) continue;
     await assertRowsVisible(db, [store.table]);
     const ring = keyRingFor(store, options.secrets, options.candidates);
     if (!ring.current) continue;
+    const mine: QuarantineTarget[] = [];
+    let total = 0;
     for await (const batch of scanStore(db, store, options.batchSize)) {
       for (const row of batch) {
         if (wantedIds && !wantedIds.has(row.id)) continue;
         const diagnosis = diagnoseValue(store, row, ring);
         const status = diagnosis.status;
+        if (status !== 'unset') total += 1;
         if (status === 'malformed' || status === 'incomplete' || (status === 'wrong_secret' && diagnosis.decryptsWith === null)) {
-          targets.push(toTarget(store, row, status, diagnosis.detail));
+          mine.push(toTarget(store, row, status, diagnosis.detail));
+        } else if (wantedIds) {
+          seen.set(row.id, status === 'ok' ? `opens under the current ${ring.secretVariable}` : status === 'unset' ? 'holds no value' : `${status}${diagnosis.decryptsWith ? `, opens with ${diagnosis.decryptsWith}` : ''}`);
         }
       }
     }
+    targets.push(...mine);
+    counts.push({ store: store.name, total, taken: mine.length });
+    const effect = store.takeOut === 'delete_row' ? 'blocks_delete' : 'kept';
+    for (const found of await findDependentRows(db, store, mine.map((t) => t.id))) dependents.push({ ...found, store: store.name, effect });
   }
-  return targets;
+  const planned = new Set(targets.map((t) => t.id));
+  const requested = options.ids.filter((id) => !planned.has(id)).map((id) => ({ id, why: seen.get(id) ?? 'no such row in the stores read' }));
+  return { targets, dependents, stores: counts, requested };
 }
 
 function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarget['status'], detail: string | null): QuarantineTarget {
-  return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name, status, detail, ciphertextHex: row.ciphertextHex, nonceHex: row.nonceHex };
+  return {
+    store: store.name,
+    id: row.id,
+    workspaceId: row.workspaceId,
+    projectId: row.projectId,
+    name: row.name,
+    status,
+    detail,
+    action: store.takeOut,
+    ciphertextHex: row.ciphertextHex,
+    nonceHex: row.nonceHex,
+  };
 }
 
-/** Deletes provider and slack rows, clears deployment pairs; backup first, conditional, verified. */
+/**
+ * Empties sealed pairs in place or deletes rows nothing references; backup first, conditional
+ * on the exact value planned, verified by reading back, one transaction per batch.
+ */
 export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], backup: BackupSink | null): Promise<QuarantineResult> {
-  const result: QuarantineResult = { targets, removed: 0, changed: [] };
+  const result: QuarantineResult = { removed: 0, changed: [] };
   for (const store of STORES) {
     const mine = targets.filter((t) => t.store === store.name);
     for (let start = 0; start < mine.length; start += 500) {
       const batch = mine.slice(start, start + 500);
-      const done = await db.transaction().execute(async (trx) => {
-        if (store.emptyMeansUnset) {
-          // '' on both sides means "not set" to Laminar and also fits the older NOT NULL DEFAULT '' columns.
-          backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
-          const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
-          const readBack = await readRows(trx, store, [...written]);
-          if (readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back`);
-          return written;
-        }
-        const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
-        backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
-        const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
-        const readBack = await readRows(trx, store, [...deleted]);
-        if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back`);
-        return deleted;
-      });
+      const done = await db.transaction().execute((trx) => (store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup) : deleteRows(trx, store, batch, backup)));
       result.removed += done.size;
       result.changed.push(...batch.filter((t) => !done.has(t.id)).map((t) => t.id));
     }
   }
   return result;
+}
+
+async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+  // '' on both sides means "not set" to lmnr-keys and fits every version of Laminar's columns (NOT NULL ones too).
+  backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
+  const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
+  const readBack = await readRows(trx, store, [...written]);
+  if (readBack.length !== written.size || readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) {
+    throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back, nothing in this batch was changed`);
+  }
+  return written;
+}
+
+async function deleteRows(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+  await refuseCascadingDelete(trx, store, batch.map((t) => t.id));
+  const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
+  backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
+  const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
+  const readBack = await readRows(trx, store, [...deleted]);
+  if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);
+  return deleted;
+}
+
+/** A delete that would cascade to (or be blocked by) rows no backup holds is never made. */
+async function refuseCascadingDelete(trx: LaminarDb, store: StoreDefinition, ids: string[]): Promise<void> {
+  const dependents = await findDependentRows(trx, store, ids);
+  if (dependents.length === 0) return;
+  throw new IntegrityError(
+    `refusing to delete from ${store.table}: ${describeDependents(dependents)} reference these rows, and a backup of ${store.table} would not hold them; nothing in this batch was changed`,
+    'this database references the table in a way Laminar does not; please report it with `lmnr-keys doctor --json` output',
+  );
 }

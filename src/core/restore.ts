@@ -2,14 +2,22 @@
  * restore: puts back what a backup says was replaced or deleted, but only where the database
  * still holds exactly what lmnr-keys wrote. Anything changed since is left alone and listed.
  */
-import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
 import { assertRowsVisible, readRows } from '../stores/scan.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
+import { referencingKeys } from '../stores/dependents.js';
+import { insertWholeRow, rowExists } from '../stores/restore-rows.js';
 import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
 
 export interface LeftAlone {
+  store: StoreName;
+  id: string;
+  reason: string;
+}
+
+/** A row put back whose dependents (deleted with it by a cascade) the backup does not hold. */
+export interface Incomplete {
   store: StoreName;
   id: string;
   reason: string;
@@ -20,6 +28,8 @@ export interface RestoreResult {
   restored: number;
   alreadyRestored: number;
   leftAlone: LeftAlone[];
+  /** Restored, but not whole: never reported as full success. */
+  incomplete: Incomplete[];
 }
 
 export interface RestoreOptions {
@@ -32,7 +42,7 @@ export interface RestoreOptions {
  * batch an id appears at most once.
  */
 export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
-  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [] };
+  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [], incomplete: [] };
   await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
   const pending = [...records].reverse();
   while (pending.length > 0) {
@@ -88,10 +98,20 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
 }
 
 async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: DeleteRecord[], options: RestoreOptions, result: RestoreResult) {
+  if (records.length === 0) return;
+  // Older lmnr-keys deleted Slack integration rows; the cascade took their channel mappings, which no backup holds.
+  const cascades = (await referencingKeys(db, store)).filter((key) => key.on_delete === 'c');
+  const lostWithIt = cascades.length === 0 ? null : cascades.map((key) => `${key.table}${key.column ? `.${key.column}` : ''}`).join(', ');
+  const markIncomplete = (record: DeleteRecord) => {
+    if (lostWithIt === null) return;
+    result.incomplete.push({
+      store: store.name,
+      id: record.id,
+      reason: `rows of ${lostWithIt} that referenced it were deleted with it (ON DELETE CASCADE) and are not in this backup${store.name === 'slack_integrations' ? ": re-map the Slack channels to projects in Laminar's workspace settings" : ''}`,
+    });
+  };
   for (const record of records) {
-    const exists = await sql<{ n: number }>`
-      select count(*)::int as n from ${sql.table(store.table)} where ${sql.ref(store.idColumn)} = ${record.id}::uuid`.execute(db);
-    if ((exists.rows[0]?.n ?? 0) > 0) {
+    if (await rowExists(db, store, record.id)) {
       const same = await readRows(db, store, [record.id]);
       const row = same[0];
       if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) result.alreadyRestored += 1;
@@ -100,13 +120,13 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
     }
     if (options.dryRun) {
       result.restored += 1;
+      markIncomplete(record);
       continue;
     }
     try {
-      await sql`
-        insert into ${sql.table(store.table)}
-        select * from json_populate_record(null::${sql.table(store.table)}, ${JSON.stringify(record.row)}::json)`.execute(db);
+      await insertWholeRow(db, store, record.row);
       result.restored += 1;
+      markIncomplete(record);
     } catch (error) {
       const code = (error as { code?: string }).code;
       result.leftAlone.push({

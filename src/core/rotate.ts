@@ -58,6 +58,8 @@ export interface RotationDeps {
   db: LaminarDb;
   backup: BackupSink | null;
   onProgress?: (progress: RotationProgress) => void;
+  /** Aborted (Ctrl-C): stop after the batch in flight; what was committed stays. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface RotationOptions {
@@ -110,12 +112,14 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
   const reports: RotationStoreReport[] = [];
   const stuck: StuckValue[] = [];
   for (const store of options.stores) {
+    if (deps.signal?.aborted) break;
     const presence = await checkStorePresence(deps.db, store);
     if (presence.present) await assertRowsVisible(deps.db, [store.table]);
     const report: RotationStoreReport = { store: store.name, present: presence.present, total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0 };
     reports.push(report);
     if (!presence.present) continue;
     for await (const batch of scanStore(deps.db, store, options.batchSize)) {
+      if (deps.signal?.aborted) break;
       await rotateBatch(deps, options, store, batch, report, stuck);
       deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated });
     }

@@ -9,9 +9,13 @@ import type { SealedRow } from '../stores/scan.js';
 import { STORES } from '../stores/stores.js';
 import { diagnoseValue, loadShape, type KeyRing } from './diagnose.js';
 import { adviseOnFinding } from './advice.js';
-import { COMPANION_NAMES, PROVIDERS, type ProviderAdapter, type ProviderName } from '../providers/index.js';
+import { COMPANION_NAMES, PROVIDERS, providerForKeyName, type ProviderAdapter, type ProviderName } from '../providers/index.js';
+import type { LaminarDb } from '../db/connect.js';
+import { ConfigError, UsageError } from '../errors.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, readProviderKeys, type NameDirectory } from '../stores/scan.js';
 import { classifyGenerically, retryAfterSeconds } from '../providers/answer.js';
 import type { Credential, ProbeKind, ProbeStatus, ProviderAnswer } from '../providers/types.js';
+import { printable } from '../printable.js';
 
 export type VerifyStatus = ProbeStatus | 'decode_failed' | 'incomplete_credentials' | 'skipped';
 
@@ -55,11 +59,42 @@ interface ProbeOutcome {
 
 const RETRYABLE = new Set<ProbeStatus>(['rate_limited', 'provider_error', 'network_error']);
 
-/** Removes the key and any masked echo of it (e.g. "sk-abc***xyz") from a provider's message. */
+/** What is read of a provider's answer: error bodies are small; a gateway's endless page is not read to the end. */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** What is kept of a provider's message for reports. */
+const MAX_DETAIL_CHARS = 400;
+
+/**
+ * Removes the key and any masked echo of it (e.g. "sk-abc***xyz") from a provider's message.
+ * Linear in the message length (a whitespace-token scan, no backtracking regex): a 5 MB body
+ * from a hostile gateway costs milliseconds, not minutes.
+ */
 export function redactEcho(message: string, secrets: string[]): string {
   let result = message;
   for (const secret of secrets) if (secret.length >= 4) result = result.split(secret).join('[redacted]');
-  return result.replace(/\S*\*{3,}\S*/g, '[redacted]');
+  return result
+    .split(/(\s+)/)
+    .map((token) => (token.includes('***') ? '[redacted]' : token))
+    .join('');
+}
+
+/** Reads at most `limit` bytes of a body, then stops the transfer; the caller's signal bounds the time. */
+async function readBodyPrefix(response: Response, limit: number): Promise<string> {
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (size < limit) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
 async function callOnce(adapter: ProviderAdapter, credential: Credential, settings: ProbeSettings, deps: ProbeDeps): Promise<{ outcome: ProbeOutcome; answer: ProviderAnswer | null; quotaChecked: boolean }> {
@@ -76,7 +111,7 @@ async function callOnce(adapter: ProviderAdapter, credential: Credential, settin
       signal: AbortSignal.timeout(settings.timeoutMs),
       redirect: 'manual',
     });
-    text = await response.text();
+    text = await readBodyPrefix(response, MAX_BODY_BYTES);
   } catch (error) {
     return { outcome: { status: 'network_error', httpStatus: null, retryAfterSeconds: null, detail: describeNetworkError(error, settings.timeoutMs) }, answer: null, quotaChecked: request.quotaChecked };
   }
@@ -120,7 +155,7 @@ export async function probeCredential(adapter: ProviderAdapter, credential: Cred
     first = await callOnce(adapter, credential, settings, deps);
   }
   const { outcome, quotaChecked } = first;
-  let detail = outcome.detail ? redactEcho(outcome.detail, secrets) : null;
+  let detail = outcome.detail ? printable(redactEcho(outcome.detail.slice(0, MAX_BODY_BYTES), secrets)).slice(0, MAX_DETAIL_CHARS) : null;
   if (!quotaChecked && outcome.status === 'ok') detail = 'key accepted; quota not checked (--probe auth)';
   else if (!quotaChecked && detail) detail = `${detail} (quota not checked: --probe auth)`;
   return { ...outcome, detail };
@@ -155,6 +190,34 @@ function openStored(row: SealedRow, current: SecretKey, doctorRing: KeyRing): { 
   return { ok: false, cause: `${diagnosis.status}: ${advice.cause}` };
 }
 
+export interface StoredCredentials {
+  rows: SealedRow[];
+  names: NameDirectory;
+}
+
+/**
+ * Reads the stored provider keys (optionally of some projects) in one READ ONLY transaction.
+ * A project that does not exist is a usage error, not "nothing stored".
+ */
+export async function loadStoredCredentials(db: LaminarDb, projectIds: string[]): Promise<StoredCredentials> {
+  return db
+    .transaction()
+    .setAccessMode('read only')
+    .execute(async (trx) => {
+      const presence = await checkStorePresence(trx, providerStore);
+      if (!presence.present) throw new ConfigError(`this Laminar database has no provider keys to verify: ${presence.reason}`, 'an older Laminar stores no provider keys; doctor shows which stores exist');
+      await assertRowsVisible(trx, ['provider_api_keys', 'projects']);
+      if (projectIds.length > 0) {
+        const found = await lookUpNames(trx, projectIds, []);
+        const missing = projectIds.filter((id) => !found.projects.has(id));
+        if (missing.length > 0) throw new UsageError(`no such project: ${missing.join(', ')}`, 'doctor and the web UI list project ids');
+      }
+      const rows = await readProviderKeys(trx, projectIds.length > 0 ? projectIds : null);
+      const names = await lookUpNames(trx, [...new Set(rows.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
+      return { rows, names };
+    });
+}
+
 /** Folds each project's rows into credentials (companions joined to their key). */
 export function planVerification(rows: SealedRow[], options: { current: SecretKey; doctorRing: KeyRing; providers: ProviderName[] | null }): Job[] {
   const jobs: Job[] = [];
@@ -167,7 +230,7 @@ export function planVerification(rows: SealedRow[], options: { current: SecretKe
   for (const projectRows of byProject.values()) {
     const names = new Set(projectRows.map((r) => r.name));
     for (const row of projectRows) {
-      const adapter = PROVIDERS.find((p) => p.keyName === row.name);
+      const adapter = providerForKeyName(row.name);
       if (adapter) {
         if (!wanted(adapter)) continue;
         const key = openStored(row, options.current, options.doctorRing);

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { Kysely, PostgresDialect } from 'kysely';
-import type { DatabaseTarget } from '../config.js';
+import type { DatabaseTarget } from '../config/database-target.js';
 import type { LaminarDatabase } from './schema.js';
 import { toDatabaseError } from './errors.js';
 

@@ -4,7 +4,8 @@
  * we only ever print host, port and database).
  */
 import { DatabaseError } from '../errors.js';
-import { describeTarget, type DatabaseTarget } from '../config.js';
+import { printable } from '../printable.js';
+import { describeTarget, type DatabaseTarget } from '../config/database-target.js';
 
 interface PgLikeError {
   code?: string;
@@ -76,6 +77,7 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   );
 }
 
+/** A server's message, one line, control characters made visible (it may quote names from the database). */
 function firstLine(text: string | undefined): string {
-  return (text ?? '').split('\n')[0] ?? '';
+  return printable((text ?? '').split('\n')[0] ?? '');
 }

@@ -15,6 +15,27 @@ export interface LockOptions {
   wait: boolean;
   /** With wait: give up after this many milliseconds (0 = wait forever). */
   timeoutMs: number;
+  /** Shown in pg_stat_activity while the lock is held (e.g. "lmnr-keys rotate to 1a2b3c4d"), so doctor can say what runs. */
+  purpose?: string;
+}
+
+export interface WriterLockHolder {
+  pid: number;
+  /** What the holder said it does (application_name), when it is lmnr-keys. */
+  purpose: string | null;
+  since: string | null;
+}
+
+/** The lmnr-keys writer holding the lock right now, if any (for doctor: values mid-rotation look broken). */
+export async function findWriterLockHolder(db: LaminarDb): Promise<WriterLockHolder | null> {
+  const holder = await sql<{ pid: number; application_name: string | null; since: string | null }>`
+    select l.pid, a.application_name, a.xact_start::text as since from pg_locks l
+    left join pg_stat_activity a on a.pid = l.pid
+    where l.locktype = 'advisory' and l.classid = ${LOCK_CLASS_ID} and l.objid = ${LOCK_OBJECT_ID} and l.granted
+    limit 1`.execute(db);
+  const row = holder.rows[0];
+  if (!row) return null;
+  return { pid: row.pid, purpose: row.application_name?.startsWith('lmnr-keys') ? row.application_name : null, since: row.since };
 }
 
 /** Runs `work` on one dedicated connection that holds the writer lock. */
@@ -51,6 +72,7 @@ export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, wor
         );
       }
     }
+    if (options.purpose) await sql`select set_config('application_name', ${options.purpose.slice(0, 60)}, false)`.execute(conn);
     try {
       return await work(conn);
     } finally {

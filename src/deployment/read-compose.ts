@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { parseComposeDotenv, DotenvSyntaxError } from '../config/compose-dotenv.js';
 import { interpolate, InterpolationError, type VariableLookup } from '../config/compose-interpolate.js';
-import type { Environment } from '../config.js';
+import type { Environment } from '../config/environment.js';
 import { ConfigError, UsageError } from '../errors.js';
 import { LAMINAR_SERVICES, recogniseService, type LaminarService } from './services.js';
 import type { FileAccess, ReaderResult, ReceivedVariable, ShellShadow, SourceRef } from './types.js';

@@ -7,6 +7,7 @@ export const anthropic: ProviderAdapter = {
   companions: [],
   defaultModel: 'claude-3-5-haiku-latest',
   defaultBaseUrl: () => 'https://api.anthropic.com/v1',
+  ownHost: /^api\.anthropic\.com$/,
   buildRequest: async (credential, { probe, baseUrl, model }) => {
     const headers = jsonHeaders({ 'x-api-key': credential.key, 'anthropic-version': '2023-06-01' });
     if (probe === 'auth') return { url: joinUrl(baseUrl, 'models'), method: 'GET', headers, quotaChecked: false };

@@ -12,6 +12,7 @@ export const azure: ProviderAdapter = {
   ],
   defaultModel: '',
   defaultBaseUrl: (credential) => `https://${encodeURIComponent(credential.companions.OPENAI_AZURE_RESOURCE_ID ?? '')}.openai.azure.com/openai`,
+  ownHost: /\.openai\.azure\.com$/,
   // Azure has no key-only endpoint on the data plane: --probe auth makes the same tiny generation.
   buildRequest: async (credential, { baseUrl }) => ({
     url: joinUrl(baseUrl, `deployments/${encodeURIComponent(credential.companions.OPENAI_AZURE_DEPLOYMENT_NAME ?? '')}/chat/completions?api-version=${AZURE_API_VERSION}`),
@@ -27,8 +28,11 @@ export const azure: ProviderAdapter = {
     if (answer.status === 404 || code === 'DeploymentNotFound') return classified('access_denied', answer);
     if (answer.status === 403) return classified('access_denied', answer);
     if (answer.status === 429) {
+      // Azure's ordinary per-minute 429 links aka.ms/oai/quotaincrease and says "rate limit" and
+      // "pricing tier": none of that is a spent quota. Only the trial-upgrade link, or a wait of
+      // an hour or more, is (shared/PROVIDERS.md).
       const wait = retryAfterSeconds(answer);
-      if ((wait !== null && wait >= 3600) || /upgrade|aka\.ms\/oai\/quotaincrease/i.test(message)) return classified('quota_exceeded', answer);
+      if ((wait !== null && wait >= 3600) || /aka\.ms\/429TrialUpgrade/i.test(message)) return classified('quota_exceeded', answer);
       return classified('rate_limited', answer);
     }
     return classifyByStatus(answer);

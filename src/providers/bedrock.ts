@@ -17,6 +17,7 @@ export const bedrock: ProviderAdapter = {
   ],
   defaultModel: 'amazon.nova-micro-v1:0',
   defaultBaseUrl: (credential) => `https://bedrock-runtime.${credential.companions.AWS_REGION || 'us-east-1'}.amazonaws.com`,
+  ownHost: /^bedrock-runtime\.[a-z0-9-]+\.amazonaws\.com$/,
   // No key-only endpoint on bedrock-runtime: --probe auth makes the same 1-token Converse call.
   buildRequest: async (credential, { baseUrl, model }) => {
     const url = joinUrl(baseUrl, `model/${encodeURIComponent(model)}/converse`);

@@ -29,6 +29,7 @@ export const gemini: ProviderAdapter = {
   companions: [],
   defaultModel: 'gemini-2.5-flash-lite',
   defaultBaseUrl: () => 'https://generativelanguage.googleapis.com/v1beta',
+  ownHost: /^generativelanguage\.googleapis\.com$/,
   buildRequest: async (credential, { probe, baseUrl, model }) => {
     const headers = jsonHeaders({ 'x-goog-api-key': credential.key });
     if (probe === 'auth') return { url: joinUrl(baseUrl, 'models'), method: 'GET', headers, quotaChecked: false };

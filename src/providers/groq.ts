@@ -9,6 +9,7 @@ export const groq: ProviderAdapter = {
   companions: [],
   defaultModel: 'llama-3.1-8b-instant',
   defaultBaseUrl: () => 'https://api.groq.com/openai/v1',
+  ownHost: /^api\.groq\.com$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
   classify: (answer) => {
     const shared = classifyOpenAiStyle(answer);

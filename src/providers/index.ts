@@ -8,8 +8,12 @@ import { mistral } from './mistral.js';
 import { openai } from './openai.js';
 import type { ProviderAdapter, ProviderName } from './types.js';
 
+import { PROVIDER_NAMES } from './names.js';
+
+/** One adapter per name in names.ts, in that order. */
 export const PROVIDERS: readonly ProviderAdapter[] = [openai, anthropic, gemini, groq, mistral, azure, bedrock];
-export const PROVIDER_NAMES = PROVIDERS.map((p) => p.name);
+if (PROVIDERS.map((p) => p.name).join() !== PROVIDER_NAMES.join()) throw new Error('providers/index.ts and providers/names.ts disagree');
+export { PROVIDER_NAMES };
 
 export function findProvider(name: string): ProviderAdapter | undefined {
   return PROVIDERS.find((p) => p.name === name);

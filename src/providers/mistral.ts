@@ -8,6 +8,7 @@ export const mistral: ProviderAdapter = {
   companions: [],
   defaultModel: 'mistral-small-latest',
   defaultBaseUrl: () => 'https://api.mistral.ai/v1',
+  ownHost: /^api\.mistral\.ai$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
   classify: (answer) => {
     if (answer.status === 401) {

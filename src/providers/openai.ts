@@ -25,6 +25,7 @@ export const openai: ProviderAdapter = {
   companions: [],
   defaultModel: 'gpt-4o-mini',
   defaultBaseUrl: () => 'https://api.openai.com/v1',
+  ownHost: /^api\.openai\.com$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
   classify: (answer) => {
     const shared = classifyOpenAiStyle(answer);

@@ -1,6 +1,8 @@
 /** One interface every provider adapter implements; see shared/PROVIDERS.md. */
 
-export type ProviderName = 'openai' | 'anthropic' | 'gemini' | 'groq' | 'mistral' | 'azure' | 'bedrock';
+import type { ProviderName } from './names.js';
+
+export type { ProviderName };
 
 export const PROBE_STATUSES = [
   'ok',
@@ -54,6 +56,8 @@ export interface ProviderAdapter {
   defaultModel: string;
   /** The provider's own base URL for this credential (with the version segment). */
   defaultBaseUrl: (credential: Credential) => string;
+  /** The provider's own API hosts; a --base-url elsewhere is a gateway the operator chose, and keys will go there. */
+  ownHost: RegExp;
   buildRequest: (credential: Credential, options: { probe: ProbeKind; baseUrl: string; model: string }) => Promise<ProbeRequest>;
   /** Classifies a non-2xx JSON answer; the generic rules (5xx, non-JSON) have already run. */
   classify: (answer: ProviderAnswer) => Classification;

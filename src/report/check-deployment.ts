@@ -1,8 +1,27 @@
-/** Human rendering of a CheckDeploymentReport: a table per deployment source, the findings with their fixes, a verdict. */
+/** The check-deployment document and its human rendering: a table per deployment source, the findings with their fixes, a verdict. */
 import type { ChalkInstance } from 'chalk';
-import { GROUP_TITLES, type CheckDeploymentReport, type ServiceRow } from '../core/check-deployment.js';
+import { GROUP_TITLES, type CheckDeploymentResult, type ServiceRow } from '../core/check-deployment.js';
 import type { DeploymentGroup } from '../deployment/types.js';
+import { printable } from '../printable.js';
+import { documentOf, type Envelope } from './document.js';
 import { plural } from './format.js';
+
+export interface CheckDeploymentDocument extends Envelope<'check-deployment'>, CheckDeploymentResult {}
+
+/** ok exactly when there is no finding: notes never fail a run. */
+export function checkDeploymentDocument(result: CheckDeploymentResult): CheckDeploymentDocument {
+  return documentOf('check-deployment', result.findings.length === 0, result);
+}
+
+export interface FingerprintBody {
+  fingerprint: string | null;
+  status: string;
+  problem: string | null;
+}
+
+export function fingerprintDocument(ok: boolean, body: FingerprintBody) {
+  return documentOf('fingerprint', ok, body);
+}
 
 const STATUS_WORDS: Record<ServiceRow['status'], string> = {
   ok: 'ok',
@@ -14,7 +33,9 @@ const STATUS_WORDS: Record<ServiceRow['status'], string> = {
   not_given: 'not given (not read)',
 };
 
-function table(rows: string[][], c: ChalkInstance, paint: (row: number, column: number, text: string) => string): string[] {
+function table(cells: string[][], c: ChalkInstance, paint: (row: number, column: number, text: string) => string): string[] {
+  // Names, paths and places come from the operator's files: shown only as printable text.
+  const rows = cells.map((row) => row.map(printable));
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows.map((row, index) =>
     `  ${row
@@ -24,10 +45,10 @@ function table(rows: string[][], c: ChalkInstance, paint: (row: number, column: 
   );
 }
 
-export function renderCheckDeployment(report: CheckDeploymentReport, c: ChalkInstance): string {
+export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkInstance): string {
   const lines: string[] = [];
   lines.push(c.bold('Read'));
-  for (const source of report.sources) lines.push(`  ${source.kind.padEnd(12)} ${source.path}`);
+  for (const source of report.sources) lines.push(`  ${source.kind.padEnd(12)} ${printable(source.path)}`);
   if (report.sources.length === 0) lines.push(c.dim('  nothing'));
 
   const groups = [...new Set(report.services.map((row) => row.source))] as DeploymentGroup[];
@@ -47,7 +68,7 @@ export function renderCheckDeployment(report: CheckDeploymentReport, c: ChalkIns
   lines.push('', c.bold('Database'));
   const database = report.database;
   if (!database.checked) {
-    lines.push(c.dim(`  not checked: ${database.error ? database.error.message : database.reason}`));
+    lines.push(c.dim(`  not checked: ${printable(database.error ? database.error.message : database.reason)}`));
   } else {
     const stored = database.stored.filter((s) => s.present);
     lines.push(`  stored: ${stored.map((s) => `${s.store} ${s.values}`).join(' · ') || 'no store present'}`);
@@ -63,16 +84,16 @@ export function renderCheckDeployment(report: CheckDeploymentReport, c: ChalkIns
   if (report.findings.length > 0) {
     lines.push('', c.bold('Findings'));
     for (const finding of report.findings) {
-      lines.push(`  ${c.red('x')} ${c.red(finding.kind)}  ${finding.service} ${finding.variable} ${c.dim(`(${GROUP_TITLES[finding.source]})`)}`);
-      lines.push(`    ${finding.detail}`);
-      lines.push(`    fix: ${c.cyan(finding.fix)}`);
+      lines.push(`  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ${c.dim(`(${GROUP_TITLES[finding.source]})`)}`);
+      lines.push(`    ${printable(finding.detail)}`);
+      lines.push(`    fix: ${c.cyan(printable(finding.fix))}`);
     }
   }
   if (report.notes.length > 0) {
     lines.push('', c.bold('Notes'));
     for (const note of report.notes) {
       const about = [note.service, note.variable].filter(Boolean).join(' ');
-      lines.push(`  ${c.yellow('-')} ${about ? `${about}: ` : ''}${note.detail}`);
+      lines.push(`  ${c.yellow('-')} ${printable(about ? `${about}: ` : '')}${printable(note.detail)}`);
     }
   }
 
@@ -80,7 +101,7 @@ export function renderCheckDeployment(report: CheckDeploymentReport, c: ChalkIns
   return lines.join('\n');
 }
 
-function verdict(report: CheckDeploymentReport, c: ChalkInstance): string {
+function verdict(report: CheckDeploymentDocument, c: ChalkInstance): string {
   if (!report.ok) {
     const kinds = [...new Set(report.findings.map((f) => f.kind))].join(', ');
     return c.red(`Verdict: ${plural(report.findings.length, 'finding')} (${kinds}): fix them with the commands above.`);

@@ -1,8 +1,16 @@
-/** Human rendering of a DoctorReport. */
+/** The doctor document and its human rendering. */
 import type { ChalkInstance } from 'chalk';
-import { adviseOnFinding } from '../core/advice.js';
+import { adviseOnFinding, type AdviceContext } from '../core/advice.js';
 import type { DoctorReport, Finding } from '../core/doctor.js';
+import { documentOf, type Envelope } from './document.js';
 import { groupByWorkspaceAndProject, plural } from './format.js';
+import { printable } from '../printable.js';
+
+export interface DoctorDocument extends Envelope<'doctor'>, DoctorReport {}
+
+export function doctorDocument(report: DoctorReport): DoctorDocument {
+  return documentOf('doctor', report.verdict.ok, report);
+}
 
 const SECRET_WORDS: Record<string, string> = {
   ok: 'ok',
@@ -11,82 +19,137 @@ const SECRET_WORDS: Record<string, string> = {
   needs_cleanup: 'needs cleanup',
   public_default: "Laminar's PUBLIC default key",
 };
+const SECRET_WORD_WIDTH = Math.max(...Object.values(SECRET_WORDS).map((word) => word.length));
 
-export function renderDoctor(report: DoctorReport, c: ChalkInstance, strict: boolean): string {
+/** More failing values than this are summarised (counts per place and cause, the first ones in full) unless --all. */
+export const FULL_LIST_LIMIT = 100;
+const SHOWN_WHEN_SUMMARISED = 20;
+
+export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { all: boolean }): string {
   const lines: string[] = [];
+  const { verdict } = doc;
+  if (doc.writer) {
+    lines.push(
+      c.yellow.bold('An lmnr-keys writer is running on this database right now') +
+        c.yellow(` (${doc.writer.purpose ?? 'lmnr-keys'}, backend pid ${doc.writer.pid}${doc.writer.since ? `, since ${doc.writer.since}` : ''}): `) +
+        c.yellow('values it has not reached yet still open only under its old key. Run doctor again when it has finished; do not quarantine meanwhile.'),
+      '',
+    );
+  }
+  for (const suspect of verdict.suspectedWrongKey) {
+    lines.push(
+      c.red.bold(`${suspect.failing} of ${suspect.total} ${suspect.store} values open under no key lmnr-keys knows. `) +
+        c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
+        c.red('Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint`. Do not quarantine before you know.'),
+      '',
+    );
+  }
   lines.push(c.bold('Secrets'));
-  for (const secret of report.secrets) {
+  for (const secret of doc.secrets) {
     const paint = secret.status === 'ok' ? c.green : secret.status === 'missing' && secret.name === 'SLACK_ENCRYPTION_KEY' ? c.yellow : c.red;
+    const word = (SECRET_WORDS[secret.status] ?? secret.status).padEnd(SECRET_WORD_WIDTH);
     const fingerprint = secret.fingerprint ? c.dim(`fingerprint ${secret.fingerprint}`) : '';
-    lines.push(`  ${secret.name.padEnd(22)} ${paint(SECRET_WORDS[secret.status] ?? secret.status).padEnd(20)} ${fingerprint}`);
+    lines.push(`  ${secret.name.padEnd(22)} ${paint(word)}  ${fingerprint}`.trimEnd());
     if (secret.problem) lines.push(`    ${secret.status === 'public_default' ? c.red.bold('WARNING: ') : ''}${secret.problem}`);
   }
 
   lines.push('', c.bold('Stores'));
-  for (const store of report.stores) {
+  for (const store of doc.stores) {
     if (!store.present) {
       lines.push(`  ${store.store.padEnd(38)} ${c.dim(`not present (${store.reason ?? 'older Laminar'})`)}`);
       continue;
     }
     const failing = store.failing > 0 ? c.red(`${store.failing} failing`) : c.green('0 failing');
-    lines.push(`  ${store.store.padEnd(38)} ${plural(store.total, 'value').padEnd(10)} ${String(store.ok).padStart(6)} ok   ${failing}`);
+    lines.push(`  ${store.store.padEnd(38)} ${plural(store.total, 'value').padEnd(14)} ${String(store.ok).padStart(8)} ok   ${failing}`);
   }
 
-  if (report.findings.length > 0) {
+  const adviceContext: AdviceContext = { quarantineAdvisable: verdict.quarantineAdvisable };
+  if (doc.findings.length > 0) {
     lines.push('', c.bold('Values Laminar cannot use'));
-    lines.push(...renderFindings(report.findings, c));
+    const summarise = !options.all && doc.findings.length > FULL_LIST_LIMIT;
+    if (summarise) {
+      appendSummary(lines, doc.findings, c);
+      lines.push('', `  The first ${SHOWN_WHEN_SUMMARISED}:`);
+    }
+    appendFindings(lines, summarise ? doc.findings.slice(0, SHOWN_WHEN_SUMMARISED) : doc.findings, c, adviceContext);
+    if (summarise) lines.push(`  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`lmnr-keys doctor --all\`, or \`--json\`.`);
   }
 
-  if (report.warnings.length > 0) {
+  if (doc.warnings.length > 0) {
     lines.push('', c.bold('Warnings'));
-    for (const warning of report.warnings) {
-      const project = warning.projectName ? `"${warning.projectName}" (${warning.projectId})` : warning.projectId;
+    for (const warning of doc.warnings) {
+      const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
       lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
       lines.push(`    ids: ${warning.ids.map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id)).join(', ')}`);
     }
   }
 
-  const commands = [...new Set(report.findings.map((finding) => adviseOnFinding(finding).command).filter((cmd): cmd is string => cmd !== null))];
-  if (commands.length > 0) {
+  if (doc.takenOut.length > 0) {
+    lines.push('', c.bold('Taken out earlier'));
+    for (const note of doc.takenOut) {
+      const workspace = note.workspaceName ? `"${printable(note.workspaceName)}" (${note.workspaceId})` : (note.workspaceId ?? 'unknown workspace');
+      lines.push(`  ${c.yellow('!')} workspace ${workspace} ${c.dim(`[${note.store} ${note.id}]`)}: ${note.detail}`);
+    }
+  }
+
+  const commands = new Set<string>();
+  for (const finding of doc.findings) {
+    const command = adviseOnFinding(finding, adviceContext).command;
+    if (command !== null) commands.add(command);
+  }
+  if (commands.size > 0) {
     lines.push('', c.bold('Next steps'));
     lines.push('  Re-seal what an available key opens (plans first; add --dry-run to only look):');
     for (const command of commands) lines.push(`    ${c.cyan(command)}`);
   }
 
-  lines.push('', verdictLine(report, c, strict));
+  lines.push('', verdictLine(doc, c));
   return lines.join('\n');
 }
 
-function renderFindings(findings: Finding[], c: ChalkInstance): string[] {
-  const lines: string[] = [];
+function appendFindings(lines: string[], findings: Finding[], c: ChalkInstance, context: AdviceContext): void {
   for (const workspace of groupByWorkspaceAndProject(findings)) {
     lines.push(`  ${c.bold('Workspace')} ${workspace.label}`);
     for (const project of workspace.projects) {
       const indent = project.label ? '      ' : '    ';
       if (project.label) lines.push(`    ${c.bold('Project')} ${project.label}`);
       for (const finding of project.items) {
-        const advice = adviseOnFinding(finding);
+        const advice = adviseOnFinding(finding, context);
         lines.push(`${indent}${c.red('x')} ${finding.name} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)}`);
         lines.push(`${indent}  cause: ${advice.cause}`);
         lines.push(`${indent}  next:  ${advice.command ? c.cyan(advice.command) : advice.nextStep}`);
       }
     }
   }
-  return lines;
 }
 
-function verdictLine(report: DoctorReport, c: ChalkInstance, strict: boolean): string {
-  const { total, failing } = report.summary;
-  if (report.ok) {
-    const defaultKey = report.secrets.some((secret) => secret.status === 'public_default');
+/** Counts per cause and per place, largest first: what an operator reads when thousands fail. */
+function appendSummary(lines: string[], findings: Finding[], c: ChalkInstance): void {
+  const byCause = new Map<string, number>();
+  const byPlace = new Map<string, number>();
+  for (const finding of findings) {
+    const cause = `${finding.status}${finding.decryptsWith ? ` (opens with ${finding.decryptsWith})` : ''} in ${finding.store}`;
+    byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
+    const workspace = finding.workspaceName ? `"${printable(finding.workspaceName)}"` : (finding.workspaceId ?? 'no workspace');
+    const place = finding.projectId ? `workspace ${workspace} / project ${finding.projectName ? `"${printable(finding.projectName)}"` : finding.projectId}` : `workspace ${workspace}`;
+    byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
+  }
+  const top = (counts: Map<string, number>, limit: number) => [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
+  lines.push(`  ${plural(findings.length, 'value')} fail. By cause:`);
+  for (const [cause, count] of top(byCause, 20)) lines.push(`    ${String(count).padStart(8)}  ${cause}`);
+  const places = top(byPlace, 10);
+  lines.push(`  Where (${byPlace.size > places.length ? `the ${places.length} largest of ${byPlace.size} places` : plural(byPlace.size, 'place')}):`);
+  for (const [place, count] of places) lines.push(`    ${String(count).padStart(8)}  ${place}`);
+  lines.push(c.dim('  (each cause has the same fix: the commands under "Next steps" cover every value they name)'));
+}
+
+function verdictLine(doc: DoctorDocument, c: ChalkInstance): string {
+  const { total } = doc.summary;
+  if (doc.verdict.ok) {
+    const defaultKey = doc.secrets.some((secret) => secret.status === 'public_default');
     return defaultKey
-      ? c.yellow(`Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret, then lmnr-keys rotate).`)
+      ? c.yellow(`Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out FILE, then lmnr-keys rotate).`)
       : c.green(`Verdict: healthy: all ${plural(total, 'stored secret')} open under the current keys.`);
   }
-  const reasons: string[] = [];
-  if (failing > 0) reasons.push(`${failing} of ${plural(total, 'stored secret')} cannot be used by Laminar`);
-  if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) reasons.push('a key variable needs cleanup');
-  if (strict && report.secrets.some((secret) => secret.status === 'public_default')) reasons.push("Laminar's public default key is in use (--strict)");
-  if (strict && report.warnings.length > 0) reasons.push('duplicate key names (--strict)');
-  return c.red(`Verdict: problems found: ${reasons.join('; ')}.`);
+  return c.red(`Verdict: problems found: ${doc.verdict.problems.join('; ')}.`);
 }

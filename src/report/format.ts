@@ -1,4 +1,5 @@
 /** Small formatting helpers shared by the renderers. */
+import { printable } from '../printable.js';
 
 export function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
@@ -18,7 +19,8 @@ export interface WorkspaceGroup<T> {
 
 function describe(name: string | null | undefined, id: string | null, unknown: string): string {
   if (!id) return unknown;
-  return name ? `"${name}" (${id})` : `${id} (not found)`;
+  // Names come from the database: printed only in printable form.
+  return name ? `"${printable(name)}" (${id})` : `${id} (not found)`;
 }
 
 /** Groups items by workspace, then project, keeping first-seen order. */

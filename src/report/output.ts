@@ -66,3 +66,19 @@ export async function startProgress(output: Output, text: string): Promise<Progr
   const spinner = ora({ text, stream: process.stderr }).start();
   return { update: (next) => (spinner.text = next), stop: () => spinner.stop() };
 }
+
+/** Prints a command's result: its JSON document in --json mode, its human rendering otherwise. */
+export function emit<D>(output: Output, document: D, renderHuman: (document: D) => string): void {
+  if (output.jsonMode) output.json(document);
+  else output.result(renderHuman(document));
+}
+
+/** Runs `work` with a spinner that `work` can update; the spinner always stops. */
+export async function withProgress<T>(output: Output, text: string, work: (update: (text: string) => void) => Promise<T>): Promise<T> {
+  const progress = await startProgress(output, text);
+  try {
+    return await work(progress.update);
+  } finally {
+    progress.stop();
+  }
+}

@@ -1,20 +1,30 @@
-/** Rendering of rotation plans and results. */
+/** The rotate document, its human rendering, and the runbook printed after a rotation. */
+import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import type { RotationResult, RotationStoreReport, StuckValue } from '../core/rotate.js';
+import type { SecretKey } from '../crypto/keys.js';
+import type { StoreDefinition } from '../stores/stores.js';
+import { documentOf, type Envelope } from './document.js';
 import { plural } from './format.js';
 
-export interface RotationDocument {
-  version: 1;
-  command: 'rotate';
+export interface RotationDocument extends Envelope<'rotate'> {
   dryRun: boolean;
-  ok: boolean;
-  stores: Array<Omit<RotationStoreReport, 'present'> & { present: boolean }>;
+  stores: RotationStoreReport[];
   summary: { total: number; rotated: number; alreadyCurrent: number; stuck: number; retried: number };
   stuck: StuckValue[];
   backup: string | null;
+  /** The backup holds old ciphertexts sealed under Laminar's public default key: plaintext in effect. */
+  publicDefaultInBackup: boolean;
+  /** Slack tokens a --from key opens that stay under it because slack_integrations was not rotated. */
+  slackLeftUnderFrom: number;
+  /** Stopped by Ctrl-C between batches: what was done is committed, the rest is for the next run. */
+  interrupted: boolean;
 }
 
-export function rotationDocument(result: RotationResult, extra: { dryRun: boolean; backup: string | null }): RotationDocument {
+export function rotationDocument(
+  result: RotationResult,
+  extra: { dryRun: boolean; backup: string | null; slackUnderFrom: number; publicDefaultInBackup: boolean; interrupted?: boolean },
+): RotationDocument {
   const summary = result.stores.reduce(
     (sum, s) => ({
       total: sum.total + s.total,
@@ -25,10 +35,80 @@ export function rotationDocument(result: RotationResult, extra: { dryRun: boolea
     }),
     { total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0 },
   );
-  return { version: 1, command: 'rotate', dryRun: extra.dryRun, ok: summary.stuck === 0, stores: result.stores, summary, stuck: result.stuck, backup: extra.backup };
+  const interrupted = extra.interrupted ?? false;
+  return documentOf('rotate', summary.stuck === 0 && !interrupted, {
+    dryRun: extra.dryRun,
+    stores: result.stores,
+    summary,
+    stuck: result.stuck,
+    backup: extra.backup,
+    publicDefaultInBackup: extra.publicDefaultInBackup,
+    slackLeftUnderFrom: extra.slackUnderFrom,
+    interrupted,
+  });
 }
 
-export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string; variables: string[]; confirming?: boolean }): string {
+/** What to do after a rotation that Laminar's running services do not know about yet. */
+export interface Runbook {
+  /** True when --to is already the key every service runs with: nothing to restart. */
+  alreadyInUse: boolean;
+  steps: string[];
+}
+
+interface RunbookFlags {
+  from: string[];
+  to: string;
+  store: string[];
+}
+
+/** A reference as it can be printed and re-used (never a literal key or stdin). */
+function printable(reference: string): string | null {
+  return /^(env:|file:|laminar-default$)/.test(reference) ? reference : null;
+}
+
+/**
+ * The steps after a rotation. The old key must be kept before it is replaced: the running
+ * platform keeps sealing with it until every service is recreated, and the catch-up run
+ * (step 4) needs it. That run names the saved file, never `env:` of the variable that step 2
+ * changes, and keeps the run's --env-file.
+ */
+export function buildRunbook(
+  flags: RunbookFlags,
+  envFiles: string[],
+  to: SecretKey,
+  stores: StoreDefinition[],
+  current: Partial<Record<string, SecretKey | null>>,
+  keyFolder: string,
+): Runbook {
+  const variables = [...new Set(stores.map((s) => s.secretVariable))];
+  const alreadyInUse = variables.every((variable) => current[variable] != null && current[variable]!.fingerprint === to.fingerprint);
+  if (alreadyInUse) return { alreadyInUse, steps: [] };
+  const envFileFlags = envFiles.map((file) => `--env-file ${file}`);
+  const saved = variables
+    .filter((variable) => current[variable] != null && current[variable]!.fingerprint !== to.fingerprint)
+    .map((variable) => ({ variable, file: path.join(keyFolder, `old-${variable}-${current[variable]!.fingerprint}.key`) }));
+  const replaced = new Set(saved.map((s) => `env:${s.variable}`));
+  const fromRefs = [
+    ...saved.map((s) => `file:${s.file}`),
+    ...flags.from.filter((ref) => !replaced.has(ref)).map((ref) => printable(ref) ?? '<the other old key>'),
+  ];
+  const toRef = variables.length === 1 ? `env:${variables[0]}` : (printable(flags.to) ?? '<the new key>');
+  const catchUp = ['lmnr-keys rotate', ...envFileFlags, ...flags.store.map((s) => `--store ${s}`), ...[...new Set(fromRefs)].map((r) => `--from ${r}`), `--to ${toRef}`, '--yes'].join(' ');
+  const steps: string[] = [];
+  for (const s of saved) {
+    steps.push(`Keep the old key before you replace it (a 0600 file; never overwrites): lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} --out ${s.file}`);
+  }
+  steps.push(
+    `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} for every Laminar service that reads it: frontend and app-server (and app-server-consumer in Helm).`,
+    'Recreate them so they read it: docker compose up -d --force-recreate (a restart keeps the old environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server deployment/laminar-app-server-consumer.',
+    `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}`,
+    `Check: lmnr-keys check-deployment ${envFileFlags.join(' ')} && lmnr-keys doctor ${envFileFlags.join(' ')}`.replace(/ +/g, ' '),
+  );
+  if (saved.length > 0) steps.push(`Once doctor is healthy, delete the old key file${saved.length > 1 ? 's' : ''} and the backup.`);
+  return { alreadyInUse, steps };
+}
+
+export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; variables: string[]; runbook: Runbook; confirming?: boolean }): string {
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
   lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
@@ -43,32 +123,60 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   }
   if (doc.stuck.length > 0) {
     lines.push('', c.bold('Stuck values (left byte-for-byte as they were)'));
-    for (const v of doc.stuck) {
+    const shown = doc.stuck.slice(0, 50);
+    for (const v of shown) {
       const where = v.projectId ? `project ${v.projectId}` : v.workspaceId ? `workspace ${v.workspaceId}` : '';
       lines.push(`  ${c.red('x')} ${v.name} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`);
     }
-    lines.push('  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value\'s next step.');
+    if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
+    lines.push("  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value's next step.");
   }
-  if (doc.backup) lines.push('', `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
-  lines.push('');
-  if (doc.dryRun) {
-    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`);
-  } else {
-    lines.push(doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`), '');
-    lines.push(c.bold('Next steps'));
-    // Re-sealing under the key Laminar already runs with needs no restart.
-    const alreadyInUse = context.variables.every((variable) => context.to === `env:${variable}`);
-    if (alreadyInUse) {
-      lines.push(`  The values are now sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);
-    } else {
+  if (doc.slackLeftUnderFrom > 0) {
+    lines.push(
+      '',
+      c.yellow(
+        `${plural(doc.slackLeftUnderFrom, 'Slack token')} open${doc.slackLeftUnderFrom === 1 ? 's' : ''} under a --from key and stay${doc.slackLeftUnderFrom === 1 ? 's' : ''} under it: slack_integrations is rotated only when named ` +
+          "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). Re-seal them under the key Laminar opens them with: " +
+          'lmnr-keys rotate --store slack_integrations --from <the same old key> --to env:SLACK_ENCRYPTION_KEY',
+      ),
+    );
+  }
+  if (doc.backup) {
+    lines.push('', `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
+    if (doc.publicDefaultInBackup) {
       lines.push(
-        `  1. Set the new key (fingerprint ${context.fingerprint}) as ${context.variables.join(' and ')} for BOTH the web app (frontend) and the server (app-server).`,
-        '  2. Restart both (docker compose up -d --force-recreate, or kubectl rollout restart).',
-        '  3. Run rotate again to catch values the running platform sealed with the old key meanwhile:',
-        `       ${c.cyan(context.rerun)}`,
-        `  4. Check: ${c.cyan('lmnr-keys doctor')}`,
+        c.red.bold('WARNING: ') +
+          c.red(`this backup holds old values sealed under Laminar's PUBLIC default key: anyone who can read ${doc.backup} can decrypt them. `) +
+          c.red(`Keep it only until doctor says the rotation is healthy, then delete it (rm ${doc.backup}).`),
       );
     }
+  } else if (!doc.dryRun && doc.summary.rotated === 0) {
+    lines.push('', c.dim('No backup written: nothing was changed.'));
+  }
+  lines.push('');
+  if (doc.interrupted) {
+    lines.push(
+      c.yellow(
+        `Interrupted: ${plural(doc.summary.rotated, 'value')} re-sealed so far (each batch committed whole)${doc.backup ? `, backup at ${doc.backup}` : ''}; run the same command again to finish.`,
+      ),
+    );
+    return lines.join('\n');
+  }
+  if (doc.dryRun) {
+    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`);
+    return lines.join('\n');
+  }
+  lines.push(
+    doc.ok
+      ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value read opens under ${context.to}.`)
+      : c.red(`Done with problems: ${doc.summary.stuck} stuck.`),
+    '',
+  );
+  lines.push(c.bold('Next steps'));
+  if (context.runbook.alreadyInUse) {
+    lines.push(`  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);
+  } else {
+    context.runbook.steps.forEach((step, index) => lines.push(`  ${index + 1}. ${step}`));
   }
   return lines.join('\n');
 }

@@ -3,6 +3,7 @@ import type { ChalkInstance } from 'chalk';
 import type { VerifyResult, VerifyStatus } from '../core/verify.js';
 import type { NameDirectory } from '../stores/scan.js';
 import { groupByWorkspaceAndProject } from './format.js';
+import { documentOf, type Envelope } from './document.js';
 
 export const STATUS_WORDS: Record<VerifyStatus, string> = {
   ok: 'ok',
@@ -17,12 +18,19 @@ export const STATUS_WORDS: Record<VerifyStatus, string> = {
   skipped: 'skipped',
 };
 
-export interface VerifyDocument {
-  version: 1;
-  command: 'verify-provider';
-  ok: boolean;
+/** Every status a run can fail on (--fail-on); ok and skipped never fail it. */
+export const FAILABLE_STATUSES: VerifyStatus[] = (Object.keys(STATUS_WORDS) as VerifyStatus[]).filter((s) => s !== 'ok' && s !== 'skipped');
+
+export interface VerifyDocument extends Envelope<'verify-provider'> {
   results: VerifyResult[];
   summary: Partial<Record<VerifyStatus, number>>;
+  /** How many results are in --fail-on. */
+  failing: number;
+}
+
+export function verifyDocument(results: VerifyResult[], failing: (r: VerifyResult) => boolean): VerifyDocument {
+  const count = results.filter(failing).length;
+  return documentOf('verify-provider', count === 0, { results, summary: summarize(results), failing: count });
 }
 
 export function summarize(results: VerifyResult[]): Partial<Record<VerifyStatus, number>> {
@@ -38,11 +46,11 @@ function paint(c: ChalkInstance, status: VerifyStatus): (text: string) => string
   return c.red;
 }
 
-export function renderVerify(doc: VerifyDocument, names: NameDirectory, c: ChalkInstance, failing: (r: VerifyResult) => boolean): string {
+export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c: ChalkInstance, failing: (r: VerifyResult) => boolean): string {
   const lines: string[] = [];
   const located = doc.results.map((r) => {
-    const project = r.projectId ? names.projects.get(r.projectId) : undefined;
-    return { ...r, projectName: project?.name ?? null, workspaceName: r.workspaceId ? names.workspaces.get(r.workspaceId) ?? null : null };
+    const project = r.projectId ? names?.projects.get(r.projectId) : undefined;
+    return { ...r, projectName: project?.name ?? null, workspaceName: r.workspaceId ? (names?.workspaces.get(r.workspaceId) ?? null) : null };
   });
   for (const workspace of groupByWorkspaceAndProject(located)) {
     if (located.some((r) => r.projectId)) lines.push(`${c.bold('Workspace')} ${workspace.label}`);
@@ -57,8 +65,15 @@ export function renderVerify(doc: VerifyDocument, names: NameDirectory, c: Chalk
       }
     }
   }
-  const counts = Object.entries(doc.summary).map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
-  lines.push('', doc.ok ? c.green(`Verdict: every credential works (${counts || 'none stored'}).`) : c.red(`Verdict: ${doc.results.filter(failing).length} failing (${counts}).`));
+  const counts = (statuses: Array<[string, number]>) => statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
+  const entries = Object.entries(doc.summary) as Array<[VerifyStatus, number]>;
+  if (doc.ok) {
+    lines.push('', c.green(doc.results.length === 0 ? 'Verdict: no provider credentials stored: nothing to verify.' : `Verdict: every credential passes (${counts(entries)}).`));
+  } else {
+    const failingStatuses = new Set(doc.results.filter(failing).map((r) => r.status));
+    const rest = entries.filter(([status]) => !failingStatuses.has(status));
+    lines.push('', c.red(`Verdict: ${doc.failing} failing (${counts(entries.filter(([status]) => failingStatuses.has(status)))})${rest.length > 0 ? `; also ${counts(rest)}` : ''}.`));
+  }
   return lines.join('\n');
 }
 

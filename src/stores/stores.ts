@@ -21,8 +21,17 @@ export interface StoreDefinition {
   /** Column whose text (UTF-8) is the additional authenticated data. */
   aadColumn: string;
   secretVariable: SecretVariable;
-  /** Both columns NULL or '' means "not set" rather than broken (deployment pairs). */
+  /** Both columns NULL or '' means "not set" rather than broken (deployment pairs, a Slack token taken out). */
   emptyMeansUnset: boolean;
+  /**
+   * How quarantine takes a value out. `clear_pair` empties both columns ('' fits every
+   * version of Laminar's columns, NOT NULL ones included) and keeps the row, so nothing that
+   * references it is touched; `delete_row` is only for tables nothing references (and is
+   * still guarded: see stores/dependents.ts).
+   */
+  takeOut: 'delete_row' | 'clear_pair';
+  /** What an emptied value means for Laminar and how the operator gets it back, when that is not obvious. */
+  whenTakenOut: string | null;
   /** Context columns, null where the table has none. */
   projectIdColumn: string | null;
   workspaceIdColumn: string | null;
@@ -45,6 +54,8 @@ export const STORES: readonly StoreDefinition[] = [
     aadColumn: 'name',
     secretVariable: 'AEAD_SECRET_KEY',
     emptyMeansUnset: false,
+    takeOut: 'delete_row',
+    whenTakenOut: null,
     projectIdColumn: 'project_id',
     workspaceIdColumn: null,
     nameColumn: 'name',
@@ -61,6 +72,8 @@ export const STORES: readonly StoreDefinition[] = [
     aadColumn: 'workspace_id',
     secretVariable: 'AEAD_SECRET_KEY',
     emptyMeansUnset: true,
+    takeOut: 'clear_pair',
+    whenTakenOut: null,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,
@@ -77,6 +90,8 @@ export const STORES: readonly StoreDefinition[] = [
     aadColumn: 'workspace_id',
     secretVariable: 'AEAD_SECRET_KEY',
     emptyMeansUnset: true,
+    takeOut: 'clear_pair',
+    whenTakenOut: null,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,
@@ -92,7 +107,12 @@ export const STORES: readonly StoreDefinition[] = [
     nonceColumn: 'nonce_hex',
     aadColumn: 'team_id',
     secretVariable: 'SLACK_ENCRYPTION_KEY',
-    emptyMeansUnset: false,
+    // Never deleted: slack_channel_projects references the row ON DELETE CASCADE, and
+    // reconnecting Slack in Laminar's UI upserts on workspace_id, refilling this same row.
+    emptyMeansUnset: true,
+    takeOut: 'clear_pair',
+    whenTakenOut:
+      "the workspace's Slack integration has no token (taken out by lmnr-keys quarantine): Slack notifications stop until someone reconnects Slack in Laminar's workspace settings, which refills this row and keeps its channel mappings",
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,

@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../support/cli.js';
 
-const folderOf = (text: string) => /\((\/[^)]*lmnr-keys-demo-[^)]+)\)/.exec(text)?.[1];
+const folderOf = (text: string) => /\((\/[^)]*lmnr-keys-(?:demo|pg)-[^)]+)\)/.exec(text)?.[1];
 const portOf = (text: string) => Number(/at 127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
 
 function portOpen(port: number): Promise<boolean> {

@@ -274,7 +274,7 @@ describe('doctor secrets and exit codes', () => {
   it('reports tables of an older Laminar as not present', async () => {
     const db = await createTestDatabase();
     try {
-      await db.query('drop table slack_integrations; alter table workspace_deployments drop column data_plane_url');
+      await db.query('drop table slack_channel_projects; drop table slack_integrations; alter table workspace_deployments drop column data_plane_url');
       const result = await runCli(['doctor', '--json'], { env: { DATABASE_URL: db.url, AEAD_SECRET_KEY: CURRENT } });
       expect(result.code).toBe(0);
       const stores = Object.fromEntries(JSON.parse(result.stdout).stores.map((s: any) => [s.store, s]));
@@ -316,26 +316,31 @@ describe('doctor secrets and exit codes', () => {
     }
   });
 
-  it('runs under a SELECT-only role, inside a read-only transaction', async () => {
+  it('runs under a SELECT-only role, inside a read-only transaction; refuses when row-level security would hide rows', async () => {
     const role = `ro_${randomUUID().slice(0, 8)}`;
     const password = `ro-${randomUUID()}`;
     await healthy.query(`create role ${role} login password '${password}'`);
     await healthy.query(`grant connect on database ${healthy.name} to ${role}; grant usage on schema public to ${role}; grant select on all tables in schema public to ${role}`);
-    // Without BYPASSRLS, Laminar's row-level security would hide every row: doctor refuses (exit 4).
-    const url0 = new URL(healthy.url);
-    url0.username = role;
-    url0.password = password;
-    const hidden = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url0.toString(), AEAD_SECRET_KEY: CURRENT } });
-    expect(hidden.code).toBe(4);
-    expect(hidden.stderr).toMatch(/row-level security on .*provider_api_keys.* would hide rows from role ro_/);
-    expect(hidden.stderr).toMatch(/ALTER ROLE ro_\w+ BYPASSRLS/);
-    await healthy.query(`alter role ${role} bypassrls`);
     const url = new URL(healthy.url);
     url.username = role;
     url.password = password;
+    // Laminar does not enable RLS on the tables lmnr-keys reads: SELECT is all it needs.
     const result = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: CURRENT } });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).summary).toEqual({ total: 1, ok: 1, failing: 0 });
+    // Should an operator enable it, a non-owner would silently see no rows: doctor refuses (exit 4) instead of reporting a healthy, empty table.
+    await healthy.query('alter table provider_api_keys enable row level security');
+    try {
+      const hidden = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: CURRENT } });
+      expect(hidden.code).toBe(4);
+      expect(hidden.stderr).toMatch(/row-level security on .*provider_api_keys.* would hide rows from role ro_/);
+      expect(hidden.stderr).toMatch(/ALTER ROLE ro_\w+ BYPASSRLS/);
+      await healthy.query(`alter role ${role} bypassrls`);
+      const bypassing = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: CURRENT } });
+      expect(bypassing.code).toBe(0);
+    } finally {
+      await healthy.query('alter table provider_api_keys disable row level security');
+    }
     expect(result.stderr + result.stdout).not.toContain(password);
   });
 });

@@ -117,7 +117,7 @@ describe('least privilege', () => {
   async function role(grants: string[]): Promise<string> {
     const name = `r_${randomUUID().slice(0, 8)}`;
     const password = `pw-${randomUUID()}`;
-    await t.query(`create role ${name} login password '${password}' bypassrls`);
+    await t.query(`create role ${name} login password '${password}'`);
     await t.query(`grant connect on database ${t.name} to ${name}; grant usage on schema public to ${name}`);
     for (const grant of grants) await t.query(grant.replaceAll('ROLE', name));
     const url = new URL(t.url);

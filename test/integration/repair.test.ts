@@ -91,6 +91,10 @@ describe('quarantine', () => {
     const dataPlane = await seal(LOST, 'https://dp.example', workspace);
     await addDeployment(t, workspace, { privateKey: await seal(AEAD, 'cHJpdg==', workspace), dataPlaneUrl: dataPlane });
     const slackLost = await addSlack(t, workspace, 'T0ACME', 'xoxb-lost-0123456', LOST);
+    // As in Laminar: channels mapped to projects through the integration row (ON DELETE CASCADE).
+    for (const channel of ['C0GENERAL', 'C0ALERTS']) {
+      await t.query('insert into slack_channel_projects (workspace_id, channel_id, channel_name, project_id, integration_id) values ($1, $2, $3, $4, $5)', [workspace, channel, channel.toLowerCase(), project, slackLost]);
+    }
     return { ids, slackLost, dataPlane };
   }
 
@@ -101,6 +105,13 @@ describe('quarantine', () => {
     expect(plan.code).toBe(0);
     const planned = JSON.parse(plan.stdout).targets.map((x: any) => x.id).sort();
     expect(planned).toEqual([ids.lost, ids.malformed, workspace, slackLost].sort());
+    // The plan says the Slack row is kept and so are the two channel mappings that reference it.
+    expect(JSON.parse(plan.stdout).targets.find((x: any) => x.id === slackLost).action).toBe('clear_pair');
+    expect(JSON.parse(plan.stdout).dependents).toEqual([
+      { store: 'slack_integrations', table: 'slack_channel_projects', column: 'integration_id', onDelete: 'cascade', rows: 2, effect: 'kept' },
+    ]);
+    const humanPlan = await runCli(['quarantine', '--dry-run', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
+    expect(humanPlan.stdout).toMatch(/kept: 2 rows of slack_channel_projects/);
 
     const refused = await runCli(['quarantine', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
     expect(refused.code).toBe(2);
@@ -115,12 +126,18 @@ describe('quarantine', () => {
     const deployment = (await t.query('select private_key, data_plane_url, data_plane_url_nonce from workspace_deployments')).rows[0];
     expect(deployment.private_key).not.toBeNull();
     expect([deployment.data_plane_url, deployment.data_plane_url_nonce]).toEqual(['', '']);
-    expect((await t.query('select count(*)::int as n from slack_integrations')).rows[0].n).toBe(0);
+    // The Slack row stays (its token emptied), so its channel mappings survive.
+    expect((await t.query('select token, nonce_hex from slack_integrations')).rows).toEqual([{ token: '', nonce_hex: '' }]);
+    expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(2);
+    expect(done.stdout).not.toMatch(/lmnr-keys set.*slack/i);
     expect(fs.statSync(path.join(dir, 'q.jsonl')).mode & 0o777).toBe(0o600);
     expect(findLeaks([fs.readFileSync(path.join(dir, 'q.jsonl'), 'utf8'), done.stdout, done.stderr], [AEAD, LOST, OLD, 'sk-ant-lost-012345', 'xoxb-lost-0123456', 'https://dp.example'])).toEqual([]);
 
     const doctor = await runCli(['doctor', '--json', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
     expect(JSON.parse(doctor.stdout).findings.every((f: any) => f.decryptsWith !== null)).toBe(true);
+    // An emptied Slack token is not a malformed value: a note tells how Laminar gets it back.
+    expect(JSON.parse(doctor.stdout).takenOut).toMatchObject([{ store: 'slack_integrations', id: slackLost, workspaceName: 'Acme' }]);
+    expect(JSON.parse(doctor.stdout).takenOut[0].detail).toMatch(/reconnects Slack in Laminar's workspace settings/);
 
     const restored = await runCli(['restore', 'q.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(restored.code).toBe(0);
@@ -128,6 +145,41 @@ describe('quarantine', () => {
     expect(await snapshotProviderKeys(t)).toEqual(before);
     const back = (await t.query('select data_plane_url, data_plane_url_nonce from workspace_deployments')).rows[0];
     expect(back).toEqual({ data_plane_url: dataPlane.ciphertextHex, data_plane_url_nonce: dataPlane.nonceHex });
+    const slackBack = (await t.query('select token from slack_integrations')).rows[0];
+    expect(slackBack.token).not.toBe('');
+    expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(2);
+  });
+
+  it('never deletes a row that other rows reference: the delete is refused and nothing changes', async () => {
+    const { ids } = await seed();
+    // A database that references provider_api_keys (Laminar's does not): a delete would cascade.
+    await t.query('create table key_usage (id serial primary key, key_id uuid not null references provider_api_keys(id) on delete cascade)');
+    await t.query('insert into key_usage (key_id) values ($1)', [ids.lost]);
+    const before = await snapshotProviderKeys(t);
+    const plan = await runCli(['quarantine', '--store', 'provider_api_keys', '--dry-run', '--json'], { env: env(), cwd: dir });
+    expect(JSON.parse(plan.stdout).dependents).toMatchObject([{ table: 'key_usage', column: 'key_id', rows: 1, effect: 'blocks_delete' }]);
+    const done = await runCli(['quarantine', '--store', 'provider_api_keys', '--candidate', 'env:OLD_KEY', '--yes', '--backup', 'q.jsonl'], { env: env(), cwd: dir });
+    expect(done.code).toBe(1);
+    expect(done.stderr).toMatch(/refusing to delete from provider_api_keys: 1 row of key_usage/);
+    expect(await snapshotProviderKeys(t)).toEqual(before);
+    expect((await t.query('select count(*)::int as n from key_usage')).rows[0].n).toBe(1);
+  });
+
+  it('restore of a backup from an older lmnr-keys that deleted a Slack row says what it cannot bring back (exit 1)', async () => {
+    const { slackLost } = await seed();
+    const whole = (await t.query('select to_jsonb(s) as row from slack_integrations s')).rows[0].row;
+    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'quarantine', createdAt: new Date().toISOString(), database: `127.0.0.1:5432/${t.name}`, toFingerprint: null };
+    fs.writeFileSync(path.join(dir, 'old.jsonl'), [header, { type: 'delete', store: 'slack_integrations', id: slackLost, row: whole }].map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
+    await t.query('delete from slack_integrations'); // what the old quarantine did; the cascade took the mappings
+    expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(0);
+    const planned = await runCli(['restore', 'old.jsonl', '--dry-run'], { env: env(), cwd: dir });
+    expect(planned.code).toBe(1);
+    expect(planned.stdout).toMatch(/1 row would be put back without what was deleted with them/);
+    const restored = await runCli(['restore', 'old.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
+    expect(restored.code).toBe(1);
+    const doc = JSON.parse(restored.stdout);
+    expect(doc).toMatchObject({ ok: false, restored: 1, incomplete: [{ store: 'slack_integrations', id: slackLost }] });
+    expect(doc.incomplete[0].reason).toMatch(/slack_channel_projects.*not in this backup/);
     expect((await t.query('select count(*)::int as n from slack_integrations')).rows[0].n).toBe(1);
   });
 

@@ -102,7 +102,7 @@ describe('rotate', () => {
     for (const id of [ids.lost, ids.malformed, ids.alreadyNew]) expect(after.get(id)).toEqual(before.get(id));
 
     // The backup: mode 0600, ciphertext only.
-    const backupFile = path.join(dir, doc.backup);
+    const backupFile = path.resolve(dir, doc.backup);
     expect(fs.statSync(backupFile).mode & 0o777).toBe(0o600);
     const backupText = fs.readFileSync(backupFile, 'utf8');
     expect(backupText.trim().split('\n')).toHaveLength(1 + 5);
@@ -240,7 +240,7 @@ describe('rotate under concurrency and faults', () => {
     let terminated = 0;
     for (let i = 0; i < 400 && terminated === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const result = await t.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name = 'lmnr-keys' and datname = current_database() and state <> 'idle'`);
+      const result = await t.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name like 'lmnr-keys%' and datname = current_database() and state <> 'idle'`);
       terminated = result.rows.filter((r: any) => r.ok).length;
     }
     const result = await run;

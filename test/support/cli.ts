@@ -1,5 +1,7 @@
 /** Spawns the built bin, as an operator or CI would. */
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,10 +21,14 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** Runs the bin with a clean environment (PATH only) plus `env`. CI=true so no spinners. */
+/** A home folder of this test process: default backups land under it, never in the real one. */
+export const TEST_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-home-'));
+process.on('exit', () => fs.rmSync(TEST_HOME, { recursive: true, force: true }));
+
+/** Runs the bin with a clean environment (PATH and a throwaway HOME only) plus `env`. CI=true so no spinners. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' };
+    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1' };
     for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
     const child = spawn(process.execPath, ['--', BIN, ...args], { env, cwd: options.cwd ?? here, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -10,7 +10,6 @@ import {
   judgeDeployment,
   keysToCount,
   storesForKey,
-  type CheckDeploymentReport,
   type DatabaseCounts,
   type DeploymentIo,
   type DeploymentSourceOptions,
@@ -20,7 +19,7 @@ import { normalizeProjectName } from '../../src/deployment/read-compose.js';
 import { LAMINAR_SERVICES, recogniseService } from '../../src/deployment/services.js';
 import { fingerprintKey } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
-import { renderCheckDeployment } from '../../src/report/check-deployment.js';
+import { checkDeploymentDocument, renderCheckDeployment, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
 import { Chalk } from 'chalk';
 import {
   DEFAULT_KEY_HEX,
@@ -72,14 +71,14 @@ const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceO
 
 async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceOptions> = {}, counts: DatabaseCounts | null = null, strict = false) {
   const gathered = await gatherDeployment(deploymentIo, options(over));
-  const report = judgeDeployment(gathered, counts ? { checked: true, counts } : { checked: false, reason: 'test' }, { strict });
+  const report = checkDeploymentDocument(judgeDeployment(gathered, counts ? { checked: true, counts } : { checked: false, reason: 'test' }, { strict }));
   return { gathered, report };
 }
 
-const kinds = (report: CheckDeploymentReport) => report.findings.map((f) => `${f.kind} ${f.service} ${f.variable}`).sort();
-const row = (report: CheckDeploymentReport, service: string, variable = 'AEAD_SECRET_KEY', source?: string) =>
+const kinds = (report: CheckDeploymentDocument) => report.findings.map((f) => `${f.kind} ${f.service} ${f.variable}`).sort();
+const row = (report: CheckDeploymentDocument, service: string, variable = 'AEAD_SECRET_KEY', source?: string) =>
   report.services.find((r) => r.service === service && r.variable === variable && (source === undefined || r.source === source));
-const plainText = (report: CheckDeploymentReport) => renderCheckDeployment(report, new Chalk({ level: 0 }));
+const plainText = (report: CheckDeploymentDocument) => renderCheckDeployment(report, new Chalk({ level: 0 }));
 
 describe('the service table', () => {
   it('recognises Laminar services by compose name, image (any tag or digest), build context and workload', () => {
@@ -494,7 +493,7 @@ describe('judging against the database (counts given)', () => {
       ],
       opens: keys.map((k) => ({ fingerprint: k.key.fingerprint, values: k.key.fingerprint === fp(server) ? 7 : 0, byStore: { provider_api_keys: k.key.fingerprint === fp(server) ? 7 : 0 } })),
     };
-    const report = judgeDeployment(gathered, { checked: true, counts }, { strict: false });
+    const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: true, counts }, { strict: false }));
     expect(kinds(report)).toEqual(['mismatch frontend AEAD_SECRET_KEY', 'not_in_database frontend AEAD_SECRET_KEY']);
     const finding = report.findings.find((f) => f.kind === 'not_in_database')!;
     expect(finding.detail).toContain(`7 open under the key app-server holds (${fp(server)}`);
@@ -514,7 +513,7 @@ describe('judging against the database (counts given)', () => {
         return { fingerprint: k.key.fingerprint, values: isDefault ? 3 : 0, byStore: { provider_api_keys: isDefault ? 3 : 0, slack_integrations: 0 } };
       }),
     };
-    const report = judgeDeployment(gathered, { checked: true, counts }, { strict: false });
+    const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: true, counts }, { strict: false }));
     // Slack tokens are stored, so a missing Slack key is now a finding, not a note.
     expect(kinds(report)).toEqual([
       'missing app-server SLACK_ENCRYPTION_KEY',

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { loadEnvironment, parseSecretReference, resolveDatabaseTarget, resolveSecretReferences } from '../../src/config.js';
+import { loadEnvironment } from '../../src/config/environment.js';
+import { resolveDatabaseTarget } from '../../src/config/database-target.js';
+import { parseReference as parseSecretReference, resolveKeys as resolveSecretReferences } from '../../src/config/references.js';
 import { CliError, ConfigError, UsageError } from '../../src/errors.js';
 
 const KEY = 'ab'.repeat(32);

@@ -76,7 +76,7 @@ const ROWS: Array<[string, string, ProviderAnswer, string]> = [
   ['azure 404 Resource not found', 'azure', answer(404, { error: { code: '404', message: 'Resource not found' } }), 'access_denied'],
   ['azure 403 any', 'azure', answer(403, { error: { code: 'Forbidden', message: 'no' } }), 'access_denied'],
   ['azure 429 retry-after an hour', 'azure', answer(429, { error: { code: '429', message: 'exceeded call rate limit' } }, { 'retry-after': '3600' }), 'quota_exceeded'],
-  ['azure 429 trial upgrade link', 'azure', answer(429, { error: { code: '429', message: 'Please upgrade to a paid account: https://aka.ms/oai/quotaincrease' } }), 'quota_exceeded'],
+  ['azure 429 trial upgrade link', 'azure', answer(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current pricing tier. Please upgrade your subscription: https://aka.ms/429TrialUpgrade' } }), 'quota_exceeded'],
   ['azure 429 otherwise', 'azure', answer(429, { error: { code: '429', message: 'Please retry after 6 seconds.' } }, { 'retry-after': '6' }), 'rate_limited'],
   ['bedrock 403 UnrecognizedClientException', 'bedrock', answer(403, { message: 'The security token included in the request is invalid.' }, amz('UnrecognizedClientException')), 'invalid_key'],
   ['bedrock 403 InvalidSignatureException', 'bedrock', answer(403, { message: 'signature' }, amz('InvalidSignatureException')), 'invalid_key'],
@@ -97,6 +97,31 @@ describe('classification table of shared/PROVIDERS.md', () => {
   });
 });
 
+/**
+ * Each provider's ORDINARY rate-limit answer, in the shape providers send it. Every one of them
+ * mentions quota, limits, billing or upgrading somewhere; none is an exhausted quota, and
+ * calling it one sends the operator to billing for what passes in seconds.
+ */
+const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
+  ['azure', answer(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.' } }, { 'retry-after': '6' })],
+  ['openai', answer(429, oa('requests', 'rate_limit_exceeded', 'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.'), { 'retry-after': '20' })],
+  ['groq', answer(429, oa('tokens', 'rate_limit_exceeded', 'Rate limit reached for model `llama-3.1-8b-instant` in organization `org_01` service tier `on_demand` on tokens per day (TPD): Limit 500000, Used 499990, Requested 40. Please try again in 1m2.4s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing'), { 'retry-after': '62' })],
+  ['anthropic', answer(429, anth('rate_limit_error', 'This request would exceed the rate limit for your organization (1a2b) of 50,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.'), { 'retry-after': '14' })],
+  ['gemini', answer(429, gem(429, 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: gemini-2.5-flash-lite', 'RESOURCE_EXHAUSTED', [
+    { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaDimensions: { location: 'global', model: 'gemini-2.5-flash-lite' }, quotaValue: '15' }] },
+    { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
+    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '22s' },
+  ]))],
+  ['mistral', answer(429, { object: 'error', message: 'Requests rate limit exceeded', type: 'rate_limited', param: null, code: '1300' }, { 'x-ratelimitbysize-remaining-month': '81234' })],
+  ['bedrock', answer(429, { message: 'Too many tokens, please wait before trying again.' }, amz('ThrottlingException'))],
+];
+
+describe("each provider's ordinary rate-limit answer is a rate limit, not an exhausted quota", () => {
+  it.each(ORDINARY_RATE_LIMITS)('%s', (provider, a) => {
+    expect(classify(provider, a)).toBe('rate_limited');
+  });
+});
+
 describe('retry hints', () => {
   it('reads retry-after seconds, retry-after-ms, HTTP dates and Gemini RetryInfo', () => {
     expect(retryAfterSeconds(answer(429, {}, { 'retry-after': '20' }))).toBe(20);
@@ -111,5 +136,14 @@ describe('redactEcho', () => {
   it('removes the key and masked echoes of it', () => {
     expect(redactEcho('Incorrect API key provided: sk-abc***xyz. See docs.', [])).toBe('Incorrect API key provided: [redacted] See docs.');
     expect(redactEcho('key sk-live-123456 rejected', ['sk-live-123456'])).toBe('key [redacted] rejected');
+  });
+
+  it('takes linear time on a hostile body (5 MB with no spaces and many asterisks: the old regex never finished)', () => {
+    for (const body of ['a*'.repeat(2_500_000), `${'x'.repeat(5_000_000)}**`, 'sk-abc***'.repeat(500_000)]) {
+      const started = performance.now();
+      const result = redactEcho(body, ['sk-live-123456']);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(result.length).toBeGreaterThan(0);
+    }
   });
 });

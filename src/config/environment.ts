@@ -1,0 +1,107 @@
+/**
+ * The only module that reads the process environment and env files. Everything is parsed once
+ * into validated values (see database-target.ts and references.ts); nothing downstream sees
+ * raw configuration text.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import dotenv from 'dotenv';
+import { ConfigError } from '../errors.js';
+
+/**
+ * Every variable the tool reads (documented in .env.example); `secret` ones are registered
+ * with the output's redactor as soon as they are read, so no echo of them is ever printed.
+ */
+export const KNOWN_VARIABLES = {
+  DATABASE_URL: { secret: false },
+  DATABASE_USERNAME: { secret: false },
+  DATABASE_PASSWORD: { secret: true },
+  DATABASE_HOST: { secret: false },
+  DATABASE_PORT: { secret: false },
+  DATABASE_DATABASE: { secret: false },
+  POSTGRES_USER: { secret: false },
+  POSTGRES_PASSWORD: { secret: true },
+  POSTGRES_DB: { secret: false },
+  POSTGRES_PORT: { secret: false },
+  AEAD_SECRET_KEY: { secret: true },
+  SLACK_ENCRYPTION_KEY: { secret: true },
+  LMNR_KEYS_BACKUP_DIR: { secret: false },
+} as const satisfies Record<string, { secret: boolean }>;
+
+export const SECRET_VARIABLES = Object.entries(KNOWN_VARIABLES)
+  .filter(([, variable]) => variable.secret)
+  .map(([name]) => name);
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** The process environment, read here and nowhere else; everything else gets it passed in. */
+export function readProcessEnvironment(): Environment {
+  return process.env;
+}
+
+export interface EnvironmentSource {
+  /** The process environment; wins over files. */
+  processEnv: Environment;
+  /** --env-file paths as given; when empty, `.env` in cwd is read if present. */
+  envFiles: string[];
+  cwd: string;
+}
+
+export interface LoadedEnvironment {
+  env: Environment;
+  /** Files actually read, for --debug. */
+  filesRead: string[];
+  /** Where each variable was set, in order ('the environment' last when it wins): for messages. */
+  origins: Readonly<Record<string, readonly string[]>>;
+}
+
+/**
+ * Reads env files (later files win over earlier ones, as in docker compose) and overlays the
+ * process environment. Laminar's own `.env` works as-is.
+ */
+export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource): LoadedEnvironment {
+  const explicit = envFiles.length > 0;
+  const candidates = explicit ? envFiles : ['.env'];
+  const merged: Record<string, string | undefined> = {};
+  const filesRead: string[] = [];
+  const origins: Record<string, string[]> = {};
+  const noteOrigin = (name: string, where: string) => (origins[name] ??= []).push(where);
+  for (const file of candidates) {
+    const fullPath = path.resolve(cwd, file);
+    let text: string;
+    try {
+      text = fs.readFileSync(fullPath, 'utf8');
+    } catch (error) {
+      if (!explicit && (error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+      const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new ConfigError(
+        `cannot read env file ${file} (${code})`,
+        code === 'ENOENT' ? 'check the path given to --env-file' : 'check the file permissions',
+      );
+    }
+    if (text.includes('\0')) {
+      throw new ConfigError(`env file ${file} is not a text file`, 'point --env-file at a KEY=value file such as Laminar\'s .env');
+    }
+    // A BOM would otherwise become part of the first variable's name.
+    const parsed = dotenv.parse(text.replace(/^\uFEFF/, ''));
+    Object.assign(merged, parsed);
+    for (const name of Object.keys(parsed)) noteOrigin(name, file);
+    filesRead.push(fullPath);
+  }
+  for (const [name, value] of Object.entries(processEnv)) {
+    if (value === undefined) continue;
+    merged[name] = value;
+    if (name in origins) noteOrigin(name, 'the environment');
+  }
+  return { env: merged, filesRead, origins };
+}
+
+/** Where backups go by default; `explicit` when the operator chose it (LMNR_KEYS_BACKUP_DIR). */
+export function resolveBackupDirectory(processEnv: Environment): { path: string; explicit: boolean } {
+  const chosen = processEnv.LMNR_KEYS_BACKUP_DIR;
+  if (chosen !== undefined && chosen.trim() !== '') return { path: path.resolve(chosen), explicit: true };
+  const state = processEnv.XDG_STATE_HOME && path.isAbsolute(processEnv.XDG_STATE_HOME) ? processEnv.XDG_STATE_HOME : path.join(processEnv.HOME || os.homedir(), '.local', 'state');
+  return { path: path.join(state, 'lmnr-keys', 'backups'), explicit: false };
+}
+
