@@ -69,6 +69,9 @@ function parsePostgresUrl(text: string, source: string): DatabaseTarget {
   } catch {
     throw new ConfigError(`${source} has a badly percent-encoded user or password`, 'percent-encode special characters, e.g. @ as %40, % as %25');
   }
+  // libpq's sslmode, not node-postgres's: `require` encrypts without verifying the certificate
+  // (node-postgres alone treats it as verify-full and warns), `verify-full` verifies.
+  if (url.searchParams.has('sslmode') && !url.searchParams.has('uselibpqcompat')) url.searchParams.set('uselibpqcompat', 'true');
   return {
     connectionString: url.toString(),
     host: url.hostname || 'localhost',

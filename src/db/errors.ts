@@ -16,12 +16,24 @@ interface PgLikeError {
 
 const NETWORK_HINTS: Record<string, string> = {
   ECONNREFUSED: 'connection refused: is Postgres running and published on that port? (Laminar\'s compose file publishes it on 5433)',
-  ENOTFOUND: 'host not found: from the host machine use localhost, not the compose service name `postgres`',
+  ENOTFOUND: 'host not found: check the host name',
   EAI_AGAIN: 'host name lookup failed: check the host name and DNS',
   ETIMEDOUT: 'connection timed out: check the host, port and firewall',
   ECONNRESET: 'the connection was reset: the server closed it (restart, network cut or a terminated session)',
   EHOSTUNREACH: 'host unreachable: check the network route',
 };
+
+/** Node's TLS certificate verification failures. */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
 
 const PG_HINTS: Record<string, string> = {
   '28P01': 'password authentication failed: check the user and password in the URL or env file',
@@ -49,7 +61,20 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   const where = describeTarget(target);
   const code = pgError.code;
   if (code && NETWORK_HINTS[code] && code !== 'ECONNRESET') {
-    return new DatabaseError(`cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`, undefined, { cause: error, pgCode: code });
+    // Only a bare name such as `postgres` is likely a compose service name used from outside compose.
+    const composeName = code === 'ENOTFOUND' && /^[a-z0-9_-]+$/i.test(target.host) && target.host !== 'localhost';
+    return new DatabaseError(
+      `cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`,
+      composeName ? `"${target.host}" resolves only inside its compose network: from the host machine use localhost and the published port (5433 in Laminar's quickstart)` : undefined,
+      { cause: error, pgCode: code },
+    );
+  }
+  if (code && CERTIFICATE_CODES.has(code)) {
+    return new DatabaseError(
+      `TLS problem with Postgres at ${where}: the server's certificate was not accepted (${code})`,
+      'sslmode=require encrypts without checking the certificate; for verify-full give the CA with sslrootcert=/path/ca.pem (or use the right host name)',
+      { cause: error, pgCode: code },
+    );
   }
   if (isConnectionLost(error)) {
     const why = code && PG_HINTS[code] ? `: ${PG_HINTS[code]}` : code === 'ECONNRESET' ? `: ${NETWORK_HINTS.ECONNRESET}` : '';
@@ -59,13 +84,17 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
       { cause: error, pgCode: code },
     );
   }
+  if (code === '42501') {
+    // Postgres's own words name the table (or column) the role lacks.
+    return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${firstLine(pgError.message)}`, 'grant this role the privileges listed in the README (Least privilege)', { cause: error, pgCode: code });
+  }
   if (code && PG_HINTS[code]) {
     return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${PG_HINTS[code]}`, pgError.hint, { cause: error, pgCode: code });
   }
-  if (/SSL/i.test(pgError.message ?? '')) {
+  if (/SSL|TLS|certificate/i.test(pgError.message ?? '')) {
     return new DatabaseError(
       `TLS problem with Postgres at ${where}: ${firstLine(pgError.message)}`,
-      'adjust sslmode in the URL (e.g. ?sslmode=disable for a local server without TLS, ?sslmode=require for a managed one)',
+      'adjust sslmode in the URL: ?sslmode=disable for a local server without TLS, ?sslmode=require to encrypt without checking the certificate, ?sslmode=verify-full&sslrootcert=/path/ca.pem to check it',
       { cause: error, pgCode: code },
     );
   }

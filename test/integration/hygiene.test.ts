@@ -101,8 +101,11 @@ describe('no secret in any output', () => {
     outputs.push(await runCli(['quarantine', '--debug', '--yes', '--backup', 'quarantine.jsonl'], { env: { ...env(), AEAD_SECRET_KEY: NEW }, cwd: dir }));
     outputs.push(await runCli(['restore', '--debug', 'quarantine.jsonl', '--yes'], { env: env(), cwd: dir }));
     outputs.push(await runCli(['gen-secret', '--debug'], { env: env(), cwd: dir }));
+    outputs.push(await runCli(['gen-secret', '--debug', '--out', 'fresh.key'], { env: env(), cwd: dir }));
+    outputs.push(await runCli(['save-key', '--debug', 'env:OLD_KEY', '--out', 'old.key'], { env: env(), cwd: dir }));
 
-    const files = fs.readdirSync(dir).map((f) => path.join(dir, f));
+    // Key files hold a key by design (gen-secret --out, save-key --out); every other file is searched.
+    const files = fs.readdirSync(dir).filter((f) => !f.endsWith('.key')).map((f) => path.join(dir, f));
     for (const file of files.filter((f) => f.endsWith('.jsonl'))) expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(files.some((f) => f.endsWith('junit.xml'))).toBe(true);
     const texts = [...outputs.flatMap((o) => [o.stdout, o.stderr]), ...files.map((f) => fs.readFileSync(f, 'utf8'))];
@@ -125,7 +128,7 @@ describe('least privilege', () => {
     url.password = password;
     return url.toString();
   }
-  const READ = 'grant select on provider_api_keys, workspace_deployments, slack_integrations, projects, workspaces to ROLE';
+  const READ = 'grant select on provider_api_keys, workspace_deployments, slack_integrations, slack_channel_projects, projects, workspaces to ROLE';
 
   it('doctor and verify-provider run with SELECT only; rotate is refused there with exit 4', async () => {
     const url = await role([READ]);
@@ -133,8 +136,22 @@ describe('least privilege', () => {
     expect([0, 1]).toContain((await runCli(['doctor'], { env, cwd: dir })).code);
     expect([0, 1]).toContain((await runCli(['verify-provider', '--max-retry-wait', '10', '--base-url', `openai=${imitation.url}/openai`], { env, cwd: dir })).code);
     const rotate = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:OTHER', '--yes', '--no-backup'], { env: { ...env, OTHER: newKeyHex() }, cwd: dir });
-    expect(rotate.code).toBe(4);
+    expect(rotate.code, rotate.stderr).toBe(4);
     expect(rotate.stderr).toMatch(/permission denied/);
+    // Postgres's own words name what the role lacks.
+    expect(rotate.stderr).toMatch(/permission denied for table (provider_api_keys|workspace_deployments)/);
+    // Every dry run plans on a plain read-only connection without the lock: it works under SELECT only.
+    const dryRuns = [
+      ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:OTHER', '--dry-run'],
+      ['quarantine', '--dry-run'],
+      ['set', '--project', project, '--name', 'OPENAI_API_KEY', '--dry-run'],
+      ['restore', path.join(dir, 'quarantine.jsonl'), '--dry-run'],
+    ];
+    for (const args of dryRuns) {
+      const result = await runCli(args, { env: { ...env, OTHER: newKeyHex() }, cwd: dir });
+      expect(result.stderr, args.join(' ')).not.toMatch(/permission denied/);
+      expect([0, 1], `${args.join(' ')}: ${result.stderr}`).toContain(result.code);
+    }
   });
 
   it('rotate needs UPDATE on the sealed columns only (the README grants)', async () => {

@@ -1,4 +1,4 @@
-/** On a terminal: rotate plans first, shows the plan, then asks; "no" writes nothing. Needs util-linux `script` for a pty. */
+/** On a terminal: rotate, set and restore plan first, show the plan and the target, then ask; "no" writes nothing. Needs util-linux `script` for a pty. */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
-import { BIN } from '../support/cli.js';
+import { BIN, TEST_HOME } from '../support/cli.js';
 import { openAll, snapshotProviderKeys } from '../support/verify.js';
 
 const hasScript = spawnSync('script', ['--version']).status === 0;
@@ -26,19 +26,19 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-/** Runs rotate in a pseudo-terminal and answers the question once it appears. */
-function rotateOnTerminal(answer: string): Promise<{ code: number; screen: string }> {
+/** Runs a command in a pseudo-terminal and answers the question once `question` appears. */
+function onTerminal(args: string, question: string, answer: string): Promise<{ code: number; screen: string }> {
   return new Promise((resolve) => {
-    const command = `stty cols 120 rows 40; node -- ${BIN} rotate --from env:OLD --to env:NEW --no-backup; echo "EXIT=$?"`;
+    const command = `stty cols 120 rows 40; node -- ${BIN} ${args}; echo "EXIT=$?"`;
     const child = spawn('script', ['-qec', command, '/dev/null'], {
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: t.url, OLD, NEW, TERM: 'dumb' },
+      env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, DATABASE_URL: t.url, OLD, NEW, AEAD_SECRET_KEY: NEW, V: 'sk-terminal-0123456789', TERM: 'dumb' },
       cwd: dir,
     });
     let screen = '';
     let answered = false;
     child.stdout.on('data', (chunk) => {
       screen += chunk;
-      if (!answered && screen.includes('Re-seal 5 values')) {
+      if (!answered && screen.includes(question)) {
         answered = true;
         child.stdin.write(answer);
       }
@@ -54,15 +54,39 @@ function rotateOnTerminal(answer: string): Promise<{ code: number; screen: strin
 describe.skipIf(!hasScript)('rotate on a terminal', () => {
   it('shows the plan before asking; "no" writes nothing; "yes" rotates', async () => {
     const before = await snapshotProviderKeys(t);
-    const no = await rotateOnTerminal('n\r');
+    const rotate = (answer: string) => onTerminal('rotate --from env:OLD --to env:NEW --no-backup', 'Re-seal 5 values', answer);
+    const no = await rotate('n\r');
     expect(no.screen).toContain('Rotation plan');
     expect(no.screen.indexOf('Rotation plan')).toBeLessThan(no.screen.indexOf('Re-seal 5 values'));
     expect(no.code).toBe(2);
     expect(await snapshotProviderKeys(t)).toEqual(before);
-    const yes = await rotateOnTerminal('y\r');
+    const yes = await rotate('y\r');
     expect(yes.code).toBe(0);
     expect([...(await openAll(t, [NEW])).values()].every((v) => v.keyIndex === 0)).toBe(true);
     expect(yes.screen).not.toContain(OLD);
     expect(yes.screen).not.toContain(NEW);
+  });
+
+  it('set and restore show what they will replace, and where, before asking', async () => {
+    const before = await snapshotProviderKeys(t);
+    const [firstId] = [...before.keys()].sort();
+    const project = (await t.query('select project_id::text as p from provider_api_keys limit 1')).rows[0].p as string;
+    const name = before.get(firstId!)!.name;
+    const set = await onTerminal(`set --project ${project} --name ${name} --value env:V --backup ${path.join(dir, 'set.jsonl')}`, 'Replace the', 'n\r');
+    expect(set.screen).toMatch(/Set plan/);
+    expect(set.screen.indexOf('Set plan')).toBeLessThan(set.screen.indexOf('Replace the'));
+    expect(set.screen).toMatch(/Writing to postgres .*\(DATABASE_URL from the environment\)/);
+    expect(set.code).toBe(2);
+    expect(await snapshotProviderKeys(t)).toEqual(before);
+    // A backup to restore: set with --yes (no terminal question), then restore on the terminal.
+    const done = spawnSync('node', ['--', BIN, 'set', '--project', project, '--name', name, '--value', 'env:V', '--yes', '--backup', path.join(dir, 'set2.jsonl')], {
+      env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, DATABASE_URL: t.url, AEAD_SECRET_KEY: NEW, V: 'sk-terminal-0123456789', CI: 'true' },
+      encoding: 'utf8',
+    });
+    expect(done.status).toBe(0);
+    const restore = await onTerminal(`restore ${path.join(dir, 'set2.jsonl')}`, 'Put back', 'n\r');
+    expect(restore.screen).toMatch(/Restore plan from/);
+    expect(restore.screen.indexOf('Restore plan from')).toBeLessThan(restore.screen.indexOf('Put back'));
+    expect(restore.code).toBe(2);
   });
 });
