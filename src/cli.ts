@@ -31,6 +31,8 @@ export const actions = {
   quarantine: async () => (await import('./commands/quarantine.js')).quarantineCommand,
   'gen-secret': async () => (await import('./commands/gen-secret.js')).genSecretCommand,
   'save-key': async () => (await import('./commands/save-key.js')).saveKeyCommand,
+  'check-deployment': async () => (await import('./commands/check-deployment.js')).checkDeploymentCommand,
+  fingerprint: async () => (await import('./commands/fingerprint.js')).fingerprintCommand,
 } satisfies { [N in CommandName]: () => Promise<Action<N>> };
 
 interface RunState {

@@ -28,6 +28,10 @@ export interface CommandContext {
   stdinIsTerminal: boolean;
   /** The working folder relative paths are resolved against. */
   cwd: string;
+  /** The process environment alone, no env file: what `docker compose` run from this shell would see. */
+  shellEnvironment: Environment;
+  /** All of stdin, for input piped in whole (docker inspect JSON, manifests, a key); the run's one stdin reader. */
+  readStdin: () => Promise<string>;
   environment: () => LoadedEnvironment;
   databaseTarget: () => DatabaseTarget;
   /** Both Laminar keys, checked. */
@@ -61,14 +65,15 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     return loaded;
   };
   let stdinRead = false;
+  const readStdinOnce = async () => {
+    if (stdinRead) throw stdinTwice();
+    stdinRead = true;
+    return io.readStdin();
+  };
   const referenceIo = (): ReferenceIo => ({
     env: environment().env,
     cwd: io.cwd,
-    readStdin: async () => {
-      if (stdinRead) throw stdinTwice();
-      stdinRead = true;
-      return io.readStdin();
-    },
+    readStdin: readStdinOnce,
     warn: (message) => output.note(output.color.yellow(message)),
   });
   const rememberKey = (key: SecretKey) => output.redactor.add(Buffer.from(key.bytes).toString('hex'));
@@ -79,6 +84,8 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     githubActions: io.processEnv.GITHUB_ACTIONS === 'true',
     stdinIsTerminal: io.stdinIsTerminal,
     cwd: io.cwd,
+    shellEnvironment: io.processEnv,
+    readStdin: readStdinOnce,
     environment,
     databaseTarget: () => {
       const target = resolveDatabaseTarget(environment().env, global.databaseUrl, environment().origins);

@@ -182,6 +182,38 @@ Examples:
       .addHelpText('after', `
 Examples:
   $ lmnr-keys save-key --env-file .env env:AEAD_SECRET_KEY --out ~/.local/state/lmnr-keys/keys/old-aead.key`),
+
+  'check-deployment': () =>
+    new Command('check-deployment')
+      .description('find the Laminar service that runs without the key, with an invalid or different one, or with one the stored values do not open: compose files, running containers, Helm values, manifests')
+      .option('-f, --file <path>', 'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / docker-compose.yml and its override here)', collect, [] as string[])
+      .option('--project-directory <dir>', 'compose project directory, whose .env is read (default: the folder of the first compose file)')
+      .option('--containers <file>', "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)")
+      .option('--no-containers', 'do not look at running containers')
+      .option('--service <name=env_file>', 'a Laminar service run outside compose from its own dotenv file, e.g. frontend=frontend/.env.local (repeatable)', collect, [] as string[])
+      .option('--helm-values <file>', "values file of Laminar's Helm chart (repeatable; later wins, as helm -f)", collect, [] as string[])
+      .option('--manifests <file>', 'rendered Kubernetes objects (helm template, or kubectl get deploy,statefulset,secret -o yaml), - for stdin')
+      .option('--no-database', 'do not check which key opens the stored values')
+      .option('--strict', 'also fail on a missing SLACK_ENCRYPTION_KEY when no Slack token is stored')
+      .addHelpText('after', `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, or an unreadable file; 4 = the database part failed, after the file findings)
+
+Examples:
+  $ cd ~/lmnr && npx lmnr-keys check-deployment
+  $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
+  $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
+  $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
+  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`),
+
+  fingerprint: () =>
+    new Command('fingerprint')
+      .description("print a key's fingerprint (first 8 hex of SHA-256 of its bytes, as doctor shows it), never the key: compare any container's key")
+      .argument('[ref]', 'the key: - (stdin, the default), env:NAME, file:PATH or laminar-default')
+      .addHelpText('after', `${EXIT_CODE_HELP} (1 = the key needs cleanup; 3 = empty or not a key)
+
+Examples:
+  $ docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
+  $ kubectl exec deploy/laminar-app-server -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
+  $ lmnr-keys fingerprint env:AEAD_SECRET_KEY --env-file .env --json`),
 } as const;
 
 export type CommandName = keyof typeof definitions;

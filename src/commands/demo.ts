@@ -19,6 +19,7 @@ import { sql } from 'kysely';
 import { startThrowawayPostgres, type ThrowawayPostgres } from '../demo/postgres.js';
 import { seedBrokenPlatform, seedProviderShowcase, type DemoKeys } from '../demo/seed.js';
 import { startProviderImitation, type ImitationServer } from '../demo/provider-imitation.js';
+import { writeDemoDeployment } from '../demo/deployment.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lmnr-keys.js', import.meta.url));
 
@@ -27,6 +28,10 @@ interface Step {
   args: string[];
   expect: number;
   database?: 'platform' | 'providers';
+  /** Run in this folder (shown as `cd` in the transcript). */
+  cwd?: string;
+  /** Without the keys in the environment: the step reads them where Laminar does. */
+  withoutKeys?: boolean;
 }
 
 export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): Promise<ExitCodeValue> {
@@ -85,6 +90,7 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
     };
     for (const value of [...Object.values(env), server.password]) output.redactor.add(value);
     const backup = (name: string) => path.join(server!.folder, name);
+    const deployment = writeDemoDeployment(server.folder, { aead: env.AEAD_SECRET_KEY, slack: env.SLACK_ENCRYPTION_KEY });
     say(
       `\nSeeded Laminar's tables in a Postgres 16 at ${server.host}:${server.port} (${c.dim(server.folder)}):\n` +
         '  two workspaces, three projects; keys sealed under the current key, under Laminar\'s public default key\n' +
@@ -101,6 +107,20 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       { say: 'Fix the duplicate OPENAI_API_KEY: replace both rows with one fresh value (what "delete and re-add" did in the UI):', args: ['set', '--project', supportBot, '--name', 'OPENAI_API_KEY', '--value', 'env:DEMO_NEW_OPENAI_KEY', '--yes', '--backup', backup('set.jsonl')], expect: 0 },
       { say: 'Doctor: healthy.', args: ['doctor'], expect: 0 },
       {
+        say: "The stored values are right; is every Laminar service running with that key? In Laminar's folder (compose file, .env, and what `docker inspect` says of the running containers):",
+        args: ['check-deployment', '--containers', 'containers.json'],
+        expect: 1,
+        cwd: deployment.folder,
+        withoutKeys: true,
+      },
+      {
+        say: 'After `docker compose up -d --force-recreate frontend` (here: the containers as docker inspect shows them afterwards):',
+        args: ['check-deployment', '--containers', 'containers-recreated.json'],
+        expect: 0,
+        cwd: deployment.folder,
+        withoutKeys: true,
+      },
+      {
         say: 'Decoding works; do the providers accept the keys? verify-provider against a local imitation of OpenAI and Anthropic:',
         args: ['verify-provider', '--base-url', `openai=${imitation.url}/openai`, '--base-url', `anthropic=${imitation.url}/anthropic`, '--max-retry-wait', '100'],
         expect: 1,
@@ -108,9 +128,10 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       },
     ];
     for (const step of steps) {
-      say(`\n${c.bold.cyan('# ' + step.say)}\n${c.bold('$ lmnr-keys ' + step.args.map(displayArg(server.folder)).join(' '))}`);
+      const cd = step.cwd ? `cd ${displayArg(server.folder)(step.cwd)} && ` : '';
+      say(`\n${c.bold.cyan('# ' + step.say)}\n${c.bold(`$ ${cd}lmnr-keys ` + step.args.map(displayArg(server.folder)).join(' '))}`);
       const databaseUrl = server.urlFor(step.database === 'providers' ? 'laminar_providers' : 'laminar');
-      const result = await runStep(step.args, { ...env, DATABASE_URL: databaseUrl }, output.color.level > 0, (p) => (child = p));
+      const result = await runStep(step.args, { ...(step.withoutKeys ? {} : env), DATABASE_URL: databaseUrl }, output.color.level > 0, (p) => (child = p), step.cwd);
       child = null;
       ran.push({ command: `lmnr-keys ${step.args.map(displayArg(server.folder)).join(' ')}`, exitCode: result.code, expected: step.expect });
       if (interrupted) return ExitCode.interrupted;
@@ -154,9 +175,10 @@ function displayArg(folder: string) {
   return (arg: string) => (arg.startsWith(folder) ? `$DEMO/${path.relative(folder, arg)}` : arg);
 }
 
-function runStep(args: string[], env: Record<string, string>, color: boolean, onSpawn: (child: ChildProcess) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runStep(args: string[], env: Record<string, string>, color: boolean, onSpawn: (child: ChildProcess) => void, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--', BIN, ...args], {
+      ...(cwd ? { cwd } : {}),
       env: { PATH: readProcessEnvironment().PATH ?? '', CI: 'true', ...(color ? { FORCE_COLOR: '1' } : { NO_COLOR: '1' }), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -99,6 +99,11 @@ function checkPort(port: string, source: string): string {
   return port;
 }
 
+/** Whether any database setting is present, i.e. whether resolveDatabaseTarget has anything to go on. */
+export function isDatabaseConfigured(env: Environment, flagUrl: string | undefined): boolean {
+  return Boolean((flagUrl ?? '') !== '' || env.DATABASE_URL?.trim() || env.DATABASE_HOST || (env.POSTGRES_USER && env.POSTGRES_PASSWORD));
+}
+
 /**
  * The database to use, in order: --database-url; DATABASE_URL; the DATABASE_* parts Laminar's
  * web app accepts; the POSTGRES_* variables of Laminar's compose `.env` (the quickstart

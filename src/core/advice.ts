@@ -52,14 +52,14 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
     case 'wrong_secret':
       if (finding.decryptsWith === LAMINAR_DEFAULT_LABEL) {
         return {
-          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved)`,
+          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved, or a Laminar service still runs with the old key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(LAMINAR_DEFAULT_LABEL),
         };
       }
       if (finding.decryptsWith) {
         return {
-          cause: `sealed with ${finding.decryptsWith}, not the current ${variable}`,
+          cause: `sealed with ${finding.decryptsWith}, not the current ${variable} (if a Laminar service runs with that key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(finding.decryptsWith),
         };
@@ -74,7 +74,7 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
     case 'secret_missing':
       if (finding.decryptsWith) {
         return {
-          cause: `${variable} is not set; the value opens with ${finding.decryptsWith}`,
+          cause: `${variable} is not set (\`lmnr-keys check-deployment\` shows which Laminar services receive it); the value opens with ${finding.decryptsWith}`,
           nextStep: finding.decryptsWith === 'AEAD_SECRET_KEY'
             ? `set ${variable} to the same value as AEAD_SECRET_KEY (what Laminar's Helm chart does), or set a new ${variable} and re-seal`
             : `set ${variable}, then re-seal`,

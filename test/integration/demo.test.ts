@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { BIN, runCli } from '../support/cli.js';
 
-const folderOf = (text: string) => /\((\/[^)]*lmnr-keys-demo-[^)]+)\)/.exec(text)?.[1];
+const folderOf = (text: string) => /\((\/[^)]*lmnr-keys-(?:demo|pg)-[^)]+)\)/.exec(text)?.[1];
 const portOf = (text: string) => Number(/at 127\.0\.0\.1:(\d+)/.exec(text)?.[1]);
 
 function portOpen(port: number): Promise<boolean> {
@@ -26,6 +26,8 @@ describe('lmnr-keys demo', () => {
     expect(out).toMatch(/Rotation plan \(dry run: nothing written\)/);
     expect(out).toMatch(/\$ lmnr-keys quarantine --yes/);
     expect(out).toMatch(/Verdict: healthy/);
+    expect(out).toMatch(/x stale_container {2}lmnr-frontend-1 AEAD_SECRET_KEY/);
+    expect(out).toContain('fix: docker compose up -d --force-recreate frontend');
     for (const status of ['cannot decrypt \\(nothing sent\\)', 'invalid key', 'quota exhausted', 'ok  ']) expect(out).toMatch(new RegExp(status));
     expect(out).toMatch(/Demo finished in [\d.]+ s/);
     const folder = folderOf(out)!;

@@ -1,0 +1,71 @@
+import fs from 'node:fs';
+import type { CommandContext } from '../context.js';
+import { isDatabaseConfigured } from '../config/database-target.js';
+import { CliError, ExitCode, ExitError, type ExitCodeValue } from '../errors.js';
+import { loadCipher } from '../crypto/aead.js';
+import { cleanSecretText } from '../crypto/keys.js';
+import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from '../core/check-deployment.js';
+import { runDockerCli } from '../deployment/docker-cli.js';
+import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
+import { emit, withProgress } from '../report/output.js';
+import type { FlagsOf } from './definitions.js';
+import { usingLaminarDatabase } from './using-laminar.js';
+
+export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf<'check-deployment'>): Promise<ExitCodeValue> {
+  const { output } = ctx;
+  const gathered = await gatherDeployment(
+    {
+      cwd: ctx.cwd,
+      shellEnv: ctx.shellEnvironment,
+      readText: (file) => fs.readFileSync(file, 'utf8'),
+      isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
+      readStdin: ctx.readStdin,
+      runDocker: runDockerCli,
+    },
+    {
+      composeFiles: flags.file,
+      projectDirectory: flags.projectDirectory ?? null,
+      serviceFiles: flags.service,
+      containers: typeof flags.containers === 'string' ? flags.containers : null,
+      noContainers: flags.containers === false,
+      helmValues: flags.helmValues,
+      manifests: flags.manifests ?? null,
+    },
+  );
+  // Defence in depth: every key value read is known to the redactor, raw and cleaned.
+  for (const entry of gathered.received) {
+    output.redactor.add(entry.value);
+    if (entry.value) output.redactor.add(cleanSecretText(entry.value).value);
+  }
+
+  let database: Parameters<typeof judgeDeployment>[1];
+  let databaseError: CliError | null = null;
+  if (!flags.database) {
+    database = { checked: false, reason: 'skipped (--no-database)' };
+  } else if (!isDatabaseConfigured(ctx.environment().env, ctx.global.databaseUrl)) {
+    database = { checked: false, reason: "skipped: no database configured (--database-url, DATABASE_URL, or --env-file with Laminar's POSTGRES_* settings)" };
+  } else {
+    try {
+      const target = ctx.databaseTarget();
+      await loadCipher();
+      const counts = await withProgress(output, 'Trying the keys found on the stored values', () =>
+        usingLaminarDatabase(target, (db) => countValuesByKey(db, keysToCount(gathered))),
+      );
+      database = { checked: true, counts };
+    } catch (error) {
+      if (!(error instanceof CliError)) throw error;
+      databaseError = error;
+      database = { checked: false, reason: 'failed', error: { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null } };
+    }
+  }
+
+  const document = checkDeploymentDocument(judgeDeployment(gathered, database, { strict: Boolean(flags.strict) }));
+  emit(output, document, (doc) => renderCheckDeployment(doc, output.color));
+  if (databaseError) {
+    // The file findings are out; the database part failed: its own exit code, explained once
+    // (in the JSON document, or by the entry point on stderr).
+    if (output.jsonMode) throw new ExitError(databaseError.exitCode);
+    throw databaseError;
+  }
+  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
+}
