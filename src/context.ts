@@ -59,6 +59,9 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     if (!loaded) {
       loaded = loadEnvironment({ processEnv: io.processEnv, envFiles: global.envFile, cwd: io.cwd });
       for (const file of loaded.filesRead) output.debug(`read env file ${file}`);
+      for (const { file, name } of loaded.readDifferently) {
+        output.note(output.color.yellow(`note: ${file}: ${name} is read as Docker Compose reads it (an unquoted # or $ in the value); dotenv-based tools would read another value`));
+      }
       // Register every secret-holding variable so an accidental echo is caught by the redactor.
       for (const name of SECRET_VARIABLES) output.redactor.add(loaded.env[name]?.trim(), { password: name.endsWith('PASSWORD') });
     }

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { isDatabaseConfigured } from '../config/database-target.js';
-import { CliError, ExitCode, ExitError, type ExitCodeValue } from '../errors.js';
+import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { cleanSecretText } from '../crypto/keys.js';
 import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from '../core/check-deployment.js';
@@ -64,7 +64,10 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
   if (databaseError) {
     // The file findings are out; the database part failed: its own exit code, explained once
     // (in the JSON document, or by the entry point on stderr).
-    if (output.jsonMode) throw new ExitError(databaseError.exitCode);
+    if (output.jsonMode) {
+      output.note(`${output.color.red('error:')} ${databaseError.message}`);
+      return databaseError.exitCode;
+    }
     throw databaseError;
   }
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

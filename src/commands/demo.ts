@@ -145,7 +145,7 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       }
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    say(`\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar (docker compose, from its folder):\n  ${c.cyan('npx lmnr-keys doctor --env-file .env')}`);
+    say(`\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar (from this folder, pointing at Laminar's .env):\n  ${c.cyan('npx lmnr-keys doctor --env-file ~/lmnr/.env')}`);
     if (flags.keep) {
       const envFile = path.join(server.folder, 'demo.env');
       fs.writeFileSync(

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import dotenv from 'dotenv';
 import { ConfigError } from '../errors.js';
+import { DotenvSyntaxError, parseComposeDotenv } from './compose-dotenv.js';
+import { InterpolationError } from './compose-interpolate.js';
 
 /**
  * Every variable the tool reads (documented in .env.example); `secret` ones are registered
@@ -52,6 +54,11 @@ export interface LoadedEnvironment {
   env: Environment;
   /** Files actually read, for --debug. */
   filesRead: string[];
+  /**
+   * Variables a dotenv-based tool would read differently from Docker Compose (an unquoted `#`
+   * or `$` in the value): names only, for a note. lmnr-keys reads as Compose does.
+   */
+  readDifferently: Array<{ file: string; name: string }>;
   /** Where each variable was set, in order ('the environment' last when it wins): for messages. */
   origins: Readonly<Record<string, readonly string[]>>;
 }
@@ -67,6 +74,7 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
   const filesRead: string[] = [];
   const origins: Record<string, string[]> = {};
   const noteOrigin = (name: string, where: string) => (origins[name] ??= []).push(where);
+  const readDifferently: LoadedEnvironment['readDifferently'] = [];
   for (const file of candidates) {
     const fullPath = path.resolve(cwd, file);
     let text: string;
@@ -83,10 +91,22 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     if (text.includes('\0')) {
       throw new ConfigError(`env file ${file} is not a text file`, 'point --env-file at a KEY=value file such as Laminar\'s .env');
     }
-    // A BOM would otherwise become part of the first variable's name.
-    const parsed = dotenv.parse(text.replace(/^\uFEFF/, ''));
-    Object.assign(merged, parsed);
-    for (const name of Object.keys(parsed)) noteOrigin(name, file);
+    // Read as Docker Compose reads Laminar's .env (what its containers get): `abc#def` keeps its `#`.
+    let parsed: Map<string, string>;
+    try {
+      parsed = parseComposeDotenv(text, { lookup: (name) => processEnv[name] });
+    } catch (error) {
+      if (error instanceof DotenvSyntaxError) throw new ConfigError(`env file ${file} line ${error.line}: ${error.message}`, 'fix that line (KEY=value; quote values with spaces)');
+      if (error instanceof InterpolationError) throw new ConfigError(`env file ${file}: ${error.message}`, 'set the variable it names, or fix the ${...} expression');
+      throw error;
+    }
+    // A BOM would otherwise become part of the first variable's name for dotenv.
+    const dotenvReading = dotenv.parse(text.replace(/^\uFEFF/, ''));
+    for (const [name, value] of parsed) {
+      merged[name] = value;
+      noteOrigin(name, file);
+      if (name in KNOWN_VARIABLES && dotenvReading[name] !== undefined && dotenvReading[name] !== value) readDifferently.push({ file, name });
+    }
     filesRead.push(fullPath);
   }
   for (const [name, value] of Object.entries(processEnv)) {
@@ -94,7 +114,7 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     merged[name] = value;
     if (name in origins) noteOrigin(name, 'the environment');
   }
-  return { env: merged, filesRead, origins };
+  return { env: merged, filesRead, origins, readDifferently };
 }
 
 /** Where backups go by default; `explicit` when the operator chose it (LMNR_KEYS_BACKUP_DIR). */

@@ -19,6 +19,19 @@ function envFile(name: string, text: string): string {
 }
 
 describe('env files', () => {
+  it("reads `#` inside an unquoted value as Docker Compose does (Laminar's containers get abc#def), and notes where dotenv differs", () => {
+    const file = envFile('compose.env', 'POSTGRES_PASSWORD=abc#def\nPOSTGRES_USER=lmnr # a comment\n');
+    const loaded = loadEnvironment({ processEnv: {}, envFiles: [file], cwd: dir });
+    expect(loaded.env.POSTGRES_PASSWORD).toBe('abc#def');
+    expect(loaded.env.POSTGRES_USER).toBe('lmnr');
+    expect(loaded.readDifferently).toEqual([{ file, name: 'POSTGRES_PASSWORD' }]);
+  });
+
+  it('a broken line names the file and the line (exit 3)', () => {
+    const file = envFile('broken.env', 'A=1\nAEAD_SECRET_KEY="unterminated\n');
+    expect(() => loadEnvironment({ processEnv: {}, envFiles: [file], cwd: dir })).toThrow(/broken.env line 2/);
+  });
+
   it.each([
     ['double quotes', `AEAD_SECRET_KEY="${KEY}"\n`],
     ['single quotes', `AEAD_SECRET_KEY='${KEY}'\n`],
