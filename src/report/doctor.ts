@@ -115,7 +115,7 @@ function appendFindings(lines: string[], findings: Finding[], c: ChalkInstance, 
       if (project.label) lines.push(`    ${c.bold('Project')} ${project.label}`);
       for (const finding of project.items) {
         const advice = adviseOnFinding(finding, context);
-        lines.push(`${indent}${c.red('x')} ${finding.name} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)}`);
+        lines.push(`${indent}${c.red('x')} ${printable(finding.name)} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)}`);
         lines.push(`${indent}  cause: ${advice.cause}`);
         lines.push(`${indent}  next:  ${advice.command ? c.cyan(advice.command) : advice.nextStep}`);
       }

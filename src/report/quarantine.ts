@@ -1,4 +1,5 @@
 import type { ChalkInstance } from 'chalk';
+import { printable } from '../printable.js';
 import type { QuarantineDependents, QuarantinePlan, QuarantineResult, QuarantineTarget } from '../core/repair.js';
 import { documentOf, type Envelope } from './document.js';
 import { findStore } from '../stores/stores.js';
@@ -37,7 +38,7 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {
     const where = t.projectId ? `project ${t.projectId}` : t.workspaceId ? `workspace ${t.workspaceId}` : '';
-    lines.push(`  ${c.red('x')} ${t.name} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`);
+    lines.push(`  ${c.red('x')} ${printable(t.name)} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`);
   }
   for (const d of doc.dependents) {
     lines.push(

@@ -1,6 +1,7 @@
 /** The rotate document, its human rendering, and the runbook printed after a rotation. */
 import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
+import { printable } from '../printable.js';
 import type { RotationResult, RotationStoreReport, StuckValue } from '../core/rotate.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { StoreDefinition } from '../stores/stores.js';
@@ -62,7 +63,7 @@ interface RunbookFlags {
 }
 
 /** A reference as it can be printed and re-used (never a literal key or stdin). */
-function printable(reference: string): string | null {
+function reusable(reference: string): string | null {
   return /^(env:|file:|laminar-default$)/.test(reference) ? reference : null;
 }
 
@@ -90,9 +91,9 @@ export function buildRunbook(
   const replaced = new Set(saved.map((s) => `env:${s.variable}`));
   const fromRefs = [
     ...saved.map((s) => `file:${s.file}`),
-    ...flags.from.filter((ref) => !replaced.has(ref)).map((ref) => printable(ref) ?? '<the other old key>'),
+    ...flags.from.filter((ref) => !replaced.has(ref)).map((ref) => reusable(ref) ?? '<the other old key>'),
   ];
-  const toRef = variables.length === 1 ? `env:${variables[0]}` : (printable(flags.to) ?? '<the new key>');
+  const toRef = variables.length === 1 ? `env:${variables[0]}` : (reusable(flags.to) ?? '<the new key>');
   const catchUp = ['lmnr-keys rotate', ...envFileFlags, ...flags.store.map((s) => `--store ${s}`), ...[...new Set(fromRefs)].map((r) => `--from ${r}`), `--to ${toRef}`, '--yes'].join(' ');
   const steps: string[] = [];
   for (const s of saved) {
@@ -126,7 +127,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     const shown = doc.stuck.slice(0, 50);
     for (const v of shown) {
       const where = v.projectId ? `project ${v.projectId}` : v.workspaceId ? `workspace ${v.workspaceId}` : '';
-      lines.push(`  ${c.red('x')} ${v.name} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`);
+      lines.push(`  ${c.red('x')} ${printable(v.name)} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`);
     }
     if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
     lines.push("  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value's next step.");

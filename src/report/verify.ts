@@ -1,5 +1,6 @@
 /** Rendering of verify-provider results: a table for humans, JUnit for CI, GitHub annotations. */
 import type { ChalkInstance } from 'chalk';
+import { printable } from '../printable.js';
 import type { VerifyResult, VerifyStatus } from '../core/verify.js';
 import type { NameDirectory } from '../stores/scan.js';
 import { groupByWorkspaceAndProject } from './format.js';
@@ -60,7 +61,7 @@ export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c
       for (const r of project.items) {
         const retry = r.retryAfterSeconds === null ? '' : `${Math.round(r.retryAfterSeconds)}s`;
         lines.push(
-          `    ${(r.provider ?? '-').padEnd(10)} ${r.name.padEnd(22)} ${paint(c, r.status)(STATUS_WORDS[r.status].padEnd(30))} ${String(r.httpStatus ?? '').padEnd(5)} ${retry.padEnd(6)} ${r.detail ?? ''}`,
+          `    ${(r.provider ?? '-').padEnd(10)} ${printable(r.name).padEnd(22)} ${paint(c, r.status)(STATUS_WORDS[r.status].padEnd(30))} ${String(r.httpStatus ?? '').padEnd(5)} ${retry.padEnd(6)} ${r.detail ?? ''}`,
         );
       }
     }
@@ -114,6 +115,6 @@ export function githubAnnotations(results: VerifyResult[], failing: (r: VerifyRe
     .filter((r) => r.status !== 'ok' && r.status !== 'skipped')
     .map((r) => {
       const level = failing(r) ? 'error' : 'warning';
-      return `::${level} title=lmnr-keys ${r.provider ?? ''} ${r.name}::${escape(`${r.projectId ? `project ${r.projectId}: ` : ''}${r.name} ${STATUS_WORDS[r.status]}${r.detail ? ` - ${r.detail}` : ''}`)}`;
+      return `::${level} title=lmnr-keys ${r.provider ?? ''} ${printable(r.name)}::${escape(`${r.projectId ? `project ${r.projectId}: ` : ''}${printable(r.name)} ${STATUS_WORDS[r.status]}${r.detail ? ` - ${r.detail}` : ''}`)}`;
     });
 }
