@@ -59,6 +59,12 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     if (!loaded) {
       loaded = loadEnvironment({ processEnv: io.processEnv, envFiles: global.envFile, cwd: io.cwd });
       for (const file of loaded.filesRead) output.debug(`read env file ${file}`);
+      for (const { name, file, fileValue } of loaded.overridden) {
+        if (SECRET_VARIABLES.includes(name)) output.redactor.add(fileValue.trim(), { password: name.endsWith('PASSWORD') });
+        const check = (text: string) => checkSecret(name, text).fingerprint;
+        const fingerprints = name === 'AEAD_SECRET_KEY' || name === 'SLACK_ENCRYPTION_KEY' ? ` (fingerprint ${check(loaded.env[name] ?? '') ?? 'invalid'} here, ${check(fileValue) ?? 'invalid'} in ${file})` : '';
+        output.note(output.color.yellow(`note: ${name} set in this shell wins over ${file}, and they differ${fingerprints}: unset it in the shell if ${file} is right`));
+      }
       for (const { file, name } of loaded.readDifferently) {
         output.note(output.color.yellow(`note: ${file}: ${name} is read as Docker Compose reads it (an unquoted # or $ in the value); dotenv-based tools would read another value`));
       }

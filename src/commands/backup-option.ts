@@ -5,6 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { describeTarget, type DatabaseTarget } from '../config/database-target.js';
 import type { CommandContext } from '../context.js';
 import { ConfigError } from '../errors.js';
+import { enclosingGitWorkTree } from './git-work-tree.js';
 import { createBackupFile, defaultBackupName, type BackupHeader, type BackupSink } from '../core/backup.js';
 
 /**
@@ -72,12 +73,6 @@ function defaultBackupFolder(ctx: CommandContext): string {
   return folder;
 }
 
-function enclosingGitWorkTree(folder: string): string | null {
-  for (let current = path.resolve(folder); ; current = path.dirname(current)) {
-    if (fs.existsSync(path.join(current, '.git'))) return current;
-    if (path.dirname(current) === current) return null;
-  }
-}
 
 /** How to show a backup path: relative to the working folder when inside it; null when no file was written. */
 export function displayPath(ctx: CommandContext, sink: BackupSink | null): string | null {

@@ -119,6 +119,7 @@ Examples:
       .option('--model <provider=id>', 'model used by the generation probe (repeatable)', collect, [] as string[])
       .option('--fail-on <statuses>', 'comma-separated statuses that fail the run (default: every status but ok and skipped)')
       .option('--junit <file>', 'also write a JUnit XML report (one testcase per credential)')
+      .option('--all', 'list every credential, however many (by default more than 100 are summarised)')
       .option('--key <ref>', 'check one key without any database: env:NAME, file:PATH or - (needs one --provider)')
       .addOption(new Option('--max-retry-wait <ms>', 'longest retry-after honoured before the single retry').argParser(nonNegativeInteger('--max-retry-wait')).default(5000))
       .addHelpText('after', `${EXIT_CODE_HELP} (1 = a result in --fail-on)
@@ -178,10 +179,11 @@ Examples:
     new Command('save-key')
       .description('copy a key into a new 0600 file (e.g. the old AEAD_SECRET_KEY before you replace it), printing only its fingerprint')
       .argument('<ref>', `the key: ${KEY_FORMS}`)
-      .requiredOption('--out <file>', 'the new file (created with mode 0600; never overwrites)')
+      .requiredOption('--out <file>', 'the new file (created with mode 0600; never overwrites; never inside a git work tree)')
+      .option('--fingerprint <fp>', 'refuse unless the key has this fingerprint (the rotate runbook passes the old key\'s, so a key already replaced is not saved as the old one)')
       .addHelpText('after', `
 Examples:
-  $ lmnr-keys save-key --env-file .env env:AEAD_SECRET_KEY --out ~/.local/state/lmnr-keys/keys/old-aead.key`),
+  $ lmnr-keys save-key --env-file .env env:AEAD_SECRET_KEY --fingerprint 3fa1c2d9 --out ~/.local/state/lmnr-keys/keys/old-aead.key`),
 
   'check-deployment': () =>
     new Command('check-deployment')

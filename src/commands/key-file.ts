@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { enclosingGitWorkTree } from './git-work-tree.js';
 
 /**
  * Creates FILE exclusively with mode 0600 from the first byte (no moment where another user
@@ -10,6 +11,14 @@ import { ConfigError } from '../errors.js';
  */
 export function writeKeyFile(cwd: string, file: string, bytes: Uint8Array): string {
   const full = path.resolve(cwd, file);
+  const repository = enclosingGitWorkTree(path.dirname(full));
+  if (repository) {
+    // Laminar's checkout is a git work tree whose .gitignore covers .env only: a key file there is one `git add .` from a commit.
+    throw new ConfigError(
+      `${file} would be inside the git work tree ${repository}; lmnr-keys does not write keys where they could be committed`,
+      'write it outside, e.g. --out ~/.local/state/lmnr-keys/keys/' + path.basename(full),
+    );
+  }
   try {
     fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
   } catch (error) {

@@ -20,7 +20,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
   await loadCipher();
   const plan = async (db: Parameters<typeof planQuarantine>[0]): Promise<QuarantinePlan> => {
     const made = await planQuarantine(db, { stores, ids, secrets, candidates, batchSize: flags.batchSize });
-    refuseSurprises(made, ids, flags.expect, Boolean(flags.dryRun));
+    refuseSurprises(made, ids, flags.expect, Boolean(flags.dryRun), (message) => ctx.output.note(ctx.output.color.yellow(message)));
     return made;
   };
   const outcome = await runGuardedWrite(ctx, {
@@ -46,7 +46,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
  * out more than half of a store needs --expect with the exact count (nearly everything
  * failing usually means the key is wrong, not the values).
  */
-function refuseSurprises(plan: QuarantinePlan, ids: string[], expect: number | undefined, dryRun: boolean): void {
+function refuseSurprises(plan: QuarantinePlan, ids: string[], expect: number | undefined, dryRun: boolean, warn: (message: string) => void): void {
   const planned = new Set(plan.targets.map((t) => t.id));
   const notTaken = plan.requested.filter((r) => !planned.has(r.id));
   if (notTaken.length > 0) {
@@ -55,14 +55,15 @@ function refuseSurprises(plan: QuarantinePlan, ids: string[], expect: number | u
       'quarantine only takes out values no available key opens; doctor lists them',
     );
   }
-  if (ids.length > 0 || dryRun) return;
+  if (ids.length > 0) return;
   for (const store of plan.stores) {
     // A store of one or two values says nothing about the key; from three on, most of it failing does.
     if (store.total < 3 || store.taken * 2 <= store.total) continue;
     if (expect === plan.targets.length) continue;
-    throw new UsageError(
-      `refusing to take out ${store.taken} of ${store.total} ${store.store} values without --expect ${plan.targets.length}: when nearly everything fails, the key is usually wrong, not the values`,
-      'check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if you are sure, run again with --expect ' + plan.targets.length,
-    );
+    const message = `taking out ${store.taken} of ${store.total} ${store.store} values needs --expect ${plan.targets.length}: when nearly everything fails, the key is usually wrong, not the values`;
+    const hint = `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if you are sure, run again with --expect ${plan.targets.length}`;
+    // A dry run shows the plan and says what the real run will need; the real run refuses.
+    if (dryRun) return warn(`warning: ${message}; ${hint}`);
+    throw new UsageError(`refusing: ${message}`, hint);
   }
 }

@@ -27,12 +27,12 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
     plan,
     nothingToDo: (planned) => planned.restored === 0,
     present: (planned) => ({
-      text: renderRestore(restoreDocument(planned, { dryRun: true, backup: file, truncatedLastLine: backup.truncatedLastLine }), ctx.output.color),
+      text: renderRestore(restoreDocument(planned, { dryRun: true, backup: file, operation: backup.header.operation, truncatedLastLine: backup.truncatedLastLine }), ctx.output.color),
       question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
     }),
     apply: (conn) => runRestore(conn, backup.records, { dryRun: false, batchSize: 500 }),
   });
-  const document = restoreDocument(outcome.result ?? outcome.plan, { dryRun: outcome.dryRun, backup: file, truncatedLastLine: backup.truncatedLastLine });
+  const document = restoreDocument(outcome.result ?? outcome.plan, { dryRun: outcome.dryRun, backup: file, operation: backup.header.operation, truncatedLastLine: backup.truncatedLastLine });
   emit(ctx.output, document, (doc) => renderRestore(doc, ctx.output.color));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -70,6 +70,8 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
       runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder()),
+      rerun: typeof flags.backup === 'string' ? 'run the same command again with another --backup path (that one now exists)' : 'run the same command again',
+      databaseUrlFlag: ctx.global.databaseUrl !== undefined,
     };
   }
   const final = outcome.result ?? outcome.plan;

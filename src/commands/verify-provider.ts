@@ -93,6 +93,6 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   const document = verifyDocument(results, failing);
   if (flags.junit) fs.writeFileSync(path.resolve(ctx.cwd, flags.junit), ctx.output.redactor.apply(renderJunit(results, failing)), { mode: 0o644 });
   if (ctx.githubActions) for (const line of githubAnnotations(results, failing)) ctx.output.note(line);
-  emit(ctx.output, document, (doc) => renderVerify(doc, names, ctx.output.color, failing));
+  emit(ctx.output, document, (doc) => renderVerify(doc, names, ctx.output.color, failing, { all: Boolean(flags.all) }));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -59,6 +59,11 @@ export interface LoadedEnvironment {
    * or `$` in the value): names only, for a note. lmnr-keys reads as Compose does.
    */
   readDifferently: Array<{ file: string; name: string }>;
+  /**
+   * Variables lmnr-keys knows that an env file sets and the process environment sets to another
+   * value (the environment wins): a shell left with an old `export` silently beats --env-file.
+   */
+  overridden: Array<{ name: string; file: string; fileValue: string }>;
   /** Where each variable was set, in order ('the environment' last when it wins): for messages. */
   origins: Readonly<Record<string, readonly string[]>>;
 }
@@ -109,12 +114,17 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     }
     filesRead.push(fullPath);
   }
+  const overridden: LoadedEnvironment['overridden'] = [];
   for (const [name, value] of Object.entries(processEnv)) {
     if (value === undefined) continue;
+    const fromFile = merged[name];
+    if (name in origins && name in KNOWN_VARIABLES && fromFile !== undefined && fromFile !== value) {
+      overridden.push({ name, file: origins[name]![origins[name]!.length - 1]!, fileValue: fromFile });
+    }
     merged[name] = value;
     if (name in origins) noteOrigin(name, 'the environment');
   }
-  return { env: merged, filesRead, origins, readDifferently };
+  return { env: merged, filesRead, origins, readDifferently, overridden };
 }
 
 /** Where backups go by default; `explicit` when the operator chose it (LMNR_KEYS_BACKUP_DIR). */

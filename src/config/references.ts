@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { UsageError } from '../errors.js';
+import { ConfigError, UsageError } from '../errors.js';
 import { cleanSecretText, isKeyHex, keyFromHex, laminarDefaultKey, LAMINAR_DEFAULT_LABEL, type SecretKey } from '../crypto/keys.js';
 import type { Environment } from './environment.js';
 
@@ -69,14 +69,14 @@ async function readReference(ref: Exclude<Reference, { kind: 'laminar-default' }
   switch (ref.kind) {
     case 'env': {
       const value = io.env[ref.name];
-      if (value === undefined || value.trim() === '') throw new UsageError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
+      if (value === undefined || value.trim() === '') throw new ConfigError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
       return value;
     }
     case 'file': {
       try {
         return firstLine(fs.readFileSync(path.resolve(io.cwd, ref.path), 'utf8'));
       } catch (error) {
-        throw new UsageError(`${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and permissions');
+        throw new ConfigError(`${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and permissions');
       }
     }
     case 'stdin':
@@ -97,7 +97,7 @@ export async function resolveKey(ref: Reference, io: ReferenceIo): Promise<Secre
   }
   const cleaned = cleanSecretText(await readReference(ref, io)).value;
   if (!isKeyHex(cleaned)) {
-    throw new UsageError(`${describe(ref)} does not hold a 64-hex-character key (${cleaned.length} characters; not echoed)`, 'generate one with `lmnr-keys gen-secret --out FILE`');
+    throw new ConfigError(`${describe(ref)} does not hold a 64-hex-character key (${cleaned.length} characters; not echoed)`, 'generate one with `lmnr-keys gen-secret --out FILE`');
   }
   return keyFromHex(ref.label, cleaned);
 }
@@ -106,7 +106,7 @@ export async function resolveKey(ref: Reference, io: ReferenceIo): Promise<Secre
 export async function resolveValue(ref: Reference, io: ReferenceIo): Promise<string> {
   if (ref.kind === 'laminar-default' || ref.kind === 'literal') throw new UsageError(`${ref.label} is a key reference, not a value`, `forms: ${VALUE_REFERENCE_FORMS}`);
   const cleaned = cleanSecretText(await readReference(ref, io)).value;
-  if (cleaned === '') throw new UsageError(`${describe(ref)} is empty`);
+  if (cleaned === '') throw new ConfigError(`${describe(ref)} is empty`, 'put the value there, or name another reference');
   return cleaned;
 }
 

@@ -72,13 +72,16 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
         command: null,
       };
     case 'secret_missing':
+      // The variable is unset, so no `--to env:VARIABLE` command can run yet: the first step is to set it.
       if (finding.decryptsWith) {
         return {
-          cause: `${variable} is not set (\`lmnr-keys check-deployment\` shows which Laminar services receive it); the value opens with ${finding.decryptsWith}`,
-          nextStep: finding.decryptsWith === 'AEAD_SECRET_KEY'
-            ? `set ${variable} to the same value as AEAD_SECRET_KEY (what Laminar's Helm chart does), or set a new ${variable} and re-seal`
-            : `set ${variable}, then re-seal`,
-          command: `lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}`,
+          cause: `${variable} is not set; the value opens with ${finding.decryptsWith}`,
+          nextStep:
+            finding.decryptsWith === 'AEAD_SECRET_KEY'
+              ? `give Laminar's services (frontend and app-server; Laminar's compose files pass none: \`lmnr-keys check-deployment\` shows who holds what) and lmnr-keys ${variable} with the same value as AEAD_SECRET_KEY, which is what Laminar's Helm chart does: nothing to re-seal. ` +
+                `Or set a new ${variable}, then re-seal: \`lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``
+              : `set ${variable} for Laminar's services and lmnr-keys (\`lmnr-keys check-deployment\` shows what each holds), then re-seal: \`lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``,
+          command: null,
         };
       }
       return {

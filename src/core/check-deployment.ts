@@ -344,7 +344,7 @@ export function judgeDeployment(
         e,
         'public_default',
         `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database can read what it seals`,
-        `lmnr-keys gen-secret --out new.key; lmnr-keys rotate${store} --from laminar-default --to file:new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
+        `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default --to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
       );
     }
     for (const shadow of entry.shellShadows ?? []) {

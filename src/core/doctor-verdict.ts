@@ -26,8 +26,8 @@ export interface DoctorVerdict {
   quarantineAdvisable: boolean;
 }
 
-/** "Nearly every": at least this share of at least this many values. */
-const SUSPECT_SHARE = 0.9;
+/** "Nearly every": at least this share of at least this many values (a few malformed rows must not hide a wrong key). */
+const SUSPECT_SHARE = 0.75;
 const SUSPECT_MINIMUM = 3;
 
 export function judgeDoctor(

@@ -149,9 +149,11 @@ export async function probeCredential(adapter: ProviderAdapter, credential: Cred
   const secrets = [credential.key, ...Object.values(credential.companions)];
   for (const secret of secrets) deps.registerSecret(secret);
   let first = await callOnce(adapter, credential, settings, deps);
-  if (RETRYABLE.has(first.outcome.status)) {
-    const waitMs = Math.min((first.outcome.retryAfterSeconds ?? 0.5) * 1000, settings.maxRetryWaitMs);
-    await deps.sleep(waitMs);
+  // One retry, honouring the provider's retry-after; when it asks for longer than
+  // --max-retry-wait, retrying earlier would only be refused again: report it as it stands.
+  const askedMs = first.outcome.retryAfterSeconds === null ? null : first.outcome.retryAfterSeconds * 1000;
+  if (RETRYABLE.has(first.outcome.status) && (askedMs === null || askedMs <= settings.maxRetryWaitMs)) {
+    await deps.sleep(askedMs ?? Math.min(500, settings.maxRetryWaitMs));
     first = await callOnce(adapter, credential, settings, deps);
   }
   const { outcome, quotaChecked } = first;

@@ -76,6 +76,14 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
       { cause: error, pgCode: code },
     );
   }
+  // node-postgres reports connectionTimeoutMillis as "Connection terminated due to connection timeout": nothing was lost, nothing answered.
+  if (doing === 'connecting' && /timeout/i.test(pgError.message ?? '')) {
+    return new DatabaseError(
+      `cannot reach Postgres at ${where}: no answer within the connection timeout`,
+      'something accepts connections on that port but does not answer as Postgres: check the host and port (a proxy, a firewall, another service?)',
+      { cause: error, pgCode: code },
+    );
+  }
   if (isConnectionLost(error)) {
     const why = code && PG_HINTS[code] ? `: ${PG_HINTS[code]}` : code === 'ECONNRESET' ? `: ${NETWORK_HINTS.ECONNRESET}` : '';
     return new DatabaseError(

@@ -77,11 +77,15 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
 
   if (doc.warnings.length > 0) {
     lines.push('', c.bold('Warnings'));
-    for (const warning of doc.warnings) {
+    const shownWarnings = options.all || doc.warnings.length <= FULL_LIST_LIMIT ? doc.warnings : doc.warnings.slice(0, SHOWN_WHEN_SUMMARISED);
+    if (shownWarnings.length < doc.warnings.length) lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
+    for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
       lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
-      lines.push(`    ids: ${warning.ids.map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id)).join(', ')}`);
+      const ids = warning.ids.slice(0, 10).map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id));
+      lines.push(`    ids: ${ids.join(', ')}${warning.ids.length > ids.length ? `, ... ${warning.ids.length - ids.length} more` : ''}`);
     }
+    if (shownWarnings.length < doc.warnings.length) lines.push(`  ... and ${doc.warnings.length - shownWarnings.length} more: \`--all\` or \`--json\`.`);
   }
 
   if (doc.takenOut.length > 0) {

@@ -4,6 +4,8 @@
  * code never prints them on purpose; this catches an echo from a server or a library.
  */
 const SHORT = 6;
+/** Shorter passwords than this are not redacted as words: they would eat "ok" and "to" everywhere (and guard nothing). */
+const SHORTEST_WORD = 3;
 
 export class Redactor {
   private readonly secrets = new Set<string>();
@@ -24,7 +26,7 @@ export class Redactor {
     }
     for (const form of forms) {
       if (form.length >= SHORT) this.secrets.add(form);
-      else if (options.password) this.shortTokens.add(form);
+      else if (options.password && form.length >= SHORTEST_WORD) this.shortTokens.add(form);
     }
   }
 

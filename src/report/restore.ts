@@ -6,12 +6,14 @@ import { plural } from './format.js';
 export interface RestoreDocument extends Envelope<'restore'>, RestoreResult {
   dryRun: boolean;
   backup: string;
+  /** What wrote the backup: rotate, set or quarantine. */
+  operation: string;
   /** The backup's last line was cut short and ignored. */
   truncatedLastLine: boolean;
 }
 
 /** ok only when every record was restored whole (or already was): a partial restore is never full success. */
-export function restoreDocument(result: RestoreResult, extra: { dryRun: boolean; backup: string; truncatedLastLine: boolean }): RestoreDocument {
+export function restoreDocument(result: RestoreResult, extra: { dryRun: boolean; backup: string; operation: string; truncatedLastLine: boolean }): RestoreDocument {
   return documentOf('restore', result.leftAlone.length === 0 && result.incomplete.length === 0, { ...extra, ...result });
 }
 
@@ -22,6 +24,10 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
   ];
   if (doc.truncatedLastLine) lines.push(c.yellow('  the last line was cut short (a crash while writing it) and was ignored'));
   for (const left of doc.leftAlone) lines.push(`  ${c.yellow('-')} ${left.store} ${left.id}: ${left.reason}`);
+  if (doc.restored > 0 && !doc.dryRun) {
+    if (doc.operation === 'rotate') lines.push('  These values are sealed under the keys they had before the rotation again: Laminar opens them only while it runs with those keys.');
+    if (doc.operation === 'set') lines.push('  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows it; `lmnr-keys set --keep ID` keeps one).');
+  }
   if (doc.incomplete.length > 0) {
     lines.push(c.yellow(`  ${plural(doc.incomplete.length, 'row')} ${doc.dryRun ? 'would be' : 'were'} put back without what was deleted with them:`));
     for (const item of doc.incomplete) lines.push(`  ${c.yellow('!')} ${item.store} ${item.id}: ${item.reason}`);

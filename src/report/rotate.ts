@@ -97,7 +97,9 @@ export function buildRunbook(
   const catchUp = ['lmnr-keys rotate', ...envFileFlags, ...flags.store.map((s) => `--store ${s}`), ...[...new Set(fromRefs)].map((r) => `--from ${r}`), `--to ${toRef}`, '--yes'].join(' ');
   const steps: string[] = [];
   for (const s of saved) {
-    steps.push(`Keep the old key before you replace it (a 0600 file; never overwrites): lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} --out ${s.file}`);
+    steps.push(
+      `Keep the old key before you replace it (a 0600 file; never overwrites): lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} --fingerprint ${current[s.variable]!.fingerprint} --out ${s.file}`,
+    );
   }
   steps.push(
     `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} for every Laminar service that reads it: frontend and app-server (and app-server-consumer in Helm).`,
@@ -109,7 +111,19 @@ export function buildRunbook(
   return { alreadyInUse, steps };
 }
 
-export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; variables: string[]; runbook: Runbook; confirming?: boolean }): string {
+export interface RotationRenderContext {
+  to: string;
+  fingerprint: string;
+  variables: string[];
+  runbook: Runbook;
+  confirming?: boolean;
+  /** How to run it again: the same command, or with another --backup path when the run named one (it now exists). */
+  rerun: string;
+  /** The run named its database with --database-url: printed commands need it added (it holds the password, so it is not printed). */
+  databaseUrlFlag: boolean;
+}
+
+export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: RotationRenderContext): string {
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
   lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
@@ -158,7 +172,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.interrupted) {
     lines.push(
       c.yellow(
-        `Interrupted: ${plural(doc.summary.rotated, 'value')} re-sealed so far (each batch committed whole)${doc.backup ? `, backup at ${doc.backup}` : ''}; run the same command again to finish.`,
+        `Interrupted: ${plural(doc.summary.rotated, 'value')} re-sealed so far (each batch committed whole)${doc.backup ? `, backup at ${doc.backup}` : ''}; ${context.rerun} to finish.`,
       ),
     );
     return lines.join('\n');
@@ -178,6 +192,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     lines.push(`  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);
   } else {
     context.runbook.steps.forEach((step, index) => lines.push(`  ${index + 1}. ${step}`));
+    if (context.databaseUrlFlag) lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
   }
   return lines.join('\n');
 }

@@ -1,6 +1,10 @@
 import { describeTarget, type DatabaseTarget } from '../config/database-target.js';
 
-/** "postgres 127.0.0.1:5433/postgres as lmnr (DATABASE_URL from .env)": where a command reads or writes, and why there. */
+/**
+ * "Postgres at 127.0.0.1:5433/postgres as lmnr (DATABASE_URL from .env)": where a command reads
+ * or writes, and why there. (Capitalised: a password that is the word "postgres", the compose
+ * default, is redacted wherever it stands; the user name is, too, when it is the password.)
+ */
 export function describeTargetFully(target: DatabaseTarget): string {
-  return `postgres ${describeTarget(target)} as ${target.user} (${target.source})`;
+  return `Postgres at ${describeTarget(target)} as ${target.user} (${target.source})`;
 }

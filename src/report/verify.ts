@@ -47,9 +47,34 @@ function paint(c: ChalkInstance, status: VerifyStatus): (text: string) => string
   return c.red;
 }
 
-export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c: ChalkInstance, failing: (r: VerifyResult) => boolean): string {
+/** More results than this are summarised (counts, then the first ones that are not ok) unless --all. */
+const FULL_LIST_LIMIT = 100;
+const SHOWN_WHEN_SUMMARISED = 20;
+
+export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c: ChalkInstance, failing: (r: VerifyResult) => boolean, options: { all: boolean } = { all: false }): string {
   const lines: string[] = [];
-  const located = doc.results.map((r) => {
+  const decodeFailed = doc.summary.decode_failed ?? 0;
+  if (doc.results.length >= 3 && decodeFailed >= doc.results.length * 0.75) {
+    lines.push(
+      c.red.bold(`${decodeFailed} of ${doc.results.length} stored credentials do not open under AEAD_SECRET_KEY, so none of them was sent. `) +
+        c.red('First question: is it the key Laminar runs with? `lmnr-keys doctor`, `lmnr-keys check-deployment`.'),
+      '',
+    );
+  }
+  const summarise = !options.all && doc.results.length > FULL_LIST_LIMIT;
+  let shown = doc.results;
+  if (summarise) {
+    const byStatusAndProvider = new Map<string, number>();
+    for (const r of doc.results) {
+      const label = `${STATUS_WORDS[r.status]} (${r.provider ?? 'no provider'})`;
+      byStatusAndProvider.set(label, (byStatusAndProvider.get(label) ?? 0) + 1);
+    }
+    lines.push(`${doc.results.length} credentials. By status and provider:`);
+    for (const [label, count] of [...byStatusAndProvider.entries()].sort((a, b) => b[1] - a[1])) lines.push(`  ${String(count).padStart(8)}  ${label}`);
+    shown = doc.results.filter((r) => r.status !== 'ok' && r.status !== 'skipped').slice(0, SHOWN_WHEN_SUMMARISED);
+    lines.push('', `The first ${shown.length} that are not ok:`);
+  }
+  const located = shown.map((r) => {
     const project = r.projectId ? names?.projects.get(r.projectId) : undefined;
     return { ...r, projectName: project?.name ?? null, workspaceName: r.workspaceId ? (names?.workspaces.get(r.workspaceId) ?? null) : null };
   });
@@ -66,6 +91,7 @@ export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c
       }
     }
   }
+  if (summarise) lines.push('', `All ${doc.results.length}: \`--all\`, \`--json\` or \`--junit FILE\`.`);
   const counts = (statuses: Array<[string, number]>) => statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
   const entries = Object.entries(doc.summary) as Array<[VerifyStatus, number]>;
   if (doc.ok) {

@@ -75,7 +75,7 @@ describe.skipIf(!hasScript)('rotate on a terminal', () => {
     const set = await onTerminal(`set --project ${project} --name ${name} --value env:V --backup ${path.join(dir, 'set.jsonl')}`, 'Replace the', 'n\r');
     expect(set.screen).toMatch(/Set plan/);
     expect(set.screen.indexOf('Set plan')).toBeLessThan(set.screen.indexOf('Replace the'));
-    expect(set.screen).toMatch(/Writing to postgres .*\(DATABASE_URL from the environment\)/);
+    expect(set.screen).toMatch(/Writing to Postgres at .*\(DATABASE_URL from the environment\)/);
     expect(set.code).toBe(2);
     expect(await snapshotProviderKeys(t)).toEqual(before);
     // A backup to restore: set with --yes (no terminal question), then restore on the terminal.

@@ -156,7 +156,6 @@ describe('rotate', () => {
 
   it.each([
     [['rotate', '--from', 'env:NEW_KEY', '--to', 'env:NEW_KEY', '--yes'], /same key/],
-    [['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NOT_SET', '--yes'], /NOT_SET is not set/],
     [['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'abc', '--yes'], /not a secret reference/],
     [['rotate', '--to', 'env:NEW_KEY', '--yes'], /--from/],
     [['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--store', 'nope', '--yes'], /unknown store/],
@@ -168,6 +167,15 @@ describe('rotate', () => {
     expect(result.stderr).toMatch(message);
     expect(await snapshotProviderKeys(t)).toEqual(before);
   });
+});
+
+it('a reference to a variable that is not set is a configuration error (exit 3), as the README table says', async () => {
+  await seedMixed();
+  const before = await snapshotProviderKeys(t);
+  const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NOT_SET', '--yes'], { env: env(), cwd: dir });
+  expect(result.code).toBe(3);
+  expect(result.stderr).toMatch(/NOT_SET is not set/);
+  expect(await snapshotProviderKeys(t)).toEqual(before);
 });
 
 describe('rotate under concurrency and faults', () => {

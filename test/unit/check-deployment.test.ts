@@ -110,7 +110,7 @@ describe('docker compose files', () => {
     expect(report.ok).toBe(false);
     expect(row(report, 'frontend')).toMatchObject({ status: 'public_default', fingerprint: fp(DEFAULT_KEY_HEX), from: '.env', source: 'compose' });
     expect(report.notes.filter((n) => n.variable === 'SLACK_ENCRYPTION_KEY').map((n) => n.service).sort()).toEqual(['app-server', 'frontend']);
-    expect(report.findings[0]!.fix).toMatch(/lmnr-keys rotate --from laminar-default --to file:new\.key/);
+    expect(report.findings[0]!.fix).toMatch(/lmnr-keys rotate --from laminar-default --to file:\S+\/new\.key/);
     expect(report.sources).toEqual([
       { kind: 'compose', path: 'docker-compose.yml' },
       { kind: 'dotenv', path: '.env' },

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { classifyGenerically, retryAfterSeconds } from '../../src/providers/answer.js';
 import { findProvider } from '../../src/providers/index.js';
 import type { ProviderAnswer } from '../../src/providers/types.js';
-import { redactEcho } from '../../src/core/verify.js';
+import { probeCredential, redactEcho } from '../../src/core/verify.js';
 
 function answer(status: number, body: unknown, headers: Record<string, string> = {}): ProviderAnswer {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
@@ -145,5 +145,30 @@ describe('redactEcho', () => {
       expect(performance.now() - started).toBeLessThan(2_000);
       expect(result.length).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('the single retry', () => {
+  const settings = { probe: 'generate' as const, timeoutMs: 1000, concurrency: 1, baseUrls: { azure: 'http://gateway.test/azure' }, models: {}, maxRetryWaitMs: 5000 };
+  const credential = { key: 'azure-key-0123456789', companions: { OPENAI_AZURE_RESOURCE_ID: 'r', OPENAI_AZURE_DEPLOYMENT_NAME: 'd' } };
+  const busy = (retryAfter: string) => new Response(JSON.stringify({ error: { code: '429', message: 'Requests ... have exceeded token rate limit. Please retry after a while.' } }), { status: 429, headers: { 'retry-after': retryAfter } });
+
+  it("waits what the provider asks when that is within --max-retry-wait, then asks again", async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const fetch = (async () => (++calls === 1 ? busy('3') : new Response('{}', { status: 200 }))) as typeof globalThis.fetch;
+    const outcome = await probeCredential(findProvider('azure')!, credential, settings, { fetch, sleep: async (ms) => void waits.push(ms), registerSecret: () => {} });
+    expect(waits).toEqual([3000]);
+    expect(outcome.status).toBe('ok');
+  });
+
+  it('does not retry early when the provider asks for longer than --max-retry-wait: it reports the wait instead', async () => {
+    const waits: number[] = [];
+    let calls = 0;
+    const fetch = (async () => (++calls, busy('10'))) as typeof globalThis.fetch;
+    const outcome = await probeCredential(findProvider('azure')!, credential, settings, { fetch, sleep: async (ms) => void waits.push(ms), registerSecret: () => {} });
+    expect(calls).toBe(1);
+    expect(waits).toEqual([]);
+    expect(outcome).toMatchObject({ status: 'rate_limited', retryAfterSeconds: 10 });
   });
 });
