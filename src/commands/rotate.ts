@@ -54,7 +54,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
     quickPlan: () => ({ rotation: null, slackUnderFrom: 0 }),
     nothingToDo: (plan) => plan.rotation !== null && plan.rotation.stores.every((store) => store.rotated === 0),
     present: (plan) => ({
-      text: renderRotation(document(plan.rotation!, true, null, plan.slackUnderFrom), ctx.output.color, { ...renderContext(), confirming: true }),
+      text: renderRotation(document(plan.rotation!, true, null, plan.slackUnderFrom), ctx.output.color, { ...renderContext(plan.slackUnderFrom), confirming: true }),
       question: `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values under ${to.label} (fingerprint ${to.fingerprint})?`,
     }),
     apply: async (conn, plan, { backup, signal }) => ({
@@ -62,14 +62,14 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       slackUnderFrom: plan.rotation === null ? await slackLeftBehind(conn) : plan.slackUnderFrom,
     }),
   });
-  function renderContext() {
+  function renderContext(slackUnderFrom: number) {
     const secrets = ctx.laminarSecrets();
     const current = { AEAD_SECRET_KEY: secrets.aead.key, SLACK_ENCRYPTION_KEY: secrets.slack.key };
     return {
       to: to!.label,
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
-      runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder()),
+      runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder(), slackUnderFrom),
       rerun: typeof flags.backup === 'string' ? 'run the same command again with another --backup path (that one now exists)' : 'run the same command again',
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
     };
@@ -77,7 +77,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
   const final = outcome.result ?? outcome.plan;
   // Nothing to re-seal reads as a finished run, not as a plan: the database is already where the run would leave it.
   const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom);
-  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) => renderRotation(d, ctx.output.color, renderContext()));
+  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) => renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)));
   if (outcome.interrupted) return ExitCode.interrupted;
   return doc.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -80,6 +80,7 @@ export function buildRunbook(
   stores: StoreDefinition[],
   current: Partial<Record<string, SecretKey | null>>,
   keyFolder: string,
+  slackUnderFrom = 0,
 ): Runbook {
   const variables = [...new Set(stores.map((s) => s.secretVariable))];
   const alreadyInUse = variables.every((variable) => current[variable] != null && current[variable]!.fingerprint === to.fingerprint);
@@ -95,6 +96,12 @@ export function buildRunbook(
   ];
   const toRef = variables.length === 1 ? `env:${variables[0]}` : (reusable(flags.to) ?? '<the new key>');
   const catchUp = ['lmnr-keys rotate', ...envFileFlags, ...flags.store.map((s) => `--store ${s}`), ...[...new Set(fromRefs)].map((r) => `--from ${r}`), `--to ${toRef}`, '--yes'].join(' ');
+  // Slack tokens a --from key opens, left out of this rotation: on Helm SLACK_ENCRYPTION_KEY follows
+  // AEAD_SECRET_KEY when unset, so after step 2 the services open Slack tokens with the new key too.
+  const slackCatchUp =
+    slackUnderFrom > 0 && !stores.some((store) => store.name === 'slack_integrations')
+      ? ['lmnr-keys rotate', ...envFileFlags, '--store slack_integrations', ...[...new Set(fromRefs)].map((r) => `--from ${r}`), '--to env:SLACK_ENCRYPTION_KEY', '--yes'].join(' ')
+      : null;
   const steps: string[] = [];
   for (const s of saved) {
     steps.push(
@@ -104,7 +111,10 @@ export function buildRunbook(
   steps.push(
     `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} for every Laminar service that reads it: frontend and app-server (and app-server-consumer in Helm).`,
     'Recreate them so they read it: docker compose up -d --force-recreate (a restart keeps the old environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server deployment/laminar-app-server-consumer.',
-    `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}`,
+    `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}` +
+      (slackCatchUp
+        ? `; and the ${slackUnderFrom} Slack token${slackUnderFrom === 1 ? '' : 's'} under the old key, once SLACK_ENCRYPTION_KEY holds the key Laminar opens them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself otherwise): ${slackCatchUp}`
+        : ''),
     `Check: lmnr-keys check-deployment ${envFileFlags.join(' ')} && lmnr-keys doctor ${envFileFlags.join(' ')}`.replace(/ +/g, ' '),
   );
   if (saved.length > 0) steps.push(`Once doctor is healthy, delete the old key file${saved.length > 1 ? 's' : ''} and the backup.`);
@@ -151,8 +161,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
       '',
       c.yellow(
         `${plural(doc.slackLeftUnderFrom, 'Slack token')} open${doc.slackLeftUnderFrom === 1 ? 's' : ''} under a --from key and stay${doc.slackLeftUnderFrom === 1 ? 's' : ''} under it: slack_integrations is rotated only when named ` +
-          "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). Re-seal them under the key Laminar opens them with: " +
-          'lmnr-keys rotate --store slack_integrations --from <the same old key> --to env:SLACK_ENCRYPTION_KEY',
+          "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). The next steps say how to re-seal them.",
       ),
     );
   }

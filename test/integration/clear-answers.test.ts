@@ -57,14 +57,15 @@ describe('doctor while another lmnr-keys writer runs', () => {
 });
 
 describe('Slack tokens sealed with the AEAD key', () => {
-  it('rotate says they stay under the old key when slack_integrations is not named, and what to run', async () => {
+  it('rotate says they stay under the old key when slack_integrations is not named, and its runbook re-seals them', async () => {
     await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-aead-0123456789', AEAD);
     await addSlack(t, workspace, 'T0ACME', 'xoxb-under-aead-0123', AEAD);
-    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json'], { env: env(), cwd: dir });
-    expect(result.code).toBe(0);
-    expect(JSON.parse(result.stdout).slackLeftUnderFrom).toBe(1);
-    const human = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run'], { env: env(), cwd: dir });
-    expect(human.stdout).toMatch(/1 Slack token opens under a --from key and stays under it.*lmnr-keys rotate --store slack_integrations/s);
+    const plan = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run', '--json'], { env: env(), cwd: dir });
+    expect(JSON.parse(plan.stdout).slackLeftUnderFrom).toBe(1);
+    const human = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], { env: env(), cwd: dir });
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/1 Slack token opens under a --from key and stays under it/);
+    expect(human.stdout).toMatch(/and the 1 Slack token under the old key, .*: lmnr-keys rotate --store slack_integrations --from file:\S+old-AEAD_SECRET_KEY-\w{8}\.key --to env:SLACK_ENCRYPTION_KEY --yes/);
   });
 });
 
