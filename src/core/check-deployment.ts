@@ -340,11 +340,16 @@ export function judgeDeployment(
       add(e, 'invalid', `${entry.service}: ${e.problem}`, `write ${entry.setIn} as bare 64 hex characters, then ${entry.restart}`);
     } else if (e.status === 'public_default') {
       const store = entry.variable === 'SLACK_ENCRYPTION_KEY' ? ' --store slack_integrations' : '';
+      // Another service of the same deployment holds a key of its own: the fix is to agree with it
+      // (as the mismatch finding says), not a third key.
+      const ownKey = evaluated.find((o) => o !== e && o.entry.group === entry.group && o.entry.variable === entry.variable && o.key && o.status !== 'public_default' && !coveredContainer(o));
       add(
         e,
         'public_default',
         `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database can read what it seals`,
-        `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default --to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
+        ownKey
+          ? `put the key ${ownKey.entry.service} holds (${ownKey.key!.fingerprint}) in ${entry.setIn}, then ${entry.restart}; re-seal what it sealed meanwhile: lmnr-keys rotate${store} --from laminar-default --to env:${entry.variable} --yes`
+          : `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default --to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
       );
     }
     for (const shadow of entry.shellShadows ?? []) {

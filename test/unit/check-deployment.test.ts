@@ -17,7 +17,7 @@ import {
 import type { DockerResult, RunDocker } from '../../src/deployment/read-containers.js';
 import { normalizeProjectName } from '../../src/deployment/read-compose.js';
 import { LAMINAR_SERVICES, recogniseService } from '../../src/deployment/services.js';
-import { fingerprintKey } from '../../src/crypto/keys.js';
+import { fingerprintKey, LAMINAR_DEFAULT_KEY_HEX } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { checkDeploymentDocument, renderCheckDeployment, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
 import { Chalk } from 'chalk';
@@ -396,6 +396,18 @@ describe('Helm values', () => {
     expect(row(report, 'laminar-frontend')).toMatchObject({ fingerprint: fp(k1), from: 'Secret laminar-app-secrets key AEAD_SECRET_KEY (secrets.data.AEAD_SECRET_KEY in prod.yaml)' });
     expect(row(report, 'laminar-app-server')).toMatchObject({ fingerprint: fp(k2), from: 'appServer.extraEnv in prod.yaml' });
     expect(kinds(report)).toEqual(['mismatch laminar-app-server AEAD_SECRET_KEY']);
+  });
+
+  it('one component on the public default beside a key of its own: the fix is to agree with the others, not a third key', async () => {
+    const k1 = newKeyHex();
+    const dir = folder({
+      'values.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\nappServer:\n  extraEnv:\n    - name: AEAD_SECRET_KEY\n      value: "${LAMINAR_DEFAULT_KEY_HEX}"\n`,
+    });
+    const { report } = await check(io(dir.dir), { helmValues: ['values.yaml'] });
+    const publicDefault = report.findings.find((f) => f.kind === 'public_default')!;
+    expect(publicDefault.service).toBe('laminar-app-server');
+    expect(publicDefault.fix).toMatch(new RegExp(`put the key laminar-frontend holds \\(${fp(k1)}\\)`));
+    expect(publicDefault.fix).not.toMatch(/gen-secret/);
   });
 
   it('a key listed in secretKeys of an enabled AWS Secrets Manager store: external, never guessed', async () => {
