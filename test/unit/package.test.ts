@@ -31,7 +31,7 @@ describe('package', () => {
     const files: string[] = pack.files.map((f: { path: string }) => f.path);
     for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json']) expect(files).toContain(needed);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
-    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/usr/bin/env -S node --max-old-space-size=1024 --\n')).toBe(true);
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
     expect(manifest.engines.node).toBe('>=20');
     expect(manifest.bin['lmnr-keys']).toBe('bin/lmnr-keys.js');
