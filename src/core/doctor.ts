@@ -5,8 +5,11 @@
  */
 import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
+import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
+import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
+import { copyStore, FIELD, sealedRowFromTuple } from '../stores/copy-reader.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
@@ -122,29 +125,42 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         }
         const ring = keyRingFor(store, options.secrets, options.candidates);
         const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
-        for await (const batch of scanStore(trx, store, options.batchSize)) {
-          for (const row of batch) {
-            const diagnosis = diagnoseValue(store, row, ring);
-            if (diagnosis.status === 'unset') continue;
+        const opener = sharedOpener();
+        let sinceProgress = 0;
+        // One COPY per store, classified tuple by tuple as the bytes arrive (the snapshot is the
+        // transaction's). Values that open under the current key to UTF-8 are counted straight
+        // from pg's buffer; every other value takes diagnoseValue's path, which explains it.
+        await copyStore(trx, store, {}, (tuple) => {
+          if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes)) {
             report.total += 1;
-            if (diagnosis.status === 'ok') {
-              report.ok += 1;
-              continue;
+            report.ok += 1;
+          } else {
+            const row = sealedRowFromTuple(store, tuple);
+            const diagnosis = diagnoseValue(store, row, ring);
+            if (diagnosis.status !== 'unset') {
+              report.total += 1;
+              if (diagnosis.status === 'ok') report.ok += 1;
+              else {
+                report.failing += 1;
+                rawFindings.push({
+                  store: store.name,
+                  id: row.id,
+                  workspaceId: row.workspaceId,
+                  projectId: row.projectId,
+                  name: row.name,
+                  status: diagnosis.status,
+                  decryptsWith: diagnosis.decryptsWith,
+                  detail: diagnosis.detail,
+                });
+              }
             }
-            report.failing += 1;
-            rawFindings.push({
-              store: store.name,
-              id: row.id,
-              workspaceId: row.workspaceId,
-              projectId: row.projectId,
-              name: row.name,
-              status: diagnosis.status,
-              decryptsWith: diagnosis.decryptsWith,
-              detail: diagnosis.detail,
-            });
           }
-          deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-        }
+          if (++sinceProgress >= options.batchSize) {
+            sinceProgress = 0;
+            deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+          }
+        });
+        deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
         stores.push(report);
       }
 
@@ -185,6 +201,20 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       };
       return { ...partial, ok: !doctorHasProblems(partial, options.strict) };
     });
+}
+
+/**
+ * The fast verdict "ok": the stored hex decodes to a sealed value, the key opens it with the
+ * row's AAD, and the plaintext is UTF-8 — exactly diagnoseValue's "ok" (property-tested in
+ * test/unit/copy-paths.test.ts). False means "not decided here", never "failing".
+ */
+export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array): boolean {
+  const { buffer, starts, lengths } = tuple;
+  if (!opener.loadHexFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!)) return false;
+  opener.setAadFrom(buffer, starts[FIELD.aad]!, lengths[FIELD.aad]!);
+  const utf8 = opener.tryKey(key) && opener.plaintextIsValidUtf8();
+  opener.clear();
+  return utf8;
 }
 
 interface DuplicateGroup {
