@@ -2,6 +2,11 @@
  * Backups of what a write replaces: JSON Lines, mode 0600, ciphertext and nonces only (never
  * plaintext). Each batch's records are written and fsynced before the batch commits, so a
  * crash at any moment leaves a backup that covers every value that may have changed.
+ *
+ * rotate numbers its batches and appends a commit mark once a batch's transaction commits, so
+ * a restore can tell the records of a batch that never committed (killed, rolled back) from
+ * values changed after the backup. Backups without marks (set, quarantine, older versions) are
+ * read as before: every record applied.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -29,6 +34,21 @@ export interface UpdateRecord {
   oldCiphertextHex: string | null;
   newNonceHex: string | null;
   newCiphertextHex: string | null;
+  /** rotate's batch number; the batch committed only if a commit mark with it follows. */
+  batch?: number;
+  /**
+   * Set by readBackupFile: false for a record of a numbered batch that has no commit mark (its
+   * transaction never committed, or the process died between the commit and the mark).
+   */
+  committed?: boolean;
+}
+
+/** Written after a batch's transaction committed: its update records were applied. */
+export interface CommitMark {
+  type: 'commit';
+  batch: number;
+  /** How many values the batch re-sealed. */
+  count: number;
 }
 
 /** A whole row was deleted (quarantine, set): every column, as text, to re-insert it. */
@@ -40,12 +60,20 @@ export interface DeleteRecord {
 }
 
 export type BackupRecord = UpdateRecord | DeleteRecord;
-export type BackupLine = BackupHeader | BackupRecord;
+export type BackupLine = BackupHeader | BackupRecord | CommitMark;
 
 export interface BackupSink {
   path: string;
   /** Appends records and forces them to disk. */
   append: (records: BackupRecord[]) => void;
+  /**
+   * Appends lines already formatted as JSON records (rotate's hot path builds them straight
+   * from the bytes it read and wrote; test/unit/reseal-batch.test.ts checks they equal
+   * JSON.stringify of the record), and forces them to disk.
+   */
+  appendLines: (lines: Buffer) => void;
+  /** Records that a batch's transaction committed, and forces it to disk. */
+  markCommitted: (batch: number, count: number) => void;
   close: () => void;
 }
 
@@ -73,10 +101,19 @@ export function createBackupFile(filePath: string, header: BackupHeader): Backup
     fs.writeSync(fd, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
     fs.fsyncSync(fd);
   };
+  const writeAll = (bytes: Buffer) => {
+    for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd, bytes, written, bytes.length - written);
+  };
   writeLines([header]);
   return {
     path: filePath,
     append: (records) => writeLines(records),
+    appendLines: (lines) => {
+      if (lines.length === 0) return;
+      writeAll(lines);
+      fs.fsyncSync(fd);
+    },
+    markCommitted: (batch, count) => writeLines([{ type: 'commit', batch, count }]),
     close: () => fs.closeSync(fd),
   };
 }
@@ -96,6 +133,7 @@ export function readBackupFile(filePath: string): ParsedBackup {
   }
   const lines = text.split('\n');
   const records: BackupRecord[] = [];
+  const committedBatches = new Set<number>();
   let header: BackupHeader | null = null;
   for (const [index, line] of lines.entries()) {
     if (line.trim() === '') continue;
@@ -109,6 +147,10 @@ export function readBackupFile(filePath: string): ParsedBackup {
     }
     if (parsed.type === 'header') header = parsed;
     else if (parsed.type === 'update' || parsed.type === 'delete') records.push(parsed);
+    else if (parsed.type === 'commit' && typeof parsed.batch === 'number') committedBatches.add(parsed.batch);
+  }
+  for (const record of records) {
+    if (record.type === 'update' && typeof record.batch === 'number') record.committed = committedBatches.has(record.batch);
   }
   if (!header || header.tool !== 'lmnr-keys') {
     throw new ConfigError(`${path.basename(filePath)} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');

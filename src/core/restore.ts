@@ -19,6 +19,11 @@ export interface RestoreResult {
   total: number;
   restored: number;
   alreadyRestored: number;
+  /**
+   * Records of a rotate batch that never committed (the run was killed or rolled back): those
+   * values were never changed, so there is nothing to put back and nothing to worry about.
+   */
+  notApplied: number;
   leftAlone: LeftAlone[];
 }
 
@@ -32,7 +37,7 @@ export interface RestoreOptions {
  * batch an id appears at most once.
  */
 export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
-  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [] };
+  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, notApplied: 0, leftAlone: [] };
   await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
   const pending = [...records].reverse();
   while (pending.length > 0) {
@@ -81,7 +86,11 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
       continue;
     }
     const row = current.get(record.id);
-    if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
+    // A batch without its commit mark: a row still holding what that batch would have written
+    // was eligible above (the process died between the commit and the mark); any other state
+    // means the write never happened.
+    if (record.committed === false) result.notApplied += 1;
+    else if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
     else if (row.ciphertextHex === record.oldCiphertextHex && row.nonceHex === record.oldNonceHex) result.alreadyRestored += 1;
     else result.leftAlone.push({ store: store.name, id: record.id, reason: 'the value changed after the backup was written (not what lmnr-keys wrote)' });
   }
