@@ -12,6 +12,7 @@ import { copyStore, FIELD, sealedRowFromTuple } from '../stores/copy-reader.js';
 import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { DuplicateCandidates } from './duplicates.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
 export interface SecretReport {
@@ -111,12 +112,8 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       const presences = new Map<StoreName, StorePresence>();
       for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
       await assertRowsVisible(trx, [...new Set(STORES.filter((s) => presences.get(s.name)!.present).map((s) => s.table))]);
-      // The duplicate-name aggregate reads the whole table once; run it on a second connection
-      // in the very same snapshot, overlapping the scan instead of following it.
-      const duplicateGroups = presences.get(providerStore.name)!.present
-        ? findDuplicateGroupsInSnapshot(deps.db, await exportSnapshot(trx))
-        : Promise.resolve([]);
-      duplicateGroups.catch(() => {});
+      // Duplicate names are spotted during the scan and confirmed in SQL afterwards (duplicates.ts).
+      const duplicateCandidates = new DuplicateCandidates();
       for (const store of STORES) {
         const presence = presences.get(store.name)!;
         if (!presence.present) {
@@ -130,7 +127,9 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         // One COPY per store, classified tuple by tuple as the bytes arrive (the snapshot is the
         // transaction's). Values that open under the current key to UTF-8 are counted straight
         // from pg's buffer; every other value takes diagnoseValue's path, which explains it.
+        const watchDuplicates = store === providerStore;
         await copyStore(trx, store, {}, (tuple) => {
+          if (watchDuplicates) duplicateCandidates.add(tuple);
           if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes)) {
             report.total += 1;
             report.ok += 1;
@@ -164,7 +163,8 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         stores.push(report);
       }
 
-      const duplicates = await describeDuplicates(trx, providerStore, await duplicateGroups, options);
+      const duplicateGroups = presences.get(providerStore.name)!.present ? await findDuplicateGroups(trx, duplicateCandidates) : [];
+      const duplicates = await describeDuplicates(trx, providerStore, duplicateGroups, options);
 
       const names = await lookUpNames(
         trx,
@@ -223,28 +223,21 @@ interface DuplicateGroup {
   ids: string[];
 }
 
-async function exportSnapshot(trx: LaminarDb): Promise<string> {
-  const result = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(trx);
-  return result.rows[0]!.id;
-}
-
-/** Several rows for one (project, name): the playground picks one of them arbitrarily. */
-async function findDuplicateGroupsInSnapshot(db: LaminarDb, snapshot: string): Promise<DuplicateGroup[]> {
-  // SET TRANSACTION SNAPSHOT takes no parameters; the id comes from Postgres itself, checked anyway.
-  if (!/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error('unexpected snapshot id from Postgres');
-  return db.connection().execute(async (conn) => {
-    await sql`begin transaction isolation level repeatable read read only`.execute(conn);
-    try {
-      await sql.raw(`set transaction snapshot '${snapshot}'`).execute(conn);
-      const groups = await sql<DuplicateGroup>`
-        select project_id::text as project_id, name, array_agg(id::text order by id) as ids
-        from provider_api_keys group by project_id, name having count(*) > 1
-        order by project_id, name`.execute(conn);
-      return groups.rows;
-    } finally {
-      await sql`rollback`.execute(conn).catch(() => {});
-    }
-  });
+/**
+ * Several rows for one (project, name): the playground picks one of them arbitrarily. Exact,
+ * in the transaction's snapshot: for the candidate projects the scan flagged, or for the whole
+ * table when there were too many to list.
+ */
+async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateCandidates): Promise<DuplicateGroup[]> {
+  if (!candidates.overflow && candidates.projects.size === 0 && !candidates.nullProject) return [];
+  const where = candidates.overflow
+    ? sql`true`
+    : sql`(project_id = any(${[...candidates.projects]}::uuid[]) or (${candidates.nullProject}::boolean and project_id is null))`;
+  const groups = await sql<DuplicateGroup>`
+    select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+    from provider_api_keys where ${where} group by project_id, name having count(*) > 1
+    order by project_id, name`.execute(trx);
+  return groups.rows;
 }
 
 async function describeDuplicates(db: LaminarDb, store: StoreDefinition, groups: DuplicateGroup[], options: DoctorOptions): Promise<DuplicateWarning[]> {
