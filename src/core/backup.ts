@@ -69,9 +69,9 @@ export interface BackupSink {
   /**
    * Appends lines already formatted as JSON records (rotate's hot path builds them straight
    * from the bytes it read and wrote; test/unit/reseal-batch.test.ts checks they equal
-   * JSON.stringify of the record), and forces them to disk.
+   * JSON.stringify of the record), and, with `sync` (the default), forces the file to disk.
    */
-  appendLines: (lines: Buffer) => void;
+  appendLines: (lines: Buffer, sync?: boolean) => void;
   /** Records that a batch's transaction committed, and forces it to disk. */
   markCommitted: (batch: number, count: number) => void;
   close: () => void;
@@ -108,10 +108,9 @@ export function createBackupFile(filePath: string, header: BackupHeader): Backup
   return {
     path: filePath,
     append: (records) => writeLines(records),
-    appendLines: (lines) => {
-      if (lines.length === 0) return;
+    appendLines: (lines, sync = true) => {
       writeAll(lines);
-      fs.fsyncSync(fd);
+      if (sync) fs.fsyncSync(fd);
     },
     markCommitted: (batch, count) => writeLines([{ type: 'commit', batch, count }]),
     close: () => fs.closeSync(fd),

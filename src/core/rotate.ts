@@ -239,7 +239,7 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
     reports.push(report);
     if (!presence.present) continue;
     report.rowsAtStart = await countRows(deps.db, store);
-    const pass: Pass = { deps, options, store, report, stuck, opener: sharedOpener(), batch: options.dryRun ? null : new ResealBatch(store, deps.backup !== null), recount: false };
+    const pass: Pass = { deps, options, store, report, stuck, opener: sharedOpener(), batch: options.dryRun ? null : new ResealBatch(store, deps.backup, options.batchSize), recount: false };
     const progress = () => deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated, committed: run.committed });
     if (options.dryRun) {
       // Nothing is written, so nothing needs an order: one sequential scan.
@@ -290,7 +290,7 @@ async function writeWithRetries(pass: Pass, run: { committed: number; batches: n
   const batch = pass.batch!;
   const maxRetries = options.maxRetries ?? 5;
   for (let attempt = 0; batch.count > 0; attempt++) {
-    deps.backup?.appendLines(batch.backupLines());
+    batch.syncBackup();
     const changed = await deps.db.transaction().execute(async (trx) => {
       const applied = await applyResealBatch(trx, store, batch);
       if (applied.mismatch !== null) throw new ReadBackMismatchError(store.name, applied.mismatch);

@@ -32,11 +32,14 @@ const HEADER_BYTES = SIGNATURE.length + 8;
 
 /** The slice of pg's Connection a COPY needs. */
 interface PgConnection {
+  stream: { write(chunk: Buffer): boolean; once(event: 'drain', listener: () => void): unknown };
   query(text: string): void;
-  sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
   sendCopyFail(message: string): void;
 }
+
+const COPY_DATA = 0x64;
+const COPY_IN_CHUNK_BYTES = 256 * 1024;
 
 interface CopyResult {
   command: 'COPY';
@@ -170,13 +173,38 @@ class BinaryCopyOut extends CopyQuery {
 }
 
 class BinaryCopyIn extends CopyQuery {
-  constructor(text: string, private readonly chunks: readonly Buffer[]) {
+  private stopped = false;
+
+  constructor(text: string, private readonly payload: Buffer) {
     super(text);
   }
 
+  /**
+   * Sends the payload as CopyData messages of 256 KB written straight to the socket (no copy),
+   * waiting for 'drain' whenever the socket's buffer is full, so the bytes queued in memory
+   * stay small whatever the batch size. The payload must not change until the COPY completes.
+   */
   override handleCopyInResponse(connection: PgConnection): void {
-    for (const chunk of this.chunks) connection.sendCopyFromChunk(chunk);
-    connection.endCopyFrom();
+    const { stream } = connection;
+    let offset = 0;
+    const pump = (): void => {
+      while (!this.stopped && offset < this.payload.length) {
+        const chunk = this.payload.subarray(offset, offset + COPY_IN_CHUNK_BYTES);
+        offset += chunk.length;
+        const header = Buffer.allocUnsafe(5);
+        header[0] = COPY_DATA;
+        header.writeUInt32BE(chunk.length + 4, 1);
+        stream.write(header);
+        if (!stream.write(chunk)) return void stream.once('drain', pump);
+      }
+      if (!this.stopped) connection.endCopyFrom();
+    };
+    pump();
+  }
+
+  override handleError(error: unknown): void {
+    this.stopped = true;
+    super.handleError(error);
   }
 }
 
@@ -196,8 +224,8 @@ export async function copyOut(db: LaminarDb, text: string, maxFields: number, on
 }
 
 /** Runs `COPY ... FROM STDIN (FORMAT binary)` with a payload built by BinaryCopyWriter. */
-export async function copyIn(db: LaminarDb, text: string, chunks: readonly Buffer[]): Promise<number> {
-  const query = new BinaryCopyIn(text, chunks);
+export async function copyIn(db: LaminarDb, text: string, payload: Buffer): Promise<number> {
+  const query = new BinaryCopyIn(text, payload);
   await run(db, query);
   return query.rowCount;
 }
@@ -211,7 +239,7 @@ export class BinaryCopyWriter {
   private length = 0;
   rows = 0;
 
-  constructor(initialBytes = 1 << 20) {
+  constructor(initialBytes = 1 << 16) {
     this.buffer = Buffer.allocUnsafe(initialBytes);
     this.reset();
   }

@@ -13,15 +13,21 @@ import { sql } from 'kysely';
 import { BinaryCopyWriter, copyIn, type CopyTuple } from '../db/copy.js';
 import type { LaminarDb } from '../db/connect.js';
 import type { ResealedHex } from '../crypto/opener.js';
+import type { BackupSink } from '../core/backup.js';
 import { FIELD } from './copy-reader.js';
 import type { SealedRow } from './scan.js';
 import type { StoreDefinition } from './stores.js';
 
 const BATCH_TABLE = 'lmnr_keys_batch';
+// Backup lines go to the file (unsynced) each time this much has gathered, and are fsynced
+// once before the batch's transaction: memory does not grow with the batch size.
+const BACKUP_FLUSH_BYTES = 1 << 20;
+// A payload row is about 850 bytes for a 160-character key; start big enough for most batches.
+const PAYLOAD_BYTES_PER_ROW = 1024;
 
 /** Appends bytes to one reusable buffer (backup lines). */
 class ByteBuilder {
-  private buffer = Buffer.allocUnsafe(1 << 16);
+  private buffer = Buffer.allocUnsafe(BACKUP_FLUSH_BYTES + (1 << 16));
   length = 0;
 
   private reserve(bytes: number): void {
@@ -55,14 +61,17 @@ class ByteBuilder {
  * reused from batch to batch.
  */
 export class ResealBatch {
-  private readonly payload = new BinaryCopyWriter();
+  private readonly payload: BinaryCopyWriter;
   private readonly backup = new ByteBuilder();
+  private readonly withBackup: boolean;
   private readonly recordPrefix: string;
   private recordSuffix = '';
   number = 0;
   count = 0;
 
-  constructor(private readonly store: StoreDefinition, private readonly withBackup: boolean) {
+  constructor(store: StoreDefinition, private readonly sink: BackupSink | null, batchSize: number) {
+    this.withBackup = sink !== null;
+    this.payload = new BinaryCopyWriter(Math.min(Math.max(batchSize * PAYLOAD_BYTES_PER_ROW, 1 << 16), 32 << 20));
     // Store names are fixed identifiers and every other field is a uuid or hex: no JSON escaping
     // can be needed, so records are assembled as text (checked against JSON.stringify in tests).
     this.recordPrefix = `{"type":"update","store":${JSON.stringify(store.name)},"id":"`;
@@ -105,8 +114,21 @@ export class ResealBatch {
       b.text('","newCiphertextHex":"');
       b.bytes(heap, newCt[0], newCt[1]);
       b.text(this.recordSuffix);
+      this.flushBackup(false);
     }
     this.count += 1;
+  }
+
+  /** Writes gathered backup lines to the file; with `sync`, all of them, forced to disk. */
+  private flushBackup(sync: boolean): void {
+    if (this.sink === null || (!sync && this.backup.length < BACKUP_FLUSH_BYTES)) return;
+    this.sink.appendLines(this.backup.view(), sync);
+    this.backup.length = 0;
+  }
+
+  /** Every backup record of this batch on disk (fsynced): call before its transaction commits. */
+  syncBackup(): void {
+    this.flushBackup(true);
   }
 
   /** A value re-read as strings (a retry): the same record from the row's text. */
@@ -122,13 +144,9 @@ export class ResealBatch {
     p.textField(newNonce);
     if (this.withBackup) {
       this.backup.text(`${this.recordPrefix}${row.id}","oldNonceHex":"${row.nonceHex}","oldCiphertextHex":"${row.ciphertextHex}","newNonceHex":"${newNonce}","newCiphertextHex":"${newCt}${this.recordSuffix}`);
+      this.flushBackup(false);
     }
     this.count += 1;
-  }
-
-  /** The backup records of this batch, one JSON line each (empty without a backup). */
-  backupLines(): Buffer {
-    return this.backup.view();
   }
 
   payloadBytes(): Buffer {
@@ -157,7 +175,7 @@ export async function applyResealBatch(trx: LaminarDb, store: StoreDefinition, b
   const nonce = sql.ref(`t.${store.nonceColumn}`);
   await sql`select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
   await sql`create temporary table ${sql.raw(BATCH_TABLE)} (id text, old_ct text, old_nonce text, new_ct text, new_nonce text) on commit drop`.execute(trx);
-  await copyIn(trx, `copy pg_temp.${BATCH_TABLE} (id, old_ct, old_nonce, new_ct, new_nonce) from stdin (format binary)`, [batch.payloadBytes()]);
+  await copyIn(trx, `copy pg_temp.${BATCH_TABLE} (id, old_ct, old_nonce, new_ct, new_nonce) from stdin (format binary)`, batch.payloadBytes());
   const updated = await sql`
     update ${table} as t
     set ${sql.ref(store.ciphertextColumn)} = s.new_ct, ${sql.ref(store.nonceColumn)} = s.new_nonce
