@@ -228,7 +228,7 @@ interface DuplicateGroup {
  * in the transaction's snapshot: for the candidate projects the scan flagged, or for the whole
  * table when there were too many to list.
  */
-async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateCandidates): Promise<DuplicateGroup[]> {
+export async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateCandidates): Promise<DuplicateGroup[]> {
   if (!candidates.overflow && candidates.projects.size === 0 && !candidates.nullProject) return [];
   const where = candidates.overflow
     ? sql`true`

@@ -28,6 +28,17 @@ export function rotationDocument(result: RotationResult, extra: { dryRun: boolea
   return { version: 1, command: 'rotate', dryRun: extra.dryRun, ok: summary.stuck === 0, stores: result.stores, summary, stuck: result.stuck, backup: extra.backup };
 }
 
+/** How many more rows the chosen stores' tables held at the end than at the start. */
+export function rowsAppeared(doc: Pick<RotationDocument, 'stores'>): number {
+  // The two workspace_deployments stores count the same table: once per table.
+  const byTable = new Map<string, number>();
+  for (const s of doc.stores) {
+    const table = s.store.split('.')[0]!;
+    byTable.set(table, Math.max(byTable.get(table) ?? 0, (s.rowsAtEnd ?? 0) - (s.rowsAtStart ?? 0)));
+  }
+  return [...byTable.values()].reduce((sum, n) => sum + Math.max(0, n), 0);
+}
+
 export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: { to: string; fingerprint: string; rerun: string; variables: string[]; confirming?: boolean }): string {
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
@@ -54,7 +65,11 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.dryRun) {
     lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`);
   } else {
-    lines.push(doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`), '');
+    lines.push(doc.ok ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value read now opens under ${context.to}.`) : c.red(`Done with problems: ${doc.summary.stuck} stuck.`));
+    // Rows inserted while it ran may not have been read: say so rather than claim every value.
+    const appeared = rowsAppeared(doc);
+    if (appeared > 0) lines.push(c.yellow(`${plural(appeared, 'row')} appeared while it ran (the platform is writing): run the same command again to cover them.`));
+    lines.push('');
     lines.push(c.bold('Next steps'));
     // Re-sealing under the key Laminar already runs with needs no restart.
     const alreadyInUse = context.variables.every((variable) => context.to === `env:${variable}`);
