@@ -34,18 +34,21 @@ interface SodiumModule {
  * methods stand in wherever they are missing.
  */
 interface BufferCodecs {
-  latin1Slice?: (start: number, end: number) => string;
-  hexWrite?: (text: string, offset: number, length: number) => number;
+  latin1Slice(this: Buffer, start: number, end: number): string;
+  hexWrite(this: Buffer, text: string, offset: number, length: number): number;
 }
-const codecs = Buffer.prototype as unknown as BufferCodecs;
-const latin1: (source: Buffer, start: number, end: number) => string =
-  typeof codecs.latin1Slice === 'function'
-    ? (source, start, end) => (source as unknown as Required<BufferCodecs>).latin1Slice(start, end)
-    : (source, start, end) => source.toString('latin1', start, end);
-const writeHex: (target: Buffer, text: string, offset: number, length: number) => number =
-  typeof codecs.hexWrite === 'function'
-    ? (target, text, offset, length) => (target as unknown as Required<BufferCodecs>).hexWrite(text, offset, length)
-    : (target, text, offset, length) => target.write(text, offset, length, 'hex');
+const builtin = Buffer.prototype as unknown as Partial<BufferCodecs>;
+const { latin1Slice, hexWrite }: BufferCodecs =
+  typeof builtin.latin1Slice === 'function' && typeof builtin.hexWrite === 'function'
+    ? (builtin as BufferCodecs)
+    : {
+        latin1Slice(start, end) {
+          return this.toString('latin1', start, end);
+        },
+        hexWrite(text, offset, length) {
+          return this.write(text, offset, length, 'hex');
+        },
+      };
 
 // Nonces for re-sealing come from a pool refilled from the OS CSPRNG (the source libsodium's
 // own Node build reads): one system call per 1024 nonces, and no allocation per value.
@@ -70,6 +73,15 @@ export type LoadResult = { ok: true } | { ok: false; reason: string };
  */
 export class SealedValueOpener {
   private readonly module: SodiumModule;
+  // libsodium's exports, fetched once: the module object holds hundreds of properties, and a
+  // look-up on it per value showed in the profile.
+  private readonly decrypt: SodiumModule['_crypto_aead_xchacha20poly1305_ietf_decrypt'];
+  private readonly encrypt: SodiumModule['_crypto_aead_xchacha20poly1305_ietf_encrypt'];
+  private readonly bin2hex: SodiumModule['_sodium_bin2hex'];
+  // Views of the wasm memory, re-taken when it grows (growing detaches the old buffer, which
+  // then reads as empty).
+  private bytes: Uint8Array = new Uint8Array(0);
+  private view: Buffer = Buffer.alloc(0);
   private nonce = 0;
   private key = 0;
   private aad = 0;
@@ -91,11 +103,12 @@ export class SealedValueOpener {
 
   constructor() {
     this.module = (sodium as unknown as { libsodium: SodiumModule }).libsodium;
+    this.decrypt = this.module._crypto_aead_xchacha20poly1305_ietf_decrypt;
+    this.encrypt = this.module._crypto_aead_xchacha20poly1305_ietf_encrypt;
+    this.bin2hex = this.module._sodium_bin2hex;
     this.nonce = this.module._malloc(NONCE_BYTES);
     this.key = this.module._malloc(KEY_BYTES);
   }
-
-  private heapView: Buffer | null = null;
 
   /** libsodium's heap as a Buffer, for copying out what `reseal` wrote (re-take it after every call). */
   heapBytes(): Buffer {
@@ -103,13 +116,19 @@ export class SealedValueOpener {
   }
 
   private heap(): Buffer {
-    // Growing wasm memory (a malloc, ours or libsodium-wrappers') detaches the old buffer, which
-    // then reads as empty: re-take the view only then.
-    const view = this.heapView;
-    if (view !== null && view.byteLength !== 0) return view;
+    if (this.view.byteLength === 0) this.retakeViews();
+    return this.view;
+  }
+
+  private heapU8(): Uint8Array {
+    if (this.bytes.byteLength === 0) this.retakeViews();
+    return this.bytes;
+  }
+
+  private retakeViews(): void {
     const bytes = this.module.HEAPU8;
-    this.heapView = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    return this.heapView;
+    this.bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   private ensureCapacity(bytes: number): void {
@@ -157,8 +176,8 @@ export class SealedValueOpener {
     const heap = this.heap();
     // Node's hex decoder (the one Laminar's web app uses) on a one-byte string: it stops at the
     // first pair that is not hex, so "every byte written" is the strict check.
-    if (writeHex(heap, latin1(source, nonceStart, nonceStart + nonceHexLength), this.nonce, NONCE_BYTES) !== NONCE_BYTES) return false;
-    if (writeHex(heap, latin1(source, ciphertextStart, ciphertextStart + ciphertextHexLength), this.ciphertext, length) !== length) return false;
+    if (hexWrite.call(heap, latin1Slice.call(source, nonceStart, nonceStart + nonceHexLength), this.nonce, NONCE_BYTES) !== NONCE_BYTES) return false;
+    if (hexWrite.call(heap, latin1Slice.call(source, ciphertextStart, ciphertextStart + ciphertextHexLength), this.ciphertext, length) !== length) return false;
     this.ciphertextLength = length;
     return true;
   }
@@ -179,7 +198,7 @@ export class SealedValueOpener {
   /** Sets the AAD for `tryKey`. */
   setAad(aad: Uint8Array): void {
     this.ensureAadCapacity(aad.length);
-    this.module.HEAPU8.set(aad, this.aad);
+    this.heapU8().set(aad, this.aad);
     this.aadLength = aad.length;
   }
 
@@ -187,7 +206,7 @@ export class SealedValueOpener {
   setAadFrom(source: Buffer, start: number, length: number): void {
     this.ensureAadCapacity(length);
     // Key names are a dozen bytes: a plain loop beats Buffer.copy's call overhead.
-    const heap = this.module.HEAPU8;
+    const heap = this.heapU8();
     for (let i = 0, to = this.aad; i < length; i++) heap[to + i] = source[start + i]!;
     this.aadLength = length;
   }
@@ -195,11 +214,9 @@ export class SealedValueOpener {
   /** Tries one key on the loaded value with the AAD last set. */
   tryKey(key: Uint8Array): boolean {
     this.wipePlaintext();
-    const heap = this.module.HEAPU8;
+    const heap = this.heapU8();
     heap.set(key, this.key);
-    const result = this.module._crypto_aead_xchacha20poly1305_ietf_decrypt(
-      this.message, 0, 0, this.ciphertext, this.ciphertextLength, 0, this.aad, this.aadLength, 0, this.nonce, this.key,
-    );
+    const result = this.decrypt(this.message, 0, 0, this.ciphertext, this.ciphertextLength, 0, this.aad, this.aadLength, 0, this.nonce, this.key);
     heap.fill(0, this.key, this.key + KEY_BYTES);
     if (result !== 0) return false;
     this.plaintextLength = this.ciphertextLength - TAG_BYTES;
@@ -241,30 +258,30 @@ export class SealedValueOpener {
       noncePoolOffset = 0;
     }
     const heap = this.heap();
+    const bytes = this.heapU8();
     noncePool.copy(heap, this.newNonce, noncePoolOffset, noncePoolOffset + NONCE_BYTES);
     noncePoolOffset += NONCE_BYTES;
-    const module = this.module;
-    module.HEAPU8.set(key, this.key);
+    bytes.set(key, this.key);
     let same = false;
     try {
-      const sealedOk = module._crypto_aead_xchacha20poly1305_ietf_encrypt(this.sealed, 0, this.message, plaintext, 0, this.aad, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
-      const opened = sealedOk && module._crypto_aead_xchacha20poly1305_ietf_decrypt(this.check, 0, 0, this.sealed, length, 0, this.aad, this.aadLength, 0, this.newNonce, this.key) === 0;
+      const sealedOk = this.encrypt(this.sealed, 0, this.message, plaintext, 0, this.aad, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
+      const opened = sealedOk && this.decrypt(this.check, 0, 0, this.sealed, length, 0, this.aad, this.aadLength, 0, this.newNonce, this.key) === 0;
       same = opened && heap.compare(heap, this.message, this.message + plaintext, this.check, this.check + plaintext) === 0;
     } finally {
-      module.HEAPU8.fill(0, this.key, this.key + KEY_BYTES);
-      module.HEAPU8.fill(0, this.check, this.check + plaintext);
+      bytes.fill(0, this.key, this.key + KEY_BYTES);
+      bytes.fill(0, this.check, this.check + plaintext);
       this.wipePlaintext();
     }
     if (!same) return null;
-    module._sodium_bin2hex(this.sealedHex, length * 2 + 1, this.sealed, length);
-    module._sodium_bin2hex(this.newNonceHex, NONCE_BYTES * 2 + 1, this.newNonce, NONCE_BYTES);
+    this.bin2hex(this.sealedHex, length * 2 + 1, this.sealed, length);
+    this.bin2hex(this.newNonceHex, NONCE_BYTES * 2 + 1, this.newNonce, NONCE_BYTES);
     return { ciphertextStart: this.sealedHex, ciphertextLength: length * 2, nonceStart: this.newNonceHex, nonceLength: NONCE_BYTES * 2 };
   }
 
   /** The plaintext of the last successful open, as a view (valid until the next call). */
   private plaintextView(): Uint8Array {
     if (this.plaintextLength < 0) throw new Error('no plaintext: open() did not succeed');
-    return this.module.HEAPU8.subarray(this.message, this.message + this.plaintextLength);
+    return this.heapU8().subarray(this.message, this.message + this.plaintextLength);
   }
 
   plaintextIsUtf8(check: (bytes: Uint8Array) => boolean): boolean {
@@ -279,7 +296,7 @@ export class SealedValueOpener {
   }
 
   private wipePlaintext(): void {
-    if (this.plaintextLength >= 0) this.module.HEAPU8.fill(0, this.message, this.message + this.plaintextLength);
+    if (this.plaintextLength >= 0) this.heapU8().fill(0, this.message, this.message + this.plaintextLength);
     this.plaintextLength = -1;
   }
 
