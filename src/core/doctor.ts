@@ -8,10 +8,10 @@ import type { LaminarDb } from '../db/connect.js';
 import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
 import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
-import { copyStore, FIELD, sealedRowFromTuple } from '../stores/copy-reader.js';
+import { copyStore, decodedExactly, FIELD, INVALID_HEX_SQLSTATE, sealedRowFromTuple, tupleId, type SealedEncoding } from '../stores/copy-reader.js';
 import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
-import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
 import { DuplicateCandidates } from './duplicates.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
@@ -85,6 +85,12 @@ export interface DoctorOptions {
   batchSize: number;
   /** With --strict, the public default key and duplicate names count as problems too. */
   strict: boolean;
+  /**
+   * How sealed values are read: decoded by Postgres when it can ('bytes', the default; a store
+   * holding a value that is not hex is read again as text), or always as text ('hex'). Both
+   * give the same report (test/integration/copy.test.ts).
+   */
+  readSealedAs?: SealedEncoding;
 }
 
 export function toSecretReport(check: SecretCheck): SecretReport {
@@ -113,7 +119,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
       await assertRowsVisible(trx, [...new Set(STORES.filter((s) => presences.get(s.name)!.present).map((s) => s.table))]);
       // Duplicate names are spotted during the scan and confirmed in SQL afterwards (duplicates.ts).
-      const duplicateCandidates = new DuplicateCandidates();
+      let duplicateCandidates = new DuplicateCandidates();
       for (const store of STORES) {
         const presence = presences.get(store.name)!;
         if (!presence.present) {
@@ -121,46 +127,10 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
           continue;
         }
         const ring = keyRingFor(store, options.secrets, options.candidates);
-        const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
-        const opener = sharedOpener();
-        let sinceProgress = 0;
-        // One COPY per store, classified tuple by tuple as the bytes arrive (the snapshot is the
-        // transaction's). Values that open under the current key to UTF-8 are counted straight
-        // from pg's buffer; every other value takes diagnoseValue's path, which explains it.
-        const watchDuplicates = store === providerStore;
-        await copyStore(trx, store, {}, (tuple) => {
-          if (watchDuplicates) duplicateCandidates.add(tuple);
-          if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes)) {
-            report.total += 1;
-            report.ok += 1;
-          } else {
-            const row = sealedRowFromTuple(store, tuple);
-            const diagnosis = diagnoseValue(store, row, ring);
-            if (diagnosis.status !== 'unset') {
-              report.total += 1;
-              if (diagnosis.status === 'ok') report.ok += 1;
-              else {
-                report.failing += 1;
-                rawFindings.push({
-                  store: store.name,
-                  id: row.id,
-                  workspaceId: row.workspaceId,
-                  projectId: row.projectId,
-                  name: row.name,
-                  status: diagnosis.status,
-                  decryptsWith: diagnosis.decryptsWith,
-                  detail: diagnosis.detail,
-                });
-              }
-            }
-          }
-          if (++sinceProgress >= options.batchSize) {
-            sinceProgress = 0;
-            deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-          }
-        });
-        deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-        stores.push(report);
+        const scanned = await diagnoseStore(trx, store, ring, store === providerStore, deps, options);
+        stores.push(scanned.report);
+        rawFindings.push(...scanned.findings);
+        if (scanned.candidates) duplicateCandidates = scanned.candidates;
       }
 
       const duplicateGroups = presences.get(providerStore.name)!.present ? await findDuplicateGroups(trx, duplicateCandidates) : [];
@@ -203,14 +173,93 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
     });
 }
 
+type RawFinding = Omit<Finding, 'workspaceName' | 'projectName'>;
+
 /**
- * The fast verdict "ok": the stored hex decodes to a sealed value, the key opens it with the
+ * One store, one COPY, classified tuple by tuple as the bytes arrive, in the transaction's
+ * snapshot. Values that open under the current key to UTF-8 are counted straight from pg's
+ * buffer; every other value takes diagnoseValue's path, which explains it. Read as 'bytes'
+ * inside a savepoint first; a value decode() refuses sends the store back to be read as text.
+ */
+async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRing, watchDuplicates: boolean, deps: DoctorDeps, options: DoctorOptions) {
+  const encodings: SealedEncoding[] = options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
+  for (const encoding of encodings) {
+    const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
+    const findings: RawFinding[] = [];
+    const candidates = watchDuplicates ? new DuplicateCandidates() : null;
+    const rereadIds: string[] = [];
+    const opener = sharedOpener();
+    const classify = (row: SealedRow) => {
+      const diagnosis = diagnoseValue(store, row, ring);
+      if (diagnosis.status === 'unset') return;
+      report.total += 1;
+      if (diagnosis.status === 'ok') {
+        report.ok += 1;
+        return;
+      }
+      report.failing += 1;
+      findings.push({
+        store: store.name,
+        id: row.id,
+        workspaceId: row.workspaceId,
+        projectId: row.projectId,
+        name: row.name,
+        status: diagnosis.status,
+        decryptsWith: diagnosis.decryptsWith,
+        detail: diagnosis.detail,
+      });
+    };
+    let sinceProgress = 0;
+    const onTuple = (tuple: CopyTuple) => {
+      candidates?.add(tuple);
+      if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes, encoding)) {
+        report.total += 1;
+        report.ok += 1;
+      } else if (encoding === 'bytes' && !decodedExactly(tuple)) {
+        // decode() skipped whitespace: only the stored text can be judged (below).
+        rereadIds.push(tupleId(tuple));
+      } else {
+        classify(sealedRowFromTuple(store, tuple, encoding));
+      }
+      if (++sinceProgress >= options.batchSize) {
+        sinceProgress = 0;
+        deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+      }
+    };
+    if (encoding === 'bytes') {
+      await sql`savepoint lmnr_keys_scan`.execute(trx);
+      try {
+        await copyStore(trx, store, {}, onTuple, 'bytes');
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
+        await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
+        continue;
+      }
+      await sql`release savepoint lmnr_keys_scan`.execute(trx);
+    } else {
+      await copyStore(trx, store, {}, onTuple, 'hex');
+    }
+    for (let i = 0; i < rereadIds.length; i += 5000) for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
+    deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+    // In key order, as a keyset scan reported them (the COPY reads in physical order).
+    findings.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { report, findings, candidates };
+  }
+  throw new Error('unreachable: the text read has no fallback');
+}
+
+/**
+ * The fast verdict "ok": the stored value decodes to a sealed value, the key opens it with the
  * row's AAD, and the plaintext is UTF-8 — exactly diagnoseValue's "ok" (property-tested in
  * test/unit/copy-paths.test.ts). False means "not decided here", never "failing".
  */
-export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array): boolean {
+export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array, encoding: SealedEncoding = 'hex'): boolean {
   const { buffer, starts, lengths } = tuple;
-  if (!opener.loadHexFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!)) return false;
+  const loaded =
+    encoding === 'bytes'
+      ? decodedExactly(tuple) && opener.loadBytesFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!)
+      : opener.loadHexFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!);
+  if (!loaded) return false;
   opener.setAadFrom(buffer, starts[FIELD.aad]!, lengths[FIELD.aad]!);
   const utf8 = opener.tryKey(key) && opener.plaintextIsValidUtf8();
   opener.clear();

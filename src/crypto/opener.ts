@@ -182,6 +182,22 @@ export class SealedValueOpener {
     return true;
   }
 
+  /**
+   * Loads a value Postgres already decoded from hex (bytes at `source`): true exactly when
+   * `load` would succeed on the hex of those bytes (a 24-byte nonce, a ciphertext at least as
+   * long as the tag). On false the caller takes the string path, as with loadHexFrom.
+   */
+  loadBytesFrom(source: Buffer, ciphertextStart: number, ciphertextLength: number, nonceStart: number, nonceLength: number): boolean {
+    this.clear();
+    if (nonceLength !== NONCE_BYTES || ciphertextLength < TAG_BYTES) return false;
+    this.ensureCapacity(ciphertextLength);
+    const heap = this.heap();
+    source.copy(heap, this.nonce, nonceStart, nonceStart + NONCE_BYTES);
+    source.copy(heap, this.ciphertext, ciphertextStart, ciphertextStart + ciphertextLength);
+    this.ciphertextLength = ciphertextLength;
+    return true;
+  }
+
   private ensureAadCapacity(bytes: number): void {
     if (bytes <= this.aadCapacity) return;
     if (this.aad) this.module._free(this.aad);

@@ -14,9 +14,25 @@ import type { LaminarDb } from '../db/connect.js';
 import type { SealedRow } from './scan.js';
 import type { StoreDefinition } from './stores.js';
 
-/** Field positions in every store's COPY tuple. */
-export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6 } as const;
-const FIELD_COUNT = 7;
+/**
+ * Field positions in every store's COPY tuple. The last two are only sent when Postgres decodes
+ * the hex ('bytes' below): the stored texts' lengths, to tell a value decode() read leniently.
+ */
+export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6, ciphertextTextLength: 7, nonceTextLength: 8 } as const;
+const FIELD_COUNT = 9;
+
+/**
+ * How the sealed columns travel. 'hex': as stored (text), decoded here. 'bytes': decoded by
+ * Postgres (`decode(x, 'hex')`), which halves the bytes sent and moves the decoding to the
+ * core Postgres leaves idle during a read-only scan. decode() raises an error on a value that
+ * is not hex (the caller then reads the store again as 'hex') and skips whitespace between
+ * digit pairs (so the text lengths come along, and a value whose length does not match is
+ * re-read as text).
+ */
+export type SealedEncoding = 'hex' | 'bytes';
+
+/** Postgres's SQLSTATE for decode()'s "invalid hexadecimal digit" and "odd number of digits". */
+export const INVALID_HEX_SQLSTATE = '22023';
 
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
@@ -42,19 +58,22 @@ export interface StoreCopyRange {
  * The tuple: id, ciphertext, nonce, AAD, project id, workspace id, name. A name that is the
  * AAD column (provider_api_keys) is not sent twice; absent columns are NULL.
  */
-export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {}): string {
+export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {}, encoding: SealedEncoding = 'hex'): string {
   const column = (name: string | null) => (name === null ? 'null::text' : `t.${quoteIdent(name)}::text`);
   const name = store.fixedName !== null || store.nameColumn === store.aadColumn ? 'null::text' : `coalesce(${column(store.nameColumn)}, '')`;
   const id = `t.${quoteIdent(store.idColumn)}`;
-  const select = [
+  const sealed = (name: string) => (encoding === 'bytes' ? `decode(${column(name)}, 'hex')` : column(name));
+  const fields = [
     `${id}::text`,
-    column(store.ciphertextColumn),
-    column(store.nonceColumn),
+    sealed(store.ciphertextColumn),
+    sealed(store.nonceColumn),
     `coalesce(${column(store.aadColumn)}, '')`,
     column(store.projectIdColumn),
     column(store.workspaceIdColumn),
     name,
-  ].join(', ');
+  ];
+  if (encoding === 'bytes') fields.push(`octet_length(${column(store.ciphertextColumn)})`, `octet_length(${column(store.nonceColumn)})`);
+  const select = fields.join(', ');
   const where = range.after ? ` where ${id} > ${uuidLiteral(range.after)}` : '';
   // Ordered by the uuid column itself (an index range scan), not by its text.
   const order = range.limit ? ` order by ${id} limit ${Math.trunc(range.limit)}` : '';
@@ -62,8 +81,20 @@ export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {})
 }
 
 /** Streams a store's tuples (see storeCopySql); returns how many were read. */
-export function copyStore(db: LaminarDb, store: StoreDefinition, range: StoreCopyRange, onTuple: (tuple: CopyTuple) => void): Promise<number> {
-  return copyOut(db, storeCopySql(store, range), FIELD_COUNT, onTuple);
+export function copyStore(db: LaminarDb, store: StoreDefinition, range: StoreCopyRange, onTuple: (tuple: CopyTuple) => void, encoding: SealedEncoding = 'hex'): Promise<number> {
+  return copyOut(db, storeCopySql(store, range, encoding), FIELD_COUNT, onTuple);
+}
+
+/**
+ * In a 'bytes' tuple: whether each decoded value is exactly its stored text (NULL, or twice as
+ * many hex digits as bytes, so decode() skipped nothing). Only then does the canonical hex of
+ * the bytes stand in for the stored text.
+ */
+export function decodedExactly(tuple: CopyTuple): boolean {
+  const { buffer, starts, lengths } = tuple;
+  const exact = (field: number, textLengthField: number) =>
+    lengths[field]! < 0 || (lengths[textLengthField] === 4 && buffer.readInt32BE(starts[textLengthField]!) === 2 * lengths[field]!);
+  return exact(FIELD.ciphertext, FIELD.ciphertextTextLength) && exact(FIELD.nonce, FIELD.nonceTextLength);
 }
 
 export function fieldText(tuple: CopyTuple, field: number): string | null {
@@ -79,13 +110,26 @@ export function tupleId(tuple: CopyTuple): string {
   return tuple.buffer.toString('latin1', start, start + tuple.lengths[FIELD.id]!);
 }
 
-/** The row as the string-based paths see it, exactly as scanStore would have returned it. */
-export function sealedRowFromTuple(store: StoreDefinition, tuple: CopyTuple): SealedRow {
+function fieldHex(tuple: CopyTuple, field: number): string | null {
+  const length = tuple.lengths[field]!;
+  if (length < 0) return null;
+  const start = tuple.starts[field]!;
+  return tuple.buffer.toString('hex', start, start + length);
+}
+
+/**
+ * The row as the string-based paths see it, exactly as scanStore would have returned it. For a
+ * 'bytes' tuple (decodedExactly only) the sealed values come back as lowercase hex of the same
+ * bytes: every check and reason depends on the bytes and their number alone, so the verdict is
+ * the one the stored text (possibly upper case) gets.
+ */
+export function sealedRowFromTuple(store: StoreDefinition, tuple: CopyTuple, encoding: SealedEncoding = 'hex'): SealedRow {
   const aad = fieldText(tuple, FIELD.aad) ?? '';
+  const sealed = encoding === 'bytes' ? fieldHex : fieldText;
   return {
     id: tupleId(tuple),
-    ciphertextHex: fieldText(tuple, FIELD.ciphertext),
-    nonceHex: fieldText(tuple, FIELD.nonce),
+    ciphertextHex: sealed(tuple, FIELD.ciphertext),
+    nonceHex: sealed(tuple, FIELD.nonce),
     aad,
     projectId: fieldText(tuple, FIELD.projectId),
     workspaceId: fieldText(tuple, FIELD.workspaceId),

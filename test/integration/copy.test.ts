@@ -10,7 +10,8 @@ import { BinaryCopyWriter, copyIn, copyOut } from '../../src/db/copy.js';
 import { copyStore, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
 import { readRows, type SealedRow } from '../../src/stores/scan.js';
 import { STORES } from '../../src/stores/stores.js';
-import { findDuplicateGroups } from '../../src/core/doctor.js';
+import { findDuplicateGroups, runDoctor, type DoctorOptions } from '../../src/core/doctor.js';
+import { checkSecret } from '../../src/crypto/keys.js';
 import { DuplicateCandidates } from '../../src/core/duplicates.js';
 
 const KEY = newKeyHex();
@@ -118,6 +119,56 @@ describe('copyOut through Kysely', () => {
     });
     expect(copied.n).toBe(4);
     expect(copied.rows.map((r) => r.v)).toEqual([...rows.map((r) => r.toString('utf8')), null]);
+  });
+});
+
+describe("doctor reading values Postgres decoded ('bytes')", () => {
+  const optionsFor = (readSealedAs: 'hex' | 'bytes', other: string): DoctorOptions => ({
+    secrets: { aead: checkSecret('AEAD_SECRET_KEY', KEY), slack: checkSecret('SLACK_ENCRYPTION_KEY', other) },
+    candidates: [],
+    batchSize: 1000,
+    strict: false,
+    readSealedAs,
+  });
+
+  it('reports exactly what reading the text reports, on every shape decode() accepts', async () => {
+    const d = await createTestDatabase();
+    try {
+      const other = newKeyHex();
+      const p = await addProject(d, await addWorkspace(d, 'W'), 'P');
+      for (const name of AWKWARD) await addProviderKey(d, p, name, `sk-${name}`, KEY);
+      await addProviderKey(d, p, 'GEMINI_API_KEY', 'sk-other', other);
+      await addProviderKey(d, p, 'GROQ_API_KEY', 'sk-aad', KEY, { aad: 'OPENAI_API_KEY' });
+      await addProviderKey(d, p, 'GROQ_API_KEY', new Uint8Array([0xff, 0x41]), KEY);
+      const good = await seal(KEY, 'sk-good', 'OPENAI_API_KEY');
+      for (const [nonce, value] of [
+        [good.nonceHex, ` ${good.ciphertextHex}\n`],
+        [`${good.nonceHex.slice(0, 24)} ${good.nonceHex.slice(24)}`, good.ciphertextHex],
+        [good.nonceHex.toUpperCase(), good.ciphertextHex.toUpperCase()],
+        [good.nonceHex.slice(0, 40), good.ciphertextHex],
+        [good.nonceHex + 'abcd', good.ciphertextHex],
+        ['', ''],
+        [good.nonceHex, ''],
+        [good.nonceHex, 'ab'.repeat(15)],
+      ]) await addRawProviderKey(d, p, 'OPENAI_API_KEY', nonce!, value!);
+      const ws = await addWorkspace(d, 'd');
+      await addDeployment(d, ws, { privateKey: await seal(other, 'pk', ws), dataPlaneUrl: { ciphertextHex: null, nonceHex: '' } });
+      await addSlack(d, ws, 'T\t1', 'xoxb', KEY);
+      const asText = await runDoctor({ db: d.db }, optionsFor('hex', other));
+      const asBytes = await runDoctor({ db: d.db }, optionsFor('bytes', other));
+      expect(asText.findings.length).toBeGreaterThan(10);
+      expect(asBytes).toEqual(asText);
+    } finally {
+      await d.drop();
+    }
+  });
+
+  it('reads a store holding a value that is not hex as text instead, with the same report', async () => {
+    const other = newKeyHex();
+    const asText = await runDoctor({ db: t.db }, optionsFor('hex', other));
+    const asBytes = await runDoctor({ db: t.db }, optionsFor('bytes', other));
+    expect(asText.findings.some((f) => f.detail === 'nonce is not hex')).toBe(true);
+    expect(asBytes).toEqual(asText);
   });
 });
 

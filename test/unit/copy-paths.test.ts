@@ -13,7 +13,7 @@ import { keyFromHex } from '../../src/crypto/keys.js';
 import type { CopyTuple } from '../../src/db/copy.js';
 import { copyOut } from '../../src/db/copy.js';
 import type { LaminarDb } from '../../src/db/connect.js';
-import { FIELD, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
+import { decodedExactly, FIELD, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
 import { ResealBatch } from '../../src/stores/copy-writer.js';
 import { findStore, type StoreDefinition } from '../../src/stores/stores.js';
 import { buildKeyRing, diagnoseValue } from '../../src/core/diagnose.js';
@@ -30,8 +30,8 @@ const DEPLOYMENT = findStore('workspace_deployments.private_key')!;
 /** A tuple as binary COPY delivers it: fields as UTF-8 bytes (or NULL) laid end to end in one buffer, at an odd offset. */
 function tupleOf(fields: Array<string | Buffer | null>): CopyTuple {
   const parts: Buffer[] = [Buffer.from([0x7f])];
-  const starts = new Int32Array(7);
-  const lengths = new Int32Array(7);
+  const starts = new Int32Array(fields.length);
+  const lengths = new Int32Array(fields.length);
   let offset = 1;
   fields.forEach((field, i) => {
     const bytes = field === null ? null : typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
@@ -151,6 +151,76 @@ describe("doctor's fast verdict", () => {
       ),
       { numRuns: 2000 },
     );
+  });
+});
+
+/** Postgres's decode(text, 'hex') (hex_decode_safe): whitespace skipped between pairs; null where it raises an error. */
+function pgDecodeHex(text: string): Buffer | null {
+  const bytes: number[] = [];
+  const digit = (c: string) => (/^[0-9a-fA-F]$/.test(c) ? parseInt(c, 16) : -1);
+  for (let i = 0; i < text.length; ) {
+    if (' \n\t\r'.includes(text[i]!)) {
+      i++;
+      continue;
+    }
+    const high = digit(text[i]!);
+    if (high < 0 || i + 1 >= text.length) return null;
+    const low = digit(text[i + 1]!);
+    if (low < 0) return null;
+    bytes.push((high << 4) | low);
+    i += 2;
+  }
+  return Buffer.from(bytes);
+}
+
+/** The tuple Postgres sends for a row when it decodes the hex ('bytes'), or null when decode() would raise. */
+function bytesTupleOf(id: string, ct: string | null, nonce: string | null, rest: Array<string | null>): CopyTuple | null {
+  const decoded = [ct, nonce].map((text) => (text === null ? null : pgDecodeHex(text)));
+  if ((ct !== null && decoded[0] === null) || (nonce !== null && decoded[1] === null)) return null;
+  const length = (text: string | null) => {
+    if (text === null) return null;
+    const b = Buffer.alloc(4);
+    b.writeInt32BE(Buffer.byteLength(text));
+    return b;
+  };
+  return tupleOf([id, decoded[0]!, decoded[1]!, ...rest, length(ct), length(nonce)]);
+}
+
+describe("doctor's read of values Postgres decoded ('bytes')", () => {
+  it('gives the verdict the stored text gets, or sends the row back to be read as text', () => {
+    const opener = new SealedValueOpener();
+    const stores = [PROVIDER, SLACK, DEPLOYMENT];
+    let exact = 0;
+    let lenient = 0;
+    fc.assert(
+      fc.property(key, key, fc.uint8Array({ maxLength: 200 }), aadText, aadText, shape, hexish, hexish, fc.constantFrom(0, 1, 2), fc.boolean(), fc.boolean(),
+        (current, other, plaintext, aad, sealedAad, mode, r1, r2, storeIndex, underCurrent, spaced) => {
+          const store = stores[storeIndex]!;
+          let { ct, nonce } = shaped(mode, sealToText(underCurrent ? current : other, plaintext, encodeAad(sealedAad)), [r1, r2]);
+          if (spaced && ct !== null && ct.length > 4) ct = `${ct.slice(0, 4)} ${ct.slice(4)}`;
+          const rest = [aad, store.projectIdColumn ? 'p' : null, store.workspaceIdColumn ? 'w' : null, null];
+          const id = '00000000-0000-0000-0000-00000000000b';
+          const tuple = bytesTupleOf(id, ct, nonce, rest);
+          if (tuple === null) return; // decode() raises: the store is read as text instead
+          const ring = buildKeyRing(store.secretVariable, keyFromHex('current', Buffer.from(current).toString('hex')), [keyFromHex('other', Buffer.from(other).toString('hex'))]);
+          const fromText = diagnoseValue(store, sealedRowFromTuple(store, tupleOf([id, ct, nonce, ...rest])), ring);
+          expect(opensToUtf8(opener, tuple, current, 'bytes')).toBe(fromText.status === 'ok');
+          if (!decodedExactly(tuple)) {
+            lenient++;
+            return;
+          }
+          exact++;
+          expect(diagnoseValue(store, sealedRowFromTuple(store, tuple, 'bytes'), ring)).toEqual(fromText);
+          const { buffer, starts, lengths } = tuple;
+          const loaded = opener.loadBytesFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!);
+          expect(loaded).toBe(ct !== null && nonce !== null && new SealedValueOpener().load(ct, nonce).ok);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    // Both branches were exercised.
+    expect(exact).toBeGreaterThan(500);
+    expect(lenient).toBeGreaterThan(50);
   });
 });
 
