@@ -91,10 +91,18 @@ export function copyStore(db: LaminarDb, store: StoreDefinition, range: StoreCop
  * the bytes stand in for the stored text.
  */
 export function decodedExactly(tuple: CopyTuple): boolean {
+  return exactly(tuple, FIELD.ciphertext, FIELD.ciphertextTextLength) && exactly(tuple, FIELD.nonce, FIELD.nonceTextLength);
+}
+
+function exactly(tuple: CopyTuple, field: number, textLengthField: number): boolean {
   const { buffer, starts, lengths } = tuple;
-  const exact = (field: number, textLengthField: number) =>
-    lengths[field]! < 0 || (lengths[textLengthField] === 4 && buffer.readInt32BE(starts[textLengthField]!) === 2 * lengths[field]!);
-  return exact(FIELD.ciphertext, FIELD.ciphertextTextLength) && exact(FIELD.nonce, FIELD.nonceTextLength);
+  const length = lengths[field]!;
+  if (length < 0) return true;
+  if (lengths[textLengthField] !== 4) return false;
+  const at = starts[textLengthField]!;
+  // A binary int4, big-endian (read by hand: this runs for every row).
+  const textLength = (buffer[at]! << 24) | (buffer[at + 1]! << 16) | (buffer[at + 2]! << 8) | buffer[at + 3]!;
+  return textLength === 2 * length;
 }
 
 export function fieldText(tuple: CopyTuple, field: number): string | null {
