@@ -21,10 +21,10 @@
  */
 import { encodeAad } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
-import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
+import { sharedOpener, type ResealedHex, type SealedValueOpener } from '../crypto/opener.js';
 import type { LaminarDb } from '../db/connect.js';
-import type { CopyTuple } from '../db/copy.js';
-import { copyStore, FIELD, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
+import { TupleBuffer, type CopyTuple } from '../db/copy.js';
+import { copyStore, FIELD, FIELD_COUNT, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
 import { applyResealBatch, ResealBatch } from '../stores/copy-writer.js';
 import { assertRowsVisible, checkStorePresence, countRows, readRows, type SealedRow } from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
@@ -151,7 +151,7 @@ function stuckValue(store: StoreDefinition, row: SealedRow, plan: Extract<Plan, 
   return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name, status: plan.status, detail: plan.detail };
 }
 
-/** What a batch pass needs besides the store: where counts go, and whether rows were counted before (a retry). */
+/** What planning a store needs: where counts go, and the opener. */
 interface Pass {
   deps: RotationDeps;
   options: RotationOptions;
@@ -159,77 +159,88 @@ interface Pass {
   report: RotationStoreReport;
   stuck: StuckValue[];
   opener: SealedValueOpener;
-  /** null in a dry run: rotatable values are only counted. */
+}
+
+/**
+ * Where planned values go: a batch to write (null in a dry run: rotatable values are only
+ * counted), and whether the rows were counted on an earlier read (re-read after a conflict).
+ * Passed with each row, never kept on the pass: two batches are planned at once (see rotateStore).
+ */
+interface Target {
   batch: ResealBatch | null;
-  /** Rows re-read after a conflict were counted on their first read. */
   recount: boolean;
 }
 
-function countVerdict(pass: Pass, verdict: 'alreadyCurrent' | 'rotate' | 'stuck'): void {
-  if (!pass.recount) pass.report.total += 1;
+function countVerdict(pass: Pass, target: Target, verdict: 'alreadyCurrent' | 'rotate' | 'stuck'): void {
+  if (!target.recount) pass.report.total += 1;
   if (verdict === 'alreadyCurrent') pass.report.alreadyCurrent += 1;
   else if (verdict === 'stuck') pass.report.stuck += 1;
-  else if (pass.batch === null) pass.report.rotated += 1;
+  else if (target.batch === null) pass.report.rotated += 1;
 }
 
-function resealInto(pass: Pass, add: (heap: Buffer, sealed: NonNullable<ReturnType<SealedValueOpener['reseal']>>) => void, id: () => string): void {
-  if (pass.batch === null) {
+function resealInto(pass: Pass, target: Target, add: (batch: ResealBatch, heap: Buffer, sealed: ResealedHex) => void, id: () => string): void {
+  if (target.batch === null) {
     pass.opener.clear();
     return;
   }
   const sealed = pass.opener.reseal(pass.options.to.bytes);
   if (sealed === null) throw new ResealCheckError(pass.store.name, id());
-  add(pass.opener.heapBytes(), sealed);
+  add(target.batch, pass.opener.heapBytes(), sealed);
 }
 
 /** A tuple as COPY delivered it: decided from the buffer when its shape is sound, else from strings. */
-function planTuple(pass: Pass, tuple: CopyTuple): void {
+function planTuple(pass: Pass, target: Target, tuple: CopyTuple): void {
   const { opener, options, store } = pass;
   const { buffer, starts, lengths } = tuple;
   if (opener.loadHexFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!)) {
     opener.setAadFrom(buffer, starts[FIELD.aad]!, lengths[FIELD.aad]!);
     const verdict = classifyLoaded(opener, options.from, options.to);
     if (verdict === 'wrong_secret') {
-      countVerdict(pass, 'stuck');
+      countVerdict(pass, target, 'stuck');
       pass.stuck.push(stuckValue(store, sealedRowFromTuple(store, tuple), WRONG_SECRET));
       return;
     }
-    countVerdict(pass, verdict);
-    if (verdict === 'rotate') resealInto(pass, (heap, sealed) => pass.batch!.addFromTuple(tuple, heap, sealed), () => tupleId(tuple));
+    countVerdict(pass, target, verdict);
+    if (verdict === 'rotate') resealInto(pass, target, (batch, heap, sealed) => batch.addFromTuple(tuple, heap, sealed), () => tupleId(tuple));
     return;
   }
-  planRow(pass, sealedRowFromTuple(store, tuple));
+  planRow(pass, target, sealedRowFromTuple(store, tuple));
 }
 
 /** A row as strings (malformed, NULL or empty values; rows re-read after a conflict). */
-function planRow(pass: Pass, row: SealedRow): void {
+function planRow(pass: Pass, target: Target, row: SealedRow): void {
   const { opener, options, store } = pass;
   const shape = loadShape(store, row);
   if (shape.kind === 'unset') {
     // Cleared by another writer since the first read: no longer a value to count.
-    if (pass.recount) pass.report.total -= 1;
+    if (target.recount) pass.report.total -= 1;
     return;
   }
   if (shape.kind === 'broken') {
-    countVerdict(pass, 'stuck');
+    countVerdict(pass, target, 'stuck');
     pass.stuck.push(stuckValue(store, row, { kind: 'stuck', status: shape.status, detail: shape.detail }));
     return;
   }
   opener.setAad(encodeAad(row.aad));
   const verdict = classifyLoaded(opener, options.from, options.to);
   if (verdict === 'wrong_secret') {
-    countVerdict(pass, 'stuck');
+    countVerdict(pass, target, 'stuck');
     pass.stuck.push(stuckValue(store, row, WRONG_SECRET));
     return;
   }
-  countVerdict(pass, verdict);
-  if (verdict === 'rotate') resealInto(pass, (heap, sealed) => pass.batch!.addFromRow(row, heap, sealed), () => row.id);
+  countVerdict(pass, target, verdict);
+  if (verdict === 'rotate') resealInto(pass, target, (batch, heap, sealed) => batch.addFromRow(row, heap, sealed), () => row.id);
+}
+
+interface Run {
+  committed: number;
+  batches: number;
 }
 
 export async function runRotation(deps: RotationDeps, options: RotationOptions): Promise<RotationResult> {
   const reports: RotationStoreReport[] = [];
   const stuck: StuckValue[] = [];
-  const run = { committed: 0, batches: 0 };
+  const run: Run = { committed: 0, batches: 0 };
   for (const store of options.stores) {
     const presence = await checkStorePresence(deps.db, store);
     if (presence.present) await assertRowsVisible(deps.db, [store.table]);
@@ -239,13 +250,14 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
     reports.push(report);
     if (!presence.present) continue;
     report.rowsAtStart = await countRows(deps.db, store);
-    const pass: Pass = { deps, options, store, report, stuck, opener: sharedOpener(), batch: options.dryRun ? null : new ResealBatch(store, deps.backup, options.batchSize), recount: false };
+    const pass: Pass = { deps, options, store, report, stuck, opener: sharedOpener() };
     const progress = () => deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated, committed: run.committed });
     if (options.dryRun) {
       // Nothing is written, so nothing needs an order: one sequential scan.
+      const target: Target = { batch: null, recount: false };
       let sinceProgress = 0;
       await copyStore(deps.db, store, {}, (tuple) => {
-        planTuple(pass, tuple);
+        planTuple(pass, target, tuple);
         if (++sinceProgress >= options.batchSize) {
           sinceProgress = 0;
           progress();
@@ -260,34 +272,68 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
   return { stores: reports, stuck };
 }
 
-/** Reads the store in key order, one batch at a time, and writes each batch before reading on. */
-async function rotateStore(pass: Pass, run: { committed: number; batches: number }, progress: () => void): Promise<void> {
+/**
+ * Reads the store in key order, one batch at a time, and writes each batch in its own
+ * transaction. The connection does one thing at a time, so batch i+1 is read (kept as the bytes
+ * Postgres sent) before batch i is written, and planned and re-sealed while Postgres writes
+ * batch i: our CPU and Postgres's run side by side. Two batches are in memory at most.
+ */
+async function rotateStore(pass: Pass, run: Run, progress: () => void): Promise<void> {
   const { deps, options, store } = pass;
-  const batch = pass.batch!;
+  const batches = [new ResealBatch(store, deps.backup, options.batchSize), new ResealBatch(store, deps.backup, options.batchSize)] as const;
+  const rows = new TupleBuffer(FIELD_COUNT);
+  // The keyset position: the last id read, copied rather than made a string per row.
   const lastId = Buffer.alloc(64);
   let lastIdLength = 0;
-  let after: string | null = null;
-  for (;;) {
-    batch.reset(++run.batches);
-    pass.recount = false;
-    const read = await copyStore(deps.db, store, { after, limit: options.batchSize }, (tuple) => {
-      // The keyset position: the last id read (copied, not turned into a string per row).
-      lastIdLength = tuple.buffer.copy(lastId, 0, tuple.starts[FIELD.id]!, tuple.starts[FIELD.id]! + tuple.lengths[FIELD.id]!);
-      planTuple(pass, tuple);
-    });
-    if (read > 0) {
-      after = lastId.toString('latin1', 0, lastIdLength);
-      await writeWithRetries(pass, run);
-      progress();
+  const noteId = (tuple: CopyTuple) => {
+    lastIdLength = tuple.buffer.copy(lastId, 0, tuple.starts[FIELD.id]!, tuple.starts[FIELD.id]! + tuple.lengths[FIELD.id]!);
+  };
+  const after = () => (lastIdLength === 0 ? null : lastId.toString('latin1', 0, lastIdLength));
+
+  // The first batch has nothing to overlap with: planned as it arrives.
+  let current: ResealBatch = batches[0];
+  current.reset(++run.batches);
+  const first: Target = { batch: current, recount: false };
+  let read = await copyStore(deps.db, store, { after: null, limit: options.batchSize }, (tuple) => {
+    noteId(tuple);
+    planTuple(pass, first, tuple);
+  });
+  for (let turn = 0; read > 0; turn++) {
+    // The next batch's rows, before this batch takes the connection for its transaction.
+    rows.reset();
+    const nextRead =
+      read === options.batchSize
+        ? await copyStore(deps.db, store, { after: after(), limit: options.batchSize }, (tuple) => {
+            noteId(tuple);
+            rows.add(tuple);
+          })
+        : 0;
+    // The write never rejects here: a failure is kept and thrown once planning has stopped.
+    let writeFailure: { error: unknown } | null = null;
+    const writing = writeWithRetries(pass, run, current).then(
+      () => {},
+      (error: unknown) => void (writeFailure = { error }),
+    );
+    const next: ResealBatch = turn % 2 === 0 ? batches[1] : batches[0];
+    next.reset(++run.batches);
+    const target: Target = { batch: next, recount: false };
+    try {
+      // Planned while Postgres writes `current`, yielding every few milliseconds so that the
+      // transaction's next statement goes out as soon as the previous one is done.
+      if (nextRead > 0) await rows.forEach((tuple) => planTuple(pass, target, tuple), 2, () => writeFailure !== null);
+    } finally {
+      await writing;
     }
-    if (read < options.batchSize) return;
+    if (writeFailure !== null) throw (writeFailure as { error: unknown }).error;
+    progress();
+    current = next;
+    read = nextRead;
   }
 }
 
 /** Writes the batch; rows changed underneath are re-read, re-planned and written again, a few times at most. */
-async function writeWithRetries(pass: Pass, run: { committed: number; batches: number }): Promise<void> {
+async function writeWithRetries(pass: Pass, run: Run, batch: ResealBatch): Promise<void> {
   const { deps, options, store, report } = pass;
-  const batch = pass.batch!;
   const maxRetries = options.maxRetries ?? 5;
   for (let attempt = 0; batch.count > 0; attempt++) {
     batch.syncBackup();
@@ -314,7 +360,6 @@ async function writeWithRetries(pass: Pass, run: { committed: number; batches: n
       return;
     }
     batch.reset(++run.batches);
-    pass.recount = true;
-    for (const row of reread) planRow(pass, row);
+    for (const row of reread) planRow(pass, { batch, recount: true }, row);
   }
 }

@@ -24,6 +24,44 @@ export interface CopyTuple {
   fieldCount: number;
   starts: Int32Array;
   lengths: Int32Array;
+  /** The whole tuple, as sent: `buffer[start, end)`. */
+  start: number;
+  end: number;
+}
+
+export function newTuple(maxFields: number): CopyTuple {
+  return { buffer: Buffer.alloc(0), fieldCount: 0, starts: new Int32Array(maxFields), lengths: new Int32Array(maxFields), start: 0, end: 0 };
+}
+
+/**
+ * Reads the binary COPY tuple at `buffer[position]` into `tuple`. Returns where the next one
+ * starts, or -1 when the bytes up to `end` hold only part of it. The trailer (a field count of
+ * -1) reads as a tuple of no fields.
+ */
+export function readTuple(buffer: Buffer, position: number, end: number, tuple: CopyTuple): number {
+  if (end - position < 2) return -1;
+  const fieldCount = buffer.readInt16BE(position);
+  const { starts, lengths } = tuple;
+  if (fieldCount === -1) {
+    tuple.fieldCount = 0;
+    return position + 2;
+  }
+  if (fieldCount > starts.length || fieldCount < 0) throw new Error(`COPY tuple has ${fieldCount} fields, expected at most ${starts.length}`);
+  let cursor = position + 2;
+  for (let i = 0; i < fieldCount; i++) {
+    if (cursor + 4 > end) return -1;
+    const length = buffer.readInt32BE(cursor);
+    cursor += 4;
+    starts[i] = cursor;
+    lengths[i] = length;
+    if (length > 0) cursor += length;
+    if (cursor > end) return -1;
+  }
+  tuple.buffer = buffer;
+  tuple.fieldCount = fieldCount;
+  tuple.start = position;
+  tuple.end = cursor;
+  return cursor;
 }
 
 // "PGCOPY\n\377\r\n\0", then a 32-bit flags field and a 32-bit header-extension length.
@@ -101,7 +139,7 @@ class BinaryCopyOut extends CopyQuery {
 
   constructor(text: string, private readonly onTuple: (tuple: CopyTuple) => void, maxFields: number) {
     super(text);
-    this.tuple = { buffer: Buffer.alloc(0), fieldCount: 0, starts: new Int32Array(maxFields), lengths: new Int32Array(maxFields) };
+    this.tuple = newTuple(maxFields);
   }
 
   override handleCopyData(message: { chunk: Buffer }): void {
@@ -135,38 +173,12 @@ class BinaryCopyOut extends CopyQuery {
       position = HEADER_BYTES + extension;
       this.headerSeen = true;
     }
-    const { starts, lengths } = this.tuple;
     const end = buffer.length;
     while (position < end) {
-      if (end - position < 2) break;
-      const fieldCount = buffer.readInt16BE(position);
-      if (fieldCount === -1) {
-        position += 2;
-        continue;
-      }
-      if (fieldCount > starts.length || fieldCount < 0) throw new Error(`COPY tuple has ${fieldCount} fields, expected at most ${starts.length}`);
-      let cursor = position + 2;
-      let complete = true;
-      for (let i = 0; i < fieldCount; i++) {
-        if (cursor + 4 > end) {
-          complete = false;
-          break;
-        }
-        const length = buffer.readInt32BE(cursor);
-        cursor += 4;
-        starts[i] = cursor;
-        lengths[i] = length;
-        if (length > 0) cursor += length;
-        if (cursor > end) {
-          complete = false;
-          break;
-        }
-      }
-      if (!complete) break;
-      this.tuple.buffer = buffer;
-      this.tuple.fieldCount = fieldCount;
-      this.onTuple(this.tuple);
-      position = cursor;
+      const next = readTuple(buffer, position, end, this.tuple);
+      if (next < 0) break;
+      if (this.tuple.fieldCount > 0) this.onTuple(this.tuple);
+      position = next;
     }
     if (position < end) this.carry = Buffer.from(buffer.subarray(position));
   }
@@ -228,6 +240,61 @@ export async function copyIn(db: LaminarDb, text: string, payload: Buffer): Prom
   const query = new BinaryCopyIn(text, payload);
   await run(db, query);
   return query.rowCount;
+}
+
+/**
+ * Tuples kept as the bytes Postgres sent, to be gone through later: rotate reads the next
+ * batch before writing the current one (the connection does one thing at a time), then plans
+ * it while Postgres writes. One reusable buffer.
+ */
+export class TupleBuffer {
+  private buffer = Buffer.allocUnsafe(1 << 20);
+  private length = 0;
+  private readonly tuple: CopyTuple;
+  count = 0;
+
+  constructor(maxFields: number) {
+    this.tuple = newTuple(maxFields);
+  }
+
+  reset(): void {
+    this.length = 0;
+    this.count = 0;
+  }
+
+  add(tuple: CopyTuple): void {
+    const bytes = tuple.end - tuple.start;
+    if (this.length + bytes > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + bytes));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.length += tuple.buffer.copy(this.buffer, this.length, tuple.start, tuple.end);
+    this.count += 1;
+  }
+
+  /**
+   * Hands the tuples to `onTuple` in order, letting the event loop run every few milliseconds
+   * (so the write in flight on the same connection keeps moving).
+   */
+  async forEach(onTuple: (tuple: CopyTuple) => void, sliceMs = 2, shouldStop: () => boolean = () => false): Promise<void> {
+    let position = 0;
+    let deadline = performance.now() + sliceMs;
+    let sinceCheck = 0;
+    while (position < this.length) {
+      position = readTuple(this.buffer, position, this.length, this.tuple);
+      if (position < 0) throw new Error('a kept COPY tuple is incomplete');
+      onTuple(this.tuple);
+      if (++sinceCheck === 64) {
+        sinceCheck = 0;
+        if (performance.now() > deadline) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (shouldStop()) return;
+          deadline = performance.now() + sliceMs;
+        }
+      }
+    }
+  }
 }
 
 /**

@@ -19,7 +19,7 @@ import type { StoreDefinition } from './stores.js';
  * the hex ('bytes' below): the stored texts' lengths, to tell a value decode() read leniently.
  */
 export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6, ciphertextTextLength: 7, nonceTextLength: 8 } as const;
-const FIELD_COUNT = 9;
+export const FIELD_COUNT = 9;
 
 /**
  * How the sealed columns travel. 'hex': as stored (text), decoded here. 'bytes': decoded by

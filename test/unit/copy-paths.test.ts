@@ -11,7 +11,7 @@ import { encodeAad, loadCipher, sealToText } from '../../src/crypto/aead.js';
 import { SealedValueOpener } from '../../src/crypto/opener.js';
 import { keyFromHex } from '../../src/crypto/keys.js';
 import type { CopyTuple } from '../../src/db/copy.js';
-import { copyOut } from '../../src/db/copy.js';
+import { copyOut, TupleBuffer } from '../../src/db/copy.js';
 import type { LaminarDb } from '../../src/db/connect.js';
 import { decodedExactly, FIELD, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
 import { ResealBatch } from '../../src/stores/copy-writer.js';
@@ -42,7 +42,8 @@ function tupleOf(fields: Array<string | Buffer | null>): CopyTuple {
       offset += bytes.length;
     }
   });
-  return { buffer: Buffer.concat(parts), fieldCount: fields.length, starts, lengths };
+  const buffer = Buffer.concat(parts);
+  return { buffer, fieldCount: fields.length, starts, lengths, start: 1, end: buffer.length };
 }
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -365,6 +366,24 @@ describe('copyOut (binary COPY parsing)', () => {
         expect(seen).toEqual(rows);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('keeps tuples as sent (TupleBuffer) and gives them back the same, in order, across event-loop turns', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.array(field, { minLength: 7, maxLength: 7 }), { maxLength: 200 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }), async (rows, cuts) => {
+        const kept = new TupleBuffer(9);
+        await copyOutOver(binaryCopy(rows), cuts, (tuple) => kept.add(tuple));
+        expect(kept.count).toBe(rows.length);
+        const seen: Array<Array<Buffer | null>> = [];
+        await kept.forEach((tuple) => {
+          const row: Array<Buffer | null> = [];
+          for (let i = 0; i < tuple.fieldCount; i++) row.push(tuple.lengths[i]! < 0 ? null : Buffer.from(tuple.buffer.subarray(tuple.starts[i]!, tuple.starts[i]! + tuple.lengths[i]!)));
+          seen.push(row);
+        }, 0);
+        expect(seen).toEqual(rows);
+      }),
+      { numRuns: 100 },
     );
   });
 
