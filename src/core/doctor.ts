@@ -129,7 +129,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         const ring = keyRingFor(store, options.secrets, options.candidates);
         const scanned = await diagnoseStore(trx, store, ring, store === providerStore, deps, options);
         stores.push(scanned.report);
-        rawFindings.push(...scanned.findings);
+        for (const finding of scanned.findings) rawFindings.push(finding);
         if (scanned.candidates) duplicateCandidates = scanned.candidates;
       }
 
