@@ -163,6 +163,22 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
     }
   });
 
+  it('lists 150,000 failing values (a wrong key) without running out of stack', async () => {
+    const d = await createTestDatabase();
+    try {
+      const p = await addProject(d, await addWorkspace(d, 'W'), 'P');
+      // Well-formed values no key opens, made by Postgres in one statement.
+      await d.query(`insert into provider_api_keys (id, project_id, name, nonce_hex, value)
+        select gen_random_uuid(), $1, 'OPENAI_API_KEY', md5(i::text) || left(md5((i + 1)::text), 16), md5(i::text) || md5((i + 2)::text)
+        from generate_series(1, 150000) i`, [p]);
+      const report = await runDoctor({ db: d.db }, optionsFor('bytes', newKeyHex()));
+      expect(report.summary).toEqual({ total: 150_000, ok: 0, failing: 150_000 });
+      expect(report.findings).toHaveLength(150_000);
+    } finally {
+      await d.drop();
+    }
+  });
+
   it('reads a store holding a value that is not hex as text instead, with the same report', async () => {
     const other = newKeyHex();
     const asText = await runDoctor({ db: t.db }, optionsFor('hex', other));
