@@ -128,7 +128,7 @@ Examples:
         .option('--store <name>', 'only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named)', collect, [])
         .option('--dry-run', 'print the plan and write nothing')
         .option('--yes', 'do not ask for confirmation (required when no terminal is attached)')
-        .addOption(new Option('--batch-size <n>', 'values per transaction').argParser(positiveInteger('--batch-size', 10_000)).default(10_000))
+        .addOption(new Option('--batch-size <n>', 'values per transaction').argParser(positiveInteger('--batch-size', 10_000)).default(5000))
         .option('--backup <file>', 'where to write the backup (default: lmnr-keys-backup-<UTC timestamp>.jsonl here)')
         .option('--no-backup', 'do not write a backup (not recommended)'),
     ).addHelpText('after', `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)

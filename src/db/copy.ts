@@ -345,6 +345,15 @@ export class BinaryCopyWriter {
     this.length += source.copy(this.buffer, this.length, start, end);
   }
 
+  /**
+   * Fields already in binary COPY form (a 4-byte length, then the bytes, each), copied as one
+   * block: consecutive fields of a tuple read by COPY go straight into a payload.
+   */
+  fields(source: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += source.copy(this.buffer, this.length, start, end);
+  }
+
   /** A text field from a JS string (rare paths: retries), written as UTF-8. */
   textField(text: string): void {
     const bytes = Buffer.byteLength(text);

@@ -96,9 +96,9 @@ export class ResealBatch {
     const newNonce: [number, number] = [sealed.nonceStart, sealed.nonceStart + sealed.nonceLength];
     const p = this.payload;
     p.beginRow(5);
-    p.field(buffer, idStart, idEnd);
-    p.field(buffer, ctStart, ctEnd);
-    p.field(buffer, nonceStart, nonceEnd);
+    // id, ciphertext and nonce are consecutive fields of the tuple, none NULL here (the value
+    // loaded): one copy of their length-prefixed bytes, exactly the payload's first three.
+    p.fields(buffer, idStart - 4, nonceEnd);
     p.field(heap, newCt[0], newCt[1]);
     p.field(heap, newNonce[0], newNonce[1]);
     if (this.withBackup) {

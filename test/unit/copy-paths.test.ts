@@ -11,7 +11,7 @@ import { encodeAad, loadCipher, sealToText } from '../../src/crypto/aead.js';
 import { SealedValueOpener } from '../../src/crypto/opener.js';
 import { keyFromHex } from '../../src/crypto/keys.js';
 import type { CopyTuple } from '../../src/db/copy.js';
-import { copyOut, TupleBuffer } from '../../src/db/copy.js';
+import { copyOut, newTuple, readTuple, TupleBuffer } from '../../src/db/copy.js';
 import type { LaminarDb } from '../../src/db/connect.js';
 import { decodedExactly, FIELD, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
 import { ResealBatch } from '../../src/stores/copy-writer.js';
@@ -27,23 +27,24 @@ const PROVIDER = findStore('provider_api_keys')!;
 const SLACK = findStore('slack_integrations')!;
 const DEPLOYMENT = findStore('workspace_deployments.private_key')!;
 
-/** A tuple as binary COPY delivers it: fields as UTF-8 bytes (or NULL) laid end to end in one buffer, at an odd offset. */
+/** A tuple as binary COPY delivers it (a field count, then each field's length and bytes), at an odd offset in a larger buffer. */
 function tupleOf(fields: Array<string | Buffer | null>): CopyTuple {
   const parts: Buffer[] = [Buffer.from([0x7f])];
-  const starts = new Int32Array(fields.length);
-  const lengths = new Int32Array(fields.length);
-  let offset = 1;
-  fields.forEach((field, i) => {
+  const count = Buffer.alloc(2);
+  count.writeInt16BE(fields.length);
+  parts.push(count);
+  for (const field of fields) {
     const bytes = field === null ? null : typeof field === 'string' ? Buffer.from(field, 'utf8') : field;
-    starts[i] = offset;
-    lengths[i] = bytes === null ? -1 : bytes.length;
-    if (bytes) {
-      parts.push(bytes);
-      offset += bytes.length;
-    }
-  });
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(bytes === null ? -1 : bytes.length);
+    parts.push(length);
+    if (bytes) parts.push(bytes);
+  }
+  parts.push(Buffer.from([0x7f]));
   const buffer = Buffer.concat(parts);
-  return { buffer, fieldCount: fields.length, starts, lengths, start: 1, end: buffer.length };
+  const tuple = newTuple(fields.length);
+  expect(readTuple(buffer, 1, buffer.length - 1, tuple)).toBe(buffer.length - 1);
+  return tuple;
 }
 
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
@@ -425,8 +426,14 @@ describe('DuplicateCandidates', () => {
   it('flags few projects that hold no duplicate among 200,000 distinct keys', () => {
     const candidates = new DuplicateCandidates();
     const names = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY'];
-    for (let i = 0; i < 200_000; i++) candidates.add(tupleOf(['id', 'ab', 'cd', names[i % 5]!, `project-${Math.floor(i / 5)}`, null, null]));
+    const tuples = names.map((name) => tupleOf(['id', 'ab', 'cd', name, 'project-000000000000', null, null]));
+    for (let i = 0; i < 200_000; i++) {
+      const tuple = tuples[i % 5]!;
+      // The project id, rewritten in place: a new project every five rows.
+      tuple.buffer.write(String(Math.floor(i / 5)).padStart(12, '0'), tuple.starts[FIELD.projectId]! + 8, 'latin1');
+      candidates.add(tuple);
+    }
     expect(candidates.overflow).toBe(false);
-    expect(candidates.projects.size).toBeLessThan(200);
+    expect(candidates.projects.size).toBeLessThan(400);
   });
 });
