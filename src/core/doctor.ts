@@ -229,7 +229,7 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
     if (encoding === 'bytes') {
       await sql`savepoint lmnr_keys_scan`.execute(trx);
       try {
-        await copyStore(trx, store, {}, onTuple, 'bytes');
+        await copyStore(trx, store, { duplicateKeyHash: watchDuplicates }, onTuple, 'bytes');
       } catch (error) {
         if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
         await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
@@ -237,7 +237,7 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
       }
       await sql`release savepoint lmnr_keys_scan`.execute(trx);
     } else {
-      await copyStore(trx, store, {}, onTuple, 'hex');
+      await copyStore(trx, store, { duplicateKeyHash: watchDuplicates }, onTuple, 'hex');
     }
     for (let i = 0; i < rereadIds.length; i += 5000) for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
     deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
@@ -255,12 +255,23 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
  */
 export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array, encoding: SealedEncoding = 'hex'): boolean {
   const { buffer, starts, lengths } = tuple;
-  const loaded =
-    encoding === 'bytes'
-      ? decodedExactly(tuple) && opener.loadBytesFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!)
-      : opener.loadHexFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!);
-  if (!loaded) return false;
-  opener.setAadFrom(buffer, starts[FIELD.aad]!, lengths[FIELD.aad]!);
+  const ct = FIELD.ciphertext;
+  const nonce = FIELD.nonce;
+  const aad = FIELD.aad;
+  if (encoding === 'bytes') {
+    if (!decodedExactly(tuple)) return false;
+    // Ciphertext, nonce and AAD are consecutive fields: one copy into libsodium's heap.
+    const consecutive = lengths[ct]! >= 0 && lengths[nonce]! >= 0 && starts[nonce] === starts[ct]! + lengths[ct]! + 4 && starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
+    if (consecutive) {
+      if (!opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!)) return false;
+    } else {
+      if (!opener.loadBytesFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+      opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+    }
+  } else {
+    if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+    opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+  }
   const utf8 = opener.tryKey(key) && opener.plaintextIsValidUtf8();
   opener.clear();
   return utf8;

@@ -92,6 +92,13 @@ export class SealedValueOpener {
   private ciphertextLength = 0;
   private plaintextLength = -1;
   private aadLength = 0;
+  // Where the loaded value's parts are: the buffers above, or places in `block` when a whole
+  // tuple's ciphertext, nonce and AAD came in one copy (loadTupleFrom).
+  private ciphertextAt = 0;
+  private nonceAt = 0;
+  private aadAt = 0;
+  private block = 0;
+  private blockCapacity = 0;
   // Re-sealing: the new nonce and ciphertext, a second plaintext buffer for the check, and
   // the hex text of both (with room for bin2hex's terminating NUL).
   private newNonce = 0;
@@ -159,6 +166,8 @@ export class SealedValueOpener {
     if (this.heap().write(ciphertextHex, this.ciphertext, length, 'hex') !== length) return { ok: false, reason: 'ciphertext is not hex' };
     if (length < TAG_BYTES) return { ok: false, reason: `ciphertext is ${length} bytes, shorter than the ${TAG_BYTES}-byte tag` };
     this.ciphertextLength = length;
+    this.ciphertextAt = this.ciphertext;
+    this.nonceAt = this.nonce;
     return { ok: true };
   }
 
@@ -179,6 +188,8 @@ export class SealedValueOpener {
     if (hexWrite.call(heap, latin1Slice.call(source, nonceStart, nonceStart + nonceHexLength), this.nonce, NONCE_BYTES) !== NONCE_BYTES) return false;
     if (hexWrite.call(heap, latin1Slice.call(source, ciphertextStart, ciphertextStart + ciphertextHexLength), this.ciphertext, length) !== length) return false;
     this.ciphertextLength = length;
+    this.ciphertextAt = this.ciphertext;
+    this.nonceAt = this.nonce;
     return true;
   }
 
@@ -195,6 +206,32 @@ export class SealedValueOpener {
     source.copy(heap, this.nonce, nonceStart, nonceStart + NONCE_BYTES);
     source.copy(heap, this.ciphertext, ciphertextStart, ciphertextStart + ciphertextLength);
     this.ciphertextLength = ciphertextLength;
+    this.ciphertextAt = this.ciphertext;
+    this.nonceAt = this.nonce;
+    return true;
+  }
+
+  /**
+   * loadBytesFrom and setAadFrom in one copy, for a binary COPY tuple whose decoded ciphertext,
+   * nonce and AAD are consecutive fields: `source[ciphertextStart]` holds the ciphertext, then
+   * the nonce's 4-byte length and the nonce, then the AAD's length and the AAD. The block is
+   * copied as is and the parts are used where they land. Same answer as loadBytesFrom.
+   */
+  loadTupleFrom(source: Buffer, ciphertextStart: number, ciphertextLength: number, nonceLength: number, aadLength: number): boolean {
+    this.clear();
+    if (nonceLength !== NONCE_BYTES || ciphertextLength < TAG_BYTES) return false;
+    const bytes = ciphertextLength + 4 + NONCE_BYTES + 4 + aadLength;
+    if (bytes > this.blockCapacity) {
+      if (this.block) this.module._free(this.block);
+      this.blockCapacity = Math.max(bytes, 1024);
+      this.block = this.module._malloc(this.blockCapacity);
+    }
+    source.copy(this.heap(), this.block, ciphertextStart, ciphertextStart + bytes);
+    this.ciphertextLength = ciphertextLength;
+    this.ciphertextAt = this.block;
+    this.nonceAt = this.block + ciphertextLength + 4;
+    this.aadAt = this.nonceAt + NONCE_BYTES + 4;
+    this.aadLength = aadLength;
     return true;
   }
 
@@ -215,6 +252,7 @@ export class SealedValueOpener {
   setAad(aad: Uint8Array): void {
     this.ensureAadCapacity(aad.length);
     this.heapU8().set(aad, this.aad);
+    this.aadAt = this.aad;
     this.aadLength = aad.length;
   }
 
@@ -224,6 +262,7 @@ export class SealedValueOpener {
     // Key names are a dozen bytes: a plain loop beats Buffer.copy's call overhead.
     const heap = this.heapU8();
     for (let i = 0, to = this.aad; i < length; i++) heap[to + i] = source[start + i]!;
+    this.aadAt = this.aad;
     this.aadLength = length;
   }
 
@@ -232,7 +271,7 @@ export class SealedValueOpener {
     this.wipePlaintext();
     const heap = this.heapU8();
     heap.set(key, this.key);
-    const result = this.decrypt(this.message, 0, 0, this.ciphertext, this.ciphertextLength, 0, this.aad, this.aadLength, 0, this.nonce, this.key);
+    const result = this.decrypt(this.message, 0, 0, this.ciphertextAt, this.ciphertextLength, 0, this.aadAt, this.aadLength, 0, this.nonceAt, this.key);
     heap.fill(0, this.key, this.key + KEY_BYTES);
     if (result !== 0) return false;
     this.plaintextLength = this.ciphertextLength - TAG_BYTES;
@@ -280,8 +319,8 @@ export class SealedValueOpener {
     bytes.set(key, this.key);
     let same = false;
     try {
-      const sealedOk = this.encrypt(this.sealed, 0, this.message, plaintext, 0, this.aad, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
-      const opened = sealedOk && this.decrypt(this.check, 0, 0, this.sealed, length, 0, this.aad, this.aadLength, 0, this.newNonce, this.key) === 0;
+      const sealedOk = this.encrypt(this.sealed, 0, this.message, plaintext, 0, this.aadAt, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
+      const opened = sealedOk && this.decrypt(this.check, 0, 0, this.sealed, length, 0, this.aadAt, this.aadLength, 0, this.newNonce, this.key) === 0;
       same = opened && heap.compare(heap, this.message, this.message + plaintext, this.check, this.check + plaintext) === 0;
     } finally {
       bytes.fill(0, this.key, this.key + KEY_BYTES);
