@@ -229,7 +229,7 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
     if (encoding === 'bytes') {
       await sql`savepoint lmnr_keys_scan`.execute(trx);
       try {
-        await copyStore(trx, store, { duplicateKeyHash: watchDuplicates }, onTuple, 'bytes');
+        await copyStore(trx, store, {}, onTuple, 'bytes');
       } catch (error) {
         if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
         await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
@@ -237,7 +237,7 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
       }
       await sql`release savepoint lmnr_keys_scan`.execute(trx);
     } else {
-      await copyStore(trx, store, { duplicateKeyHash: watchDuplicates }, onTuple, 'hex');
+      await copyStore(trx, store, {}, onTuple, 'hex');
     }
     for (let i = 0; i < rereadIds.length; i += 5000) for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
     deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });

@@ -35,34 +35,22 @@ export class DuplicateCandidates {
   /** Too many candidates to list: the caller must run the full aggregate. */
   overflow = false;
 
-  /**
-   * Adds a provider_api_keys tuple: its project_id and name (the AAD field holds the name), or
-   * the hash of both Postgres computed. Equal keys hash alike either way: no duplicate is missed.
-   */
+  /** Adds a provider_api_keys tuple: its project_id and name (the AAD field holds the name). */
   add(tuple: CopyTuple): void {
     if (this.overflow) return;
     const { buffer, starts, lengths } = tuple;
-    // Probes by double hashing from two 32-bit hashes: the 64-bit hash Postgres sent of
-    // (project, name) when it did, else FNV-1a here over the project bytes, a separator and the
-    // name bytes (a NULL project hashes as a value no byte can be, 256), with a second hash
-    // mixed out of the first (murmur3's finaliser).
+    // One 32-bit hash of the project bytes, a separator, then the name bytes (FNV-1a; a NULL
+    // project hashes as a value no byte can be, 256); the probes come from it by double hashing
+    // with a second hash mixed out of the first (murmur3's finaliser).
     const projectLength = lengths[FIELD.projectId]!;
-    let h1: number;
-    let h2: number;
-    if (lengths[FIELD.duplicateKeyHash] === 8) {
-      const at = starts[FIELD.duplicateKeyHash]!;
-      h1 = (buffer[at]! << 24) | (buffer[at + 1]! << 16) | (buffer[at + 2]! << 8) | buffer[at + 3]!;
-      h2 = ((buffer[at + 4]! << 24) | (buffer[at + 5]! << 16) | (buffer[at + 6]! << 8) | buffer[at + 7]!) | 1;
-    } else {
-      h1 = 0x811c9dc5 | 0;
-      if (projectLength < 0) h1 = Math.imul(h1 ^ 0x100, 0x01000193);
-      else h1 = fnv1a(h1, buffer, starts[FIELD.projectId]!, starts[FIELD.projectId]! + projectLength);
-      h1 = Math.imul(h1 ^ 0x1ff, 0x01000193);
-      h1 = fnv1a(h1, buffer, starts[FIELD.aad]!, starts[FIELD.aad]! + lengths[FIELD.aad]!);
-      h2 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
-      h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
-      h2 = (h2 ^ (h2 >>> 16)) | 1;
-    }
+    let h1 = 0x811c9dc5 | 0;
+    if (projectLength < 0) h1 = Math.imul(h1 ^ 0x100, 0x01000193);
+    else h1 = fnv1a(h1, buffer, starts[FIELD.projectId]!, starts[FIELD.projectId]! + projectLength);
+    h1 = Math.imul(h1 ^ 0x1ff, 0x01000193);
+    h1 = fnv1a(h1, buffer, starts[FIELD.aad]!, starts[FIELD.aad]! + lengths[FIELD.aad]!);
+    let h2 = Math.imul(h1 ^ (h1 >>> 16), 0x85ebca6b);
+    h2 = Math.imul(h2 ^ (h2 >>> 13), 0xc2b2ae35);
+    h2 = (h2 ^ (h2 >>> 16)) | 1;
     // Blocked: all probes fall in one 64-byte block (16 words) picked by h1, so an add costs
     // one cache miss in the 4 MB filter instead of one per probe.
     const block = (h1 & this.blockMask) << 4;

@@ -18,8 +18,8 @@ import type { StoreDefinition } from './stores.js';
  * Field positions in every store's COPY tuple. The last two are only sent when Postgres decodes
  * the hex ('bytes' below): the stored texts' lengths, to tell a value decode() read leniently.
  */
-export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6, ciphertextTextLength: 7, nonceTextLength: 8, duplicateKeyHash: 9 } as const;
-export const FIELD_COUNT = 10;
+export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6, ciphertextTextLength: 7, nonceTextLength: 8 } as const;
+export const FIELD_COUNT = 9;
 
 /**
  * How the sealed columns travel. 'hex': as stored (text), decoded here. 'bytes': decoded by
@@ -52,11 +52,6 @@ export interface StoreCopyRange {
   after?: string | null;
   /** Ordered by id and limited to this many rows; unordered (a plain sequential scan) when absent. */
   limit?: number | null;
-  /**
-   * Also send a 64-bit hash of (project, name), computed by Postgres (hashtextextended), for
-   * doctor's duplicate-name filter: hashing there costs the core a read-only scan leaves idle.
-   */
-  duplicateKeyHash?: boolean;
 }
 
 /**
@@ -77,13 +72,7 @@ export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {},
     column(store.workspaceIdColumn),
     name,
   ];
-  fields.push(
-    encoding === 'bytes' ? `octet_length(${column(store.ciphertextColumn)})` : 'null::int4',
-    encoding === 'bytes' ? `octet_length(${column(store.nonceColumn)})` : 'null::int4',
-    range.duplicateKeyHash && store.projectIdColumn !== null && store.nameColumn !== null
-      ? `hashtextextended(coalesce(${column(store.projectIdColumn)}, '') || chr(1) || coalesce(${column(store.nameColumn)}, ''), 0)`
-      : 'null::int8',
-  );
+  if (encoding === 'bytes') fields.push(`octet_length(${column(store.ciphertextColumn)})`, `octet_length(${column(store.nonceColumn)})`);
   const select = fields.join(', ');
   const where = range.after ? ` where ${id} > ${uuidLiteral(range.after)}` : '';
   // Ordered by the uuid column itself (an index range scan), not by its text.
