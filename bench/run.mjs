@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 /**
- * npm run bench [-- --rows N] [-- --scales 100000,300000]
+ * npm run bench [-- --rows N] [-- --scales 100000,300000] [-- --quick]
  *
- * Starts an embedded Postgres, seeds N provider keys (default 1,000,000 across 200,000
- * projects, ~160-character plaintexts), and measures in one run: the read floor (COPY out,
- * drained), doctor, the write floor (one UPDATE of both sealed columns of every row), rotate,
- * and verify-provider on 1,000 credentials against a 100 ms loopback imitation. Prints a table
- * and writes bench/results.json. Not part of npm test.
+ * Starts an embedded Postgres and, at each scale (default 100,000, 300,000 and 1,000,000 provider
+ * keys, five per project, ~160-character plaintexts), measures in one run: the read floor (COPY
+ * out, drained), doctor, the write floor (one UPDATE of both sealed columns of every row), and
+ * rotate (batches as the CLI defaults them, conditional, read back), each started both ways an
+ * operator does: `node bin/lmnr-keys.js` with no Node flags at all, and through the bin's
+ * shebang. Then rotate once more with a backup file at the largest scale, and verify-provider on
+ * 1,000 credentials against a 100 ms loopback imitation. Prints a table and writes
+ * bench/results.json. `--quick`: 50,000 and 200,000 rows, for iterating. Not part of npm test.
+ *
+ * Peak RSS is the kernel's figure for the lmnr-keys process (GNU time's %M, read from outside so
+ * that nothing is added to Node's command line); without GNU time an --import hook reports it.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
@@ -30,9 +36,13 @@ const arg = (name, fallback) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? process.argv[i + 1] : fallback;
 };
-const ROWS = Number(arg('rows', 1_000_000));
-const SCALES = (arg('scales', [100_000, 300_000].filter((n) => n < ROWS).join(',')) || '').split(',').filter(Boolean).map(Number);
+const QUICK = process.argv.includes('--quick');
+const ROWS = Number(arg('rows', QUICK ? 200_000 : 1_000_000));
+const SCALES = (arg('scales', (QUICK ? [50_000] : [100_000, 300_000]).filter((n) => n < ROWS).join(',')) || '').split(',').filter(Boolean).map(Number);
 const NAMES = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY'];
+const GNU_TIME = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' }).status === 0 ? '/usr/bin/time' : null;
+/** The two ways an operator starts it: plain `node` with no flags, and the bin itself (its shebang). */
+const START_MODES = ['node bin', 'bin'];
 
 const log = (text) => process.stderr.write(`${text}\n`);
 const seconds = (ms) => (ms / 1000).toFixed(2);
@@ -118,15 +128,15 @@ async function writeFloor(url) {
   return { ms };
 }
 
-function runBin(args, env) {
+function runBin(args, env, mode = 'node bin') {
   return new Promise((resolve, reject) => {
     const rssFile = path.join(os.tmpdir(), `lmnr-keys-bench-rss-${randomUUID()}`);
+    const command = mode === 'bin' ? [BIN, ...args] : [process.execPath, BIN, ...args];
+    const childEnv = { PATH: process.env.PATH, CI: 'true', ...env };
+    if (!GNU_TIME) Object.assign(childEnv, { NODE_OPTIONS: `--import=${REPORTER}`, LMNR_KEYS_BENCH_RSS_FILE: rssFile });
+    const [file, ...rest] = GNU_TIME ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...command] : command;
     const started = performance.now();
-    // Run the bin as an operator does, through its shebang (which sets Node's flags).
-    const child = spawn(BIN, args, {
-      env: { PATH: process.env.PATH, CI: 'true', NODE_OPTIONS: `--import=${REPORTER}`, LMNR_KEYS_BENCH_RSS_FILE: rssFile, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(file, rest, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.BENCH_CWD ?? os.tmpdir() });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c) => (stdout += c));
@@ -134,85 +144,122 @@ function runBin(args, env) {
     child.on('error', reject);
     child.on('close', (code) => {
       const ms = performance.now() - started;
-      const rssKb = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, 'utf8')) : NaN;
+      const rssKb = fs.existsSync(rssFile) ? Number(fs.readFileSync(rssFile, 'utf8').trim().split('\n').at(-1)) : NaN;
       fs.rmSync(rssFile, { force: true });
       resolve({ code, ms, rssMb: rssKb / 1024, stdout, stderr });
     });
   });
 }
 
+async function vacuum(url) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('vacuum analyze provider_api_keys');
+  await client.end();
+}
+
 async function main() {
-  const OLD = randomBytes(32).toString('hex');
-  const NEW = randomBytes(32).toString('hex');
+  const KEYS = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
   const server = await startPostgres();
-  const results = { machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` }, rows: ROWS, scaling: [], date: new Date().toISOString() };
+  const results = {
+    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    rows: ROWS,
+    rssMeasuredBy: GNU_TIME ? 'GNU time %M (the kernel\'s maxrss of the process)' : 'an --import hook reporting process.resourceUsage().maxRSS',
+    scaling: [],
+    date: new Date().toISOString(),
+  };
   try {
     const admin = new pg.Client({ connectionString: server.url('postgres') });
     await admin.connect();
     for (const n of [...SCALES, ROWS]) await admin.query(`create database bench_${n}`);
+    await admin.query('create database bench_verify');
     await admin.end();
 
-    // How doctor's cost grows: the same measurement at each scale.
     for (const n of [...SCALES, ROWS]) {
       const url = server.url(`bench_${n}`);
       log(`seeding ${n} rows...`);
-      await seed(url, n, OLD);
+      await seed(url, n, KEYS[0]);
       const floor = await readFloor(url);
-      const doctor = await runBin(['doctor', '--json'], { DATABASE_URL: url, AEAD_SECRET_KEY: OLD });
-      if (doctor.code !== 0) throw new Error(`doctor exited ${doctor.code}: ${doctor.stderr}`);
-      const summary = JSON.parse(doctor.stdout).summary;
-      if (summary.ok !== n) throw new Error(`doctor saw ${summary.ok} ok of ${n}`);
-      results.scaling.push({ rows: n, readFloorMs: floor.ms, readFloorMb: floor.bytes / 2 ** 20, doctorMs: doctor.ms, doctorRssMb: doctor.rssMb, doctorRatio: doctor.ms / floor.ms });
-      log(`  ${n} rows: read floor ${seconds(floor.ms)} s, doctor ${seconds(doctor.ms)} s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`);
+      const scale = { rows: n, readFloorMs: floor.ms, readFloorMb: floor.bytes / 2 ** 20, doctor: {}, rotate: {} };
+      for (const mode of START_MODES) {
+        const doctor = await runBin(['doctor', '--json'], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[0] }, mode);
+        if (doctor.code !== 0) throw new Error(`doctor exited ${doctor.code}: ${doctor.stderr}`);
+        const summary = JSON.parse(doctor.stdout).summary;
+        if (summary.ok !== n) throw new Error(`doctor saw ${summary.ok} ok of ${n}`);
+        scale.doctor[mode] = { ms: doctor.ms, rssMb: doctor.rssMb, ratio: doctor.ms / floor.ms };
+        log(`  ${n} rows: read floor ${seconds(floor.ms)} s, doctor (${mode}) ${seconds(doctor.ms)} s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`);
+      }
+      const write = await writeFloor(url);
+      scale.writeFloorMs = write.ms;
+      log(`  write floor ${seconds(write.ms)} s`);
+      // Rotate back and forth between the two keys, once per start mode, from a vacuumed table each time.
+      let current = 0;
+      for (const mode of START_MODES) {
+        await vacuum(url);
+        const next = 1 - current;
+        const rotate = await runBin(['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--no-backup'], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next] }, mode);
+        if (rotate.code !== 0) throw new Error(`rotate exited ${rotate.code}: ${rotate.stderr}`);
+        const rotated = JSON.parse(rotate.stdout).summary.rotated;
+        if (rotated !== n) throw new Error(`rotate rotated ${rotated} of ${n}`);
+        current = next;
+        scale.rotate[mode] = { ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms) };
+        log(`  rotate (${mode}) ${seconds(rotate.ms)} s (${scale.rotate[mode].ratio.toFixed(2)}x read+write floor), ${rotate.rssMb.toFixed(0)} MB`);
+      }
+      if (n === ROWS) {
+        // The default an operator gets: a backup file, fsynced before each batch commits.
+        await vacuum(url);
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-bench-backup-'));
+        const next = 1 - current;
+        const rotate = await runBin(['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--backup', path.join(dir, 'backup.jsonl')], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next], BENCH_CWD: dir });
+        if (rotate.code !== 0) throw new Error(`rotate with backup exited ${rotate.code}: ${rotate.stderr}`);
+        const backupMb = fs.statSync(path.join(dir, 'backup.jsonl')).size / 2 ** 20;
+        fs.rmSync(dir, { recursive: true, force: true });
+        results.rotateWithBackup = { rows: n, ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms), backupMb };
+        log(`  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`);
+      }
+      results.scaling.push(scale);
     }
-
-    const url = server.url(`bench_${ROWS}`);
-    const write = await writeFloor(url);
-    const readFloorMs = results.scaling.at(-1).readFloorMs;
-    log(`write floor ${seconds(write.ms)} s; rotating...`);
-    const rotate = await runBin(['rotate', '--from', 'env:OLD', '--to', 'env:NEW', '--yes', '--json', '--no-backup'], { DATABASE_URL: url, AEAD_SECRET_KEY: OLD, OLD, NEW });
-    if (rotate.code !== 0) throw new Error(`rotate exited ${rotate.code}: ${rotate.stderr}`);
-    const rotated = JSON.parse(rotate.stdout).summary.rotated;
-    if (rotated !== ROWS) throw new Error(`rotate rotated ${rotated} of ${ROWS}`);
-    results.writeFloorMs = write.ms;
-    results.rotate = { ms: rotate.ms, rssMb: rotate.rssMb, ratioToFloors: rotate.ms / (readFloorMs + write.ms) };
 
     // verify-provider: 1,000 credentials, 100 ms per answer, default concurrency.
     const imitation = await startProviderImitation({ latencyMs: 100 });
     const vurl = server.url('bench_verify');
-    const a2 = new pg.Client({ connectionString: server.url('postgres') });
-    await a2.connect();
-    await a2.query('create database bench_verify');
-    await a2.end();
-    await seed(vurl, 1000, OLD, ['OPENAI_API_KEY']);
-    const verify = await runBin(['verify-provider', '--json', '--provider', 'openai', '--base-url', `openai=${imitation.url}/openai`], { DATABASE_URL: vurl, AEAD_SECRET_KEY: OLD });
+    await seed(vurl, 1000, KEYS[0], ['OPENAI_API_KEY']);
+    const verify = await runBin(['verify-provider', '--json', '--provider', 'openai', '--base-url', `openai=${imitation.url}/openai`], { DATABASE_URL: vurl, AEAD_SECRET_KEY: KEYS[0] });
     await imitation.close();
     const verifySummary = JSON.parse(verify.stdout).summary;
     results.verifyProvider = { credentials: verifySummary.ok ?? 0, ms: verify.ms, latencyMs: 100, concurrency: 8, requests: imitation.log.length };
-    // Startup: --help, best of 5.
-    let help = Infinity;
-    for (let i = 0; i < 5; i++) help = Math.min(help, (await runBin(['--help'], {})).ms);
-    results.helpMs = help;
+    // Startup: --help, best of 5, each start mode.
+    results.helpMs = {};
+    for (const mode of START_MODES) {
+      let help = Infinity;
+      for (let i = 0; i < 5; i++) help = Math.min(help, (await runBin(['--help'], {}, mode)).ms);
+      results.helpMs[mode] = help;
+    }
   } finally {
     await server.stop();
   }
 
-  const last = results.scaling.at(-1);
-  const rows = [
-    ['measure', 'rows', 'wall s', 'rows/s', 'ratio', 'peak RSS MB'],
-    ...results.scaling.map((s) => ['read floor (COPY out)', s.rows, seconds(s.readFloorMs), Math.round(s.rows / (s.readFloorMs / 1000)), '1.00', '']),
-    ...results.scaling.map((s) => ['doctor', s.rows, seconds(s.doctorMs), Math.round(s.rows / (s.doctorMs / 1000)), `${s.doctorRatio.toFixed(2)}x read floor`, s.doctorRssMb.toFixed(0)]),
-    ['write floor (1 UPDATE)', ROWS, seconds(results.writeFloorMs), Math.round(ROWS / (results.writeFloorMs / 1000)), '', ''],
-    ['rotate', ROWS, seconds(results.rotate.ms), Math.round(ROWS / (results.rotate.ms / 1000)), `${results.rotate.ratioToFloors.toFixed(2)}x (read+write floor)`, results.rotate.rssMb.toFixed(0)],
-    ['verify-provider (100 ms answers)', results.verifyProvider.credentials, seconds(results.verifyProvider.ms), Math.round(results.verifyProvider.credentials / (results.verifyProvider.ms / 1000)), '', ''],
-    ['--help', '', seconds(results.helpMs), '', '', ''],
-  ];
+  const rate = (rows, ms) => Math.round(rows / (ms / 1000));
+  const rows = [['measure', 'rows', 'started as', 'wall s', 'rows/s', 'ratio', 'peak RSS MB']];
+  for (const s of results.scaling) rows.push(['read floor (COPY out, drained)', s.rows, '', seconds(s.readFloorMs), rate(s.rows, s.readFloorMs), '1.00', '']);
+  for (const s of results.scaling) for (const mode of START_MODES) rows.push(['doctor', s.rows, mode, seconds(s.doctor[mode].ms), rate(s.rows, s.doctor[mode].ms), `${s.doctor[mode].ratio.toFixed(2)}x read floor`, s.doctor[mode].rssMb.toFixed(0)]);
+  for (const s of results.scaling) rows.push(['write floor (1 UPDATE)', s.rows, '', seconds(s.writeFloorMs), rate(s.rows, s.writeFloorMs), '', '']);
+  for (const s of results.scaling) for (const mode of START_MODES) rows.push(['rotate (--no-backup)', s.rows, mode, seconds(s.rotate[mode].ms), rate(s.rows, s.rotate[mode].ms), `${s.rotate[mode].ratio.toFixed(2)}x read+write floor`, s.rotate[mode].rssMb.toFixed(0)]);
+  const b = results.rotateWithBackup;
+  rows.push([`rotate (backup file, ${b.backupMb.toFixed(0)} MB)`, b.rows, 'node bin', seconds(b.ms), rate(b.rows, b.ms), `${b.ratio.toFixed(2)}x read+write floor`, b.rssMb.toFixed(0)]);
+  rows.push(['verify-provider (100 ms answers)', results.verifyProvider.credentials, 'node bin', seconds(results.verifyProvider.ms), rate(results.verifyProvider.credentials, results.verifyProvider.ms), '', '']);
+  for (const mode of START_MODES) rows.push(['--help (best of 5)', '', mode, seconds(results.helpMs[mode]), '', '', '']);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const table = rows.map((r) => '| ' + r.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |');
   table.splice(1, 0, '|' + widths.map((w) => '-'.repeat(w + 2)).join('|') + '|');
   results.table = table.join('\n');
   fs.writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-  process.stdout.write(`Machine: ${results.machine.cpus} cores (${results.machine.cpuModel}), ${results.machine.memoryGb} GB, Node ${results.machine.node}\n\n${results.table}\n\nwritten to bench/results.json (doctor at ${last.rows} rows: ${last.doctorRatio.toFixed(2)}x read floor)\n`);
+  const last = results.scaling.at(-1);
+  process.stdout.write(
+    `Machine: ${results.machine.cpus} cores (${results.machine.cpuModel}), ${results.machine.memoryGb} GB, Node ${results.machine.node}; peak RSS by ${results.rssMeasuredBy}\n\n${results.table}\n\n` +
+      `written to bench/results.json (at ${last.rows} rows: doctor ${START_MODES.map((m) => `${last.doctor[m].ratio.toFixed(2)}x`).join(' / ')} read floor, ` +
+      `rotate ${START_MODES.map((m) => `${last.rotate[m].ratio.toFixed(2)}x`).join(' / ')} read+write floor; ${START_MODES.join(' / ')})\n`,
+  );
 }
 
 main().catch((error) => {

@@ -85,7 +85,7 @@ Examples:
           .requiredOption('--to <ref>', 'the new key: env:NAME, file:PATH, - or 64 hex')
           .option('--store <name>', `only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named): ${STORE_NAMES.join(', ')}`, collect, [] as string[])
           .option('--allow-public-key', "allow --to to be Laminar's public default key (never for real data)")
-          .addOption(new Option('--batch-size <n>', 'values per transaction').argParser(positiveInteger('--batch-size', 100_000)).default(1000)),
+          .addOption(new Option('--batch-size <n>', 'values per transaction (bounds memory: two batches are in flight)').argParser(positiveInteger('--batch-size', 10_000)).default(5000)),
       ),
     ).addHelpText('after', `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)
 

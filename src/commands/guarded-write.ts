@@ -9,6 +9,7 @@
  * A first Ctrl-C while applying asks the core to stop after the batch in flight; a second one
  * leaves at once (every batch is its own transaction, so either way nothing is half-written).
  */
+import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
 import type { DatabaseTarget } from '../config/database-target.js';
 import type { LaminarDb } from '../db/connect.js';
@@ -102,6 +103,7 @@ export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: G
     process.removeListener('SIGINT', onInterrupt);
     process.kill(process.pid, 'SIGINT');
   };
+  let failed = true;
   try {
     const outcome = await usingLaminarDatabase(spec.target, (db) =>
       withWriterLock(db, lockOptionsFrom(spec.flags, spec.lockPurpose ?? `lmnr-keys ${spec.command}`), async (conn) => {
@@ -117,9 +119,29 @@ export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: G
         return { plan, result: await spec.apply(conn, plan, { backup, signal: stop.signal }) };
       }),
     );
+    failed = false;
     return { dryRun, ...outcome, backup: displayPath(ctx, backup), interrupted: stop.signal.aborted };
   } finally {
     process.removeListener('SIGINT', onInterrupt);
     backup?.close();
+    if (failed && backup?.written()) explainBackupAfterFailure(ctx, backup);
   }
+}
+
+/**
+ * A write that failed (a permission, a lost connection, a read-back) may leave a backup. One in
+ * which no batch committed holds only changes that were never applied, ciphertexts a reader
+ * could still use: it is removed. Otherwise it is named, since it covers what did commit.
+ */
+function explainBackupAfterFailure(ctx: CommandContext, backup: BackupSink): void {
+  if (backup.committedBatches() === 0) {
+    try {
+      fs.unlinkSync(backup.path);
+      ctx.output.note('nothing was changed, so its backup file was removed');
+      return;
+    } catch {
+      // Fall through and name it.
+    }
+  }
+  ctx.output.note(`backup of what was changed before the failure: ${displayPath(ctx, backup)} (lmnr-keys restore puts it back)`);
 }

@@ -1,7 +1,7 @@
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
-import { isPublicDefault, sameKey } from '../crypto/keys.js';
+import { sameKey } from '../crypto/keys.js';
 import { runRotation, type RotationResult } from '../core/rotate.js';
 import { findSlackTokensOpeningUnder } from '../core/slack-under-aead.js';
 import { buildRunbook, renderRotation, rotationDocument, type RotationDocument } from '../report/rotate.js';
@@ -43,7 +43,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       ),
     );
   const document = (result: RotationResult, dryRun: boolean, backup: string | null, slackUnderFrom: number): RotationDocument =>
-    rotationDocument(result, { dryRun, backup, slackUnderFrom, publicDefaultInBackup: backup !== null && from.some(isPublicDefault) });
+    rotationDocument(result, { dryRun, backup, slackUnderFrom, publicDefaultInBackup: backup !== null && result.stores.some((store) => store.fromPublicDefault > 0) });
 
   const outcome = await runGuardedWrite<RotationPlan, RotationPlan>(ctx, {
     command: 'rotate',

@@ -90,6 +90,13 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
         command: null,
       };
     case 'malformed':
+      if (finding.decryptsWith) {
+        return {
+          cause: `the stored hex has stray characters, but the value opens with ${finding.decryptsWith}: ${finding.detail ?? ''}`,
+          nextStep: `re-seal it to write clean hex: any \`lmnr-keys rotate${storeFlag} ... --to env:${variable}\` rewrites it; nothing is lost meanwhile`,
+          command: null,
+        };
+      }
       return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding, context), command: null };
     case 'incomplete':
       return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding, context), command: null };

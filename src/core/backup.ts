@@ -2,6 +2,11 @@
  * Backups of what a write replaces: JSON Lines, mode 0600, ciphertext and nonces only (never
  * plaintext). Each batch's records are written and fsynced before the batch commits, so a
  * crash at any moment leaves a backup that covers every value that may have changed.
+ *
+ * rotate numbers its batches and appends a commit mark once a batch's transaction commits, so
+ * a restore can tell the records of a batch that never committed (killed, rolled back) from
+ * values changed after the backup. Backups without marks (set, quarantine, older versions) are
+ * read as before: every record applied.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -31,6 +36,21 @@ export interface UpdateRecord {
   oldCiphertextHex: string | null;
   newNonceHex: string | null;
   newCiphertextHex: string | null;
+  /** rotate's batch number; the batch committed only if a commit mark with it follows. */
+  batch?: number;
+  /**
+   * Set by readBackupFile: false for a record of a numbered batch that has no commit mark (its
+   * transaction never committed, or the process died between the commit and the mark).
+   */
+  committed?: boolean;
+}
+
+/** Written after a batch's transaction committed: its update records were applied. */
+export interface CommitMark {
+  type: 'commit';
+  batch: number;
+  /** How many values the batch re-sealed. */
+  count: number;
 }
 
 /** A whole row was deleted (quarantine, set): every column, as text, to re-insert it. */
@@ -39,10 +59,14 @@ export interface DeleteRecord {
   store: StoreName;
   id: string;
   row: Record<string, string | null>;
+  /** The write's batch number (quarantine, set); committed only if a commit mark with it follows. */
+  batch?: number;
+  /** Set by readBackupFile, as for updates. */
+  committed?: boolean;
 }
 
 export type BackupRecord = UpdateRecord | DeleteRecord;
-export type BackupLine = BackupHeader | BackupRecord;
+export type BackupLine = BackupHeader | BackupRecord | CommitMark;
 
 export interface BackupSink {
   /** The file's path; it exists only once a record was appended (see `written`). */
@@ -51,6 +75,16 @@ export interface BackupSink {
   append: (records: BackupRecord[]) => void;
   /** True once the file exists: a run that changed nothing leaves no file behind. */
   written: () => boolean;
+  /**
+   * Appends lines already formatted as JSON records (rotate's hot path builds them straight
+   * from the bytes it read and wrote; test/unit/reseal-batch.test.ts checks they equal
+   * JSON.stringify of the record), and, with `sync` (the default), forces the file to disk.
+   */
+  appendLines: (lines: Buffer, sync?: boolean) => void;
+  /** Records that a batch's transaction committed, and forces it to disk. */
+  markCommitted: (batch: number, count: number) => void;
+  /** How many batches were marked committed: none means the file holds only changes never applied. */
+  committedBatches: () => number;
   close: () => void;
 }
 
@@ -89,6 +123,11 @@ export function createBackupFile(filePath: string, header: () => BackupHeader): 
     fs.fchmodSync(fd, 0o600);
     writeLines([header()]);
   };
+  const writeAll = (bytes: Buffer) => {
+    if (fd === null) open();
+    for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd!, bytes, written, bytes.length - written);
+  };
+  let committed = 0;
   return {
     path: filePath,
     append: (records) => {
@@ -96,7 +135,18 @@ export function createBackupFile(filePath: string, header: () => BackupHeader): 
       if (fd === null) open();
       writeLines(records);
     },
+    appendLines: (lines, sync = true) => {
+      if (lines.length === 0) return;
+      writeAll(lines);
+      if (sync) fs.fsyncSync(fd!);
+    },
+    markCommitted: (batch, count) => {
+      if (fd === null) return;
+      committed += 1;
+      writeLines([{ type: 'commit', batch, count }]);
+    },
     written: () => fd !== null,
+    committedBatches: () => committed,
     close: () => {
       if (fd !== null) fs.closeSync(fd);
     },
@@ -139,6 +189,7 @@ export function readBackupFile(filePath: string, isStore: (name: string) => bool
   const name = path.basename(filePath);
   const lines = text.split('\n');
   const records: BackupRecord[] = [];
+  const committedBatches = new Set<number>();
   let header: BackupHeader | null = null;
   let truncatedLastLine = false;
   for (const [index, line] of lines.entries()) {
@@ -164,7 +215,12 @@ export function readBackupFile(filePath: string, isStore: (name: string) => bool
     } else if (parsed.type === 'update' || parsed.type === 'delete') {
       checkRecord(parsed, index + 1, name, isStore);
       records.push(parsed);
+    } else if (parsed.type === 'commit' && typeof parsed.batch === 'number') {
+      committedBatches.add(parsed.batch);
     }
+  }
+  for (const record of records) {
+    if (typeof record.batch === 'number') record.committed = committedBatches.has(record.batch);
   }
   if (!header || header.tool !== 'lmnr-keys') {
     throw new ConfigError(`${name} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');

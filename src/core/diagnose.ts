@@ -40,8 +40,16 @@ function isEmpty(text: string | null): boolean {
   return text === null || text === '';
 }
 
-/** Shape checks that need no key, loading the value into the shared opener when it is sealed. */
-export type LoadedShape = { kind: 'unset' } | { kind: 'broken'; status: 'malformed' | 'incomplete'; detail: string } | { kind: 'loaded'; opener: SealedValueOpener };
+/**
+ * Shape checks that need no key, loading the value into the shared opener when it is sealed.
+ * `lenient` carries why strict hex refused a value that Node's `Buffer.from(hex)` (what
+ * Laminar's web app uses) still decodes: stray characters after the hex, an odd last one.
+ * Such a value may well open; it is never taken for lost.
+ */
+export type LoadedShape =
+  | { kind: 'unset' }
+  | { kind: 'broken'; status: 'malformed' | 'incomplete'; detail: string }
+  | { kind: 'loaded'; opener: SealedValueOpener; lenient: string | null };
 
 export function loadShape(store: StoreDefinition, row: SealedRow): LoadedShape {
   const noCiphertext = isEmpty(row.ciphertextHex);
@@ -55,25 +63,39 @@ export function loadShape(store: StoreDefinition, row: SealedRow): LoadedShape {
   }
   const opener = sharedOpener();
   const loaded = opener.load(row.ciphertextHex!, row.nonceHex!);
-  if (!loaded.ok) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
-  return { kind: 'loaded', opener };
+  if (loaded.ok) return { kind: 'loaded', opener, lenient: null };
+  // Read as Laminar's web app reads it: Buffer.from(text, 'hex') keeps the pairs before the first non-hex character.
+  const nonce = Buffer.from(row.nonceHex!, 'hex');
+  const ciphertext = Buffer.from(row.ciphertextHex!, 'hex');
+  if (nonce.length * 2 === row.nonceHex!.length && ciphertext.length * 2 === row.ciphertextHex!.length) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
+  if (!opener.load(ciphertext.toString('hex'), nonce.toString('hex')).ok) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
+  return { kind: 'loaded', opener, lenient: loaded.reason };
 }
 
 export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyRing): Diagnosis {
   const shape = loadShape(store, row);
   if (shape.kind === 'unset') return { status: 'unset', decryptsWith: null, detail: null };
   if (shape.kind === 'broken') return { status: shape.status, decryptsWith: null, detail: shape.detail };
-  const { opener } = shape;
+  const { opener, lenient } = shape;
   const aad = encodeAad(row.aad);
   if (ring.current && opener.open(ring.current.bytes, aad)) {
     const utf8 = opener.plaintextIsUtf8(isValidUtf8);
     opener.clear();
+    if (lenient !== null && !store.readOnlyByWebApp) {
+      // Opens, but only read leniently: Laminar's Rust server (strict hex) cannot use it. Not lost: re-sealing writes clean hex.
+      return {
+        status: 'malformed',
+        decryptsWith: ring.current.label,
+        detail: `${lenient}; it opens under the current ${ring.secretVariable} when read as Laminar's web app reads hex, but Laminar's server (strict hex) cannot read it: re-seal it to write clean hex`,
+      };
+    }
     return utf8
       ? { status: 'ok', decryptsWith: null, detail: null }
       : { status: 'not_utf8', decryptsWith: null, detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it' };
   }
   const found = ring.fallbacks.find((key) => opener.open(key.bytes, aad)) ?? null;
   opener.clear();
+  if (lenient !== null && found === null) return { status: 'malformed', decryptsWith: null, detail: lenient };
   const status: ValueStatus = ring.current ? 'wrong_secret' : 'secret_missing';
   const detail = ring.current
     ? found

@@ -5,10 +5,14 @@
  */
 import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
+import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, scanStore, type SealedRow, type StorePresence } from '../stores/scan.js';
+import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
+import { copyStore, decodedExactly, FIELD, INVALID_HEX_SQLSTATE, sealedRowFromTuple, tupleId, type SealedEncoding } from '../stores/copy-reader.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
-import { diagnoseValue, type ValueStatus } from './diagnose.js';
+import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
+import { DuplicateCandidates } from './duplicates.js';
 import { findEmptiedValues } from '../stores/taken-out.js';
 import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
 import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
@@ -94,6 +98,12 @@ export interface DoctorOptions {
   batchSize: number;
   /** With --strict, the public default key and duplicate names count as problems too. */
   strict: boolean;
+  /**
+   * How sealed values are read: decoded by Postgres when it can ('bytes', the default; a store
+   * holding a value that is not hex is read again as text), or always as text ('hex'). Both
+   * give the same report (test/integration/copy.test.ts).
+   */
+  readSealedAs?: SealedEncoding;
 }
 
 export function toSecretReport(check: SecretCheck): SecretReport {
@@ -112,12 +122,8 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
       const presences = new Map<StoreName, StorePresence>();
       for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
       await assertRowsVisible(trx, [...new Set(STORES.filter((s) => presences.get(s.name)!.present).map((s) => s.table))]);
-      // The duplicate-name aggregate reads the whole table once; run it on a second connection
-      // in the very same snapshot, overlapping the scan instead of following it.
-      const duplicateGroups = presences.get(providerStore.name)!.present
-        ? findDuplicateGroupsInSnapshot(deps.db, await exportSnapshot(trx))
-        : Promise.resolve([]);
-      duplicateGroups.catch(() => {});
+      // Duplicate names are spotted during the scan and confirmed in SQL afterwards (duplicates.ts).
+      let duplicateCandidates = new DuplicateCandidates();
       for (const store of STORES) {
         const presence = presences.get(store.name)!;
         if (!presence.present) {
@@ -125,34 +131,14 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
           continue;
         }
         const ring = keyRingFor(store, options.secrets, options.candidates);
-        const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
-        for await (const batch of scanStore(trx, store, options.batchSize)) {
-          for (const row of batch) {
-            const diagnosis = diagnoseValue(store, row, ring);
-            if (diagnosis.status === 'unset') continue;
-            report.total += 1;
-            if (diagnosis.status === 'ok') {
-              report.ok += 1;
-              continue;
-            }
-            report.failing += 1;
-            rawFindings.push({
-              store: store.name,
-              id: row.id,
-              workspaceId: row.workspaceId,
-              projectId: row.projectId,
-              name: row.name,
-              status: diagnosis.status,
-              decryptsWith: diagnosis.decryptsWith,
-              detail: diagnosis.detail,
-            });
-          }
-          deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-        }
-        stores.push(report);
+        const scanned = await diagnoseStore(trx, store, ring, store === providerStore, deps, options);
+        stores.push(scanned.report);
+        for (const finding of scanned.findings) rawFindings.push(finding);
+        if (scanned.candidates) duplicateCandidates = scanned.candidates;
       }
 
-      const duplicates = await describeDuplicates(trx, providerStore, await duplicateGroups, options);
+      const duplicateGroups = presences.get(providerStore.name)!.present ? await findDuplicateGroups(trx, duplicateCandidates) : [];
+      const duplicates = await describeDuplicates(trx, providerStore, duplicateGroups, options);
       const emptied: Array<Omit<TakenOutNote, 'workspaceName'>> = [];
       for (const store of STORES.filter((s) => s.whenTakenOut !== null && presences.get(s.name)!.present)) {
         for (const value of await findEmptiedValues(trx, store)) emptied.push({ store: store.name, ...value, detail: store.whenTakenOut! });
@@ -195,34 +181,131 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
     });
 }
 
+type RawFinding = Omit<Finding, 'workspaceName' | 'projectName'>;
+
+/**
+ * One store, one COPY, classified tuple by tuple as the bytes arrive, in the transaction's
+ * snapshot. Values that open under the current key to UTF-8 are counted straight from pg's
+ * buffer; every other value takes diagnoseValue's path, which explains it. Read as 'bytes'
+ * inside a savepoint first; a value decode() refuses sends the store back to be read as text.
+ */
+async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRing, watchDuplicates: boolean, deps: DoctorDeps, options: DoctorOptions) {
+  const encodings: SealedEncoding[] = options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
+  for (const encoding of encodings) {
+    const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
+    const findings: RawFinding[] = [];
+    const candidates = watchDuplicates ? new DuplicateCandidates() : null;
+    const rereadIds: string[] = [];
+    const opener = sharedOpener();
+    const classify = (row: SealedRow) => {
+      const diagnosis = diagnoseValue(store, row, ring);
+      if (diagnosis.status === 'unset') return;
+      report.total += 1;
+      if (diagnosis.status === 'ok') {
+        report.ok += 1;
+        return;
+      }
+      report.failing += 1;
+      findings.push({
+        store: store.name,
+        id: row.id,
+        workspaceId: row.workspaceId,
+        projectId: row.projectId,
+        name: row.name,
+        status: diagnosis.status,
+        decryptsWith: diagnosis.decryptsWith,
+        detail: diagnosis.detail,
+      });
+    };
+    let sinceProgress = 0;
+    const onTuple = (tuple: CopyTuple) => {
+      candidates?.add(tuple);
+      if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes, encoding)) {
+        report.total += 1;
+        report.ok += 1;
+      } else if (encoding === 'bytes' && !decodedExactly(tuple)) {
+        // decode() skipped whitespace: only the stored text can be judged (below).
+        rereadIds.push(tupleId(tuple));
+      } else {
+        classify(sealedRowFromTuple(store, tuple, encoding));
+      }
+      if (++sinceProgress >= options.batchSize) {
+        sinceProgress = 0;
+        deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+      }
+    };
+    if (encoding === 'bytes') {
+      await sql`savepoint lmnr_keys_scan`.execute(trx);
+      try {
+        await copyStore(trx, store, {}, onTuple, 'bytes');
+      } catch (error) {
+        if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
+        await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
+        continue;
+      }
+      await sql`release savepoint lmnr_keys_scan`.execute(trx);
+    } else {
+      await copyStore(trx, store, {}, onTuple, 'hex');
+    }
+    for (let i = 0; i < rereadIds.length; i += 5000) for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
+    deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
+    // In key order, as a keyset scan reported them (the COPY reads in physical order).
+    findings.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return { report, findings, candidates };
+  }
+  throw new Error('unreachable: the text read has no fallback');
+}
+
+/**
+ * The fast verdict "ok": the stored value decodes to a sealed value, the key opens it with the
+ * row's AAD, and the plaintext is UTF-8 — exactly diagnoseValue's "ok" (property-tested in
+ * test/unit/copy-paths.test.ts). False means "not decided here", never "failing".
+ */
+export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array, encoding: SealedEncoding = 'hex'): boolean {
+  const { buffer, starts, lengths } = tuple;
+  const ct = FIELD.ciphertext;
+  const nonce = FIELD.nonce;
+  const aad = FIELD.aad;
+  if (encoding === 'bytes') {
+    if (!decodedExactly(tuple)) return false;
+    // Ciphertext, nonce and AAD are consecutive fields: one copy into libsodium's heap.
+    const consecutive = lengths[ct]! >= 0 && lengths[nonce]! >= 0 && starts[nonce] === starts[ct]! + lengths[ct]! + 4 && starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
+    if (consecutive) {
+      if (!opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!)) return false;
+    } else {
+      if (!opener.loadBytesFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+      opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+    }
+  } else {
+    if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+    opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+  }
+  const utf8 = opener.tryKey(key) && opener.plaintextIsValidUtf8();
+  opener.clear();
+  return utf8;
+}
+
 interface DuplicateGroup {
   project_id: string;
   name: string;
   ids: string[];
 }
 
-async function exportSnapshot(trx: LaminarDb): Promise<string> {
-  const result = await sql<{ id: string }>`select pg_export_snapshot() as id`.execute(trx);
-  return result.rows[0]!.id;
-}
-
-/** Several rows for one (project, name): the playground picks one of them arbitrarily. */
-async function findDuplicateGroupsInSnapshot(db: LaminarDb, snapshot: string): Promise<DuplicateGroup[]> {
-  // SET TRANSACTION SNAPSHOT takes no parameters; the id comes from Postgres itself, checked anyway.
-  if (!/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error('unexpected snapshot id from Postgres');
-  return db.connection().execute(async (conn) => {
-    await sql`begin transaction isolation level repeatable read read only`.execute(conn);
-    try {
-      await sql.raw(`set transaction snapshot '${snapshot}'`).execute(conn);
-      const groups = await sql<DuplicateGroup>`
-        select project_id::text as project_id, name, array_agg(id::text order by id) as ids
-        from provider_api_keys group by project_id, name having count(*) > 1
-        order by project_id, name`.execute(conn);
-      return groups.rows;
-    } finally {
-      await sql`rollback`.execute(conn).catch(() => {});
-    }
-  });
+/**
+ * Several rows for one (project, name): the playground picks one of them arbitrarily. Exact,
+ * in the transaction's snapshot: for the candidate projects the scan flagged, or for the whole
+ * table when there were too many to list.
+ */
+export async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateCandidates): Promise<DuplicateGroup[]> {
+  if (!candidates.overflow && candidates.projects.size === 0 && !candidates.nullProject) return [];
+  const where = candidates.overflow
+    ? sql`true`
+    : sql`(project_id = any(${[...candidates.projects]}::uuid[]) or (${candidates.nullProject}::boolean and project_id is null))`;
+  const groups = await sql<DuplicateGroup>`
+    select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+    from provider_api_keys where ${where} group by project_id, name having count(*) > 1
+    order by project_id, name`.execute(trx);
+  return groups.rows;
 }
 
 async function describeDuplicates(db: LaminarDb, store: StoreDefinition, groups: DuplicateGroup[], options: DoctorOptions): Promise<DuplicateWarning[]> {

@@ -70,6 +70,12 @@ export async function applySet(
   plan: SetPlan,
   options: { value: string | null; key: SecretKey; backup: BackupSink | null },
 ): Promise<SetResult> {
+  const result = await replaceInOneTransaction(db, plan, options);
+  options.backup?.markCommitted(1, result.replaced.length);
+  return result;
+}
+
+async function replaceInOneTransaction(db: LaminarDb, plan: SetPlan, options: { value: string | null; key: SecretKey; backup: BackupSink | null }): Promise<SetResult> {
   return db.transaction().execute(async (trx) => {
     const current = await readProjectKeys(trx, plan.projectId, plan.name, { forUpdate: true });
     const same = current.length === plan.rows.length && current.every((row, i) => row.id === plan.rows[i]!.id && row.ciphertextHex === plan.rows[i]!.ciphertextHex && row.nonceHex === plan.rows[i]!.nonceHex);
@@ -77,7 +83,7 @@ export async function applySet(
     const removed = current.filter((row) => row.id !== plan.keepId);
     await refuseCascadingDelete(trx, providerStore, removed.map((r) => r.id));
     const whole = await readWholeRows(trx, providerStore, removed.map((r) => r.id));
-    options.backup?.append(removed.map((row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)! }) satisfies BackupRecord));
+    options.backup?.append(removed.map((row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)!, batch: 1 }) satisfies BackupRecord));
     let newId: string | null = null;
     let plaintext: Uint8Array | null = null;
     if (plan.keepId === null) {
@@ -164,7 +170,8 @@ export async function planQuarantine(
         const diagnosis = diagnoseValue(store, row, ring);
         const status = diagnosis.status;
         if (status !== 'unset') total += 1;
-        if (status === 'malformed' || status === 'incomplete' || (status === 'wrong_secret' && diagnosis.decryptsWith === null)) {
+        // Only what no key opens: a malformed value that opens when read as Laminar's web app reads hex is never taken out.
+        if (((status === 'malformed' || status === 'wrong_secret') && diagnosis.decryptsWith === null) || status === 'incomplete') {
           mine.push(toTarget(store, row, status, diagnosis.detail));
         } else if (wantedIds) {
           seen.set(row.id, status === 'ok' ? `opens under the current ${ring.secretVariable}` : status === 'unset' ? 'holds no value' : `${status}${diagnosis.decryptsWith ? `, opens with ${diagnosis.decryptsWith}` : ''}`);
@@ -202,11 +209,15 @@ function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarg
  */
 export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], backup: BackupSink | null): Promise<QuarantineResult> {
   const result: QuarantineResult = { removed: 0, changed: [] };
+  let batchNumber = 0;
   for (const store of STORES) {
     const mine = targets.filter((t) => t.store === store.name);
     for (let start = 0; start < mine.length; start += 500) {
       const batch = mine.slice(start, start + 500);
-      const done = await db.transaction().execute((trx) => (store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup) : deleteRows(trx, store, batch, backup)));
+      const number = ++batchNumber;
+      const done = await db.transaction().execute((trx) => (store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup, number) : deleteRows(trx, store, batch, backup, number)));
+      // After the commit: restore tells this batch's records from those of a batch that never committed.
+      backup?.markCommitted(number, done.size);
       result.removed += done.size;
       result.changed.push(...batch.filter((t) => !done.has(t.id)).map((t) => t.id));
     }
@@ -214,9 +225,9 @@ export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], 
   return result;
 }
 
-async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null, number: number): Promise<Set<string>> {
   // '' on both sides means "not set" to lmnr-keys and fits every version of Laminar's columns (NOT NULL ones too).
-  backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '' }) satisfies BackupRecord));
+  backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '', batch: number }) satisfies BackupRecord));
   const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
   const readBack = await readRows(trx, store, [...written]);
   if (readBack.length !== written.size || readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) {
@@ -225,10 +236,10 @@ async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: Quarant
   return written;
 }
 
-async function deleteRows(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null): Promise<Set<string>> {
+async function deleteRows(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null, number: number): Promise<Set<string>> {
   await refuseCascadingDelete(trx, store, batch.map((t) => t.id));
   const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
-  backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)! }) satisfies BackupRecord));
+  backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)!, batch: number }) satisfies BackupRecord));
   const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
   const readBack = await readRows(trx, store, [...deleted]);
   if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);

@@ -27,6 +27,11 @@ export interface RestoreResult {
   total: number;
   restored: number;
   alreadyRestored: number;
+  /**
+   * Records of a rotate batch that never committed (the run was killed or rolled back): those
+   * values were never changed, so there is nothing to put back and nothing to worry about.
+   */
+  notApplied: number;
   leftAlone: LeftAlone[];
   /** Restored, but not whole: never reported as full success. */
   incomplete: Incomplete[];
@@ -42,7 +47,7 @@ export interface RestoreOptions {
  * batch an id appears at most once.
  */
 export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
-  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, leftAlone: [], incomplete: [] };
+  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, notApplied: 0, leftAlone: [], incomplete: [] };
   await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
   const pending = [...records].reverse();
   while (pending.length > 0) {
@@ -91,7 +96,11 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
       continue;
     }
     const row = current.get(record.id);
-    if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
+    // A batch without its commit mark: a row still holding what that batch would have written
+    // was eligible above (the process died between the commit and the mark); any other state
+    // means the write never happened.
+    if (record.committed === false) result.notApplied += 1;
+    else if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
     else if (row.ciphertextHex === record.oldCiphertextHex && row.nonceHex === record.oldNonceHex) result.alreadyRestored += 1;
     else result.leftAlone.push({ store: store.name, id: record.id, reason: 'the value changed after the backup was written (not what lmnr-keys wrote)' });
   }
@@ -114,7 +123,11 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
     if (await rowExists(db, store, record.id)) {
       const same = await readRows(db, store, [record.id]);
       const row = same[0];
-      if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) result.alreadyRestored += 1;
+      if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) {
+        // Still there as it was: either restored already, or its batch never committed (no mark).
+        if (record.committed === false) result.notApplied += 1;
+        else result.alreadyRestored += 1;
+      }
       else result.leftAlone.push({ store: store.name, id: record.id, reason: 'a row with this id exists again' });
       continue;
     }

@@ -23,6 +23,7 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
     `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} left alone`,
   ];
   if (doc.truncatedLastLine) lines.push(c.yellow('  the last line was cut short (a crash while writing it) and was ignored'));
+  if (doc.notApplied > 0) lines.push(`  ${plural(doc.notApplied, 'record')} of a batch that never committed: those values were never changed, nothing to put back`);
   for (const left of doc.leftAlone) lines.push(`  ${c.yellow('-')} ${left.store} ${left.id}: ${left.reason}`);
   if (doc.restored > 0 && !doc.dryRun) {
     if (doc.operation === 'rotate') lines.push('  These values are sealed under the keys they had before the rotation again: Laminar opens them only while it runs with those keys.');

@@ -49,6 +49,17 @@ export function rotationDocument(
   });
 }
 
+/** How many more rows the chosen stores' tables held at the end than at the start. */
+export function rowsAppeared(doc: Pick<RotationDocument, 'stores'>): number {
+  // The two workspace_deployments stores count the same table: once per table.
+  const byTable = new Map<string, number>();
+  for (const s of doc.stores) {
+    const table = s.store.split('.')[0]!;
+    byTable.set(table, Math.max(byTable.get(table) ?? 0, (s.rowsAtEnd ?? 0) - (s.rowsAtStart ?? 0)));
+  }
+  return [...byTable.values()].reduce((sum, n) => sum + Math.max(0, n), 0);
+}
+
 /** What to do after a rotation that Laminar's running services do not know about yet. */
 export interface Runbook {
   /** True when --to is already the key every service runs with: nothing to restart. */
@@ -194,8 +205,11 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     doc.ok
       ? c.green(`Done: ${plural(doc.summary.rotated, 'value')} re-sealed; every value read opens under ${context.to}.`)
       : c.red(`Done with problems: ${doc.summary.stuck} stuck.`),
-    '',
   );
+  // Rows inserted while it ran may not have been read: say so rather than claim every value.
+  const appeared = rowsAppeared(doc);
+  if (appeared > 0) lines.push(c.yellow(`${plural(appeared, 'row')} appeared while it ran (the platform is writing): ${context.rerun} to cover them.`));
+  lines.push('');
   lines.push(c.bold('Next steps'));
   if (context.runbook.alreadyInUse) {
     lines.push(`  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);

@@ -32,6 +32,12 @@ export interface StoreDefinition {
   takeOut: 'delete_row' | 'clear_pair';
   /** What an emptied value means for Laminar and how the operator gets it back, when that is not obvious. */
   whenTakenOut: string | null;
+  /**
+   * Only Laminar's web app reads this store, with Node's lenient `Buffer.from(hex)` (it stops at
+   * the first character that is not hex): a value with stray characters after its hex still
+   * works there. Laminar's Rust server reads strictly (deployments; Slack tokens too).
+   */
+  readOnlyByWebApp: boolean;
   /** Context columns, null where the table has none. */
   projectIdColumn: string | null;
   workspaceIdColumn: string | null;
@@ -56,6 +62,7 @@ export const STORES: readonly StoreDefinition[] = [
     emptyMeansUnset: false,
     takeOut: 'delete_row',
     whenTakenOut: null,
+    readOnlyByWebApp: true,
     projectIdColumn: 'project_id',
     workspaceIdColumn: null,
     nameColumn: 'name',
@@ -74,6 +81,7 @@ export const STORES: readonly StoreDefinition[] = [
     emptyMeansUnset: true,
     takeOut: 'clear_pair',
     whenTakenOut: null,
+    readOnlyByWebApp: false,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,
@@ -92,6 +100,7 @@ export const STORES: readonly StoreDefinition[] = [
     emptyMeansUnset: true,
     takeOut: 'clear_pair',
     whenTakenOut: null,
+    readOnlyByWebApp: false,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,
@@ -113,6 +122,7 @@ export const STORES: readonly StoreDefinition[] = [
     takeOut: 'clear_pair',
     whenTakenOut:
       "the workspace's Slack integration has no token (taken out by lmnr-keys quarantine): Slack notifications stop until someone reconnects Slack in Laminar's workspace settings, which refills this row and keeps its channel mappings",
+    readOnlyByWebApp: false,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',
     nameColumn: null,

@@ -41,6 +41,9 @@ const rows = (): BadRow[] => {
     { what: 'a 1 MB value', status: 'wrong_secret', rotates: false, make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, randomBytes(512 * 1024).toString('hex')) },
     { what: 'upper-case hex', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex.toUpperCase(), g.ciphertextHex.toUpperCase()); } },
     { what: 'surrounding whitespace', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, ` ${g.ciphertextHex}\n`); } },
+    // Laminar's web app decodes with Buffer.from(hex), which stops at the first non-hex character: these still work there.
+    { what: 'a trailing newline after the hex', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, `${g.ciphertextHex}\n`); } },
+    { what: 'stray characters after the hex of both columns', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', `${g.nonceHex}zz`, `${g.ciphertextHex}-x`); } },
     { what: 'a non-UTF-8 plaintext', status: 'not_utf8', rotates: true, make: () => addProviderKey(t, project, 'GEMINI_API_KEY', new Uint8Array([0xc3, 0x28, 0xa0, 0xa1]), AEAD) },
     { what: 'a unicode name', status: 'ok', rotates: true, make: () => addProviderKey(t, project, UNICODE_NAME, 'sk-unicode-0123', AEAD) },
     { what: 'SQL metacharacters in the name', status: 'ok', rotates: true, make: () => addProviderKey(t, project, SQL_NAME, 'sk-sql-0123', AEAD) },
@@ -79,6 +82,12 @@ describe('bad rows', () => {
     expect(human.stdout).toMatch(/GEMINI_API_KEY .*not_utf8/);
   });
 
+  it('quarantine never takes out a value Laminar can still read', async () => {
+    const plan = await runCli(['quarantine', '--dry-run', '--json'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD }, cwd: dir });
+    const planned = new Set(JSON.parse(plan.stdout).targets.map((x: any) => x.id));
+    for (const row of rows().filter((r) => r.rotates)) expect(planned.has(ids.get(row.what)!), row.what).toBe(false);
+  });
+
   it('rotate leaves every bad row byte-identical and re-seals the good ones', async () => {
     const before = await snapshotProviderKeys(t);
     const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW', '--yes', '--json', '--no-backup'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, NEW } , cwd: dir });
@@ -94,7 +103,13 @@ describe('bad rows', () => {
     expect(opened.get(ids.get('a unicode name')!)!.plaintext).toBe('sk-unicode-0123');
     expect(opened.get(ids.get('SQL metacharacters in the name')!)!.plaintext).toBe('sk-sql-0123');
     expect((await t.query('select count(*)::int as n from projects')).rows[0].n).toBe(1);
+    // What Laminar's web app read leniently is now clean hex every reader accepts.
+    for (const what of ['a trailing newline after the hex', 'stray characters after the hex of both columns']) {
+      expect(after.get(ids.get(what)!)!.value, what).toMatch(/^[0-9a-f]+$/);
+      expect(opened.get(ids.get(what)!)!.plaintext, what).toBe('sk-good-0123456789');
+    }
   });
+
 });
 
 describe('bad configuration', () => {

@@ -105,7 +105,11 @@ describe('rotate', () => {
     const backupFile = path.resolve(dir, doc.backup);
     expect(fs.statSync(backupFile).mode & 0o777).toBe(0o600);
     const backupText = fs.readFileSync(backupFile, 'utf8');
-    expect(backupText.trim().split('\n')).toHaveLength(1 + 5);
+    const backupLines = backupText.trim().split('\n').map((line) => JSON.parse(line));
+    // The header, one update record per re-sealed value, and a commit mark after each batch (one per store here).
+    expect(backupLines.filter((line) => line.type === 'update')).toHaveLength(5);
+    expect(backupLines.filter((line) => line.type === 'commit').map((line) => line.count)).toEqual([4, 1]);
+    expect(backupLines).toHaveLength(1 + 5 + 2);
     expect(findLeaks([backupText, result.stdout, result.stderr], [OLD, OLDER, NEW, LOST, 'sk-current-0123456789', 'AIza-default-0123456789', 'sk-ant-older-0123456789'])).toEqual([]);
 
     const second = await runCli([...rotateArgs, '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });

@@ -88,7 +88,8 @@ describe('verify-provider against an imitation of all seven providers', () => {
 
   beforeAll(async () => {
     imitation.log.length = 0;
-    run = await runCli(['verify-provider', '--json', '--max-retry-wait', '50', '--junit', junit(), ...imitation.baseUrlFlags()], { env: env({ GITHUB_ACTIONS: 'true' }), cwd: dir });
+    // The imitation's rate limits ask for 1 s: a cap of 1 s honours it (a shorter cap reports the wait instead of retrying early).
+    run = await runCli(['verify-provider', '--json', '--max-retry-wait', '1000', '--junit', junit(), ...imitation.baseUrlFlags()], { env: env({ GITHUB_ACTIONS: 'true' }), cwd: dir });
     doc = JSON.parse(run.stdout);
   });
 
