@@ -122,6 +122,8 @@ function keyFrom(provider: string, req: http.IncomingMessage): string {
 export interface ImitationServer {
   url: string;
   log: LoggedRequest[];
+  /** The most requests this server held unanswered at once: how tests see a client's concurrency without timing it. */
+  maxInFlight: () => number;
   baseUrlFlags: () => string[];
   close: () => Promise<void>;
 }
@@ -129,6 +131,8 @@ export interface ImitationServer {
 export async function startProviderImitation(options: { latencyMs?: number } = {}): Promise<ImitationServer> {
   const log: LoggedRequest[] = [];
   const sockets = new Set<import('node:net').Socket>();
+  let inFlight = 0;
+  let maxInFlight = 0;
   const server = http.createServer((req, res) => {
     const [, provider = '', ...rest] = (req.url ?? '').split('/');
     let body = '';
@@ -139,7 +143,10 @@ export async function startProviderImitation(options: { latencyMs?: number } = {
       const scenario = SCENARIOS.find((s) => key.includes(`-${s}-`)) ?? 'ok';
       if (scenario === 'hang') return; // never answers
       const reply = replyFor(provider, scenario, key);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
       const send = () => {
+        inFlight--;
         const text = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body);
         res.writeHead(reply.status, { 'content-type': 'application/json', ...reply.headers });
         res.end(text);
@@ -158,6 +165,7 @@ export async function startProviderImitation(options: { latencyMs?: number } = {
   return {
     url,
     log,
+    maxInFlight: () => maxInFlight,
     baseUrlFlags: () =>
       ['openai', 'anthropic', 'gemini', 'groq', 'mistral', 'azure', 'bedrock'].flatMap((p) => ['--base-url', `${p}=${url}/${p}`]),
     close: () =>
