@@ -28,10 +28,13 @@ export interface WriterLockHolder {
 
 /** The lmnr-keys writer holding the lock right now, if any (for doctor: values mid-rotation look broken). */
 export async function findWriterLockHolder(db: LaminarDb): Promise<WriterLockHolder | null> {
+  // Advisory locks belong to one database, but pg_locks lists the whole server's: without the
+  // database filter, a rotation of staging would show up in production's doctor on a shared server.
   const holder = await sql<{ pid: number; application_name: string | null; since: string | null }>`
     select l.pid, a.application_name, a.xact_start::text as since from pg_locks l
     left join pg_stat_activity a on a.pid = l.pid
-    where l.locktype = 'advisory' and l.classid = ${LOCK_CLASS_ID} and l.objid = ${LOCK_OBJECT_ID} and l.granted
+    where l.locktype = 'advisory' and l.classid = ${LOCK_CLASS_ID} and l.objid = ${LOCK_OBJECT_ID} and l.objsubid = 2 and l.granted
+      and l.database = (select oid from pg_database where datname = current_database())
     limit 1`.execute(db);
   const row = holder.rows[0];
   if (!row) return null;
@@ -60,12 +63,8 @@ export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, wor
     } else {
       const result = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID}) as locked`.execute(conn);
       if (!result.rows[0]?.locked) {
-        const holder = await sql<{ pid: number; application_name: string | null; started: string | null }>`
-          select l.pid, a.application_name, a.backend_start::text as started from pg_locks l
-          left join pg_stat_activity a on a.pid = l.pid
-          where l.locktype = 'advisory' and l.classid = ${LOCK_CLASS_ID} and l.objid = ${LOCK_OBJECT_ID} and l.granted
-          limit 1`.execute(conn);
-        const who = holder.rows[0] ? ` (backend pid ${holder.rows[0].pid}${holder.rows[0].application_name ? `, ${holder.rows[0].application_name}` : ''})` : '';
+        const holder = await findWriterLockHolder(conn);
+        const who = holder ? ` (backend pid ${holder.pid}${holder.purpose ? `, ${holder.purpose}` : ''})` : '';
         throw new DatabaseError(
           `another lmnr-keys rotation or repair is running against this database${who}`,
           'wait for it to finish, or pass --wait to queue behind it',

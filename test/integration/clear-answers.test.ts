@@ -54,6 +54,21 @@ describe('doctor while another lmnr-keys writer runs', () => {
     const after = await runCli(['doctor', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(after.stdout).writer).toBeNull();
   });
+
+  it('does not see a writer that holds the lock on another database of the same server', async () => {
+    await addManyProviderKeys(t, project, 1, AEAD);
+    const other = await createTestDatabase();
+    const holder = new pg.Client({ connectionString: other.url, application_name: 'lmnr-keys rotate' });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock($1, $2)', [0x6c6d6e72, 0x6b657973]);
+      const json = JSON.parse((await runCli(['doctor', '--json'], { env: env(), cwd: dir })).stdout);
+      expect(json.writer).toBeNull();
+    } finally {
+      await holder.end();
+      await other.drop();
+    }
+  });
 });
 
 describe('Slack tokens sealed with the AEAD key', () => {
