@@ -2,6 +2,10 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    // Two test files at once even on a 2-core machine: integration tests spend most of their
+    // time waiting on child processes and Postgres, and one worker (the default there, cores - 1)
+    // left npm test near 6 minutes. Each file works in databases and folders of its own.
+    maxWorkers: 2,
     projects: [
       {
         test: {
