@@ -38,7 +38,10 @@ const arg = (name, fallback) => {
 };
 const QUICK = process.argv.includes('--quick');
 const ROWS = Number(arg('rows', QUICK ? 200_000 : 1_000_000));
-const SCALES = (arg('scales', (QUICK ? [50_000] : [100_000, 300_000]).filter((n) => n < ROWS).join(',')) || '').split(',').filter(Boolean).map(Number);
+const SCALES = (arg('scales', (QUICK ? [50_000] : [100_000, 300_000]).filter((n) => n < ROWS).join(',')) || '')
+  .split(',')
+  .filter(Boolean)
+  .map(Number);
 const NAMES = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY'];
 const GNU_TIME = spawnSync('/usr/bin/time', ['-f', '%M', 'true'], { encoding: 'utf8' }).status === 0 ? '/usr/bin/time' : null;
 /** The two ways an operator starts it: plain `node` with no flags, and the bin itself (its shebang). */
@@ -53,13 +56,25 @@ async function startPostgres() {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const password = randomBytes(8).toString('hex');
   const server = new EmbeddedPostgres({
-    databaseDir: path.join(folder, 'data'), port, user: 'postgres', password, persistent: false,
-    createPostgresUser: process.getuid?.() === 0, onLog: () => {}, onError: () => {},
+    databaseDir: path.join(folder, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    onLog: () => {},
+    onError: () => {},
     postgresFlags: ['-c', 'shared_buffers=512MB', '-c', 'max_wal_size=4GB', '-c', 'synchronous_commit=on'],
   });
   await server.initialise();
   await server.start();
-  return { url: (db) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`, stop: async () => { await server.stop(); fs.rmSync(folder, { recursive: true, force: true }); } };
+  return {
+    url: (db) => `postgres://postgres:${password}@127.0.0.1:${port}/${db}`,
+    stop: async () => {
+      await server.stop();
+      fs.rmSync(folder, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Seeds with COPY: n keys over n/5 projects, plaintexts ~160 characters. */
@@ -73,7 +88,11 @@ async function seed(url, n, keyHex, names = NAMES) {
   const projectIds = Array.from({ length: projects }, () => randomUUID());
   await pipeline(
     (async function* () {
-      for (let i = 0; i < projects; i += 10_000) yield projectIds.slice(i, i + 10_000).map((id, j) => `${id}\tproject ${i + j}\t${workspace}\n`).join('');
+      for (let i = 0; i < projects; i += 10_000)
+        yield projectIds
+          .slice(i, i + 10_000)
+          .map((id, j) => `${id}\tproject ${i + j}\t${workspace}\n`)
+          .join('');
     })(),
     client.query(copyFrom('copy projects (id, name, workspace_id) from stdin')),
   );
@@ -106,7 +125,12 @@ async function readFloor(url) {
   let bytes = 0;
   await pipeline(
     client.query(copyTo('copy (select id, project_id, name, nonce_hex, value from provider_api_keys) to stdout')),
-    new Writable({ write(chunk, _enc, done) { bytes += chunk.length; done(); } }),
+    new Writable({
+      write(chunk, _enc, done) {
+        bytes += chunk.length;
+        done();
+      },
+    }),
   );
   const ms = performance.now() - started;
   await client.end();
@@ -162,9 +186,17 @@ async function main() {
   const KEYS = [randomBytes(32).toString('hex'), randomBytes(32).toString('hex')];
   const server = await startPostgres();
   const results = {
-    machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memoryGb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.release()}` },
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      node: process.version,
+      platform: `${os.platform()} ${os.release()}`,
+    },
     rows: ROWS,
-    rssMeasuredBy: GNU_TIME ? 'GNU time %M (the kernel\'s maxrss of the process)' : 'an --import hook reporting process.resourceUsage().maxRSS',
+    rssMeasuredBy: GNU_TIME
+      ? "GNU time %M (the kernel's maxrss of the process)"
+      : 'an --import hook reporting process.resourceUsage().maxRSS',
     scaling: [],
     date: new Date().toISOString(),
   };
@@ -187,7 +219,9 @@ async function main() {
         const summary = JSON.parse(doctor.stdout).summary;
         if (summary.ok !== n) throw new Error(`doctor saw ${summary.ok} ok of ${n}`);
         scale.doctor[mode] = { ms: doctor.ms, rssMb: doctor.rssMb, ratio: doctor.ms / floor.ms };
-        log(`  ${n} rows: read floor ${seconds(floor.ms)} s, doctor (${mode}) ${seconds(doctor.ms)} s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`);
+        log(
+          `  ${n} rows: read floor ${seconds(floor.ms)} s, doctor (${mode}) ${seconds(doctor.ms)} s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`,
+        );
       }
       const write = await writeFloor(url);
       scale.writeFloorMs = write.ms;
@@ -197,25 +231,36 @@ async function main() {
       for (const mode of START_MODES) {
         await vacuum(url);
         const next = 1 - current;
-        const rotate = await runBin(['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--no-backup'], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next] }, mode);
+        const rotate = await runBin(
+          ['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--no-backup'],
+          { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next] },
+          mode,
+        );
         if (rotate.code !== 0) throw new Error(`rotate exited ${rotate.code}: ${rotate.stderr}`);
         const rotated = JSON.parse(rotate.stdout).summary.rotated;
         if (rotated !== n) throw new Error(`rotate rotated ${rotated} of ${n}`);
         current = next;
         scale.rotate[mode] = { ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms) };
-        log(`  rotate (${mode}) ${seconds(rotate.ms)} s (${scale.rotate[mode].ratio.toFixed(2)}x read+write floor), ${rotate.rssMb.toFixed(0)} MB`);
+        log(
+          `  rotate (${mode}) ${seconds(rotate.ms)} s (${scale.rotate[mode].ratio.toFixed(2)}x read+write floor), ${rotate.rssMb.toFixed(0)} MB`,
+        );
       }
       if (n === ROWS) {
         // The default an operator gets: a backup file, fsynced before each batch commits.
         await vacuum(url);
         const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-bench-backup-'));
         const next = 1 - current;
-        const rotate = await runBin(['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--backup', path.join(dir, 'backup.jsonl')], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next], BENCH_CWD: dir });
+        const rotate = await runBin(
+          ['rotate', '--from', 'env:FROM_KEY', '--to', 'env:TO_KEY', '--yes', '--json', '--backup', path.join(dir, 'backup.jsonl')],
+          { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[current], FROM_KEY: KEYS[current], TO_KEY: KEYS[next], BENCH_CWD: dir },
+        );
         if (rotate.code !== 0) throw new Error(`rotate with backup exited ${rotate.code}: ${rotate.stderr}`);
         const backupMb = fs.statSync(path.join(dir, 'backup.jsonl')).size / 2 ** 20;
         fs.rmSync(dir, { recursive: true, force: true });
         results.rotateWithBackup = { rows: n, ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms), backupMb };
-        log(`  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`);
+        log(
+          `  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`,
+        );
       }
       results.scaling.push(scale);
     }
@@ -224,10 +269,19 @@ async function main() {
     const imitation = await startProviderImitation({ latencyMs: 100 });
     const vurl = server.url('bench_verify');
     await seed(vurl, 1000, KEYS[0], ['OPENAI_API_KEY']);
-    const verify = await runBin(['verify-provider', '--json', '--provider', 'openai', '--base-url', `openai=${imitation.url}/openai`], { DATABASE_URL: vurl, AEAD_SECRET_KEY: KEYS[0] });
+    const verify = await runBin(['verify-provider', '--json', '--provider', 'openai', '--base-url', `openai=${imitation.url}/openai`], {
+      DATABASE_URL: vurl,
+      AEAD_SECRET_KEY: KEYS[0],
+    });
     await imitation.close();
     const verifySummary = JSON.parse(verify.stdout).summary;
-    results.verifyProvider = { credentials: verifySummary.ok ?? 0, ms: verify.ms, latencyMs: 100, concurrency: 8, requests: imitation.log.length };
+    results.verifyProvider = {
+      credentials: verifySummary.ok ?? 0,
+      ms: verify.ms,
+      latencyMs: 100,
+      concurrency: 8,
+      requests: imitation.log.length,
+    };
     // Startup: --help, best of 5, each start mode.
     results.helpMs = {};
     for (const mode of START_MODES) {
@@ -241,13 +295,51 @@ async function main() {
 
   const rate = (rows, ms) => Math.round(rows / (ms / 1000));
   const rows = [['measure', 'rows', 'started as', 'wall s', 'rows/s', 'ratio', 'peak RSS MB']];
-  for (const s of results.scaling) rows.push(['read floor (COPY out, drained)', s.rows, '', seconds(s.readFloorMs), rate(s.rows, s.readFloorMs), '1.00', '']);
-  for (const s of results.scaling) for (const mode of START_MODES) rows.push(['doctor', s.rows, mode, seconds(s.doctor[mode].ms), rate(s.rows, s.doctor[mode].ms), `${s.doctor[mode].ratio.toFixed(2)}x read floor`, s.doctor[mode].rssMb.toFixed(0)]);
-  for (const s of results.scaling) rows.push(['write floor (1 UPDATE)', s.rows, '', seconds(s.writeFloorMs), rate(s.rows, s.writeFloorMs), '', '']);
-  for (const s of results.scaling) for (const mode of START_MODES) rows.push(['rotate (--no-backup)', s.rows, mode, seconds(s.rotate[mode].ms), rate(s.rows, s.rotate[mode].ms), `${s.rotate[mode].ratio.toFixed(2)}x read+write floor`, s.rotate[mode].rssMb.toFixed(0)]);
+  for (const s of results.scaling)
+    rows.push(['read floor (COPY out, drained)', s.rows, '', seconds(s.readFloorMs), rate(s.rows, s.readFloorMs), '1.00', '']);
+  for (const s of results.scaling)
+    for (const mode of START_MODES)
+      rows.push([
+        'doctor',
+        s.rows,
+        mode,
+        seconds(s.doctor[mode].ms),
+        rate(s.rows, s.doctor[mode].ms),
+        `${s.doctor[mode].ratio.toFixed(2)}x read floor`,
+        s.doctor[mode].rssMb.toFixed(0),
+      ]);
+  for (const s of results.scaling)
+    rows.push(['write floor (1 UPDATE)', s.rows, '', seconds(s.writeFloorMs), rate(s.rows, s.writeFloorMs), '', '']);
+  for (const s of results.scaling)
+    for (const mode of START_MODES)
+      rows.push([
+        'rotate (--no-backup)',
+        s.rows,
+        mode,
+        seconds(s.rotate[mode].ms),
+        rate(s.rows, s.rotate[mode].ms),
+        `${s.rotate[mode].ratio.toFixed(2)}x read+write floor`,
+        s.rotate[mode].rssMb.toFixed(0),
+      ]);
   const b = results.rotateWithBackup;
-  rows.push([`rotate (backup file, ${b.backupMb.toFixed(0)} MB)`, b.rows, 'node bin', seconds(b.ms), rate(b.rows, b.ms), `${b.ratio.toFixed(2)}x read+write floor`, b.rssMb.toFixed(0)]);
-  rows.push(['verify-provider (100 ms answers)', results.verifyProvider.credentials, 'node bin', seconds(results.verifyProvider.ms), rate(results.verifyProvider.credentials, results.verifyProvider.ms), '', '']);
+  rows.push([
+    `rotate (backup file, ${b.backupMb.toFixed(0)} MB)`,
+    b.rows,
+    'node bin',
+    seconds(b.ms),
+    rate(b.rows, b.ms),
+    `${b.ratio.toFixed(2)}x read+write floor`,
+    b.rssMb.toFixed(0),
+  ]);
+  rows.push([
+    'verify-provider (100 ms answers)',
+    results.verifyProvider.credentials,
+    'node bin',
+    seconds(results.verifyProvider.ms),
+    rate(results.verifyProvider.credentials, results.verifyProvider.ms),
+    '',
+    '',
+  ]);
   for (const mode of START_MODES) rows.push(['--help (best of 5)', '', mode, seconds(results.helpMs[mode]), '', '', '']);
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   const table = rows.map((r) => '| ' + r.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |');

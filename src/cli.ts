@@ -53,21 +53,31 @@ export function buildCli(state: RunState, io: MainIo): Command {
     .description('Diagnose, rotate and verify the secrets self-hosted Laminar stores encrypted in Postgres.')
     .version(version, '-V, --version')
     .option('--database-url <url>', "Laminar's Postgres URL (default: DATABASE_URL, DATABASE_* parts, or POSTGRES_* of Laminar's .env)")
-    .option('--env-file <path>', 'read variables from this file (repeatable; default ./.env when present; the environment wins)', (value: string, previous: string[] = []) => [...previous, value])
+    .option(
+      '--env-file <path>',
+      'read variables from this file (repeatable; default ./.env when present; the environment wins)',
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option('--json', 'print exactly one JSON document on stdout')
     .option('--debug', 'explain what is happening on stderr (never secrets)')
     .option('--no-color', 'no colours')
     .showHelpAfterError('(run with --help for usage)')
-    .addHelpText('after', `${EXIT_CODE_HELP}
+    .addHelpText(
+      'after',
+      `${EXIT_CODE_HELP}
 
 Examples:
   $ lmnr-keys demo
   $ lmnr-keys doctor --env-file ~/lmnr/.env --database-url postgres://postgres:PASSWORD@localhost:5433/postgres
   $ lmnr-keys rotate --from laminar-default --to env:NEW_AEAD_SECRET_KEY --dry-run
-  $ lmnr-keys verify-provider --json`)
+  $ lmnr-keys verify-provider --json`,
+    )
     .exitOverride();
 
-  const loaders = { ...actions, ...io.actions } as Record<CommandName, () => Promise<(ctx: CommandContext, flags: unknown, args: unknown) => Promise<ExitCodeValue>>>;
+  const loaders = { ...actions, ...io.actions } as Record<
+    CommandName,
+    () => Promise<(ctx: CommandContext, flags: unknown, args: unknown) => Promise<ExitCodeValue>>
+  >;
   for (const name of Object.keys(definitions) as CommandName[]) {
     const command = definitions[name]() as unknown as Command<unknown[]>;
     command
@@ -77,7 +87,13 @@ Examples:
         const self = actionArgs[actionArgs.length - 1] as Command<unknown[]>;
         const flags = actionArgs[actionArgs.length - 2];
         const positionals = actionArgs.slice(0, -2);
-        const globals = self.optsWithGlobals() as { databaseUrl?: string; envFile?: string[]; json?: boolean; debug?: boolean; color?: boolean };
+        const globals = self.optsWithGlobals() as {
+          databaseUrl?: string;
+          envFile?: string[];
+          json?: boolean;
+          debug?: boolean;
+          color?: boolean;
+        };
         const global: GlobalOptions = {
           ...(globals.databaseUrl !== undefined ? { databaseUrl: globals.databaseUrl } : {}),
           envFile: globals.envFile ?? [],

@@ -4,7 +4,13 @@
  * environment, env files, stdin or the working folder. Commands stay thin on top of it.
  */
 import path from 'node:path';
-import { loadEnvironment, resolveBackupDirectory, SECRET_VARIABLES, type Environment, type LoadedEnvironment } from './config/environment.js';
+import {
+  loadEnvironment,
+  resolveBackupDirectory,
+  SECRET_VARIABLES,
+  type Environment,
+  type LoadedEnvironment,
+} from './config/environment.js';
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from './config/database-target.js';
 import { parseReference, readAllStdin, resolveKey, resolveValue, stdinTwice, type ReferenceIo } from './config/references.js';
 import { checkSecret, type SecretKey } from './crypto/keys.js';
@@ -62,11 +68,22 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
       for (const { name, file, fileValue } of loaded.overridden) {
         if (SECRET_VARIABLES.includes(name)) output.redactor.add(fileValue.trim(), { password: name.endsWith('PASSWORD') });
         const check = (text: string) => checkSecret(name, text).fingerprint;
-        const fingerprints = name === 'AEAD_SECRET_KEY' || name === 'SLACK_ENCRYPTION_KEY' ? ` (fingerprint ${check(loaded.env[name] ?? '') ?? 'invalid'} here, ${check(fileValue) ?? 'invalid'} in ${file})` : '';
-        output.note(output.color.yellow(`note: ${name} set in this shell wins over ${file}, and they differ${fingerprints}: unset it in the shell if ${file} is right`));
+        const fingerprints =
+          name === 'AEAD_SECRET_KEY' || name === 'SLACK_ENCRYPTION_KEY'
+            ? ` (fingerprint ${check(loaded.env[name] ?? '') ?? 'invalid'} here, ${check(fileValue) ?? 'invalid'} in ${file})`
+            : '';
+        output.note(
+          output.color.yellow(
+            `note: ${name} set in this shell wins over ${file}, and they differ${fingerprints}: unset it in the shell if ${file} is right`,
+          ),
+        );
       }
       for (const { file, name } of loaded.readDifferently) {
-        output.note(output.color.yellow(`note: ${file}: ${name} is read as Docker Compose reads it (an unquoted # or $ in the value); dotenv-based tools would read another value`));
+        output.note(
+          output.color.yellow(
+            `note: ${file}: ${name} is read as Docker Compose reads it (an unquoted # or $ in the value); dotenv-based tools would read another value`,
+          ),
+        );
       }
       // Register every secret-holding variable so an accidental echo is caught by the redactor.
       for (const name of SECRET_VARIABLES) output.redactor.add(loaded.env[name]?.trim(), { password: name.endsWith('PASSWORD') });
@@ -148,7 +165,7 @@ export function requireAeadKey(secrets: LaminarSecrets): SecretKey {
   throw new ConfigError(
     aead.problem ?? 'AEAD_SECRET_KEY is not usable',
     aead.status === 'missing'
-      ? "set AEAD_SECRET_KEY to the value Laminar runs with (e.g. --env-file path/to/laminar/.env)"
+      ? 'set AEAD_SECRET_KEY to the value Laminar runs with (e.g. --env-file path/to/laminar/.env)'
       : 'it must be exactly 64 hex characters, the same value Laminar runs with',
   );
 }

@@ -35,19 +35,29 @@ export function openBackup(
   });
   if (option !== undefined) {
     const file = path.resolve(ctx.cwd, option);
-    if (fs.existsSync(file)) throw new ConfigError(`backup file ${option} already exists`, 'choose another --backup path; lmnr-keys never overwrites a backup');
+    if (fs.existsSync(file))
+      throw new ConfigError(`backup file ${option} already exists`, 'choose another --backup path; lmnr-keys never overwrites a backup');
     checkWritableFolder(path.dirname(file), '--backup');
     return createBackupFile(file, header);
   }
   const folder = defaultBackupFolder(ctx);
-  return createBackupFile(path.join(folder, defaultBackupName(new Date(), operation, () => randomBytes(6).toString('hex'))), header);
+  return createBackupFile(
+    path.join(
+      folder,
+      defaultBackupName(new Date(), operation, () => randomBytes(6).toString('hex')),
+    ),
+    header,
+  );
 }
 
 function checkWritableFolder(folder: string, what: string): void {
   try {
     fs.accessSync(folder, fs.constants.W_OK);
   } catch (error) {
-    throw new ConfigError(`cannot write a backup in ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, `choose a writable ${what} path`);
+    throw new ConfigError(
+      `cannot write a backup in ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      `choose a writable ${what} path`,
+    );
   }
 }
 
@@ -58,7 +68,10 @@ function defaultBackupFolder(ctx: CommandContext): string {
   try {
     fs.mkdirSync(folder, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new ConfigError(`cannot create the backup folder ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'pass --backup PATH, or set LMNR_KEYS_BACKUP_DIR to a writable folder');
+    throw new ConfigError(
+      `cannot create the backup folder ${folder} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      'pass --backup PATH, or set LMNR_KEYS_BACKUP_DIR to a writable folder',
+    );
   }
   if (!chosen.explicit) {
     const repository = enclosingGitWorkTree(folder);
@@ -72,7 +85,6 @@ function defaultBackupFolder(ctx: CommandContext): string {
   checkWritableFolder(folder, 'LMNR_KEYS_BACKUP_DIR');
   return folder;
 }
-
 
 /** How to show a backup path: relative to the working folder when inside it; null when no file was written. */
 export function displayPath(ctx: CommandContext, sink: BackupSink | null): string | null {

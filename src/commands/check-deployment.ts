@@ -43,7 +43,10 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
   if (!flags.database) {
     database = { checked: false, reason: 'skipped (--no-database)' };
   } else if (!isDatabaseConfigured(ctx.environment().env, ctx.global.databaseUrl)) {
-    database = { checked: false, reason: "skipped: no database configured (--database-url, DATABASE_URL, or --env-file with Laminar's POSTGRES_* settings)" };
+    database = {
+      checked: false,
+      reason: "skipped: no database configured (--database-url, DATABASE_URL, or --env-file with Laminar's POSTGRES_* settings)",
+    };
   } else {
     try {
       const target = ctx.databaseTarget();
@@ -55,7 +58,11 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
     } catch (error) {
       if (!(error instanceof CliError)) throw error;
       databaseError = error;
-      database = { checked: false, reason: 'failed', error: { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null } };
+      database = {
+        checked: false,
+        reason: 'failed',
+        error: { exitCode: error.exitCode, message: error.message, hint: error.hint ?? null },
+      };
     }
   }
 

@@ -48,7 +48,10 @@ function writeFlags<A extends unknown[], O extends OptionValues, G extends Optio
 /** --backup FILE | --no-backup: every write that replaces or removes a value. */
 function backupFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
   return command
-    .option('--backup <file>', 'where to write the backup (default: a new file in ~/.local/state/lmnr-keys/backups, or LMNR_KEYS_BACKUP_DIR)')
+    .option(
+      '--backup <file>',
+      'where to write the backup (default: a new file in ~/.local/state/lmnr-keys/backups, or LMNR_KEYS_BACKUP_DIR)',
+    )
     .option('--no-backup', 'do not write a backup (not recommended)');
 }
 
@@ -57,10 +60,13 @@ export const definitions = {
     new Command('demo')
       .description('see every command work on a throwaway Laminar database (embedded Postgres, a few seconds); nothing of yours is touched')
       .option('--keep', 'leave the demo database running afterwards and print how to try commands by hand (Ctrl-C to stop)')
-      .addHelpText('after', `
+      .addHelpText(
+        'after',
+        `
 Examples:
   $ npx lmnr-keys demo
-  $ npx lmnr-keys demo --keep`),
+  $ npx lmnr-keys demo --keep`,
+      ),
 
   doctor: () =>
     new Command('doctor')
@@ -69,12 +75,15 @@ Examples:
       .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
       .option('--all', 'list every failing value, however many (by default a large list is summarised)')
       .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000))
-      .addHelpText('after', `${EXIT_CODE_HELP}
+      .addHelpText(
+        'after',
+        `${EXIT_CODE_HELP}
 
 Examples:
   $ lmnr-keys doctor --env-file ~/lmnr/.env
   $ lmnr-keys doctor --candidate file:/secure/old-aead.key --json
-  $ cat old.key | lmnr-keys doctor --candidate -`),
+  $ cat old.key | lmnr-keys doctor --candidate -`,
+      ),
 
   rotate: () =>
     backupFlags(
@@ -83,17 +92,29 @@ Examples:
           .description('re-seal every stored secret that opens under a --from key under the --to key, safely while Laminar runs')
           .requiredOption('--from <ref>', `a key values may be sealed with now (repeatable): ${KEY_FORMS}`, collect)
           .requiredOption('--to <ref>', 'the new key: env:NAME, file:PATH, - or 64 hex')
-          .option('--store <name>', `only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named): ${STORE_NAMES.join(', ')}`, collect, [] as string[])
+          .option(
+            '--store <name>',
+            `only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named): ${STORE_NAMES.join(', ')}`,
+            collect,
+            [] as string[],
+          )
           .option('--allow-public-key', "allow --to to be Laminar's public default key (never for real data)")
-          .addOption(new Option('--batch-size <n>', 'values per transaction (bounds memory: two batches are in flight)').argParser(positiveInteger('--batch-size', 10_000)).default(5000)),
+          .addOption(
+            new Option('--batch-size <n>', 'values per transaction (bounds memory: two batches are in flight)')
+              .argParser(positiveInteger('--batch-size', 10_000))
+              .default(5000),
+          ),
       ),
-    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)
+    ).addHelpText(
+      'after',
+      `${EXIT_CODE_HELP} (1 = stuck values remain; 4 also = another rotation holds the lock)
 
 Examples:
   $ lmnr-keys gen-secret --out /secure/new-aead.key
   $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --dry-run
   $ lmnr-keys rotate --from env:AEAD_SECRET_KEY --from laminar-default --to file:/secure/new-aead.key --yes
-  $ lmnr-keys rotate --store slack_integrations --from env:AEAD_SECRET_KEY --to env:SLACK_ENCRYPTION_KEY --yes`),
+  $ lmnr-keys rotate --store slack_integrations --from env:AEAD_SECRET_KEY --to env:SLACK_ENCRYPTION_KEY --yes`,
+    ),
 
   restore: () =>
     writeFlags(
@@ -101,39 +122,66 @@ Examples:
         .description('put back the values a backup file says lmnr-keys replaced or removed, where they are still as lmnr-keys left them')
         .argument('<file>', 'a backup written by rotate, set or quarantine')
         .option('--force', 'restore into a database other than the one the backup was taken from'),
-    ).addHelpText('after', `${EXIT_CODE_HELP} (1 = some rows were left alone, or put back incomplete)
+    ).addHelpText(
+      'after',
+      `${EXIT_CODE_HELP} (1 = some rows were left alone, or put back incomplete)
 
 Examples:
   $ lmnr-keys restore ~/.local/state/lmnr-keys/backups/lmnr-keys-rotate-20261127T213000.123Z-1a2b3c.jsonl --dry-run
-  $ lmnr-keys restore ~/.local/state/lmnr-keys/backups/lmnr-keys-rotate-20261127T213000.123Z-1a2b3c.jsonl --yes`),
+  $ lmnr-keys restore ~/.local/state/lmnr-keys/backups/lmnr-keys-rotate-20261127T213000.123Z-1a2b3c.jsonl --yes`,
+    ),
 
   'verify-provider': () =>
     new Command('verify-provider')
-      .description('test-call each stored provider key and tell decode problems, invalid keys, exhausted quota, rate limits and outages apart')
+      .description(
+        'test-call each stored provider key and tell decode problems, invalid keys, exhausted quota, rate limits and outages apart',
+      )
       .option('--project <id>', 'only this project (repeatable)', collect, [] as string[])
       .option('--provider <name>', `only this provider (repeatable): ${PROVIDER_NAMES.join(', ')}`, collect, [] as string[])
-      .addOption(new Option('--probe <kind>', 'generate: one 1-token generation (sees quota); auth: key-only endpoint where one exists').choices(['generate', 'auth'] as const).default('generate' as const))
+      .addOption(
+        new Option('--probe <kind>', 'generate: one 1-token generation (sees quota); auth: key-only endpoint where one exists')
+          .choices(['generate', 'auth'] as const)
+          .default('generate' as const),
+      )
       .addOption(new Option('--concurrency <n>', 'requests in flight at once').argParser(positiveInteger('--concurrency', 64)).default(8))
-      .addOption(new Option('--timeout <ms>', 'bound on each probe, reading its answer included').argParser(positiveInteger('--timeout', 600_000)).default(15_000))
-      .option('--base-url <provider=url>', "replace a provider's base URL (gateways, proxies; keys are sent there) (repeatable)", collect, [] as string[])
+      .addOption(
+        new Option('--timeout <ms>', 'bound on each probe, reading its answer included')
+          .argParser(positiveInteger('--timeout', 600_000))
+          .default(15_000),
+      )
+      .option(
+        '--base-url <provider=url>',
+        "replace a provider's base URL (gateways, proxies; keys are sent there) (repeatable)",
+        collect,
+        [] as string[],
+      )
       .option('--model <provider=id>', 'model used by the generation probe (repeatable)', collect, [] as string[])
       .option('--fail-on <statuses>', 'comma-separated statuses that fail the run (default: every status but ok and skipped)')
       .option('--junit <file>', 'also write a JUnit XML report (one testcase per credential)')
       .option('--all', 'list every credential, however many (by default more than 100 are summarised)')
       .option('--key <ref>', 'check one key without any database: env:NAME, file:PATH or - (needs one --provider)')
-      .addOption(new Option('--max-retry-wait <ms>', 'longest retry-after honoured before the single retry').argParser(nonNegativeInteger('--max-retry-wait')).default(5000))
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = a result in --fail-on)
+      .addOption(
+        new Option('--max-retry-wait <ms>', 'longest retry-after honoured before the single retry')
+          .argParser(nonNegativeInteger('--max-retry-wait'))
+          .default(5000),
+      )
+      .addHelpText(
+        'after',
+        `${EXIT_CODE_HELP} (1 = a result in --fail-on)
 
 Examples:
   $ lmnr-keys verify-provider --env-file ~/lmnr/.env
   $ lmnr-keys verify-provider --fail-on invalid_key,quota_exceeded,decode_failed --junit verify.xml --json
-  $ lmnr-keys verify-provider --provider openai --key env:OPENAI_API_KEY`),
+  $ lmnr-keys verify-provider --provider openai --key env:OPENAI_API_KEY`,
+      ),
 
   set: () =>
     backupFlags(
       writeFlags(
         new Command('set')
-          .description("seal a value under the current key and replace a project's rows for a key name (\"delete and re-add\" without the web UI), or keep one existing row of duplicates")
+          .description(
+            'seal a value under the current key and replace a project\'s rows for a key name ("delete and re-add" without the web UI), or keep one existing row of duplicates',
+          )
           .requiredOption('--project <id>', 'project id (uuid)')
           .requiredOption('--name <KEY_NAME>', 'e.g. OPENAI_API_KEY')
           .option('--value <ref>', 'env:NAME, file:PATH or - (stdin); asked with hidden input when omitted on a terminal')
@@ -141,81 +189,136 @@ Examples:
           .option('--force', 'allow a name Laminar does not use')
           .option('--allow-public-key', "seal even when AEAD_SECRET_KEY is Laminar's public default key"),
       ),
-    ).addHelpText('after', `${EXIT_CODE_HELP}
+    ).addHelpText(
+      'after',
+      `${EXIT_CODE_HELP}
 
 Examples:
   $ lmnr-keys set --project 5f0c...e1 --name GEMINI_API_KEY
   $ lmnr-keys set --project 5f0c...e1 --name OPENAI_API_KEY --value env:NEW_OPENAI_KEY --yes
-  $ lmnr-keys set --project 5f0c...e1 --name OPENAI_API_KEY --keep 0b7e...42 --yes`),
+  $ lmnr-keys set --project 5f0c...e1 --name OPENAI_API_KEY --keep 0b7e...42 --yes`,
+    ),
 
   quarantine: () =>
     backupFlags(
       writeFlags(
         new Command('quarantine')
-          .description('take out the values no key opens (current, public default, --candidate), after a 0600 backup: provider rows deleted, Slack tokens and deployment pairs emptied in place')
+          .description(
+            'take out the values no key opens (current, public default, --candidate), after a 0600 backup: provider rows deleted, Slack tokens and deployment pairs emptied in place',
+          )
           .option('--store <name>', `only these stores (repeatable; default: all): ${STORE_NAMES.join(', ')}`, collect, [] as string[])
           .option('--id <id>', 'only these row ids (repeatable)', collect, [] as string[])
-          .option('--candidate <ref>', 'another key that may open values: keeps them out of quarantine (repeatable)', collect, [] as string[])
-          .addOption(new Option('--expect <n>', 'confirm the count when taking out more than half of a store (a wrong key makes everything look lost)').argParser(nonNegativeInteger('--expect')))
-          .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000)),
+          .option(
+            '--candidate <ref>',
+            'another key that may open values: keeps them out of quarantine (repeatable)',
+            collect,
+            [] as string[],
+          )
+          .addOption(
+            new Option(
+              '--expect <n>',
+              'confirm the count when taking out more than half of a store (a wrong key makes everything look lost)',
+            ).argParser(nonNegativeInteger('--expect')),
+          )
+          .addOption(
+            new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000),
+          ),
       ),
-    ).addHelpText('after', `${EXIT_CODE_HELP}
+    ).addHelpText(
+      'after',
+      `${EXIT_CODE_HELP}
 
 Examples:
   $ lmnr-keys quarantine --dry-run
   $ lmnr-keys quarantine --candidate file:/secure/old.key --yes
-  $ lmnr-keys restore ~/.local/state/lmnr-keys/backups/lmnr-keys-quarantine-....jsonl --yes   # undo`),
+  $ lmnr-keys restore ~/.local/state/lmnr-keys/backups/lmnr-keys-quarantine-....jsonl --yes   # undo`,
+    ),
 
   'gen-secret': () =>
     new Command('gen-secret')
       .description('make a fresh random key (64 hex characters) for AEAD_SECRET_KEY or SLACK_ENCRYPTION_KEY')
       .option('--out <file>', 'write it to this new file, created with mode 0600 (never overwrites) instead of printing it')
-      .addHelpText('after', `
+      .addHelpText(
+        'after',
+        `
 Examples:
   $ lmnr-keys gen-secret --out /secure/new-aead.key
-  $ lmnr-keys gen-secret --json`),
+  $ lmnr-keys gen-secret --json`,
+      ),
 
   'save-key': () =>
     new Command('save-key')
       .description('copy a key into a new 0600 file (e.g. the old AEAD_SECRET_KEY before you replace it), printing only its fingerprint')
       .argument('<ref>', `the key: ${KEY_FORMS}`)
       .requiredOption('--out <file>', 'the new file (created with mode 0600; never overwrites; never inside a git work tree)')
-      .option('--fingerprint <fp>', 'refuse unless the key has this fingerprint (the rotate runbook passes the old key\'s, so a key already replaced is not saved as the old one)')
-      .addHelpText('after', `
+      .option(
+        '--fingerprint <fp>',
+        "refuse unless the key has this fingerprint (the rotate runbook passes the old key's, so a key already replaced is not saved as the old one)",
+      )
+      .addHelpText(
+        'after',
+        `
 Examples:
-  $ lmnr-keys save-key --env-file .env env:AEAD_SECRET_KEY --fingerprint 3fa1c2d9 --out ~/.local/state/lmnr-keys/keys/old-aead.key`),
+  $ lmnr-keys save-key --env-file .env env:AEAD_SECRET_KEY --fingerprint 3fa1c2d9 --out ~/.local/state/lmnr-keys/keys/old-aead.key`,
+      ),
 
   'check-deployment': () =>
     new Command('check-deployment')
-      .description('find the Laminar service that runs without the key, with an invalid or different one, or with one the stored values do not open: compose files, running containers, Helm values, manifests')
-      .option('-f, --file <path>', 'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / docker-compose.yml and its override here)', collect, [] as string[])
+      .description(
+        'find the Laminar service that runs without the key, with an invalid or different one, or with one the stored values do not open: compose files, running containers, Helm values, manifests',
+      )
+      .option(
+        '-f, --file <path>',
+        'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / docker-compose.yml and its override here)',
+        collect,
+        [] as string[],
+      )
       .option('--project-directory <dir>', 'compose project directory, whose .env is read (default: the folder of the first compose file)')
-      .option('--containers <file>', "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)")
+      .option(
+        '--containers <file>',
+        "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)",
+      )
       .option('--no-containers', 'do not look at running containers')
-      .option('--service <name=env_file>', 'a Laminar service run outside compose from its own dotenv file, e.g. frontend=frontend/.env.local (repeatable)', collect, [] as string[])
+      .option(
+        '--service <name=env_file>',
+        'a Laminar service run outside compose from its own dotenv file, e.g. frontend=frontend/.env.local (repeatable)',
+        collect,
+        [] as string[],
+      )
       .option('--helm-values <file>', "values file of Laminar's Helm chart (repeatable; later wins, as helm -f)", collect, [] as string[])
-      .option('--manifests <file>', 'rendered Kubernetes objects (helm template, or kubectl get deploy,statefulset,secret -o yaml), - for stdin')
+      .option(
+        '--manifests <file>',
+        'rendered Kubernetes objects (helm template, or kubectl get deploy,statefulset,secret -o yaml), - for stdin',
+      )
       .option('--no-database', 'do not check which key opens the stored values')
       .option('--strict', 'also fail on a missing SLACK_ENCRYPTION_KEY when no Slack token is stored')
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, or an unreadable file; 4 = the database part failed, after the file findings)
+      .addHelpText(
+        'after',
+        `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, or an unreadable file; 4 = the database part failed, after the file findings)
 
 Examples:
   $ cd ~/lmnr && npx lmnr-keys check-deployment
   $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
   $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
   $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
-  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`),
+  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`,
+      ),
 
   fingerprint: () =>
     new Command('fingerprint')
-      .description("print a key's fingerprint (first 8 hex of SHA-256 of its bytes, as doctor shows it), never the key: compare any container's key")
+      .description(
+        "print a key's fingerprint (first 8 hex of SHA-256 of its bytes, as doctor shows it), never the key: compare any container's key",
+      )
       .argument('[ref]', 'the key: - (stdin, the default), env:NAME, file:PATH or laminar-default')
-      .addHelpText('after', `${EXIT_CODE_HELP} (1 = the key needs cleanup; 3 = empty or not a key)
+      .addHelpText(
+        'after',
+        `${EXIT_CODE_HELP} (1 = the key needs cleanup; 3 = empty or not a key)
 
 Examples:
   $ docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
   $ kubectl exec deploy/laminar-app-server -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
-  $ lmnr-keys fingerprint env:AEAD_SECRET_KEY --env-file .env --json`),
+  $ lmnr-keys fingerprint env:AEAD_SECRET_KEY --env-file .env --json`,
+      ),
 } as const;
 
 export type CommandName = keyof typeof definitions;

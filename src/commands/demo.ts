@@ -69,11 +69,25 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       lost: randomBytes(32),
       publicDefault: Buffer.from(LAMINAR_DEFAULT_KEY_HEX, 'hex'),
     };
-    const admin = await openDatabase({ connectionString: server.urlFor('postgres'), host: server.host, port: server.port, database: 'postgres', user: 'postgres', source: 'demo' });
+    const admin = await openDatabase({
+      connectionString: server.urlFor('postgres'),
+      host: server.host,
+      port: server.port,
+      database: 'postgres',
+      user: 'postgres',
+      source: 'demo',
+    });
     await sql`create database laminar`.execute(admin.db);
     await sql`create database laminar_providers`.execute(admin.db);
     await admin.close();
-    const target = (database: string) => ({ connectionString: server!.urlFor(database), host: server!.host, port: server!.port, database, user: 'postgres', source: 'demo' });
+    const target = (database: string) => ({
+      connectionString: server!.urlFor(database),
+      host: server!.host,
+      port: server!.port,
+      database,
+      user: 'postgres',
+      source: 'demo',
+    });
     const platform = await openDatabase(target('laminar'));
     const { supportBot } = await seedBrokenPlatform(platform.db, keys);
     await platform.close();
@@ -93,18 +107,64 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
     const deployment = writeDemoDeployment(server.folder, { aead: env.AEAD_SECRET_KEY, slack: env.SLACK_ENCRYPTION_KEY });
     say(
       `\nSeeded Laminar's tables in a Postgres 16 at ${server.host}:${server.port} (${c.dim(server.folder)}):\n` +
-        '  two workspaces, three projects; keys sealed under the current key, under Laminar\'s public default key\n' +
+        "  two workspaces, three projects; keys sealed under the current key, under Laminar's public default key\n" +
         '  (saved before AEAD_SECRET_KEY was changed), under a key nobody kept; a malformed value; a duplicate name;\n' +
         '  a Slack token sealed with AEAD_SECRET_KEY instead of SLACK_ENCRYPTION_KEY; a hybrid deployment.',
     );
     const steps: Step[] = [
-      { say: 'The playground says "Failed to decode api_key GEMINI_API_KEY". Which keys are broken, and why?', args: ['doctor'], expect: 1 },
-      { say: 'Most were sealed with the public default key. Plan re-sealing them under the current key:', args: ['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--dry-run'], expect: 1 },
-      { say: 'Do it (a backup of the old ciphertext is written first; --yes because no one is here to confirm):', args: ['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--yes', '--backup', backup('rotate.jsonl')], expect: 1 },
-      { say: 'The Slack token opens with AEAD_SECRET_KEY: re-seal it under SLACK_ENCRYPTION_KEY.', args: ['rotate', '--store', 'slack_integrations', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:SLACK_ENCRYPTION_KEY', '--yes', '--backup', backup('slack.jsonl')], expect: 0 },
+      {
+        say: 'The playground says "Failed to decode api_key GEMINI_API_KEY". Which keys are broken, and why?',
+        args: ['doctor'],
+        expect: 1,
+      },
+      {
+        say: 'Most were sealed with the public default key. Plan re-sealing them under the current key:',
+        args: ['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--dry-run'],
+        expect: 1,
+      },
+      {
+        say: 'Do it (a backup of the old ciphertext is written first; --yes because no one is here to confirm):',
+        args: ['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--yes', '--backup', backup('rotate.jsonl')],
+        expect: 1,
+      },
+      {
+        say: 'The Slack token opens with AEAD_SECRET_KEY: re-seal it under SLACK_ENCRYPTION_KEY.',
+        args: [
+          'rotate',
+          '--store',
+          'slack_integrations',
+          '--from',
+          'env:AEAD_SECRET_KEY',
+          '--to',
+          'env:SLACK_ENCRYPTION_KEY',
+          '--yes',
+          '--backup',
+          backup('slack.jsonl'),
+        ],
+        expect: 0,
+      },
       { say: 'Doctor again: only what no available key opens remains.', args: ['doctor'], expect: 1 },
-      { say: 'Take those out (rows deleted after a 0600 backup; `lmnr-keys restore` can put them back):', args: ['quarantine', '--yes', '--backup', backup('quarantine.jsonl')], expect: 0 },
-      { say: 'Fix the duplicate OPENAI_API_KEY: replace both rows with one fresh value (what "delete and re-add" did in the UI):', args: ['set', '--project', supportBot, '--name', 'OPENAI_API_KEY', '--value', 'env:DEMO_NEW_OPENAI_KEY', '--yes', '--backup', backup('set.jsonl')], expect: 0 },
+      {
+        say: 'Take those out (rows deleted after a 0600 backup; `lmnr-keys restore` can put them back):',
+        args: ['quarantine', '--yes', '--backup', backup('quarantine.jsonl')],
+        expect: 0,
+      },
+      {
+        say: 'Fix the duplicate OPENAI_API_KEY: replace both rows with one fresh value (what "delete and re-add" did in the UI):',
+        args: [
+          'set',
+          '--project',
+          supportBot,
+          '--name',
+          'OPENAI_API_KEY',
+          '--value',
+          'env:DEMO_NEW_OPENAI_KEY',
+          '--yes',
+          '--backup',
+          backup('set.jsonl'),
+        ],
+        expect: 0,
+      },
       { say: 'Doctor: healthy.', args: ['doctor'], expect: 0 },
       {
         say: "The stored values are right; is every Laminar service running with that key? In Laminar's folder (compose file, .env, and what `docker inspect` says of the running containers):",
@@ -122,7 +182,15 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       },
       {
         say: 'Decoding works; do the providers accept the keys? verify-provider against a local imitation of OpenAI and Anthropic:',
-        args: ['verify-provider', '--base-url', `openai=${imitation.url}/openai`, '--base-url', `anthropic=${imitation.url}/anthropic`, '--max-retry-wait', '100'],
+        args: [
+          'verify-provider',
+          '--base-url',
+          `openai=${imitation.url}/openai`,
+          '--base-url',
+          `anthropic=${imitation.url}/anthropic`,
+          '--max-retry-wait',
+          '100',
+        ],
         expect: 1,
         database: 'providers',
       },
@@ -131,26 +199,47 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       const cd = step.cwd ? `cd ${displayArg(server.folder)(step.cwd)} && ` : '';
       say(`\n${c.bold.cyan('# ' + step.say)}\n${c.bold(`$ ${cd}lmnr-keys ` + step.args.map(displayArg(server.folder)).join(' '))}`);
       const databaseUrl = server.urlFor(step.database === 'providers' ? 'laminar_providers' : 'laminar');
-      const result = await runStep(step.args, { ...(step.withoutKeys ? {} : env), DATABASE_URL: databaseUrl }, output.color.level > 0, (p) => (child = p), step.cwd);
+      const result = await runStep(
+        step.args,
+        { ...(step.withoutKeys ? {} : env), DATABASE_URL: databaseUrl },
+        output.color.level > 0,
+        (p) => (child = p),
+        step.cwd,
+      );
       child = null;
-      ran.push({ command: `lmnr-keys ${step.args.map(displayArg(server.folder)).join(' ')}`, exitCode: result.code, expected: step.expect });
+      ran.push({
+        command: `lmnr-keys ${step.args.map(displayArg(server.folder)).join(' ')}`,
+        exitCode: result.code,
+        expected: step.expect,
+      });
       if (interrupted) return ExitCode.interrupted;
       if (result.stdout) say(result.stdout.trimEnd());
       if (result.stderr.trim()) say(c.dim(result.stderr.trimEnd()));
       say(c.dim(`(exit ${result.code})`));
       if (result.code !== step.expect) {
-        output.note(c.red(`demo step failed: lmnr-keys ${step.args[0]} exited ${result.code}, expected ${step.expect}; this is a bug, please report it`));
+        output.note(
+          c.red(
+            `demo step failed: lmnr-keys ${step.args[0]} exited ${result.code}, expected ${step.expect}; this is a bug, please report it`,
+          ),
+        );
         if (output.jsonMode) output.json(documentOf('demo', false, { steps: ran }));
         return ExitCode.problemsFound;
       }
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
-    say(`\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar (from this folder, pointing at Laminar's .env):\n  ${c.cyan('npx lmnr-keys doctor --env-file ~/lmnr/.env')}`);
+    say(
+      `\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar (from this folder, pointing at Laminar's .env):\n  ${c.cyan('npx lmnr-keys doctor --env-file ~/lmnr/.env')}`,
+    );
     if (flags.keep) {
       const envFile = path.join(server.folder, 'demo.env');
       fs.writeFileSync(
         envFile,
-        [`DATABASE_URL=${server.urlFor('laminar')}`, `AEAD_SECRET_KEY=${env.AEAD_SECRET_KEY}`, `SLACK_ENCRYPTION_KEY=${env.SLACK_ENCRYPTION_KEY}`, ''].join('\n'),
+        [
+          `DATABASE_URL=${server.urlFor('laminar')}`,
+          `AEAD_SECRET_KEY=${env.AEAD_SECRET_KEY}`,
+          `SLACK_ENCRYPTION_KEY=${env.SLACK_ENCRYPTION_KEY}`,
+          '',
+        ].join('\n'),
         { mode: 0o600 },
       );
       say(
@@ -175,7 +264,13 @@ function displayArg(folder: string) {
   return (arg: string) => (arg.startsWith(folder) ? `$DEMO/${path.relative(folder, arg)}` : arg);
 }
 
-function runStep(args: string[], env: Record<string, string>, color: boolean, onSpawn: (child: ChildProcess) => void, cwd?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runStep(
+  args: string[],
+  env: Record<string, string>,
+  color: boolean,
+  onSpawn: (child: ChildProcess) => void,
+  cwd?: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--', BIN, ...args], {
       ...(cwd ? { cwd } : {}),

@@ -14,7 +14,11 @@ import type { ArgsOf, FlagsOf } from './definitions.js';
  *   docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
  * The key is read raw (not cleaned) so that a CR, quotes or spaces around it are reported.
  */
-export async function fingerprintCommand(ctx: CommandContext, _flags: FlagsOf<'fingerprint'>, [text = '-']: ArgsOf<'fingerprint'>): Promise<ExitCodeValue> {
+export async function fingerprintCommand(
+  ctx: CommandContext,
+  _flags: FlagsOf<'fingerprint'>,
+  [text = '-']: ArgsOf<'fingerprint'>,
+): Promise<ExitCodeValue> {
   const { output } = ctx;
   const ref = parseReference(text, 'fingerprint', 1, 'key');
   const read = async (): Promise<{ raw: string; label: string }> => {
@@ -23,19 +27,27 @@ export async function fingerprintCommand(ctx: CommandContext, _flags: FlagsOf<'f
         return { raw: await ctx.readStdin(), label: 'stdin' };
       case 'env': {
         const value = ctx.environment().env[ref.name];
-        if (value === undefined) throw new ConfigError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
+        if (value === undefined)
+          throw new ConfigError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
         return { raw: value, label: ref.label };
       }
       case 'file':
         try {
           return { raw: fs.readFileSync(path.resolve(ctx.cwd, ref.path), 'utf8'), label: ref.label };
         } catch (error) {
-          throw new UsageError(`${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and permissions');
+          throw new UsageError(
+            `${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+            'check the path and permissions',
+          );
         }
       case 'laminar-default':
         return { raw: LAMINAR_DEFAULT_KEY_HEX, label: ref.label };
       case 'literal':
-        output.note(output.color.yellow('warning: a key was given on the command line; other users of this machine can read process arguments. Prefer a pipe, env:NAME or file:PATH.'));
+        output.note(
+          output.color.yellow(
+            'warning: a key was given on the command line; other users of this machine can read process arguments. Prefer a pipe, env:NAME or file:PATH.',
+          ),
+        );
         return { raw: text, label: 'the argument' };
     }
   };
@@ -47,9 +59,13 @@ export async function fingerprintCommand(ctx: CommandContext, _flags: FlagsOf<'f
   const check = checkSecret('the key', value);
   if (check.key) output.redactor.add(Buffer.from(check.key.bytes).toString('hex'));
   if (check.status === 'missing') {
-    throw new ConfigError(`no key in ${label}: it is empty`, 'printenv prints nothing when the variable is not set: that container or pod does not receive it');
+    throw new ConfigError(
+      `no key in ${label}: it is empty`,
+      'printenv prints nothing when the variable is not set: that container or pod does not receive it',
+    );
   }
-  if (check.status === 'invalid') throw new ConfigError(`${label}: ${check.problem}`, `a key is 64 hex characters (${KEY_REFERENCE_FORMS})`);
+  if (check.status === 'invalid')
+    throw new ConfigError(`${label}: ${check.problem}`, `a key is 64 hex characters (${KEY_REFERENCE_FORMS})`);
   const ok = check.status === 'ok' || check.status === 'public_default';
   emit(output, fingerprintDocument(ok, { fingerprint: check.fingerprint, status: check.status, problem: check.problem }), (doc) => {
     if (check.status === 'public_default') output.note(output.color.yellow("this is Laminar's public default key"));

@@ -18,12 +18,18 @@ export async function genSecretCommand(ctx: CommandContext, flags: FlagsOf<'gen-
   if (flags.out !== undefined) {
     const file = writeKeyFile(ctx.cwd, flags.out, bytes);
     bytes.fill(0);
-    emit(ctx.output, documentOf('gen-secret', true, { file, fingerprint }), () => `New key written to ${file} (mode 0600), fingerprint ${fingerprint}.`);
+    emit(
+      ctx.output,
+      documentOf('gen-secret', true, { file, fingerprint }),
+      () => `New key written to ${file} (mode 0600), fingerprint ${fingerprint}.`,
+    );
     ctx.output.note(`Use it as --to file:${flags.out} with lmnr-keys rotate, then set it where Laminar reads AEAD_SECRET_KEY.`);
     return ExitCode.healthy;
   }
   const key = bytes.toString('hex');
   emit(ctx.output, documentOf('gen-secret', true, { key, fingerprint }), () => key);
-  ctx.output.note(`fingerprint ${fingerprint}; prefer --out FILE (created 0600) to keep it out of terminals and logs; then run lmnr-keys rotate`);
+  ctx.output.note(
+    `fingerprint ${fingerprint}; prefer --out FILE (created 0600) to keep it out of terminals and logs; then run lmnr-keys rotate`,
+  );
   return ExitCode.healthy;
 }

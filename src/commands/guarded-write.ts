@@ -71,7 +71,10 @@ export interface GuardedWriteOutcome<Plan, Result> {
   interrupted: boolean;
 }
 
-export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: GuardedWriteSpec<Plan, Result>): Promise<GuardedWriteOutcome<Plan, Result>> {
+export async function runGuardedWrite<Plan, Result>(
+  ctx: CommandContext,
+  spec: GuardedWriteSpec<Plan, Result>,
+): Promise<GuardedWriteOutcome<Plan, Result>> {
   const dryRun = Boolean(spec.flags.dryRun);
   const confirmed = Boolean(spec.flags.yes);
   if (!dryRun) refuseWithoutConsent({ yes: confirmed, stdinIsTerminal: ctx.stdinIsTerminal, command: spec.command });
@@ -80,7 +83,11 @@ export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: G
 
   if (dryRun) {
     const plan = await usingLaminarDatabase(spec.target, (db) =>
-      db.transaction().setIsolationLevel('repeatable read').setAccessMode('read only').execute((trx) => spec.plan(trx)),
+      db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .setAccessMode('read only')
+        .execute((trx) => spec.plan(trx)),
     );
     return { dryRun, plan, result: null, backup: null, interrupted: false };
   }
@@ -88,7 +95,9 @@ export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: G
   // Checked now, before anything is read: an explicit --backup that exists is refused (exit 3).
   // The file itself appears with the first record, so a run that changes nothing leaves none.
   let identity: string | null = null;
-  const backup: BackupSink | null = spec.backup ? openBackup(ctx, spec.flags.backup, spec.backup.operation, spec.target, spec.backup.toFingerprint, () => identity) : null;
+  const backup: BackupSink | null = spec.backup
+    ? openBackup(ctx, spec.flags.backup, spec.backup.operation, spec.target, spec.backup.toFingerprint, () => identity)
+    : null;
   const stop = new AbortController();
   let interruptions = 0;
   const onInterrupt = () => {
@@ -113,7 +122,12 @@ export async function runGuardedWrite<Plan, Result>(ctx: CommandContext, spec: G
         if (!confirmed) {
           const { text, question } = spec.present(plan);
           if (!ctx.output.jsonMode) ctx.output.note(text);
-          await confirmOrRefuse({ yes: false, stdinIsTerminal: ctx.stdinIsTerminal, command: spec.command, question: `${question} (${where})` });
+          await confirmOrRefuse({
+            yes: false,
+            stdinIsTerminal: ctx.stdinIsTerminal,
+            command: spec.command,
+            question: `${question} (${where})`,
+          });
         }
         process.on('SIGINT', onInterrupt);
         return { plan, result: await spec.apply(conn, plan, { backup, signal: stop.signal }) };

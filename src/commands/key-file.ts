@@ -22,7 +22,10 @@ export function writeKeyFile(cwd: string, file: string, bytes: Uint8Array): stri
   try {
     fs.mkdirSync(path.dirname(full), { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new ConfigError(`cannot create the folder for ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'choose a writable --out path');
+    throw new ConfigError(
+      `cannot create the folder for ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      'choose a writable --out path',
+    );
   }
   let fd: number;
   try {

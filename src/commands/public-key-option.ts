@@ -15,5 +15,9 @@ export function refusePublicKey(ctx: CommandContext, key: SecretKey, allowed: bo
       'use a key of your own (lmnr-keys gen-secret --out FILE); to seal under the public key anyway (a throwaway demo), add --allow-public-key',
     );
   }
-  ctx.output.note(ctx.output.color.red.bold(`WARNING: sealing under Laminar's PUBLIC default key (${what}, --allow-public-key): anyone with the database can read these values.`));
+  ctx.output.note(
+    ctx.output.color.red.bold(
+      `WARNING: sealing under Laminar's PUBLIC default key (${what}, --allow-public-key): anyone with the database can read these values.`,
+    ),
+  );
 }

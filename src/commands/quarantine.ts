@@ -46,7 +46,13 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
  * out more than half of a store needs --expect with the exact count (nearly everything
  * failing usually means the key is wrong, not the values).
  */
-function refuseSurprises(plan: QuarantinePlan, ids: string[], expect: number | undefined, dryRun: boolean, warn: (message: string) => void): void {
+function refuseSurprises(
+  plan: QuarantinePlan,
+  ids: string[],
+  expect: number | undefined,
+  dryRun: boolean,
+  warn: (message: string) => void,
+): void {
   const planned = new Set(plan.targets.map((t) => t.id));
   const notTaken = plan.requested.filter((r) => !planned.has(r.id));
   if (notTaken.length > 0) {

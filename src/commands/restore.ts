@@ -13,7 +13,8 @@ import { runGuardedWrite } from './guarded-write.js';
 
 export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restore'>, [file]: ArgsOf<'restore'>): Promise<ExitCodeValue> {
   const backup = readBackupFile(file, (name) => findStore(name) !== undefined);
-  if (backup.truncatedLastLine) ctx.output.note(ctx.output.color.yellow(`warning: the last line of ${file} was cut short (a crash while writing it) and is ignored`));
+  if (backup.truncatedLastLine)
+    ctx.output.note(ctx.output.color.yellow(`warning: the last line of ${file} was cut short (a crash while writing it) and is ignored`));
   const target = ctx.databaseTarget();
   const plan = async (db: LaminarDb): Promise<RestoreResult> => {
     await refuseOtherDatabase(db, backup, describeTarget(target), target.database, Boolean(flags.force));
@@ -27,12 +28,25 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
     plan,
     nothingToDo: (planned) => planned.restored === 0,
     present: (planned) => ({
-      text: renderRestore(restoreDocument(planned, { dryRun: true, backup: file, operation: backup.header.operation, truncatedLastLine: backup.truncatedLastLine }), ctx.output.color),
+      text: renderRestore(
+        restoreDocument(planned, {
+          dryRun: true,
+          backup: file,
+          operation: backup.header.operation,
+          truncatedLastLine: backup.truncatedLastLine,
+        }),
+        ctx.output.color,
+      ),
       question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
     }),
     apply: (conn) => runRestore(conn, backup.records, { dryRun: false, batchSize: 500 }),
   });
-  const document = restoreDocument(outcome.result ?? outcome.plan, { dryRun: outcome.dryRun, backup: file, operation: backup.header.operation, truncatedLastLine: backup.truncatedLastLine });
+  const document = restoreDocument(outcome.result ?? outcome.plan, {
+    dryRun: outcome.dryRun,
+    backup: file,
+    operation: backup.header.operation,
+    truncatedLastLine: backup.truncatedLastLine,
+  });
   emit(ctx.output, document, (doc) => renderRestore(doc, ctx.output.color));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
@@ -44,7 +58,8 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
 async function refuseOtherDatabase(db: LaminarDb, backup: ParsedBackup, here: string, databaseName: string, force: boolean): Promise<void> {
   const identity = await readDatabaseIdentity(db);
   const recorded = backup.header.databaseIdentity ?? null;
-  const same = recorded !== null && identity !== null ? recorded === identity : backup.header.database.split('/').slice(1).join('/') === databaseName;
+  const same =
+    recorded !== null && identity !== null ? recorded === identity : backup.header.database.split('/').slice(1).join('/') === databaseName;
   if (same || force) return;
   throw new UsageError(
     `this backup was taken from another database (${backup.header.database}${recorded ? `, id ${recorded}` : ''}); this is ${here}${identity ? `, id ${identity}` : ''}`,

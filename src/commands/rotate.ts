@@ -11,7 +11,6 @@ import { runGuardedWrite } from './guarded-write.js';
 import type { FlagsOf } from './definitions.js';
 import { selectStores } from './stores-option.js';
 
-
 interface RotationPlan {
   rotation: RotationResult | null;
   /** Slack tokens a --from key opens while slack_integrations is not being rotated. */
@@ -20,14 +19,15 @@ interface RotationPlan {
 
 export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'>): Promise<ExitCodeValue> {
   const stores = selectStores(flags.store, (store) => store.rotatedByDefault);
-  if (flags.from.length === 0) throw new UsageError('rotate needs at least one --from key', 'e.g. --from env:AEAD_SECRET_KEY --from laminar-default');
-  const [to, ...from] = await ctx.resolveKeys([
-    { text: flags.to, flag: '--to' },
-    ...flags.from.map((text) => ({ text, flag: '--from' })),
-  ]);
+  if (flags.from.length === 0)
+    throw new UsageError('rotate needs at least one --from key', 'e.g. --from env:AEAD_SECRET_KEY --from laminar-default');
+  const [to, ...from] = await ctx.resolveKeys([{ text: flags.to, flag: '--to' }, ...flags.from.map((text) => ({ text, flag: '--from' }))]);
   if (!to) throw new UsageError('rotate needs --to');
   if (from.some((key) => sameKey(key, to))) {
-    throw new UsageError('--to is the same key as one of the --from keys', 'the new key must differ from every old one; generate one with `lmnr-keys gen-secret --out FILE`');
+    throw new UsageError(
+      '--to is the same key as one of the --from keys',
+      'the new key must differ from every old one; generate one with `lmnr-keys gen-secret --out FILE`',
+    );
   }
   refusePublicKey(ctx, to, Boolean(flags.allowPublicKey), '--to');
   const target = ctx.databaseTarget();
@@ -35,15 +35,30 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
   const options = { stores, from, to, batchSize: flags.batchSize };
   const slackLeftBehind = async (db: Parameters<typeof runRotation>[0]['db']) =>
     stores.some((store) => store.name === 'slack_integrations') ? 0 : findSlackTokensOpeningUnder(db, from, ctx.laminarSecrets().slack.key);
-  const rotate = (db: Parameters<typeof runRotation>[0]['db'], dryRun: boolean, backup: Parameters<typeof runRotation>[0]['backup'], signal?: AbortSignal) =>
+  const rotate = (
+    db: Parameters<typeof runRotation>[0]['db'],
+    dryRun: boolean,
+    backup: Parameters<typeof runRotation>[0]['backup'],
+    signal?: AbortSignal,
+  ) =>
     withProgress(ctx.output, dryRun ? 'Planning rotation' : 'Rotating', (update) =>
       runRotation(
-        { db, backup, signal, onProgress: (p) => update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`) },
+        {
+          db,
+          backup,
+          signal,
+          onProgress: (p) => update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`),
+        },
         { ...options, dryRun },
       ),
     );
   const document = (result: RotationResult, dryRun: boolean, backup: string | null, slackUnderFrom: number): RotationDocument =>
-    rotationDocument(result, { dryRun, backup, slackUnderFrom, publicDefaultInBackup: backup !== null && result.stores.some((store) => store.fromPublicDefault > 0) });
+    rotationDocument(result, {
+      dryRun,
+      backup,
+      slackUnderFrom,
+      publicDefaultInBackup: backup !== null && result.stores.some((store) => store.fromPublicDefault > 0),
+    });
 
   const outcome = await runGuardedWrite<RotationPlan, RotationPlan>(ctx, {
     command: 'rotate',
@@ -54,7 +69,10 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
     quickPlan: () => ({ rotation: null, slackUnderFrom: 0 }),
     nothingToDo: (plan) => plan.rotation !== null && plan.rotation.stores.every((store) => store.rotated === 0),
     present: (plan) => ({
-      text: renderRotation(document(plan.rotation!, true, null, plan.slackUnderFrom), ctx.output.color, { ...renderContext(plan.slackUnderFrom), confirming: true }),
+      text: renderRotation(document(plan.rotation!, true, null, plan.slackUnderFrom), ctx.output.color, {
+        ...renderContext(plan.slackUnderFrom),
+        confirming: true,
+      }),
       question: `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values under ${to.label} (fingerprint ${to.fingerprint})?`,
     }),
     apply: async (conn, plan, { backup, signal }) => ({
@@ -70,14 +88,19 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
       runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder(), slackUnderFrom),
-      rerun: typeof flags.backup === 'string' ? 'run the same command again with another --backup path (that one now exists)' : 'run the same command again',
+      rerun:
+        typeof flags.backup === 'string'
+          ? 'run the same command again with another --backup path (that one now exists)'
+          : 'run the same command again',
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
     };
   }
   const final = outcome.result ?? outcome.plan;
   // Nothing to re-seal reads as a finished run, not as a plan: the database is already where the run would leave it.
   const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom);
-  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) => renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)));
+  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) =>
+    renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)),
+  );
   if (outcome.interrupted) return ExitCode.interrupted;
   return doc.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -18,10 +18,11 @@ export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Pr
   if (!(LAMINAR_KEY_NAMES as readonly string[]).includes(flags.name) && !flags.force) {
     throw new UsageError(`${flags.name} is not a name Laminar uses`, `use one of ${LAMINAR_KEY_NAMES.join(', ')}, or --force`);
   }
-  if (flags.keep !== undefined && flags.value !== undefined) throw new UsageError('--keep and --value exclude each other', '--keep keeps an existing row; --value seals a new one');
+  if (flags.keep !== undefined && flags.value !== undefined)
+    throw new UsageError('--keep and --value exclude each other', '--keep keeps an existing row; --value seals a new one');
   const key = requireAeadKey(ctx.laminarSecrets());
   const keepId = flags.keep ?? null;
-  if (keepId === null) refusePublicKey(ctx, key, Boolean(flags.allowPublicKey), "AEAD_SECRET_KEY (the key set seals under)");
+  if (keepId === null) refusePublicKey(ctx, key, Boolean(flags.allowPublicKey), 'AEAD_SECRET_KEY (the key set seals under)');
   let value: string | null = null;
   if (keepId === null && !flags.dryRun) {
     if (flags.value !== undefined) value = await ctx.resolveValue(flags.value, '--value');
@@ -40,7 +41,9 @@ export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Pr
     nothingToDo: (plan) => plan.keepId !== null && plan.rows.length === 1,
     present: (plan) => ({
       text: renderSetPlan(plan, key.fingerprint, ctx.output.color),
-      question: keepId ? `Keep row ${keepId} and remove the others?` : `Replace the ${flags.name} rows of project ${flags.project} with the new value?`,
+      question: keepId
+        ? `Keep row ${keepId} and remove the others?`
+        : `Replace the ${flags.name} rows of project ${flags.project} with the new value?`,
     }),
     apply: (conn, plan, { backup }) => applySet(conn, plan, { value, key, backup }),
   });

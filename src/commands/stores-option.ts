@@ -8,7 +8,8 @@ export function selectStores(names: string[], fallback: (store: StoreDefinition)
   const wanted = new Set<string>();
   for (const name of names) {
     const matches = STORES.filter((store) => store.name === name || store.table === name);
-    if (matches.length === 0) throw new UsageError(`unknown store ${JSON.stringify(name)}`, `stores: ${[...STORE_NAMES, 'workspace_deployments'].join(', ')}`);
+    if (matches.length === 0)
+      throw new UsageError(`unknown store ${JSON.stringify(name)}`, `stores: ${[...STORE_NAMES, 'workspace_deployments'].join(', ')}`);
     for (const store of matches) wanted.add(store.name);
   }
   return STORES.filter((store) => wanted.has(store.name));

@@ -5,7 +5,16 @@ import { requireAeadKey } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { keyRingFor } from '../core/keyring.js';
-import { loadStoredCredentials, planVerification, runVerification, verifySingleKey, type ProbeDeps, type ProbeSettings, type VerifyResult, type VerifyStatus } from '../core/verify.js';
+import {
+  loadStoredCredentials,
+  planVerification,
+  runVerification,
+  verifySingleKey,
+  type ProbeDeps,
+  type ProbeSettings,
+  type VerifyResult,
+  type VerifyStatus,
+} from '../core/verify.js';
 import { findProvider, PROVIDER_NAMES, type ProviderName } from '../providers/index.js';
 import { STORES } from '../stores/stores.js';
 import { emit, withProgress } from '../report/output.js';
@@ -19,7 +28,8 @@ function parseProviderMap(entries: string[], flag: string): Partial<Record<Provi
   for (const entry of entries) {
     const at = entry.indexOf('=');
     const name = entry.slice(0, at);
-    if (at < 1 || !findProvider(name)) throw new UsageError(`${flag} takes PROVIDER=VALUE with PROVIDER one of ${PROVIDER_NAMES.join(', ')}`);
+    if (at < 1 || !findProvider(name))
+      throw new UsageError(`${flag} takes PROVIDER=VALUE with PROVIDER one of ${PROVIDER_NAMES.join(', ')}`);
     map[name as ProviderName] = entry.slice(at + 1);
   }
   return map;
@@ -27,9 +37,13 @@ function parseProviderMap(entries: string[], flag: string): Partial<Record<Provi
 
 function parseFailOn(text: string | undefined): Set<VerifyStatus> {
   if (text === undefined) return new Set(FAILABLE_STATUSES);
-  const statuses = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const statuses = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const status of statuses) {
-    if (!(FAILABLE_STATUSES as string[]).includes(status)) throw new UsageError(`--fail-on: unknown status ${JSON.stringify(status)}`, `statuses: ${FAILABLE_STATUSES.join(',')}`);
+    if (!(FAILABLE_STATUSES as string[]).includes(status))
+      throw new UsageError(`--fail-on: unknown status ${JSON.stringify(status)}`, `statuses: ${FAILABLE_STATUSES.join(',')}`);
   }
   return new Set(statuses as VerifyStatus[]);
 }
@@ -49,7 +63,8 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
       throw new UsageError(`--base-url ${name}=... is not a URL`);
     }
     if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') throw new UsageError(`--base-url ${name} must be http(s)`);
-    if (!findProvider(name)!.ownHost.test(parsed.hostname)) ctx.output.note(ctx.output.color.yellow(`warning: ${name} keys will be sent to ${parsed.host}, which is not ${name}'s own API host`));
+    if (!findProvider(name)!.ownHost.test(parsed.hostname))
+      ctx.output.note(ctx.output.color.yellow(`warning: ${name} keys will be sent to ${parsed.host}, which is not ${name}'s own API host`));
   }
   const failOn = parseFailOn(flags.failOn);
   const failing = (r: VerifyResult) => failOn.has(r.status);
@@ -69,7 +84,8 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
       onResult: (done, total) => update(`Calling providers: ${done}/${total}`),
     };
     if (flags.key !== undefined) {
-      if (providers.length !== 1) throw new UsageError('--key needs exactly one --provider', 'e.g. verify-provider --provider openai --key env:OPENAI_API_KEY');
+      if (providers.length !== 1)
+        throw new UsageError('--key needs exactly one --provider', 'e.g. verify-provider --provider openai --key env:OPENAI_API_KEY');
       const adapter = findProvider(providers[0]!)!;
       const key = await ctx.resolveValue(flags.key, '--key');
       const env = ctx.environment().env;
@@ -85,13 +101,18 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
     const target = ctx.databaseTarget();
     await loadCipher();
     const stored = await usingLaminarDatabase(target, (db) => loadStoredCredentials(db, projects));
-    const doctorRing = keyRingFor(STORES.find((s) => s.name === 'provider_api_keys')!, secrets, []);
+    const doctorRing = keyRingFor(
+      STORES.find((s) => s.name === 'provider_api_keys')!,
+      secrets,
+      [],
+    );
     const jobs = planVerification(stored.rows, { current, doctorRing, providers: providers.length > 0 ? providers : null });
     return { results: await runVerification(jobs, settings, deps), names: stored.names };
   });
 
   const document = verifyDocument(results, failing);
-  if (flags.junit) fs.writeFileSync(path.resolve(ctx.cwd, flags.junit), ctx.output.redactor.apply(renderJunit(results, failing)), { mode: 0o644 });
+  if (flags.junit)
+    fs.writeFileSync(path.resolve(ctx.cwd, flags.junit), ctx.output.redactor.apply(renderJunit(results, failing)), { mode: 0o644 });
   if (ctx.githubActions) for (const line of githubAnnotations(results, failing)) ctx.output.note(line);
   emit(ctx.output, document, (doc) => renderVerify(doc, names, ctx.output.color, failing, { all: Boolean(flags.all) }));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

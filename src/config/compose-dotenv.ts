@@ -147,7 +147,8 @@ export function parseComposeDotenv(text: string, options: ComposeDotenvOptions =
       closed = j;
       break;
     }
-    if (closed < 0) throw new DotenvSyntaxError(`unterminated quoted value (${quote === '"' ? 'double' : 'single'} quote)`, lineAt(valueStart));
+    if (closed < 0)
+      throw new DotenvSyntaxError(`unterminated quoted value (${quote === '"' ? 'double' : 'single'} quote)`, lineAt(valueStart));
     const quoted = quote === '"' ? expand(decodeEscapes(chars), valueStart) : chars;
     if (name !== '') out.set(name, quoted);
     // Compose reads on right after the closing quote: ` # comment` is skipped as a comment.

@@ -67,7 +67,10 @@ function parsePostgresUrl(text: string, source: string): DatabaseTarget {
     user = decodeURIComponent(url.username);
     decodeURIComponent(url.password);
   } catch {
-    throw new ConfigError(`${source} has a badly percent-encoded user or password`, 'percent-encode special characters, e.g. @ as %40, % as %25');
+    throw new ConfigError(
+      `${source} has a badly percent-encoded user or password`,
+      'percent-encode special characters, e.g. @ as %40, % as %25',
+    );
   }
   // libpq's sslmode, not node-postgres's: `require` encrypts without verifying the certificate
   // (node-postgres alone treats it as verify-full and warns), `verify-full` verifies.
@@ -109,10 +112,15 @@ export function isDatabaseConfigured(env: Environment, flagUrl: string | undefin
  * web app accepts; the POSTGRES_* variables of Laminar's compose `.env` (the quickstart
  * publishes Postgres on localhost:POSTGRES_PORT, 5433 by default).
  */
-export function resolveDatabaseTarget(env: Environment, flagUrl: string | undefined, origins: LoadedEnvironment['origins'] = {}): DatabaseTarget {
+export function resolveDatabaseTarget(
+  env: Environment,
+  flagUrl: string | undefined,
+  origins: LoadedEnvironment['origins'] = {},
+): DatabaseTarget {
   if (flagUrl !== undefined && flagUrl !== '') return parsePostgresUrl(flagUrl, '--database-url');
   const url = env.DATABASE_URL;
-  if (url !== undefined && url.trim() !== '') return { ...parsePostgresUrl(url, 'DATABASE_URL'), source: describeOrigin('DATABASE_URL', origins) };
+  if (url !== undefined && url.trim() !== '')
+    return { ...parsePostgresUrl(url, 'DATABASE_URL'), source: describeOrigin('DATABASE_URL', origins) };
   if (env.DATABASE_HOST) {
     const port = checkPort(env.DATABASE_PORT || '5432', 'DATABASE_PORT');
     return parsePostgresUrl(
@@ -144,4 +152,3 @@ export function resolveDatabaseTarget(env: Environment, flagUrl: string | undefi
     "pass --database-url postgres://USER:PASSWORD@localhost:5433/postgres, set DATABASE_URL, or --env-file Laminar's .env",
   );
 }
-

@@ -94,15 +94,20 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
       );
     }
     if (text.includes('\0')) {
-      throw new ConfigError(`env file ${file} is not a text file`, 'point --env-file at a KEY=value file such as Laminar\'s .env');
+      throw new ConfigError(`env file ${file} is not a text file`, "point --env-file at a KEY=value file such as Laminar's .env");
     }
     // Read as Docker Compose reads Laminar's .env (what its containers get): `abc#def` keeps its `#`.
     let parsed: Map<string, string>;
     try {
       parsed = parseComposeDotenv(text, { lookup: (name) => processEnv[name] });
     } catch (error) {
-      if (error instanceof DotenvSyntaxError) throw new ConfigError(`env file ${file} line ${error.line}: ${error.message}`, 'fix that line (KEY=value; quote values with spaces)');
-      if (error instanceof InterpolationError) throw new ConfigError(`env file ${file}: ${error.message}`, 'set the variable it names, or fix the ${...} expression');
+      if (error instanceof DotenvSyntaxError)
+        throw new ConfigError(
+          `env file ${file} line ${error.line}: ${error.message}`,
+          'fix that line (KEY=value; quote values with spaces)',
+        );
+      if (error instanceof InterpolationError)
+        throw new ConfigError(`env file ${file}: ${error.message}`, 'set the variable it names, or fix the ${...} expression');
       throw error;
     }
     // A BOM would otherwise become part of the first variable's name for dotenv.
@@ -110,7 +115,8 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     for (const [name, value] of parsed) {
       merged[name] = value;
       noteOrigin(name, file);
-      if (name in KNOWN_VARIABLES && dotenvReading[name] !== undefined && dotenvReading[name] !== value) readDifferently.push({ file, name });
+      if (name in KNOWN_VARIABLES && dotenvReading[name] !== undefined && dotenvReading[name] !== value)
+        readDifferently.push({ file, name });
     }
     filesRead.push(fullPath);
   }
@@ -131,7 +137,9 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
 export function resolveBackupDirectory(processEnv: Environment): { path: string; explicit: boolean } {
   const chosen = processEnv.LMNR_KEYS_BACKUP_DIR;
   if (chosen !== undefined && chosen.trim() !== '') return { path: path.resolve(chosen), explicit: true };
-  const state = processEnv.XDG_STATE_HOME && path.isAbsolute(processEnv.XDG_STATE_HOME) ? processEnv.XDG_STATE_HOME : path.join(processEnv.HOME || os.homedir(), '.local', 'state');
+  const state =
+    processEnv.XDG_STATE_HOME && path.isAbsolute(processEnv.XDG_STATE_HOME)
+      ? processEnv.XDG_STATE_HOME
+      : path.join(processEnv.HOME || os.homedir(), '.local', 'state');
   return { path: path.join(state, 'lmnr-keys', 'backups'), explicit: false };
 }
-

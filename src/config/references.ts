@@ -69,14 +69,18 @@ async function readReference(ref: Exclude<Reference, { kind: 'laminar-default' }
   switch (ref.kind) {
     case 'env': {
       const value = io.env[ref.name];
-      if (value === undefined || value.trim() === '') throw new ConfigError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
+      if (value === undefined || value.trim() === '')
+        throw new ConfigError(`${ref.label}: variable ${ref.name} is not set`, 'export it or add it to an --env-file');
       return value;
     }
     case 'file': {
       try {
         return firstLine(fs.readFileSync(path.resolve(io.cwd, ref.path), 'utf8'));
       } catch (error) {
-        throw new ConfigError(`${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and permissions');
+        throw new ConfigError(
+          `${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+          'check the path and permissions',
+        );
       }
     }
     case 'stdin':
@@ -92,19 +96,25 @@ function describe(ref: Reference): string {
 export async function resolveKey(ref: Reference, io: ReferenceIo): Promise<SecretKey> {
   if (ref.kind === 'laminar-default') return laminarDefaultKey();
   if (ref.kind === 'literal') {
-    io.warn(`warning: a key was given on the command line (${ref.label}); other users of this machine can read process arguments. Prefer env:NAME or file:PATH.`);
+    io.warn(
+      `warning: a key was given on the command line (${ref.label}); other users of this machine can read process arguments. Prefer env:NAME or file:PATH.`,
+    );
     return keyFromHex(ref.label, ref.hex);
   }
   const cleaned = cleanSecretText(await readReference(ref, io)).value;
   if (!isKeyHex(cleaned)) {
-    throw new ConfigError(`${describe(ref)} does not hold a 64-hex-character key (${cleaned.length} characters; not echoed)`, 'generate one with `lmnr-keys gen-secret --out FILE`');
+    throw new ConfigError(
+      `${describe(ref)} does not hold a 64-hex-character key (${cleaned.length} characters; not echoed)`,
+      'generate one with `lmnr-keys gen-secret --out FILE`',
+    );
   }
   return keyFromHex(ref.label, cleaned);
 }
 
 /** Turns a reference into a provider value (trimmed, unquoted). */
 export async function resolveValue(ref: Reference, io: ReferenceIo): Promise<string> {
-  if (ref.kind === 'laminar-default' || ref.kind === 'literal') throw new UsageError(`${ref.label} is a key reference, not a value`, `forms: ${VALUE_REFERENCE_FORMS}`);
+  if (ref.kind === 'laminar-default' || ref.kind === 'literal')
+    throw new UsageError(`${ref.label} is a key reference, not a value`, `forms: ${VALUE_REFERENCE_FORMS}`);
   const cleaned = cleanSecretText(await readReference(ref, io)).value;
   if (cleaned === '') throw new ConfigError(`${describe(ref)} is empty`, 'put the value there, or name another reference');
   return cleaned;
@@ -119,7 +129,10 @@ export async function resolveKeys(refs: Reference[], io: ReferenceIo): Promise<S
 }
 
 export function stdinTwice(): UsageError {
-  return new UsageError('only one reference can read stdin (-), across all flags', 'put the other keys or values in files (file:PATH) or variables (env:NAME)');
+  return new UsageError(
+    'only one reference can read stdin (-), across all flags',
+    'put the other keys or values in files (file:PATH) or variables (env:NAME)',
+  );
 }
 
 /** Reads all of stdin (the process's); refuses a terminal, where it would wait for typing. */

@@ -35,7 +35,8 @@ function reenterStep(finding: Finding, context: AdviceContext): string {
     const project = finding.projectId ?? 'PROJECT_ID';
     return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings)${orQuarantine('it')}`;
   }
-  if (finding.store === 'slack_integrations') return `reconnect Slack in Laminar's workspace settings (it re-creates the token in place)${orQuarantine('it')}`;
+  if (finding.store === 'slack_integrations')
+    return `reconnect Slack in Laminar's workspace settings (it re-creates the token in place)${orQuarantine('it')}`;
   return `set up the hybrid deployment for this workspace again${orQuarantine('the value')}`;
 }
 
@@ -97,10 +98,18 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
           command: null,
         };
       }
-      return { cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`, nextStep: reenterStep(finding, context), command: null };
+      return {
+        cause: `the stored value is malformed: ${finding.detail ?? 'bad hex'}`,
+        nextStep: reenterStep(finding, context),
+        command: null,
+      };
     case 'incomplete':
       return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding, context), command: null };
     case 'not_utf8':
-      return { cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it', nextStep: reenterStep(finding, context), command: null };
+      return {
+        cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it',
+        nextStep: reenterStep(finding, context),
+        command: null,
+      };
   }
 }

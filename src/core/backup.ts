@@ -116,7 +116,11 @@ export function createBackupFile(filePath: string, header: () => BackupHeader): 
       fd = fs.openSync(filePath, 'wx', 0o600);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new BackupExistsError(`backup file ${filePath} already exists`, 'choose another --backup path; lmnr-keys never overwrites a backup');
+      if (code === 'EEXIST')
+        throw new BackupExistsError(
+          `backup file ${filePath} already exists`,
+          'choose another --backup path; lmnr-keys never overwrites a backup',
+        );
       throw new ConfigError(`cannot create backup file ${filePath} (${code ?? 'error'})`, 'choose a writable --backup path');
     }
     // umask cannot widen 0600, but make the mode explicit in case the file system ignored it.
@@ -125,7 +129,7 @@ export function createBackupFile(filePath: string, header: () => BackupHeader): 
   };
   const writeAll = (bytes: Buffer) => {
     if (fd === null) open();
-    for (let written = 0; written < bytes.length; ) written += fs.writeSync(fd!, bytes, written, bytes.length - written);
+    for (let written = 0; written < bytes.length;) written += fs.writeSync(fd!, bytes, written, bytes.length - written);
   };
   let committed = 0;
   return {
@@ -169,7 +173,8 @@ function checkRecord(record: BackupRecord, line: number, file: string, isStore: 
   if (!isStore(record.store)) throw bad(`unknown store ${JSON.stringify(String(record.store)).slice(0, 60)}`);
   if (typeof record.id !== 'string' || !UUID.test(record.id)) throw bad('the id is not a uuid');
   if (record.type === 'update') {
-    if (![record.oldCiphertextHex, record.oldNonceHex, record.newCiphertextHex, record.newNonceHex].every(isTextOrNull)) throw bad('a sealed value is neither text nor null');
+    if (![record.oldCiphertextHex, record.oldNonceHex, record.newCiphertextHex, record.newNonceHex].every(isTextOrNull))
+      throw bad('a sealed value is neither text nor null');
   } else if (record.row === null || typeof record.row !== 'object' || Array.isArray(record.row)) {
     throw bad('the deleted row is not an object');
   }
@@ -205,11 +210,15 @@ export function readBackupFile(filePath: string, isStore: (name: string) => bool
       }
       throw new ConfigError(`backup file ${name} line ${index + 1} is not JSON`, 'pass an lmnr-keys backup file, unedited');
     }
-    if (parsed === null || typeof parsed !== 'object') throw new ConfigError(`backup file ${name} line ${index + 1} is not a record`, 'pass an lmnr-keys backup file, unedited');
+    if (parsed === null || typeof parsed !== 'object')
+      throw new ConfigError(`backup file ${name} line ${index + 1} is not a record`, 'pass an lmnr-keys backup file, unedited');
     if (parsed.type === 'header') {
       if (parsed.tool !== 'lmnr-keys') break;
       if (parsed.version !== 1) {
-        throw new ConfigError(`backup file ${name} has version ${JSON.stringify(parsed.version)}, which this lmnr-keys does not know`, 'restore it with the lmnr-keys version that wrote it');
+        throw new ConfigError(
+          `backup file ${name} has version ${JSON.stringify(parsed.version)}, which this lmnr-keys does not know`,
+          'restore it with the lmnr-keys version that wrote it',
+        );
       }
       header = parsed;
     } else if (parsed.type === 'update' || parsed.type === 'delete') {
@@ -223,7 +232,10 @@ export function readBackupFile(filePath: string, isStore: (name: string) => bool
     if (typeof record.batch === 'number') record.committed = committedBatches.has(record.batch);
   }
   if (!header || header.tool !== 'lmnr-keys') {
-    throw new ConfigError(`${name} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');
+    throw new ConfigError(
+      `${name} is not an lmnr-keys backup (no header line)`,
+      'pass a file written by lmnr-keys rotate, set or quarantine',
+    );
   }
   return { header, records, truncatedLastLine };
 }

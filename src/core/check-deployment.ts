@@ -91,7 +91,11 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
 
   const composeCommand = compose.project?.command ?? 'docker compose';
   if (options.containers !== null) {
-    const input = await readInput(options.containers, 'the --containers file', 'produce it with: docker inspect $(docker compose ps -q) > containers.json');
+    const input = await readInput(
+      options.containers,
+      'the --containers file',
+      'produce it with: docker inspect $(docker compose ps -q) > containers.json',
+    );
     results.push(readContainers(input.text, input.label, composeCommand));
   } else if (compose.project && !options.noContainers) {
     const discovered = await discoverContainers(io.runDocker, compose.project.name);
@@ -101,11 +105,16 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
 
   if (options.helmValues.length > 0) {
     const files = [];
-    for (const file of options.helmValues) files.push(await readInput(file, 'the Helm values file', 'pass the values file(s) you give to helm install/upgrade -f'));
+    for (const file of options.helmValues)
+      files.push(await readInput(file, 'the Helm values file', 'pass the values file(s) you give to helm install/upgrade -f'));
     results.push(readHelmValues(files));
   }
   if (options.manifests !== null) {
-    const input = await readInput(options.manifests, 'the --manifests file', 'save what `helm template` or `kubectl get deploy,statefulset,secret -o yaml` prints');
+    const input = await readInput(
+      options.manifests,
+      'the --manifests file',
+      'save what `helm template` or `kubectl get deploy,statefulset,secret -o yaml` prints',
+    );
     results.push(readManifests(input.text, input.label));
   }
 
@@ -150,9 +159,9 @@ export interface DatabaseCounts {
  * too (Laminar's chart copies it into SLACK_ENCRYPTION_KEY); a SLACK_ENCRYPTION_KEY on Slack only.
  */
 export function storesForKey(variables: ReadonlySet<SecretVariable>): StoreName[] {
-  return STORES.filter((store) => variables.has(store.secretVariable) || (variables.has('AEAD_SECRET_KEY') && store.secretVariable === 'SLACK_ENCRYPTION_KEY')).map(
-    (store) => store.name,
-  );
+  return STORES.filter(
+    (store) => variables.has(store.secretVariable) || (variables.has('AEAD_SECRET_KEY') && store.secretVariable === 'SLACK_ENCRYPTION_KEY'),
+  ).map((store) => store.name);
 }
 
 /** Counts, in one read-only snapshot, the values each key opens. Call loadCipher() first. */
@@ -200,7 +209,8 @@ export async function countValuesByKey(db: LaminarDb, keys: KeyToCount[], batchS
 
 export type ServiceStatus = 'ok' | 'missing' | 'empty' | 'invalid' | 'public_default' | 'external' | 'not_given';
 
-export type FindingKind = 'missing' | 'empty' | 'invalid' | 'public_default' | 'mismatch' | 'shell_override' | 'stale_container' | 'not_in_database';
+export type FindingKind =
+  'missing' | 'empty' | 'invalid' | 'public_default' | 'mismatch' | 'shell_override' | 'stale_container' | 'not_in_database';
 
 export interface ServiceRow {
   service: string;
@@ -251,8 +261,10 @@ interface Evaluated {
 
 function evaluate(entry: ReceivedVariable): Evaluated {
   if (entry.unreadable) return { entry, status: entry.unreadable.kind, key: null, problem: entry.unreadable.detail };
-  if (entry.refusal) return { entry, status: 'missing', key: null, problem: `docker compose refuses to start ${entry.service}: ${entry.refusal}` };
-  if (entry.value === null) return { entry, status: 'missing', key: null, problem: `${entry.service} does not receive ${entry.variable} (${entry.from})` };
+  if (entry.refusal)
+    return { entry, status: 'missing', key: null, problem: `docker compose refuses to start ${entry.service}: ${entry.refusal}` };
+  if (entry.value === null)
+    return { entry, status: 'missing', key: null, problem: `${entry.service} does not receive ${entry.variable} (${entry.from})` };
   if (entry.value.trim() === '') {
     return { entry, status: 'empty', key: null, problem: `${entry.service} receives ${entry.variable} empty (${entry.from})` };
   }
@@ -288,16 +300,17 @@ function describeHolder(e: Evaluated): string {
 
 export function judgeDeployment(
   gathered: Pick<GatheredDeployment, 'received' | 'sources' | 'notes'>,
-  database: { checked: false; reason: string; error?: { exitCode: number; message: string; hint: string | null } } | { checked: true; counts: DatabaseCounts },
+  database:
+    | { checked: false; reason: string; error?: { exitCode: number; message: string; hint: string | null } }
+    | { checked: true; counts: DatabaseCounts },
   options: JudgeOptions,
 ): CheckDeploymentResult {
-  const evaluated = [...gathered.received]
-    .sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group))
-    .map(evaluate);
+  const evaluated = [...gathered.received].sort((a, b) => GROUP_ORDER.indexOf(a.group) - GROUP_ORDER.indexOf(b.group)).map(evaluate);
   const findings: DeploymentFinding[] = [];
   const notes: DeploymentNote[] = [...gathered.notes];
   const counts = database.checked ? database.counts : null;
-  const storedIn = (stores: StoreName[]) => (counts ? counts.stored.filter((s) => stores.includes(s.store)).reduce((sum, s) => sum + s.values, 0) : 0);
+  const storedIn = (stores: StoreName[]) =>
+    counts ? counts.stored.filter((s) => stores.includes(s.store)).reduce((sum, s) => sum + s.values, 0) : 0;
   const opensFor = (key: SecretKey, stores: StoreName[]) => {
     const found = counts?.opens.find((o) => o.fingerprint === key.fingerprint);
     return found ? stores.reduce((sum, store) => sum + (found.byStore[store] ?? 0), 0) : 0;
@@ -309,14 +322,22 @@ export function judgeDeployment(
 
   // Containers that belong to a compose service read from the files are judged against it
   // (stale_container); their own state repeats the files' findings otherwise.
-  const composeServices = new Set(evaluated.filter((e) => e.entry.group === 'compose' && e.entry.composeService).map((e) => e.entry.composeService!));
-  const coveredContainer = (e: Evaluated) => e.entry.group === 'containers' && e.entry.composeService !== undefined && composeServices.has(e.entry.composeService);
+  const composeServices = new Set(
+    evaluated.filter((e) => e.entry.group === 'compose' && e.entry.composeService).map((e) => e.entry.composeService!),
+  );
+  const coveredContainer = (e: Evaluated) =>
+    e.entry.group === 'containers' && e.entry.composeService !== undefined && composeServices.has(e.entry.composeService);
 
   // 1. Each value on its own.
   for (const e of evaluated) {
     const { entry } = e;
     if (e.status === 'external' || e.status === 'not_given') {
-      notes.push({ kind: e.status === 'external' ? 'external' : 'not_given', service: entry.service, variable: entry.variable, detail: e.problem ?? '' });
+      notes.push({
+        kind: e.status === 'external' ? 'external' : 'not_given',
+        service: entry.service,
+        variable: entry.variable,
+        detail: e.problem ?? '',
+      });
       continue;
     }
     if (coveredContainer(e)) continue;
@@ -331,9 +352,14 @@ export function judgeDeployment(
       continue;
     }
     if (e.status === 'missing') {
-      add(e, 'missing', e.problem!, entry.refusal
-        ? `set ${entry.setIn}, then ${entry.restart}`
-        : `give ${entry.service} ${entry.variable} (the key your data is sealed with) in ${entry.setIn}, then ${entry.restart}`);
+      add(
+        e,
+        'missing',
+        e.problem!,
+        entry.refusal
+          ? `set ${entry.setIn}, then ${entry.restart}`
+          : `give ${entry.service} ${entry.variable} (the key your data is sealed with) in ${entry.setIn}, then ${entry.restart}`,
+      );
     } else if (e.status === 'empty') {
       add(e, 'empty', e.problem!, `set ${entry.setIn} to the key your data is sealed with, then ${entry.restart}`);
     } else if (e.status === 'invalid') {
@@ -342,7 +368,15 @@ export function judgeDeployment(
       const store = entry.variable === 'SLACK_ENCRYPTION_KEY' ? ' --store slack_integrations' : '';
       // Another service of the same deployment holds a key of its own: the fix is to agree with it
       // (as the mismatch finding says), not a third key.
-      const ownKey = evaluated.find((o) => o !== e && o.entry.group === entry.group && o.entry.variable === entry.variable && o.key && o.status !== 'public_default' && !coveredContainer(o));
+      const ownKey = evaluated.find(
+        (o) =>
+          o !== e &&
+          o.entry.group === entry.group &&
+          o.entry.variable === entry.variable &&
+          o.key &&
+          o.status !== 'public_default' &&
+          !coveredContainer(o),
+      );
       add(
         e,
         'public_default',
@@ -403,15 +437,28 @@ export function judgeDeployment(
 
   // 3. Running containers created before their configuration changed.
   for (const e of evaluated.filter(coveredContainer)) {
-    const configured = evaluated.find((c) => c.entry.group === 'compose' && c.entry.composeService === e.entry.composeService && c.entry.variable === e.entry.variable);
+    const configured = evaluated.find(
+      (c) => c.entry.group === 'compose' && c.entry.composeService === e.entry.composeService && c.entry.variable === e.entry.variable,
+    );
     if (!configured || configured.status === 'external' || configured.status === 'not_given') continue;
     const configuredValue = configured.entry.refusal ? null : configured.entry.value;
     if (configuredValue === e.entry.value) continue;
-    const holds = e.key ? `holds ${e.entry.variable} ${e.key.fingerprint}` : e.entry.value === null ? `has no ${e.entry.variable}` : `holds a ${e.status} ${e.entry.variable}`;
+    const holds = e.key
+      ? `holds ${e.entry.variable} ${e.key.fingerprint}`
+      : e.entry.value === null
+        ? `has no ${e.entry.variable}`
+        : `holds a ${e.status} ${e.entry.variable}`;
     const gives = configured.key
       ? `gives it ${configured.key.fingerprint} (from ${configured.entry.from})`
-      : configuredValue === null ? 'gives it none' : `gives it another value (from ${configured.entry.from})`;
-    add(e, 'stale_container', `container ${e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} now ${gives}: it was created before the change (docker compose restart keeps the old environment)`, e.entry.restart);
+      : configuredValue === null
+        ? 'gives it none'
+        : `gives it another value (from ${configured.entry.from})`;
+    add(
+      e,
+      'stale_container',
+      `container ${e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} now ${gives}: it was created before the change (docker compose restart keeps the old environment)`,
+      e.entry.restart,
+    );
   }
 
   // 4. Keys under which none of the stored values open.
@@ -466,11 +513,17 @@ export function judgeDeployment(
         stored: counts.stored,
         opens: counts.opens.map((o) => ({
           ...o,
-          heldBy: [...new Set(evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${e.entry.service} ${e.entry.variable}`))],
+          heldBy: [
+            ...new Set(evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${e.entry.service} ${e.entry.variable}`)),
+          ],
           publicDefault: o.fingerprint === DEFAULT_FINGERPRINT,
         })),
       }
-    : { checked: false, reason: database.checked ? '' : database.reason, ...(!database.checked && database.error ? { error: database.error } : {}) };
+    : {
+        checked: false,
+        reason: database.checked ? '' : database.reason,
+        ...(!database.checked && database.error ? { error: database.error } : {}),
+      };
   return {
     sources: gathered.sources,
     services,

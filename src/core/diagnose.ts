@@ -59,7 +59,11 @@ export function loadShape(store: StoreDefinition, row: SealedRow): LoadedShape {
     return { kind: 'broken', status: 'malformed', detail: 'ciphertext and nonce are empty' };
   }
   if (noCiphertext || noNonce) {
-    return { kind: 'broken', status: 'incomplete', detail: noCiphertext ? 'nonce is set but the ciphertext is empty' : 'ciphertext is set but the nonce is empty' };
+    return {
+      kind: 'broken',
+      status: 'incomplete',
+      detail: noCiphertext ? 'nonce is set but the ciphertext is empty' : 'ciphertext is set but the nonce is empty',
+    };
   }
   const opener = sharedOpener();
   const loaded = opener.load(row.ciphertextHex!, row.nonceHex!);
@@ -67,8 +71,10 @@ export function loadShape(store: StoreDefinition, row: SealedRow): LoadedShape {
   // Read as Laminar's web app reads it: Buffer.from(text, 'hex') keeps the pairs before the first non-hex character.
   const nonce = Buffer.from(row.nonceHex!, 'hex');
   const ciphertext = Buffer.from(row.ciphertextHex!, 'hex');
-  if (nonce.length * 2 === row.nonceHex!.length && ciphertext.length * 2 === row.ciphertextHex!.length) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
-  if (!opener.load(ciphertext.toString('hex'), nonce.toString('hex')).ok) return { kind: 'broken', status: 'malformed', detail: loaded.reason };
+  if (nonce.length * 2 === row.nonceHex!.length && ciphertext.length * 2 === row.ciphertextHex!.length)
+    return { kind: 'broken', status: 'malformed', detail: loaded.reason };
+  if (!opener.load(ciphertext.toString('hex'), nonce.toString('hex')).ok)
+    return { kind: 'broken', status: 'malformed', detail: loaded.reason };
   return { kind: 'loaded', opener, lenient: loaded.reason };
 }
 
@@ -91,7 +97,11 @@ export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyR
     }
     return utf8
       ? { status: 'ok', decryptsWith: null, detail: null }
-      : { status: 'not_utf8', decryptsWith: null, detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it' };
+      : {
+          status: 'not_utf8',
+          decryptsWith: null,
+          detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it',
+        };
   }
   const found = ring.fallbacks.find((key) => opener.open(key.bytes, aad)) ?? null;
   opener.clear();

@@ -31,12 +31,19 @@ const SUSPECT_SHARE = 0.75;
 const SUSPECT_MINIMUM = 3;
 
 export function judgeDoctor(
-  report: { secrets: SecretReport[]; stores: StoreReport[]; findings: Finding[]; warnings: DuplicateWarning[]; writer: WriterLockHolder | null },
+  report: {
+    secrets: SecretReport[];
+    stores: StoreReport[];
+    findings: Finding[];
+    warnings: DuplicateWarning[];
+    writer: WriterLockHolder | null;
+  },
   strict: boolean,
 ): DoctorVerdict {
   const unopened = new Map<StoreName, number>();
   for (const finding of report.findings) {
-    if (finding.status === 'wrong_secret' && finding.decryptsWith === null) unopened.set(finding.store, (unopened.get(finding.store) ?? 0) + 1);
+    if (finding.status === 'wrong_secret' && finding.decryptsWith === null)
+      unopened.set(finding.store, (unopened.get(finding.store) ?? 0) + 1);
   }
   const suspectedWrongKey: SuspectedKey[] = [];
   for (const store of report.stores) {
@@ -50,7 +57,8 @@ export function judgeDoctor(
   const total = report.stores.reduce((sum, store) => sum + store.total, 0);
   if (report.findings.length > 0) problems.push(`${report.findings.length} of ${total} stored secrets cannot be used by Laminar`);
   if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) problems.push('a key variable needs cleanup');
-  if (strict && report.secrets.some((secret) => secret.status === 'public_default')) problems.push("Laminar's public default key is in use (--strict)");
+  if (strict && report.secrets.some((secret) => secret.status === 'public_default'))
+    problems.push("Laminar's public default key is in use (--strict)");
   if (strict && report.warnings.length > 0) problems.push('duplicate key names (--strict)');
   return {
     ok: problems.length === 0,

@@ -8,7 +8,15 @@ import type { LaminarDb } from '../db/connect.js';
 import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
 import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
-import { copyStore, decodedExactly, FIELD, INVALID_HEX_SQLSTATE, sealedRowFromTuple, tupleId, type SealedEncoding } from '../stores/copy-reader.js';
+import {
+  copyStore,
+  decodedExactly,
+  FIELD,
+  INVALID_HEX_SQLSTATE,
+  sealedRowFromTuple,
+  tupleId,
+  type SealedEncoding,
+} from '../stores/copy-reader.js';
 import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
@@ -155,7 +163,7 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         return {
           ...finding,
           workspaceId,
-          workspaceName: workspaceId ? names.workspaces.get(workspaceId) ?? null : null,
+          workspaceName: workspaceId ? (names.workspaces.get(workspaceId) ?? null) : null,
           projectName: project?.name ?? null,
         };
       });
@@ -175,7 +183,10 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         summary,
         findings,
         warnings,
-        takenOut: emptied.map((note) => ({ ...note, workspaceName: note.workspaceId ? names.workspaces.get(note.workspaceId) ?? null : null })),
+        takenOut: emptied.map((note) => ({
+          ...note,
+          workspaceName: note.workspaceId ? (names.workspaces.get(note.workspaceId) ?? null) : null,
+        })),
       };
       return { ...partial, writer, verdict: judgeDoctor({ ...partial, writer }, options.strict) };
     });
@@ -189,7 +200,14 @@ type RawFinding = Omit<Finding, 'workspaceName' | 'projectName'>;
  * buffer; every other value takes diagnoseValue's path, which explains it. Read as 'bytes'
  * inside a savepoint first; a value decode() refuses sends the store back to be read as text.
  */
-async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRing, watchDuplicates: boolean, deps: DoctorDeps, options: DoctorOptions) {
+async function diagnoseStore(
+  trx: LaminarDb,
+  store: StoreDefinition,
+  ring: KeyRing,
+  watchDuplicates: boolean,
+  deps: DoctorDeps,
+  options: DoctorOptions,
+) {
   const encodings: SealedEncoding[] = options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
   for (const encoding of encodings) {
     const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
@@ -247,7 +265,8 @@ async function diagnoseStore(trx: LaminarDb, store: StoreDefinition, ring: KeyRi
     } else {
       await copyStore(trx, store, {}, onTuple, 'hex');
     }
-    for (let i = 0; i < rereadIds.length; i += 5000) for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
+    for (let i = 0; i < rereadIds.length; i += 5000)
+      for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
     deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
     // In key order, as a keyset scan reported them (the COPY reads in physical order).
     findings.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
@@ -269,7 +288,11 @@ export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Ui
   if (encoding === 'bytes') {
     if (!decodedExactly(tuple)) return false;
     // Ciphertext, nonce and AAD are consecutive fields: one copy into libsodium's heap.
-    const consecutive = lengths[ct]! >= 0 && lengths[nonce]! >= 0 && starts[nonce] === starts[ct]! + lengths[ct]! + 4 && starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
+    const consecutive =
+      lengths[ct]! >= 0 &&
+      lengths[nonce]! >= 0 &&
+      starts[nonce] === starts[ct]! + lengths[ct]! + 4 &&
+      starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
     if (consecutive) {
       if (!opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!)) return false;
     } else {
@@ -308,10 +331,19 @@ export async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateC
   return groups.rows;
 }
 
-async function describeDuplicates(db: LaminarDb, store: StoreDefinition, groups: DuplicateGroup[], options: DoctorOptions): Promise<DuplicateWarning[]> {
+async function describeDuplicates(
+  db: LaminarDb,
+  store: StoreDefinition,
+  groups: DuplicateGroup[],
+  options: DoctorOptions,
+): Promise<DuplicateWarning[]> {
   if (groups.length === 0) return [];
   const ring = keyRingFor(store, options.secrets, options.candidates);
-  const rows = await readRows(db, store, groups.flatMap((group) => group.ids));
+  const rows = await readRows(
+    db,
+    store,
+    groups.flatMap((group) => group.ids),
+  );
   const opens = new Set(rows.filter((row: SealedRow) => diagnoseValue(store, row, ring).status === 'ok').map((row) => row.id));
   return groups.map((group) => {
     const openingIds = group.ids.filter((id) => opens.has(id));

@@ -40,20 +40,43 @@ export interface SetResult {
  * role). With --keep, the kept row must be one of the name's rows and open under the current
  * key: keeping a row Laminar cannot decode would only hide the problem.
  */
-export async function planSet(db: LaminarDb, options: { projectId: string; name: string; key: SecretKey; keepId: string | null }): Promise<SetPlan> {
+export async function planSet(
+  db: LaminarDb,
+  options: { projectId: string; name: string; key: SecretKey; keepId: string | null },
+): Promise<SetPlan> {
   await assertRowsVisible(db, ['provider_api_keys', 'projects']);
-  if (!(await projectExists(db, options.projectId))) throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
-  const rows = (await readProjectKeys(db, options.projectId, options.name, { forUpdate: false })).map((row) => ({ ...row, opensUnderCurrentKey: opensUnder(row, options.name, options.key) }));
+  if (!(await projectExists(db, options.projectId)))
+    throw new UsageError(`project ${options.projectId} does not exist`, 'doctor and verify-provider list project ids');
+  const rows = (await readProjectKeys(db, options.projectId, options.name, { forUpdate: false })).map((row) => ({
+    ...row,
+    opensUnderCurrentKey: opensUnder(row, options.name, options.key),
+  }));
   if (options.keepId !== null) {
     const kept = rows.find((row) => row.id === options.keepId);
-    if (!kept) throw new UsageError(`--keep ${options.keepId} is not one of the ${options.name} rows of project ${options.projectId}`, `its rows: ${rows.map((r) => r.id).join(', ') || 'none'}`);
-    if (!kept.opensUnderCurrentKey) throw new UsageError(`--keep ${options.keepId} does not open under the current AEAD_SECRET_KEY: Laminar could not use it`, 'keep a row doctor marks "(opens)", or set a new value with --value');
+    if (!kept)
+      throw new UsageError(
+        `--keep ${options.keepId} is not one of the ${options.name} rows of project ${options.projectId}`,
+        `its rows: ${rows.map((r) => r.id).join(', ') || 'none'}`,
+      );
+    if (!kept.opensUnderCurrentKey)
+      throw new UsageError(
+        `--keep ${options.keepId} does not open under the current AEAD_SECRET_KEY: Laminar could not use it`,
+        'keep a row doctor marks "(opens)", or set a new value with --value',
+      );
   }
   return { projectId: options.projectId, name: options.name, rows, keepId: options.keepId };
 }
 
 function opensUnder(row: ProjectKeyRow, name: string, key: SecretKey): boolean {
-  const shape = loadShape(providerStore, { id: row.id, ciphertextHex: row.ciphertextHex, nonceHex: row.nonceHex, aad: name, projectId: null, workspaceId: null, name });
+  const shape = loadShape(providerStore, {
+    id: row.id,
+    ciphertextHex: row.ciphertextHex,
+    nonceHex: row.nonceHex,
+    aad: name,
+    projectId: null,
+    workspaceId: null,
+    name,
+  });
   if (shape.kind !== 'loaded') return false;
   const opens = shape.opener.open(key.bytes, encodeAad(name));
   shape.opener.clear();
@@ -75,29 +98,65 @@ export async function applySet(
   return result;
 }
 
-async function replaceInOneTransaction(db: LaminarDb, plan: SetPlan, options: { value: string | null; key: SecretKey; backup: BackupSink | null }): Promise<SetResult> {
+async function replaceInOneTransaction(
+  db: LaminarDb,
+  plan: SetPlan,
+  options: { value: string | null; key: SecretKey; backup: BackupSink | null },
+): Promise<SetResult> {
   return db.transaction().execute(async (trx) => {
     const current = await readProjectKeys(trx, plan.projectId, plan.name, { forUpdate: true });
-    const same = current.length === plan.rows.length && current.every((row, i) => row.id === plan.rows[i]!.id && row.ciphertextHex === plan.rows[i]!.ciphertextHex && row.nonceHex === plan.rows[i]!.nonceHex);
-    if (!same) throw new IntegrityError(`the ${plan.name} rows of project ${plan.projectId} changed since the plan; nothing was written`, 'run set again to see the new plan');
+    const same =
+      current.length === plan.rows.length &&
+      current.every(
+        (row, i) =>
+          row.id === plan.rows[i]!.id && row.ciphertextHex === plan.rows[i]!.ciphertextHex && row.nonceHex === plan.rows[i]!.nonceHex,
+      );
+    if (!same)
+      throw new IntegrityError(
+        `the ${plan.name} rows of project ${plan.projectId} changed since the plan; nothing was written`,
+        'run set again to see the new plan',
+      );
     const removed = current.filter((row) => row.id !== plan.keepId);
-    await refuseCascadingDelete(trx, providerStore, removed.map((r) => r.id));
-    const whole = await readWholeRows(trx, providerStore, removed.map((r) => r.id));
-    options.backup?.append(removed.map((row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)!, batch: 1 }) satisfies BackupRecord));
+    await refuseCascadingDelete(
+      trx,
+      providerStore,
+      removed.map((r) => r.id),
+    );
+    const whole = await readWholeRows(
+      trx,
+      providerStore,
+      removed.map((r) => r.id),
+    );
+    options.backup?.append(
+      removed.map(
+        (row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)!, batch: 1 }) satisfies BackupRecord,
+      ),
+    );
     let newId: string | null = null;
     let plaintext: Uint8Array | null = null;
     if (plan.keepId === null) {
       if (options.value === null) throw new UsageError('set needs a value or --keep');
       newId = randomUUID();
       plaintext = new TextEncoder().encode(options.value);
-      await insertProviderKey(trx, { id: newId, projectId: plan.projectId, name: plan.name, sealed: sealToText(options.key.bytes, plaintext, encodeAad(plan.name)) });
+      await insertProviderKey(trx, {
+        id: newId,
+        projectId: plan.projectId,
+        name: plan.name,
+        sealed: sealToText(options.key.bytes, plaintext, encodeAad(plan.name)),
+      });
     }
-    const deleted = await deleteSealedRows(trx, providerStore, removed.map((r) => ({ id: r.id, ciphertextHex: r.ciphertextHex, nonceHex: r.nonceHex })));
-    if (deleted.size !== removed.length) throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
+    const deleted = await deleteSealedRows(
+      trx,
+      providerStore,
+      removed.map((r) => ({ id: r.id, ciphertextHex: r.ciphertextHex, nonceHex: r.nonceHex })),
+    );
+    if (deleted.size !== removed.length)
+      throw new IntegrityError('the key changed while it was being replaced; nothing was written', 'run set again');
     const checkId = newId ?? plan.keepId!;
     const [readBack] = await readRows(trx, providerStore, [checkId]);
     const shape = readBack ? loadShape(providerStore, readBack) : null;
-    const opened = shape?.kind === 'loaded' && shape.opener.open(options.key.bytes, encodeAad(plan.name)) ? shape.opener.takePlaintext() : null;
+    const opened =
+      shape?.kind === 'loaded' && shape.opener.open(options.key.bytes, encodeAad(plan.name)) ? shape.opener.takePlaintext() : null;
     const ok = opened !== null && (plaintext === null || Buffer.compare(opened, plaintext) === 0);
     opened?.fill(0);
     plaintext?.fill(0);
@@ -174,17 +233,31 @@ export async function planQuarantine(
         if (((status === 'malformed' || status === 'wrong_secret') && diagnosis.decryptsWith === null) || status === 'incomplete') {
           mine.push(toTarget(store, row, status, diagnosis.detail));
         } else if (wantedIds) {
-          seen.set(row.id, status === 'ok' ? `opens under the current ${ring.secretVariable}` : status === 'unset' ? 'holds no value' : `${status}${diagnosis.decryptsWith ? `, opens with ${diagnosis.decryptsWith}` : ''}`);
+          seen.set(
+            row.id,
+            status === 'ok'
+              ? `opens under the current ${ring.secretVariable}`
+              : status === 'unset'
+                ? 'holds no value'
+                : `${status}${diagnosis.decryptsWith ? `, opens with ${diagnosis.decryptsWith}` : ''}`,
+          );
         }
       }
     }
     targets.push(...mine);
     counts.push({ store: store.name, total, taken: mine.length });
     const effect = store.takeOut === 'delete_row' ? 'blocks_delete' : 'kept';
-    for (const found of await findDependentRows(db, store, mine.map((t) => t.id))) dependents.push({ ...found, store: store.name, effect });
+    for (const found of await findDependentRows(
+      db,
+      store,
+      mine.map((t) => t.id),
+    ))
+      dependents.push({ ...found, store: store.name, effect });
   }
   const planned = new Set(targets.map((t) => t.id));
-  const requested = options.ids.filter((id) => !planned.has(id)).map((id) => ({ id, why: seen.get(id) ?? 'no such row in the stores read' }));
+  const requested = options.ids
+    .filter((id) => !planned.has(id))
+    .map((id) => ({ id, why: seen.get(id) ?? 'no such row in the stores read' }));
   return { targets, dependents, stores: counts, requested };
 }
 
@@ -215,7 +288,11 @@ export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], 
     for (let start = 0; start < mine.length; start += 500) {
       const batch = mine.slice(start, start + 500);
       const number = ++batchNumber;
-      const done = await db.transaction().execute((trx) => (store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup, number) : deleteRows(trx, store, batch, backup, number)));
+      const done = await db
+        .transaction()
+        .execute((trx) =>
+          store.takeOut === 'clear_pair' ? clearPairs(trx, store, batch, backup, number) : deleteRows(trx, store, batch, backup, number),
+        );
       // After the commit: restore tells this batch's records from those of a batch that never committed.
       backup?.markCommitted(number, done.size);
       result.removed += done.size;
@@ -225,10 +302,34 @@ export async function runQuarantine(db: LaminarDb, targets: QuarantineTarget[], 
   return result;
 }
 
-async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null, number: number): Promise<Set<string>> {
+async function clearPairs(
+  trx: LaminarDb,
+  store: StoreDefinition,
+  batch: QuarantineTarget[],
+  backup: BackupSink | null,
+  number: number,
+): Promise<Set<string>> {
   // '' on both sides means "not set" to lmnr-keys and fits every version of Laminar's columns (NOT NULL ones too).
-  backup?.append(batch.map((t) => ({ type: 'update', store: store.name, id: t.id, oldNonceHex: t.nonceHex, oldCiphertextHex: t.ciphertextHex, newNonceHex: '', newCiphertextHex: '', batch: number }) satisfies BackupRecord));
-  const written = await updateSealedValues(trx, store, batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })));
+  backup?.append(
+    batch.map(
+      (t) =>
+        ({
+          type: 'update',
+          store: store.name,
+          id: t.id,
+          oldNonceHex: t.nonceHex,
+          oldCiphertextHex: t.ciphertextHex,
+          newNonceHex: '',
+          newCiphertextHex: '',
+          batch: number,
+        }) satisfies BackupRecord,
+    ),
+  );
+  const written = await updateSealedValues(
+    trx,
+    store,
+    batch.map((t) => ({ id: t.id, oldCiphertextHex: t.ciphertextHex, oldNonceHex: t.nonceHex, newCiphertextHex: '', newNonceHex: '' })),
+  );
   const readBack = await readRows(trx, store, [...written]);
   if (readBack.length !== written.size || readBack.some((r) => r.ciphertextHex !== '' || r.nonceHex !== '')) {
     throw new IntegrityError(`read-back after clearing ${store.name} failed; rolled back, nothing in this batch was changed`);
@@ -236,13 +337,36 @@ async function clearPairs(trx: LaminarDb, store: StoreDefinition, batch: Quarant
   return written;
 }
 
-async function deleteRows(trx: LaminarDb, store: StoreDefinition, batch: QuarantineTarget[], backup: BackupSink | null, number: number): Promise<Set<string>> {
-  await refuseCascadingDelete(trx, store, batch.map((t) => t.id));
-  const whole = await readWholeRows(trx, store, batch.map((t) => t.id));
-  backup?.append(batch.filter((t) => whole.has(t.id)).map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)!, batch: number }) satisfies BackupRecord));
-  const deleted = await deleteSealedRows(trx, store, batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })));
+async function deleteRows(
+  trx: LaminarDb,
+  store: StoreDefinition,
+  batch: QuarantineTarget[],
+  backup: BackupSink | null,
+  number: number,
+): Promise<Set<string>> {
+  await refuseCascadingDelete(
+    trx,
+    store,
+    batch.map((t) => t.id),
+  );
+  const whole = await readWholeRows(
+    trx,
+    store,
+    batch.map((t) => t.id),
+  );
+  backup?.append(
+    batch
+      .filter((t) => whole.has(t.id))
+      .map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)!, batch: number }) satisfies BackupRecord),
+  );
+  const deleted = await deleteSealedRows(
+    trx,
+    store,
+    batch.map((t) => ({ id: t.id, ciphertextHex: t.ciphertextHex, nonceHex: t.nonceHex })),
+  );
   const readBack = await readRows(trx, store, [...deleted]);
-  if (readBack.length > 0) throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);
+  if (readBack.length > 0)
+    throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);
   return deleted;
 }
 

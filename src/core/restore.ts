@@ -63,7 +63,8 @@ export async function runRestore(db: LaminarDb, records: BackupRecord[], options
     for (const store of new Set(batch.map((record) => record.store))) {
       const definition = findStore(store);
       if (!definition) {
-        for (const record of batch.filter((r) => r.store === store)) result.leftAlone.push({ store, id: record.id, reason: 'unknown store in backup' });
+        for (const record of batch.filter((r) => r.store === store))
+          result.leftAlone.push({ store, id: record.id, reason: 'unknown store in backup' });
         continue;
       }
       const updates = batch.filter((r): r is UpdateRecord => r.store === store && r.type === 'update');
@@ -75,7 +76,13 @@ export async function runRestore(db: LaminarDb, records: BackupRecord[], options
   return result;
 }
 
-async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: UpdateRecord[], options: RestoreOptions, result: RestoreResult) {
+async function restoreUpdates(
+  db: LaminarDb,
+  store: StoreDefinition,
+  records: UpdateRecord[],
+  options: RestoreOptions,
+  result: RestoreResult,
+) {
   if (records.length === 0) return;
   const reverse = records.map((r) => ({
     id: r.id,
@@ -84,12 +91,22 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
     newCiphertextHex: r.oldCiphertextHex,
     newNonceHex: r.oldNonceHex,
   }));
-  const current = new Map((await readRows(db, store, records.map((r) => r.id))).map((row) => [row.id, row]));
+  const current = new Map(
+    (
+      await readRows(
+        db,
+        store,
+        records.map((r) => r.id),
+      )
+    ).map((row) => [row.id, row]),
+  );
   const eligible = reverse.filter((u) => {
     const row = current.get(u.id);
     return row && row.ciphertextHex === u.oldCiphertextHex && row.nonceHex === u.oldNonceHex;
   });
-  const written = options.dryRun ? new Set(eligible.map((u) => u.id)) : await db.transaction().execute((trx) => updateSealedValues(trx, store, eligible));
+  const written = options.dryRun
+    ? new Set(eligible.map((u) => u.id))
+    : await db.transaction().execute((trx) => updateSealedValues(trx, store, eligible));
   for (const record of records) {
     if (written.has(record.id)) {
       result.restored += 1;
@@ -102,11 +119,22 @@ async function restoreUpdates(db: LaminarDb, store: StoreDefinition, records: Up
     if (record.committed === false) result.notApplied += 1;
     else if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
     else if (row.ciphertextHex === record.oldCiphertextHex && row.nonceHex === record.oldNonceHex) result.alreadyRestored += 1;
-    else result.leftAlone.push({ store: store.name, id: record.id, reason: 'the value changed after the backup was written (not what lmnr-keys wrote)' });
+    else
+      result.leftAlone.push({
+        store: store.name,
+        id: record.id,
+        reason: 'the value changed after the backup was written (not what lmnr-keys wrote)',
+      });
   }
 }
 
-async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: DeleteRecord[], options: RestoreOptions, result: RestoreResult) {
+async function restoreDeletes(
+  db: LaminarDb,
+  store: StoreDefinition,
+  records: DeleteRecord[],
+  options: RestoreOptions,
+  result: RestoreResult,
+) {
   if (records.length === 0) return;
   // Older lmnr-keys deleted Slack integration rows; the cascade took their channel mappings, which no backup holds.
   const cascades = (await referencingKeys(db, store)).filter((key) => key.on_delete === 'c');
@@ -127,8 +155,7 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
         // Still there as it was: either restored already, or its batch never committed (no mark).
         if (record.committed === false) result.notApplied += 1;
         else result.alreadyRestored += 1;
-      }
-      else result.leftAlone.push({ store: store.name, id: record.id, reason: 'a row with this id exists again' });
+      } else result.leftAlone.push({ store: store.name, id: record.id, reason: 'a row with this id exists again' });
       continue;
     }
     if (options.dryRun) {
@@ -145,7 +172,12 @@ async function restoreDeletes(db: LaminarDb, store: StoreDefinition, records: De
       result.leftAlone.push({
         store: store.name,
         id: record.id,
-        reason: code === '23503' ? 'its project or workspace no longer exists' : code === '23505' ? 'a conflicting row exists' : `insert failed (${code ?? 'error'})`,
+        reason:
+          code === '23503'
+            ? 'its project or workspace no longer exists'
+            : code === '23505'
+              ? 'a conflicting row exists'
+              : `insert failed (${code ?? 'error'})`,
       });
     }
   }

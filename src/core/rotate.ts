@@ -98,7 +98,10 @@ export interface RotationOptions {
 
 /** Raised when a read-back does not hold the bytes written: the batch was rolled back. */
 export class ReadBackMismatchError extends IntegrityError {
-  constructor(readonly store: StoreName, readonly id: string) {
+  constructor(
+    readonly store: StoreName,
+    readonly id: string,
+  ) {
     super(
       `read-back check failed for ${store} ${id}: the batch was rolled back and nothing in it was changed`,
       'something rewrote the value inside our transaction (a trigger?) or the database altered it; run doctor and report this',
@@ -108,7 +111,10 @@ export class ReadBackMismatchError extends IntegrityError {
 
 /** Raised when a value re-sealed in memory does not open to its plaintext: nothing was written. */
 export class ResealCheckError extends IntegrityError {
-  constructor(readonly store: StoreName, readonly id: string) {
+  constructor(
+    readonly store: StoreName,
+    readonly id: string,
+  ) {
     super(
       `a value re-sealed for ${store} ${id} did not open again to the same bytes: nothing in its batch was written`,
       'this should never happen; run doctor and report it',
@@ -150,7 +156,12 @@ function isPublicDefaultKey(key: SecretKey): boolean {
   return known;
 }
 
-function classifyLoaded(opener: SealedValueOpener, from: SecretKey[], to: SecretKey, report?: RotationStoreReport): 'alreadyCurrent' | 'rotate' | 'wrong_secret' {
+function classifyLoaded(
+  opener: SealedValueOpener,
+  from: SecretKey[],
+  to: SecretKey,
+  report?: RotationStoreReport,
+): 'alreadyCurrent' | 'rotate' | 'wrong_secret' {
   if (opener.tryKey(to.bytes)) {
     opener.clear();
     return 'alreadyCurrent';
@@ -165,7 +176,15 @@ function classifyLoaded(opener: SealedValueOpener, from: SecretKey[], to: Secret
 }
 
 function stuckValue(store: StoreDefinition, row: SealedRow, plan: Extract<Plan, { kind: 'stuck' }>): StuckValue {
-  return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name, status: plan.status, detail: plan.detail };
+  return {
+    store: store.name,
+    id: row.id,
+    workspaceId: row.workspaceId,
+    projectId: row.projectId,
+    name: row.name,
+    status: plan.status,
+    detail: plan.detail,
+  };
 }
 
 /** What planning a store needs: where counts go, and the opener. */
@@ -195,7 +214,12 @@ function countVerdict(pass: Pass, target: Target, verdict: 'alreadyCurrent' | 'r
   else if (target.batch === null) pass.report.rotated += 1;
 }
 
-function resealInto(pass: Pass, target: Target, add: (batch: ResealBatch, heap: Buffer, sealed: ResealedHex) => void, id: () => string): void {
+function resealInto(
+  pass: Pass,
+  target: Target,
+  add: (batch: ResealBatch, heap: Buffer, sealed: ResealedHex) => void,
+  id: () => string,
+): void {
   if (target.batch === null) {
     pass.opener.clear();
     return;
@@ -218,7 +242,13 @@ function planTuple(pass: Pass, target: Target, tuple: CopyTuple): void {
       return;
     }
     countVerdict(pass, target, verdict);
-    if (verdict === 'rotate') resealInto(pass, target, (batch, heap, sealed) => batch.addFromTuple(tuple, heap, sealed), () => tupleId(tuple));
+    if (verdict === 'rotate')
+      resealInto(
+        pass,
+        target,
+        (batch, heap, sealed) => batch.addFromTuple(tuple, heap, sealed),
+        () => tupleId(tuple),
+      );
     return;
   }
   planRow(pass, target, sealedRowFromTuple(store, tuple));
@@ -249,7 +279,13 @@ function planRow(pass: Pass, target: Target, row: SealedRow): void {
     return;
   }
   countVerdict(pass, target, verdict);
-  if (verdict === 'rotate') resealInto(pass, target, (batch, heap, sealed) => batch.addFromRow(row, heap, sealed), () => row.id);
+  if (verdict === 'rotate')
+    resealInto(
+      pass,
+      target,
+      (batch, heap, sealed) => batch.addFromRow(row, heap, sealed),
+      () => row.id,
+    );
 }
 
 interface Run {
@@ -266,13 +302,23 @@ export async function runRotation(deps: RotationDeps, options: RotationOptions):
     const presence = await checkStorePresence(deps.db, store);
     if (presence.present) await assertRowsVisible(deps.db, [store.table]);
     const report: RotationStoreReport = {
-      store: store.name, present: presence.present, total: 0, rotated: 0, alreadyCurrent: 0, stuck: 0, retried: 0, rowsAtStart: null, rowsAtEnd: null, fromPublicDefault: 0,
+      store: store.name,
+      present: presence.present,
+      total: 0,
+      rotated: 0,
+      alreadyCurrent: 0,
+      stuck: 0,
+      retried: 0,
+      rowsAtStart: null,
+      rowsAtEnd: null,
+      fromPublicDefault: 0,
     };
     reports.push(report);
     if (!presence.present) continue;
     report.rowsAtStart = await countRows(deps.db, store);
     const pass: Pass = { deps, options, store, report, stuck, opener: sharedOpener() };
-    const progress = () => deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated, committed: run.committed });
+    const progress = () =>
+      deps.onProgress?.({ store: store.name, scanned: report.total, rotated: report.rotated, committed: run.committed });
     if (options.dryRun) {
       // Nothing is written, so nothing needs an order: one sequential scan.
       const target: Target = { batch: null, recount: false };
@@ -341,7 +387,12 @@ async function rotateStore(pass: Pass, run: Run, progress: () => void): Promise<
     try {
       // Planned while Postgres writes `current`, yielding every few milliseconds so that the
       // transaction's next statement goes out as soon as the previous one is done.
-      if (nextRead > 0) await rows.forEach((tuple) => planTuple(pass, target, tuple), 2, () => writeFailure !== null);
+      if (nextRead > 0)
+        await rows.forEach(
+          (tuple) => planTuple(pass, target, tuple),
+          2,
+          () => writeFailure !== null,
+        );
     } finally {
       await writing;
     }
@@ -379,7 +430,10 @@ async function writeWithRetries(pass: Pass, run: Run, batch: ResealBatch): Promi
     if (attempt + 1 >= maxRetries) {
       for (const row of reread) {
         report.stuck += 1;
-        pass.stuck.push({ ...stuckValue(store, row, { kind: 'stuck', status: 'wrong_secret', detail: null }), detail: `changed by another writer on each of ${maxRetries} attempts; run rotate again` });
+        pass.stuck.push({
+          ...stuckValue(store, row, { kind: 'stuck', status: 'wrong_secret', detail: null }),
+          detail: `changed by another writer on each of ${maxRetries} attempts; run rotate again`,
+        });
       }
       return;
     }

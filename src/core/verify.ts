@@ -97,7 +97,12 @@ async function readBodyPrefix(response: Response, limit: number): Promise<string
   return Buffer.concat(chunks).subarray(0, limit).toString('utf8');
 }
 
-async function callOnce(adapter: ProviderAdapter, credential: Credential, settings: ProbeSettings, deps: ProbeDeps): Promise<{ outcome: ProbeOutcome; answer: ProviderAnswer | null; quotaChecked: boolean }> {
+async function callOnce(
+  adapter: ProviderAdapter,
+  credential: Credential,
+  settings: ProbeSettings,
+  deps: ProbeDeps,
+): Promise<{ outcome: ProbeOutcome; answer: ProviderAnswer | null; quotaChecked: boolean }> {
   const baseUrl = settings.baseUrls[adapter.name] ?? adapter.defaultBaseUrl(credential);
   const model = settings.models[adapter.name] ?? adapter.defaultModel;
   const request = await adapter.buildRequest(credential, { probe: settings.probe, baseUrl, model });
@@ -113,7 +118,16 @@ async function callOnce(adapter: ProviderAdapter, credential: Credential, settin
     });
     text = await readBodyPrefix(response, MAX_BODY_BYTES);
   } catch (error) {
-    return { outcome: { status: 'network_error', httpStatus: null, retryAfterSeconds: null, detail: describeNetworkError(error, settings.timeoutMs) }, answer: null, quotaChecked: request.quotaChecked };
+    return {
+      outcome: {
+        status: 'network_error',
+        httpStatus: null,
+        retryAfterSeconds: null,
+        detail: describeNetworkError(error, settings.timeoutMs),
+      },
+      answer: null,
+      quotaChecked: request.quotaChecked,
+    };
   }
   let json: unknown = null;
   try {
@@ -145,7 +159,12 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
 }
 
 /** One call, and one retry for transient answers, honouring retry-after up to the cap. */
-export async function probeCredential(adapter: ProviderAdapter, credential: Credential, settings: ProbeSettings, deps: ProbeDeps): Promise<ProbeOutcome> {
+export async function probeCredential(
+  adapter: ProviderAdapter,
+  credential: Credential,
+  settings: ProbeSettings,
+  deps: ProbeDeps,
+): Promise<ProbeOutcome> {
   const secrets = [credential.key, ...Object.values(credential.companions)];
   for (const secret of secrets) deps.registerSecret(secret);
   let first = await callOnce(adapter, credential, settings, deps);
@@ -164,14 +183,22 @@ export async function probeCredential(adapter: ProviderAdapter, credential: Cred
 }
 
 /** A credential to probe, or a verdict reached without any request. */
-type Job =
-  | { kind: 'probe'; adapter: ProviderAdapter; row: SealedRow; credential: Credential }
-  | { kind: 'done'; result: VerifyResult };
+type Job = { kind: 'probe'; adapter: ProviderAdapter; row: SealedRow; credential: Credential } | { kind: 'done'; result: VerifyResult };
 
 const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
 
 function resultFor(row: SealedRow, provider: ProviderName | null, status: VerifyStatus, detail: string | null): VerifyResult {
-  return { projectId: row.projectId, workspaceId: row.workspaceId, id: row.id, name: row.name, provider, status, httpStatus: null, retryAfterSeconds: null, detail };
+  return {
+    projectId: row.projectId,
+    workspaceId: row.workspaceId,
+    id: row.id,
+    name: row.name,
+    provider,
+    status,
+    httpStatus: null,
+    retryAfterSeconds: null,
+    detail,
+  };
 }
 
 /** Opens a stored value under the current key; on failure says why, in doctor's words. */
@@ -186,8 +213,16 @@ function openStored(row: SealedRow, current: SecretKey, doctorRing: KeyRing): { 
   const diagnosis = diagnoseValue(providerStore, row, doctorRing);
   if (diagnosis.status === 'ok' || diagnosis.status === 'unset') return { ok: false, cause: 'cannot be decrypted' };
   const advice = adviseOnFinding({
-    store: 'provider_api_keys', id: row.id, workspaceId: row.workspaceId, workspaceName: null, projectId: row.projectId, projectName: null,
-    name: row.name, status: diagnosis.status, decryptsWith: diagnosis.decryptsWith, detail: diagnosis.detail,
+    store: 'provider_api_keys',
+    id: row.id,
+    workspaceId: row.workspaceId,
+    workspaceName: null,
+    projectId: row.projectId,
+    projectName: null,
+    name: row.name,
+    status: diagnosis.status,
+    decryptsWith: diagnosis.decryptsWith,
+    detail: diagnosis.detail,
   });
   return { ok: false, cause: `${diagnosis.status}: ${advice.cause}` };
 }
@@ -207,7 +242,11 @@ export async function loadStoredCredentials(db: LaminarDb, projectIds: string[])
     .setAccessMode('read only')
     .execute(async (trx) => {
       const presence = await checkStorePresence(trx, providerStore);
-      if (!presence.present) throw new ConfigError(`this Laminar database has no provider keys to verify: ${presence.reason}`, 'an older Laminar stores no provider keys; doctor shows which stores exist');
+      if (!presence.present)
+        throw new ConfigError(
+          `this Laminar database has no provider keys to verify: ${presence.reason}`,
+          'an older Laminar stores no provider keys; doctor shows which stores exist',
+        );
       await assertRowsVisible(trx, ['provider_api_keys', 'projects']);
       if (projectIds.length > 0) {
         const found = await lookUpNames(trx, projectIds, []);
@@ -221,7 +260,10 @@ export async function loadStoredCredentials(db: LaminarDb, projectIds: string[])
 }
 
 /** Folds each project's rows into credentials (companions joined to their key). */
-export function planVerification(rows: SealedRow[], options: { current: SecretKey; doctorRing: KeyRing; providers: ProviderName[] | null }): Job[] {
+export function planVerification(
+  rows: SealedRow[],
+  options: { current: SecretKey; doctorRing: KeyRing; providers: ProviderName[] | null },
+): Job[] {
   const jobs: Job[] = [];
   const byProject = new Map<string, SealedRow[]>();
   for (const row of rows) {
@@ -260,7 +302,12 @@ export function planVerification(rows: SealedRow[], options: { current: SecretKe
         if (problems.length > 0) {
           jobs.push({
             kind: 'done',
-            result: resultFor(row, adapter.name, incomplete && problems.every((p) => p.endsWith('not stored for this project')) ? 'incomplete_credentials' : 'decode_failed', `${problems.join('; ')}; nothing was sent`),
+            result: resultFor(
+              row,
+              adapter.name,
+              incomplete && problems.every((p) => p.endsWith('not stored for this project')) ? 'incomplete_credentials' : 'decode_failed',
+              `${problems.join('; ')}; nothing was sent`,
+            ),
           });
           continue;
         }
@@ -271,7 +318,10 @@ export function planVerification(rows: SealedRow[], options: { current: SecretKe
       if (COMPANION_NAMES.has(row.name)) {
         const owner = PROVIDERS.find((p) => p.companions.some((c) => c.name === row.name))!;
         if (names.has(owner.keyName)) continue; // folded into its credential
-        jobs.push({ kind: 'done', result: resultFor(row, owner.name, 'skipped', `belongs to ${owner.keyName}, which this project does not store`) });
+        jobs.push({
+          kind: 'done',
+          result: resultFor(row, owner.name, 'skipped', `belongs to ${owner.keyName}, which this project does not store`),
+        });
         continue;
       }
       jobs.push({ kind: 'done', result: resultFor(row, null, 'skipped', 'not an LLM provider credential (not probed)') });
@@ -294,7 +344,11 @@ export async function runVerification(jobs: Job[], settings: ProbeSettings, deps
       else {
         const outcome = await probeCredential(job.adapter, job.credential, settings, deps);
         job.credential.key = '';
-        results[index] = { ...resultFor(job.row, job.adapter.name, outcome.status, outcome.detail), httpStatus: outcome.httpStatus, retryAfterSeconds: outcome.retryAfterSeconds };
+        results[index] = {
+          ...resultFor(job.row, job.adapter.name, outcome.status, outcome.detail),
+          httpStatus: outcome.httpStatus,
+          retryAfterSeconds: outcome.retryAfterSeconds,
+        };
       }
       deps.onResult?.(++done, jobs.length);
     }
@@ -304,10 +358,30 @@ export async function runVerification(jobs: Job[], settings: ProbeSettings, deps
 }
 
 /** The --key form: one credential from the operator, no database. */
-export async function verifySingleKey(adapter: ProviderAdapter, credential: Credential, settings: ProbeSettings, deps: ProbeDeps): Promise<VerifyResult> {
+export async function verifySingleKey(
+  adapter: ProviderAdapter,
+  credential: Credential,
+  settings: ProbeSettings,
+  deps: ProbeDeps,
+): Promise<VerifyResult> {
   const missing = adapter.companions.filter((c) => c.required && !credential.companions[c.name]).map((c) => c.name);
-  const base = { projectId: null, workspaceId: null, id: null, name: adapter.keyName, provider: adapter.name, httpStatus: null, retryAfterSeconds: null };
-  if (missing.length > 0) return { ...base, status: 'incomplete_credentials', detail: `set ${missing.join(' and ')} in the environment; nothing was sent` };
+  const base = {
+    projectId: null,
+    workspaceId: null,
+    id: null,
+    name: adapter.keyName,
+    provider: adapter.name,
+    httpStatus: null,
+    retryAfterSeconds: null,
+  };
+  if (missing.length > 0)
+    return { ...base, status: 'incomplete_credentials', detail: `set ${missing.join(' and ')} in the environment; nothing was sent` };
   const outcome = await probeCredential(adapter, credential, settings, deps);
-  return { ...base, status: outcome.status, httpStatus: outcome.httpStatus, retryAfterSeconds: outcome.retryAfterSeconds, detail: outcome.detail };
+  return {
+    ...base,
+    status: outcome.status,
+    httpStatus: outcome.httpStatus,
+    retryAfterSeconds: outcome.retryAfterSeconds,
+    detail: outcome.detail,
+  };
 }

@@ -17,12 +17,30 @@ interface SodiumModule {
   _free: (pointer: number) => void;
   HEAPU8: Uint8Array;
   _crypto_aead_xchacha20poly1305_ietf_decrypt: (
-    message: number, messageLength: number, secretNonce: number, ciphertext: number, ciphertextLengthLow: number,
-    ciphertextLengthHigh: number, aad: number, aadLengthLow: number, aadLengthHigh: number, nonce: number, key: number,
+    message: number,
+    messageLength: number,
+    secretNonce: number,
+    ciphertext: number,
+    ciphertextLengthLow: number,
+    ciphertextLengthHigh: number,
+    aad: number,
+    aadLengthLow: number,
+    aadLengthHigh: number,
+    nonce: number,
+    key: number,
   ) => number;
   _crypto_aead_xchacha20poly1305_ietf_encrypt: (
-    ciphertext: number, ciphertextLength: number, message: number, messageLengthLow: number, messageLengthHigh: number,
-    aad: number, aadLengthLow: number, aadLengthHigh: number, secretNonce: number, nonce: number, key: number,
+    ciphertext: number,
+    ciphertextLength: number,
+    message: number,
+    messageLengthLow: number,
+    messageLengthHigh: number,
+    aad: number,
+    aadLengthLow: number,
+    aadLengthHigh: number,
+    secretNonce: number,
+    nonce: number,
+    key: number,
   ) => number;
   _sodium_bin2hex: (hex: number, hexMaxLength: number, bin: number, binLength: number) => number;
 }
@@ -152,7 +170,15 @@ export class SealedValueOpener {
   load(ciphertextHex: string, nonceHex: string): LoadResult {
     this.clear();
     if (ciphertextHex.length === 0 || nonceHex.length === 0) {
-      return { ok: false, reason: ciphertextHex.length === nonceHex.length ? 'ciphertext and nonce are empty' : ciphertextHex.length === 0 ? 'ciphertext is empty' : 'nonce is empty' };
+      return {
+        ok: false,
+        reason:
+          ciphertextHex.length === nonceHex.length
+            ? 'ciphertext and nonce are empty'
+            : ciphertextHex.length === 0
+              ? 'ciphertext is empty'
+              : 'nonce is empty',
+      };
     }
     if (nonceHex.length !== NONCE_BYTES * 2) {
       const problem = hexProblem('nonce', nonceHex);
@@ -185,8 +211,13 @@ export class SealedValueOpener {
     const heap = this.heap();
     // Node's hex decoder (the one Laminar's web app uses) on a one-byte string: it stops at the
     // first pair that is not hex, so "every byte written" is the strict check.
-    if (hexWrite.call(heap, latin1Slice.call(source, nonceStart, nonceStart + nonceHexLength), this.nonce, NONCE_BYTES) !== NONCE_BYTES) return false;
-    if (hexWrite.call(heap, latin1Slice.call(source, ciphertextStart, ciphertextStart + ciphertextHexLength), this.ciphertext, length) !== length) return false;
+    if (hexWrite.call(heap, latin1Slice.call(source, nonceStart, nonceStart + nonceHexLength), this.nonce, NONCE_BYTES) !== NONCE_BYTES)
+      return false;
+    if (
+      hexWrite.call(heap, latin1Slice.call(source, ciphertextStart, ciphertextStart + ciphertextHexLength), this.ciphertext, length) !==
+      length
+    )
+      return false;
     this.ciphertextLength = length;
     this.ciphertextAt = this.ciphertext;
     this.nonceAt = this.nonce;
@@ -271,7 +302,19 @@ export class SealedValueOpener {
     this.wipePlaintext();
     const heap = this.heapU8();
     heap.set(key, this.key);
-    const result = this.decrypt(this.message, 0, 0, this.ciphertextAt, this.ciphertextLength, 0, this.aadAt, this.aadLength, 0, this.nonceAt, this.key);
+    const result = this.decrypt(
+      this.message,
+      0,
+      0,
+      this.ciphertextAt,
+      this.ciphertextLength,
+      0,
+      this.aadAt,
+      this.aadLength,
+      0,
+      this.nonceAt,
+      this.key,
+    );
     heap.fill(0, this.key, this.key + KEY_BYTES);
     if (result !== 0) return false;
     this.plaintextLength = this.ciphertextLength - TAG_BYTES;
@@ -319,8 +362,10 @@ export class SealedValueOpener {
     bytes.set(key, this.key);
     let same = false;
     try {
-      const sealedOk = this.encrypt(this.sealed, 0, this.message, plaintext, 0, this.aadAt, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
-      const opened = sealedOk && this.decrypt(this.check, 0, 0, this.sealed, length, 0, this.aadAt, this.aadLength, 0, this.newNonce, this.key) === 0;
+      const sealedOk =
+        this.encrypt(this.sealed, 0, this.message, plaintext, 0, this.aadAt, this.aadLength, 0, 0, this.newNonce, this.key) === 0;
+      const opened =
+        sealedOk && this.decrypt(this.check, 0, 0, this.sealed, length, 0, this.aadAt, this.aadLength, 0, this.newNonce, this.key) === 0;
       same = opened && heap.compare(heap, this.message, this.message + plaintext, this.check, this.check + plaintext) === 0;
     } finally {
       bytes.fill(0, this.key, this.key + KEY_BYTES);

@@ -30,7 +30,14 @@ export interface CopyTuple {
 }
 
 export function newTuple(maxFields: number): CopyTuple {
-  return { buffer: Buffer.alloc(0), fieldCount: 0, starts: new Int32Array(maxFields), lengths: new Int32Array(maxFields), start: 0, end: 0 };
+  return {
+    buffer: Buffer.alloc(0),
+    fieldCount: 0,
+    starts: new Int32Array(maxFields),
+    lengths: new Int32Array(maxFields),
+    start: 0,
+    end: 0,
+  };
 }
 
 /**
@@ -46,7 +53,8 @@ export function readTuple(buffer: Buffer, position: number, end: number, tuple: 
     tuple.fieldCount = 0;
     return position + 2;
   }
-  if (fieldCount > starts.length || fieldCount < 0) throw new Error(`COPY tuple has ${fieldCount} fields, expected at most ${starts.length}`);
+  if (fieldCount > starts.length || fieldCount < 0)
+    throw new Error(`COPY tuple has ${fieldCount} fields, expected at most ${starts.length}`);
   let cursor = position + 2;
   for (let i = 0; i < fieldCount; i++) {
     if (cursor + 4 > end) return -1;
@@ -94,7 +102,10 @@ abstract class CopyQuery implements PromiseLike<CopyResult> {
 
   constructor(protected readonly text: string) {}
 
-  then<A = CopyResult, B = never>(onFulfilled?: ((value: CopyResult) => A | PromiseLike<A>) | null, onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null): PromiseLike<A | B> {
+  then<A = CopyResult, B = never>(
+    onFulfilled?: ((value: CopyResult) => A | PromiseLike<A>) | null,
+    onRejected?: ((reason: unknown) => B | PromiseLike<B>) | null,
+  ): PromiseLike<A | B> {
     return this.done.then(onFulfilled, onRejected);
   }
 
@@ -137,7 +148,11 @@ class BinaryCopyOut extends CopyQuery {
   private carry: Buffer | null = null;
   private readonly tuple: CopyTuple;
 
-  constructor(text: string, private readonly onTuple: (tuple: CopyTuple) => void, maxFields: number) {
+  constructor(
+    text: string,
+    private readonly onTuple: (tuple: CopyTuple) => void,
+    maxFields: number,
+  ) {
     super(text);
     this.tuple = newTuple(maxFields);
   }
@@ -187,7 +202,10 @@ class BinaryCopyOut extends CopyQuery {
 class BinaryCopyIn extends CopyQuery {
   private stopped = false;
 
-  constructor(text: string, private readonly payload: Buffer) {
+  constructor(
+    text: string,
+    private readonly payload: Buffer,
+  ) {
     super(text);
   }
 

@@ -15,7 +15,7 @@ interface PgLikeError {
 }
 
 const NETWORK_HINTS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused: is Postgres running and published on that port? (Laminar\'s compose file publishes it on 5433)',
+  ECONNREFUSED: "connection refused: is Postgres running and published on that port? (Laminar's compose file publishes it on 5433)",
   ENOTFOUND: 'host not found: check the host name',
   EAI_AGAIN: 'host name lookup failed: check the host name and DNS',
   ETIMEDOUT: 'connection timed out: check the host, port and firewall',
@@ -50,7 +50,11 @@ export function isConnectionLost(error: unknown): boolean {
   const code = (error as PgLikeError | undefined)?.code;
   const message = (error as PgLikeError | undefined)?.message ?? '';
   return (
-    code === '57P01' || code === 'ECONNRESET' || code === 'EPIPE' || code === '08006' || code === '08003' ||
+    code === '57P01' ||
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === '08006' ||
+    code === '08003' ||
     /Connection terminated|connection.*closed|Client has encountered a connection error/i.test(message)
   );
 }
@@ -65,7 +69,9 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
     const composeName = code === 'ENOTFOUND' && /^[a-z0-9_-]+$/i.test(target.host) && target.host !== 'localhost';
     return new DatabaseError(
       `cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`,
-      composeName ? `"${target.host}" resolves only inside its compose network: from the host machine use localhost and the published port (5433 in Laminar's quickstart)` : undefined,
+      composeName
+        ? `"${target.host}" resolves only inside its compose network: from the host machine use localhost and the published port (5433 in Laminar's quickstart)`
+        : undefined,
       { cause: error, pgCode: code },
     );
   }
@@ -94,10 +100,17 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   }
   if (code === '42501') {
     // Postgres's own words name the table (or column) the role lacks.
-    return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${firstLine(pgError.message)}`, 'grant this role the privileges listed in the README (Least privilege)', { cause: error, pgCode: code });
+    return new DatabaseError(
+      `Postgres at ${where} (${code}) while ${doing}: ${firstLine(pgError.message)}`,
+      'grant this role the privileges listed in the README (Least privilege)',
+      { cause: error, pgCode: code },
+    );
   }
   if (code && PG_HINTS[code]) {
-    return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${PG_HINTS[code]}`, pgError.hint, { cause: error, pgCode: code });
+    return new DatabaseError(`Postgres at ${where} (${code}) while ${doing}: ${PG_HINTS[code]}`, pgError.hint, {
+      cause: error,
+      pgCode: code,
+    });
   }
   if (/SSL|TLS|certificate/i.test(pgError.message ?? '')) {
     return new DatabaseError(

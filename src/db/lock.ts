@@ -52,7 +52,7 @@ export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, wor
         if ((error as { code?: string }).code === '55P03') {
           throw new DatabaseError(
             `another lmnr-keys writer still held the lock after ${options.timeoutMs} ms`,
-            'wait for it to finish (see pg_stat_activity where application_name = \'lmnr-keys\'), or raise --lock-timeout',
+            "wait for it to finish (see pg_stat_activity where application_name = 'lmnr-keys'), or raise --lock-timeout",
             { cause: error, pgCode: '55P03' },
           );
         }
@@ -61,7 +61,9 @@ export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, wor
         await sql`select set_config('lock_timeout', '0', false)`.execute(conn).catch(() => {});
       }
     } else {
-      const result = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID}) as locked`.execute(conn);
+      const result = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_CLASS_ID}, ${LOCK_OBJECT_ID}) as locked`.execute(
+        conn,
+      );
       if (!result.rows[0]?.locked) {
         const holder = await findWriterLockHolder(conn);
         const who = holder ? ` (backend pid ${holder.pid}${holder.purpose ? `, ${holder.purpose}` : ''})` : '';

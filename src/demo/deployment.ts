@@ -61,5 +61,9 @@ export function writeDemoDeployment(parent: string, keys: { aead: string; slack:
     fs.writeFileSync(file, JSON.stringify(containers, null, 2), { mode: 0o600 });
     return file;
   };
-  return { folder, staleContainers: write('containers.json', LAMINAR_DEFAULT_KEY_HEX), recreatedContainers: write('containers-recreated.json', keys.aead) };
+  return {
+    folder,
+    staleContainers: write('containers.json', LAMINAR_DEFAULT_KEY_HEX),
+    recreatedContainers: write('containers-recreated.json', keys.aead),
+  };
 }

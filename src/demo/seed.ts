@@ -19,7 +19,9 @@ export interface DemoKeys {
 async function addKey(db: LaminarDb, projectId: string, name: string, plaintext: string, key: Uint8Array): Promise<string> {
   const id = randomUUID();
   const sealed = sealToText(key, new TextEncoder().encode(plaintext), encodeAad(name));
-  await sql`insert into provider_api_keys (id, project_id, name, nonce_hex, value) values (${id}::uuid, ${projectId}::uuid, ${name}, ${sealed.nonceHex}, ${sealed.ciphertextHex})`.execute(db);
+  await sql`insert into provider_api_keys (id, project_id, name, nonce_hex, value) values (${id}::uuid, ${projectId}::uuid, ${name}, ${sealed.nonceHex}, ${sealed.ciphertextHex})`.execute(
+    db,
+  );
   return id;
 }
 
@@ -56,17 +58,27 @@ export async function seedBrokenPlatform(db: LaminarDb, keys: DemoKeys): Promise
   await addKey(db, search, 'MISTRAL_API_KEY', fake('mistral-demo'), keys.lost);
   // A value cut short by a bad manual edit: not even valid ciphertext.
   const groq = sealToText(keys.current, new TextEncoder().encode(fake('gsk-demo')), encodeAad('GROQ_API_KEY'));
-  await sql`insert into provider_api_keys (project_id, name, nonce_hex, value) values (${search}::uuid, 'GROQ_API_KEY', ${groq.nonceHex}, ${groq.ciphertextHex.slice(0, 21)})`.execute(db);
+  await sql`insert into provider_api_keys (project_id, name, nonce_hex, value) values (${search}::uuid, 'GROQ_API_KEY', ${groq.nonceHex}, ${groq.ciphertextHex.slice(0, 21)})`.execute(
+    db,
+  );
   await addKey(db, research, 'OPENAI_API_KEY', fake('sk-proj-demo'), keys.current);
   await addKey(db, research, 'GEMINI_API_KEY', fake('AIzaSy-demo'), keys.lost);
 
-  const privateKey = sealToText(keys.current, new TextEncoder().encode(Buffer.from(randomUUID().repeat(2)).toString('base64')), encodeAad(acme));
+  const privateKey = sealToText(
+    keys.current,
+    new TextEncoder().encode(Buffer.from(randomUUID().repeat(2)).toString('base64')),
+    encodeAad(acme),
+  );
   const dataPlane = sealToText(keys.publicDefault, new TextEncoder().encode('https://data-plane.acme.internal:8443'), encodeAad(acme));
   await sql`insert into workspace_deployments (workspace_id, mode, private_key, private_key_nonce, public_key, data_plane_url, data_plane_url_nonce)
-    values (${acme}::uuid, 'HYBRID', ${privateKey.ciphertextHex}, ${privateKey.nonceHex}, 'demo-public-key', ${dataPlane.ciphertextHex}, ${dataPlane.nonceHex})`.execute(db);
+    values (${acme}::uuid, 'HYBRID', ${privateKey.ciphertextHex}, ${privateKey.nonceHex}, 'demo-public-key', ${dataPlane.ciphertextHex}, ${dataPlane.nonceHex})`.execute(
+    db,
+  );
   // The Helm chart seals Slack tokens with AEAD_SECRET_KEY when SLACK_ENCRYPTION_KEY is unset; this one was, and then it was set.
   const token = sealToText(keys.current, new TextEncoder().encode(fake('xoxb-demo')), encodeAad('T0BETALABS'));
-  await sql`insert into slack_integrations (workspace_id, token, team_id, team_name, nonce_hex) values (${beta}::uuid, ${token.ciphertextHex}, 'T0BETALABS', 'Beta Labs', ${token.nonceHex})`.execute(db);
+  await sql`insert into slack_integrations (workspace_id, token, team_id, team_name, nonce_hex) values (${beta}::uuid, ${token.ciphertextHex}, 'T0BETALABS', 'Beta Labs', ${token.nonceHex})`.execute(
+    db,
+  );
   return { supportBot };
 }
 

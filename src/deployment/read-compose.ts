@@ -18,7 +18,12 @@ import { entriesOf, entry, itemsOf, parseYamlFile, resolve, scalarText, type Yam
 
 /** compose-go's names, in its order of preference. */
 export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'];
-export const COMPOSE_OVERRIDE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'];
+export const COMPOSE_OVERRIDE_NAMES = [
+  'compose.override.yml',
+  'compose.override.yaml',
+  'docker-compose.override.yml',
+  'docker-compose.override.yaml',
+];
 
 export interface ComposeIo extends FileAccess {
   cwd: string;
@@ -75,7 +80,10 @@ function parseDotenvFile(io: ComposeIo, absolute: string, what: string, lookup: 
     return parseComposeDotenv(text, { lookup });
   } catch (error) {
     if (error instanceof DotenvSyntaxError) {
-      throw new ConfigError(`${displayPath(io.cwd, absolute)}:${error.line}: ${error.message}`, `docker compose would refuse this ${what} too; fix that line`);
+      throw new ConfigError(
+        `${displayPath(io.cwd, absolute)}:${error.line}: ${error.message}`,
+        `docker compose would refuse this ${what} too; fix that line`,
+      );
     }
     throw error;
   }
@@ -108,7 +116,8 @@ export function findComposeFiles(io: ComposeIo, request: ComposeRequest): FoundF
   }
   if (composeFile !== undefined && composeFile !== '') {
     const files = composeFile.split(separator || path.delimiter).map((file) => path.resolve(io.cwd, file));
-    for (const file of files) if (!io.isFile(file)) throw new ConfigError(`COMPOSE_FILE names ${file}, which does not exist`, 'fix COMPOSE_FILE or pass -f');
+    for (const file of files)
+      if (!io.isFile(file)) throw new ConfigError(`COMPOSE_FILE names ${file}, which does not exist`, 'fix COMPOSE_FILE or pass -f');
     return { files, explicit: false };
   }
   for (let dir = workDir; ; dir = path.dirname(dir)) {
@@ -234,7 +243,9 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
   const directory = request.projectDirectory ? path.resolve(io.cwd, request.projectDirectory) : path.dirname(found.files[0]!);
   const dotenvPath = path.join(directory, '.env');
   const dotenvLabel = displayPath(io.cwd, dotenvPath);
-  const dotenv = io.isFile(dotenvPath) ? parseDotenvFile(io, dotenvPath, '.env file', (name) => io.shellEnv[name]) : new Map<string, string>();
+  const dotenv = io.isFile(dotenvPath)
+    ? parseDotenvFile(io, dotenvPath, '.env file', (name) => io.shellEnv[name])
+    : new Map<string, string>();
   for (const file of found.files) result.sources.push({ kind: 'compose', path: displayPath(io.cwd, file) });
   if (io.isFile(dotenvPath)) result.sources.push({ kind: 'dotenv', path: dotenvLabel });
   const projectLookup: VariableLookup = (name) => io.shellEnv[name] ?? dotenv.get(name);
@@ -274,7 +285,15 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
     });
   }
   for (const { raw, service } of recognised) {
-    result.received.push(...resolveService(io, raw, service, { directory, firstFile: displayPath(io.cwd, found.files[0]!), dotenv, dotenvLabel, projectLookup, command }, result.sources));
+    result.received.push(
+      ...resolveService(
+        io,
+        raw,
+        service,
+        { directory, firstFile: displayPath(io.cwd, found.files[0]!), dotenv, dotenvLabel, projectLookup, command },
+        result.sources,
+      ),
+    );
   }
 }
 
@@ -287,7 +306,13 @@ interface ProjectContext {
   command: string;
 }
 
-function resolveService(io: ComposeIo, raw: RawService, service: LaminarService, project: ProjectContext, sources: SourceRef[]): ReceivedVariable[] {
+function resolveService(
+  io: ComposeIo,
+  raw: RawService,
+  service: LaminarService,
+  project: ProjectContext,
+  sources: SourceRef[],
+): ReceivedVariable[] {
   const base = {
     group: 'compose' as const,
     role: service.role,
@@ -317,7 +342,14 @@ function resolveService(io: ComposeIo, raw: RawService, service: LaminarService,
     const inDotenv = (name: string) => `${name} in ${project.dotenvLabel}`;
     if (!last) {
       const viaFile = fromEnvFiles.get(variable);
-      if (viaFile) return { ...base, variable, value: viaFile.value, from: viaFile.from, setIn: `${variable} in ${viaFile.from.replace(/^env_file /, '')}` };
+      if (viaFile)
+        return {
+          ...base,
+          variable,
+          value: viaFile.value,
+          from: viaFile.from,
+          setIn: `${variable} in ${viaFile.from.replace(/^env_file /, '')}`,
+        };
       return {
         ...base,
         variable,
@@ -329,11 +361,24 @@ function resolveService(io: ComposeIo, raw: RawService, service: LaminarService,
     if (last.raw === null) {
       const shell = io.shellEnv[variable];
       if (shell !== undefined) {
-        return { ...base, variable, value: shell, from: 'shell', setIn: inDotenv(variable), shellShadows: [shadow(variable, shell, project)] };
+        return {
+          ...base,
+          variable,
+          value: shell,
+          from: 'shell',
+          setIn: inDotenv(variable),
+          shellShadows: [shadow(variable, shell, project)],
+        };
       }
       const fromDotenv = project.dotenv.get(variable);
       if (fromDotenv !== undefined) return { ...base, variable, value: fromDotenv, from: project.dotenvLabel, setIn: inDotenv(variable) };
-      return { ...base, variable, value: null, from: `${last.label}: \`${variable}\` without a value, set in neither the shell nor ${project.dotenvLabel}`, setIn: inDotenv(variable) };
+      return {
+        ...base,
+        variable,
+        value: null,
+        from: `${last.label}: \`${variable}\` without a value, set in neither the shell nor ${project.dotenvLabel}`,
+        setIn: inDotenv(variable),
+      };
     }
     const sourceOf = new Map<string, 'shell' | 'dotenv'>();
     const tracked: VariableLookup = (name) => {
@@ -351,7 +396,8 @@ function resolveService(io: ComposeIo, raw: RawService, service: LaminarService,
       interpolated = interpolate(last.raw, tracked);
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
-      if (error.kind === 'required') return { ...base, variable, value: null, from: last.label, setIn: inDotenv(error.variable ?? variable), refusal: error.message };
+      if (error.kind === 'required')
+        return { ...base, variable, value: null, from: last.label, setIn: inDotenv(error.variable ?? variable), refusal: error.message };
       throw new ConfigError(`${last.label}: ${error.message} in ${variable} of service ${raw.name}`, HINT_YAML);
     }
     const shadows = [...sourceOf].filter(([, from]) => from === 'shell').map(([name]) => shadow(name, io.shellEnv[name]!, project));
@@ -364,7 +410,13 @@ function resolveService(io: ComposeIo, raw: RawService, service: LaminarService,
       const source = sourceOf.get(reference.name);
       const setIn = inDotenv(reference.name);
       if (source === undefined) {
-        return { ...base, variable, value, from: `${last.label}: \${${reference.name}} is set in neither the shell nor ${project.dotenvLabel}`, setIn };
+        return {
+          ...base,
+          variable,
+          value,
+          from: `${last.label}: \${${reference.name}} is set in neither the shell nor ${project.dotenvLabel}`,
+          setIn,
+        };
       }
       return { ...base, variable, value, from: source === 'shell' ? 'shell' : project.dotenvLabel, setIn, ...withShadows };
     }
@@ -383,31 +435,52 @@ function readServiceFiles(io: ComposeIo, request: ComposeRequest, result: Compos
     const equals = spec.indexOf('=');
     const name = equals > 0 ? spec.slice(0, equals) : '';
     const file = equals > 0 ? spec.slice(equals + 1) : '';
-    if (!name || !file) throw new UsageError(`--service takes NAME=ENV_FILE, e.g. frontend=frontend/.env.local (got ${JSON.stringify(spec.slice(0, 80))})`);
+    if (!name || !file)
+      throw new UsageError(`--service takes NAME=ENV_FILE, e.g. frontend=frontend/.env.local (got ${JSON.stringify(spec.slice(0, 80))})`);
     const service = recogniseService({ composeName: name });
     if (!service) {
-      throw new UsageError(`--service ${name}: not a Laminar service`, `one of: ${LAMINAR_SERVICES.flatMap((s) => s.composeNames).join(', ')}`);
+      throw new UsageError(
+        `--service ${name}: not a Laminar service`,
+        `one of: ${LAMINAR_SERVICES.flatMap((s) => s.composeNames).join(', ')}`,
+      );
     }
     const absolute = path.resolve(io.cwd, file);
     const label = displayPath(io.cwd, absolute);
-    if (!io.isFile(absolute)) throw new ConfigError(`--service ${name}: ${label} does not exist`, 'check the path of the dotenv file that service reads');
+    if (!io.isFile(absolute))
+      throw new ConfigError(`--service ${name}: ${label} does not exist`, 'check the path of the dotenv file that service reads');
     const values = parseDotenvFile(io, absolute, 'dotenv file', () => undefined);
     result.sources.push({ kind: 'service-env', path: label });
     const before = result.received.length;
     result.received = result.received.filter((r) => r.service !== name);
     if (result.received.length !== before) {
-      result.notes.push({ kind: 'replaced', service: name, variable: null, detail: `${name} is taken from --service ${label}, not from the compose files` });
+      result.notes.push({
+        kind: 'replaced',
+        service: name,
+        variable: null,
+        detail: `${name} is taken from --service ${label}, not from the compose files`,
+      });
     }
     for (const variable of service.needs) {
       const shell = io.shellEnv[variable];
       const fileValue = values.get(variable);
-      const base = { group: 'compose' as const, role: service.role, service: name, variable, setIn: `${variable} in ${label}`, restart: `restart ${name} (it reads ${label} when it starts)` };
+      const base = {
+        group: 'compose' as const,
+        role: service.role,
+        service: name,
+        variable,
+        setIn: `${variable} in ${label}`,
+        restart: `restart ${name} (it reads ${label} when it starts)`,
+      };
       if (shell !== undefined) {
-        result.received.push({ ...base, value: shell, from: 'shell', shellShadows: [{ name: variable, shellValue: shell, fileValue, fileLabel: label }] });
+        result.received.push({
+          ...base,
+          value: shell,
+          from: 'shell',
+          shellShadows: [{ name: variable, shellValue: shell, fileValue, fileLabel: label }],
+        });
       } else {
         result.received.push({ ...base, value: fileValue ?? null, from: fileValue !== undefined ? label : `not in ${label}` });
       }
     }
   }
 }
-

@@ -39,11 +39,17 @@ export function readContainers(text: string, label: string, composeCommand: stri
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError(`${label} is not the JSON \`docker inspect\` prints (${(error as Error).message.split('\n')[0]})`, 'produce it with: docker inspect $(docker compose ps -q) > containers.json');
+    throw new ConfigError(
+      `${label} is not the JSON \`docker inspect\` prints (${(error as Error).message.split('\n')[0]})`,
+      'produce it with: docker inspect $(docker compose ps -q) > containers.json',
+    );
   }
   const containers = (Array.isArray(parsed) ? parsed : [parsed]) as InspectedContainer[];
   if (!containers.every((c) => c !== null && typeof c === 'object')) {
-    throw new ConfigError(`${label} is not the JSON \`docker inspect\` prints (expected an array of containers)`, 'produce it with: docker inspect $(docker compose ps -q) > containers.json');
+    throw new ConfigError(
+      `${label} is not the JSON \`docker inspect\` prints (expected an array of containers)`,
+      'produce it with: docker inspect $(docker compose ps -q) > containers.json',
+    );
   }
   const received: ReceivedVariable[] = [];
   const notes: DeploymentNote[] = [];
@@ -54,7 +60,12 @@ export function readContainers(text: string, label: string, composeCommand: stri
     const service = recogniseService({ composeName: composeService, image: container.Config?.Image ?? container.Image ?? null });
     if (!service) continue;
     if (container.State?.Running === false) {
-      notes.push({ kind: 'not_running', service: name, variable: null, detail: `container ${name} is not running (${container.State.Status ?? 'stopped'}): not checked` });
+      notes.push({
+        kind: 'not_running',
+        service: name,
+        variable: null,
+        detail: `container ${name} is not running (${container.State.Status ?? 'stopped'}): not checked`,
+      });
       continue;
     }
     const env = new Map<string, string>();
@@ -88,21 +99,31 @@ export type ContainerDiscovery = { text: string; label: string } | { note: Deplo
 
 /** `docker ps` for the compose project's containers, then `docker inspect` them. Never throws. */
 export async function discoverContainers(runDocker: RunDocker, projectName: string): Promise<ContainerDiscovery> {
-  const note = (detail: string): ContainerDiscovery => ({ note: { kind: 'containers_not_checked', service: null, variable: null, detail } });
+  const note = (detail: string): ContainerDiscovery => ({
+    note: { kind: 'containers_not_checked', service: null, variable: null, detail },
+  });
   const firstLine = (text: string) => text.trim().split('\n')[0]?.slice(0, 200) ?? '';
   let listed: DockerResult;
   try {
     listed = await runDocker(['ps', '-q', '--no-trunc', '--filter', `label=${PROJECT_LABEL}=${projectName}`]);
   } catch (error) {
-    return note(`running containers not checked: docker could not be run (${(error as Error).message.split('\n')[0]}); pass --containers FILE`);
+    return note(
+      `running containers not checked: docker could not be run (${(error as Error).message.split('\n')[0]}); pass --containers FILE`,
+    );
   }
-  if (listed.notFound) return note('running containers not checked: docker is not on PATH (pass --containers FILE with the output of docker inspect)');
+  if (listed.notFound)
+    return note('running containers not checked: docker is not on PATH (pass --containers FILE with the output of docker inspect)');
   if (listed.exitCode !== 0) {
-    return note(`running containers not checked: the Docker daemon does not answer (${firstLine(listed.stderr) || `exit ${listed.exitCode}`}); the files were still checked`);
+    return note(
+      `running containers not checked: the Docker daemon does not answer (${firstLine(listed.stderr) || `exit ${listed.exitCode}`}); the files were still checked`,
+    );
   }
   const ids = listed.stdout.split(/\s+/).filter(Boolean);
   if (ids.length === 0) return note(`no running container of compose project ${projectName}: nothing to compare with the files`);
-  const inspected = await runDocker(['inspect', ...ids]).catch((error: Error) => ({ exitCode: null, stdout: '', stderr: error.message }) as DockerResult);
-  if (inspected.exitCode !== 0) return note(`running containers not checked: docker inspect failed (${firstLine(inspected.stderr) || `exit ${inspected.exitCode}`})`);
+  const inspected = await runDocker(['inspect', ...ids]).catch(
+    (error: Error) => ({ exitCode: null, stdout: '', stderr: error.message }) as DockerResult,
+  );
+  if (inspected.exitCode !== 0)
+    return note(`running containers not checked: docker inspect failed (${firstLine(inspected.stderr) || `exit ${inspected.exitCode}`})`);
   return { text: inspected.stdout, label: `docker (compose project ${projectName})` };
 }

@@ -58,7 +58,15 @@ function getIn(values: unknown, keys: string[]): unknown {
 
 /** Go template truthiness for what values hold: "", 0, false, null, empty list/map are false. */
 const truthy = (value: unknown): boolean =>
-  !(value === undefined || value === null || value === '' || value === 0 || value === false || (Array.isArray(value) && value.length === 0) || (isObject(value) && Object.keys(value).length === 0));
+  !(
+    value === undefined ||
+    value === null ||
+    value === '' ||
+    value === 0 ||
+    value === false ||
+    (Array.isArray(value) && value.length === 0) ||
+    (isObject(value) && Object.keys(value).length === 0)
+  );
 
 const asList = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 
@@ -71,12 +79,17 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
   const parsed = files.map((file) => {
     const yaml = parseYamlFile(file.text, file.label, 'fix the values file so that `helm template` accepts it');
     const values = plain(yaml, yaml.doc.contents);
-    if (values !== null && !isObject(values)) throw new ConfigError(`${file.label} is not a Helm values file (its top level is not a mapping)`, 'pass the values file(s) you give to helm install/upgrade -f');
+    if (values !== null && !isObject(values))
+      throw new ConfigError(
+        `${file.label} is not a Helm values file (its top level is not a mapping)`,
+        'pass the values file(s) you give to helm install/upgrade -f',
+      );
     return { label: file.label, values: (values ?? {}) as Values };
   });
   const values = parsed.reduce((merged, file) => mergeHelmValues(merged, file.values), CHART_DEFAULTS);
   /** Which file set a value last, for messages. */
-  const setBy = (keys: string[]) => [...parsed].reverse().find((file) => getIn(file.values, keys) !== undefined)?.label ?? 'the chart default';
+  const setBy = (keys: string[]) =>
+    [...parsed].reverse().find((file) => getIn(file.values, keys) !== undefined)?.label ?? 'the chart default';
 
   const secretsEnabled = truthy(getIn(values, ['secrets', 'enabled']));
   const data = (getIn(values, ['secrets', 'data']) ?? {}) as Values;
@@ -96,7 +109,13 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
     if (truthy(data[key]) && !external(key)) {
       return { value: String(data[key]), from: `Secret ${SECRET} key ${key} (secrets.data.${key} in ${setBy(['secrets', 'data', key])})` };
     }
-    if (key === 'SLACK_ENCRYPTION_KEY' && !truthy(data[key]) && !external(key) && !external('AEAD_SECRET_KEY') && truthy(data.AEAD_SECRET_KEY)) {
+    if (
+      key === 'SLACK_ENCRYPTION_KEY' &&
+      !truthy(data[key]) &&
+      !external(key) &&
+      !external('AEAD_SECRET_KEY') &&
+      truthy(data.AEAD_SECRET_KEY)
+    ) {
       return {
         value: String(data.AEAD_SECRET_KEY),
         from: `Secret ${SECRET} key ${key} (the chart copies secrets.data.AEAD_SECRET_KEY from ${setBy(['secrets', 'data', 'AEAD_SECRET_KEY'])})`,
@@ -125,10 +144,16 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
       if (override) {
         const where = `${service.helmValuesKey}.extraEnv in ${extraEnvFile}`;
         if ('value' in override || !('valueFrom' in override)) {
-          received.push({ ...base, setIn: where, value: override.value === undefined || override.value === null ? '' : String(override.value), from: where });
+          received.push({
+            ...base,
+            setIn: where,
+            value: override.value === undefined || override.value === null ? '' : String(override.value),
+            from: where,
+          });
           continue;
         }
-        const ref = (getIn(override, ['valueFrom', 'secretKeyRef']) ?? getIn(override, ['valueFrom', 'configMapKeyRef'])) as Values | undefined;
+        const ref = (getIn(override, ['valueFrom', 'secretKeyRef']) ?? getIn(override, ['valueFrom', 'configMapKeyRef'])) as
+          Values | undefined;
         const detail = ref
           ? `${where} takes it from ${getIn(override, ['valueFrom', 'secretKeyRef']) ? 'Secret' : 'ConfigMap'} ${String(ref.name)} key ${String(ref.key)}, which the values do not show: check it with --manifests`
           : `${where} takes it from a valueFrom this command cannot read`;
@@ -142,7 +167,10 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
           ...base,
           value: null,
           from: `Secret ${winner.secret} (${winner.label})`,
-          unreadable: { kind: 'external', detail: `${variable} is listed in secrets.${winner.path}.secretKeys: it comes from ${winner.label}, which this command cannot read` },
+          unreadable: {
+            kind: 'external',
+            detail: `${variable} is listed in secrets.${winner.path}.secretKeys: it comes from ${winner.label}, which this command cannot read`,
+          },
         });
         continue;
       }
@@ -151,7 +179,10 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
           ...base,
           value: null,
           from: `Secret ${SECRET}`,
-          unreadable: { kind: 'not_given', detail: `secrets.enabled is false: ${SECRET} is managed outside the chart; check it with --manifests` },
+          unreadable: {
+            kind: 'not_given',
+            detail: `secrets.enabled is false: ${SECRET} is managed outside the chart; check it with --manifests`,
+          },
         });
         continue;
       }

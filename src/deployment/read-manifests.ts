@@ -13,8 +13,10 @@ import { parseYamlStream, plain } from './yaml-file.js';
 
 type Obj = Record<string, unknown>;
 const isObject = (value: unknown): value is Obj => value !== null && typeof value === 'object' && !Array.isArray(value);
-const get = (value: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((current, key) => (isObject(current) ? current[key] : undefined), value);
-const text = (value: unknown): string | null => (typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null);
+const get = (value: unknown, ...keys: string[]): unknown =>
+  keys.reduce<unknown>((current, key) => (isObject(current) ? current[key] : undefined), value);
+const text = (value: unknown): string | null =>
+  typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : null;
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Pod', 'Job']);
 
@@ -107,7 +109,9 @@ export function readManifests(input: string, label: string): ReaderResult {
     const byName = recogniseService({ workload: name });
     const pick = (): { service: LaminarService; container: Obj } | null => {
       if (byName) {
-        const own = containers.find((c) => byName.containerNames.includes(String(c.name)) || recogniseService({ image: text(c.image) }) !== undefined);
+        const own = containers.find(
+          (c) => byName.containerNames.includes(String(c.name)) || recogniseService({ image: text(c.image) }) !== undefined,
+        );
         const container = own ?? containers[0];
         return container ? { service: byName, container } : null;
       }
@@ -122,9 +126,10 @@ export function readManifests(input: string, label: string): ReaderResult {
     const { service, container } = picked;
     const workload = `${kind} ${name}`;
     const restartTarget = kind === 'Pod' ? `pod/${name}` : `${kind.toLowerCase()}/${name}`;
-    const restart = kind === 'Pod' || kind === 'Job' || kind === 'ReplicaSet'
-      ? `recreate ${restartTarget}${namespace ? ` -n ${namespace}` : ''} (a running pod keeps the environment it started with)`
-      : `kubectl rollout restart ${restartTarget}${namespace ? ` -n ${namespace}` : ''}`;
+    const restart =
+      kind === 'Pod' || kind === 'Job' || kind === 'ReplicaSet'
+        ? `recreate ${restartTarget}${namespace ? ` -n ${namespace}` : ''} (a running pod keeps the environment it started with)`
+        : `kubectl rollout restart ${restartTarget}${namespace ? ` -n ${namespace}` : ''}`;
 
     const resolveVariable = (variable: SecretVariable): Resolution => {
       const envList = (Array.isArray(container.env) ? container.env : []).filter(isObject);
@@ -133,7 +138,11 @@ export function readManifests(input: string, label: string): ReaderResult {
         const ref = get(entry, 'valueFrom', 'secretKeyRef') ?? get(entry, 'valueFrom', 'configMapKeyRef');
         if (!get(entry, 'valueFrom')) return { kind: 'value', value: text(entry.value) ?? '', from: `env of ${workload}` };
         if (!isObject(ref)) {
-          return { kind: 'unreadable', from: `env of ${workload}`, unreadable: { kind: 'not_given', detail: `env of ${workload} takes ${variable} from a valueFrom this command cannot read` } };
+          return {
+            kind: 'unreadable',
+            from: `env of ${workload}`,
+            unreadable: { kind: 'not_given', detail: `env of ${workload} takes ${variable} from a valueFrom this command cannot read` },
+          };
         }
         const refKind = get(entry, 'valueFrom', 'secretKeyRef') ? 'Secret' : 'ConfigMap';
         const refName = String(ref.name);
@@ -143,11 +152,29 @@ export function readManifests(input: string, label: string): ReaderResult {
         if (object) {
           const value = object.values.get(refKey);
           if (value !== undefined) return { kind: 'value', value, from };
-          return { kind: 'none', from: `${from}: that key does not exist${ref.optional === true ? ' (optional)' : ' (the pod cannot start: CreateContainerConfigError)'}` };
+          return {
+            kind: 'none',
+            from: `${from}: that key does not exist${ref.optional === true ? ' (optional)' : ' (the pod cannot start: CreateContainerConfigError)'}`,
+          };
         }
         const provided = refKind === 'Secret' ? providerSecrets.find((p) => p.secretName === refName) : undefined;
-        if (provided) return { kind: 'unreadable', from, unreadable: { kind: 'external', detail: `${from} is filled from ${providerLabel(provided.provider)}, which this command cannot read` } };
-        return { kind: 'unreadable', from, unreadable: { kind: 'not_given', detail: `${from} is not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ${refName} -o yaml)` } };
+        if (provided)
+          return {
+            kind: 'unreadable',
+            from,
+            unreadable: {
+              kind: 'external',
+              detail: `${from} is filled from ${providerLabel(provided.provider)}, which this command cannot read`,
+            },
+          };
+        return {
+          kind: 'unreadable',
+          from,
+          unreadable: {
+            kind: 'not_given',
+            detail: `${from} is not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ${refName} -o yaml)`,
+          },
+        };
       }
       const envFrom = (Array.isArray(container.envFrom) ? container.envFrom : []).filter(isObject);
       for (const source of [...envFrom].reverse()) {
@@ -170,13 +197,19 @@ export function readManifests(input: string, label: string): ReaderResult {
           return {
             kind: 'unreadable',
             from: `${refKind} ${refName} key ${key}`,
-            unreadable: { kind: 'external', detail: `${variable} comes from ${providerLabel(provided.provider)} (Secret ${refName}, synced by a SecretProviderClass), which this command cannot read` },
+            unreadable: {
+              kind: 'external',
+              detail: `${variable} comes from ${providerLabel(provided.provider)} (Secret ${refName}, synced by a SecretProviderClass), which this command cannot read`,
+            },
           };
         }
         return {
           kind: 'unreadable',
           from: `envFrom ${refKind} ${refName}`,
-          unreadable: { kind: 'not_given', detail: `${workload} takes its environment from ${refKind} ${refName}, which is not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ${refName} -o yaml)` },
+          unreadable: {
+            kind: 'not_given',
+            detail: `${workload} takes its environment from ${refKind} ${refName}, which is not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ${refName} -o yaml)`,
+          },
         };
       }
       return { kind: 'none', from: `neither env nor envFrom of ${workload}` };
@@ -184,14 +217,26 @@ export function readManifests(input: string, label: string): ReaderResult {
 
     for (const variable of service.needs) {
       const resolution = resolveVariable(variable);
-      const base = { group: 'manifests' as const, role: service.role, service: name, variable, restart, setIn: resolution.kind === 'none' ? `the env or Secret of ${workload}` : resolution.from };
+      const base = {
+        group: 'manifests' as const,
+        role: service.role,
+        service: name,
+        variable,
+        restart,
+        setIn: resolution.kind === 'none' ? `the env or Secret of ${workload}` : resolution.from,
+      };
       if (resolution.kind === 'value') received.push({ ...base, value: resolution.value, from: resolution.from });
       else if (resolution.kind === 'none') received.push({ ...base, value: null, from: resolution.from });
       else received.push({ ...base, value: null, from: resolution.from, unreadable: resolution.unreadable });
     }
   }
   if (received.length === 0) {
-    notes.push({ kind: 'no_laminar_service', service: null, variable: null, detail: `no Laminar workload (${LAMINAR_SERVICES.flatMap((s) => s.workloads).join(', ')}) in ${label}` });
+    notes.push({
+      kind: 'no_laminar_service',
+      service: null,
+      variable: null,
+      detail: `no Laminar workload (${LAMINAR_SERVICES.flatMap((s) => s.workloads).join(', ')}) in ${label}`,
+    });
   }
   return { received, sources: [{ kind: 'manifests', path: label }], notes };
 }

@@ -45,7 +45,8 @@ export const LAMINAR_SERVICES: readonly LaminarService[] = [
   },
   {
     role: 'app-server',
-    describes: 'the Rust server: opens hybrid-deployment secrets (AEAD_SECRET_KEY) and Slack tokens for notifications (SLACK_ENCRYPTION_KEY)',
+    describes:
+      'the Rust server: opens hybrid-deployment secrets (AEAD_SECRET_KEY) and Slack tokens for notifications (SLACK_ENCRYPTION_KEY)',
     needs: ['AEAD_SECRET_KEY', 'SLACK_ENCRYPTION_KEY'],
     composeNames: ['app-server'],
     images: ['ghcr.io/lmnr-ai/app-server', 'ghcr.io/lmnr-ai/app-server-ee'],
@@ -106,7 +107,11 @@ export function recogniseService(hints: ServiceHints): LaminarService | undefine
     if (found) return found;
   }
   if (hints.buildContext) {
-    const folder = hints.buildContext.replace(/[\\/]+$/, '').split(/[\\/]/).pop() ?? '';
+    const folder =
+      hints.buildContext
+        .replace(/[\\/]+$/, '')
+        .split(/[\\/]/)
+        .pop() ?? '';
     const found = by((s) => s.buildContexts.includes(folder));
     if (found) return found;
   }

@@ -22,7 +22,11 @@ export interface YamlEntry {
 // prettyErrors: errors carry linePos (the message gets a source excerpt, cut off below).
 const PARSE_OPTIONS = { merge: true, prettyErrors: true, uniqueKeys: true } as const;
 
-function toConfigError(label: string, error: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] }, hint: string): ConfigError {
+function toConfigError(
+  label: string,
+  error: { message: string; linePos?: [{ line: number; col: number }, ...unknown[]] },
+  hint: string,
+): ConfigError {
   const line = error.linePos?.[0]?.line;
   const message = error.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
   return new ConfigError(`${label}${line ? `:${line}` : ''}: not valid YAML: ${message}`, hint);
@@ -78,7 +82,8 @@ export function entriesOf(file: YamlFile, node: unknown): YamlEntry[] {
     if (isMergeKey(pair.key)) {
       const sources = resolve(file, pair.value);
       const list = isSeq(sources) ? sources.items : [sources];
-      for (const source of list) for (const entry of entriesOf(file, source)) if (!merged.some((m) => m.key === entry.key)) merged.push(entry);
+      for (const source of list)
+        for (const entry of entriesOf(file, source)) if (!merged.some((m) => m.key === entry.key)) merged.push(entry);
       continue;
     }
     const keyNode = resolve(file, pair.key);

@@ -31,8 +31,10 @@ export function classified(status: ProbeStatus, answer: ProviderAnswer | null, m
  */
 export function classifyGenerically(answer: ProviderAnswer): Classification | null {
   if (answer.status >= 200 && answer.status < 300) return { status: 'ok', message: null };
-  if (answer.status >= 500 || answer.status === 529) return classified('provider_error', answer, errorMessage(answer) ?? `HTTP ${answer.status}`);
-  if (answer.json === null) return { status: 'provider_error', message: `HTTP ${answer.status} with a non-JSON body (an edge or proxy page: outage or block)` };
+  if (answer.status >= 500 || answer.status === 529)
+    return classified('provider_error', answer, errorMessage(answer) ?? `HTTP ${answer.status}`);
+  if (answer.json === null)
+    return { status: 'provider_error', message: `HTTP ${answer.status} with a non-JSON body (an edge or proxy page: outage or block)` };
   return null;
 }
 

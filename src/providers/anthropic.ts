@@ -26,11 +26,13 @@ export const anthropic: ProviderAdapter = {
     if (answer.status === 400 && /organization has been disabled/i.test(message)) return classified('invalid_key', answer);
     if (answer.status === 402 || type === 'billing_error') return classified('quota_exceeded', answer);
     if (answer.status === 429) {
-      if (pickString(answer.json, 'error', 'details', 'error_code') === 'enforced_spend_limit_reached') return classified('quota_exceeded', answer);
+      if (pickString(answer.json, 'error', 'details', 'error_code') === 'enforced_spend_limit_reached')
+        return classified('quota_exceeded', answer);
       return classified('rate_limited', answer);
     }
     if (answer.status === 401 || type === 'authentication_error') return classified('invalid_key', answer);
-    if (answer.status === 403 || answer.status === 404 || type === 'permission_error' || type === 'not_found_error') return classified('access_denied', answer);
+    if (answer.status === 403 || answer.status === 404 || type === 'permission_error' || type === 'not_found_error')
+      return classified('access_denied', answer);
     return classifyByStatus(answer);
   },
 };

@@ -11,11 +11,15 @@ export const azure: ProviderAdapter = {
     { name: 'OPENAI_AZURE_DEPLOYMENT_NAME', required: true },
   ],
   defaultModel: '',
-  defaultBaseUrl: (credential) => `https://${encodeURIComponent(credential.companions.OPENAI_AZURE_RESOURCE_ID ?? '')}.openai.azure.com/openai`,
+  defaultBaseUrl: (credential) =>
+    `https://${encodeURIComponent(credential.companions.OPENAI_AZURE_RESOURCE_ID ?? '')}.openai.azure.com/openai`,
   ownHost: /\.openai\.azure\.com$/,
   // Azure has no key-only endpoint on the data plane: --probe auth makes the same tiny generation.
   buildRequest: async (credential, { baseUrl }) => ({
-    url: joinUrl(baseUrl, `deployments/${encodeURIComponent(credential.companions.OPENAI_AZURE_DEPLOYMENT_NAME ?? '')}/chat/completions?api-version=${AZURE_API_VERSION}`),
+    url: joinUrl(
+      baseUrl,
+      `deployments/${encodeURIComponent(credential.companions.OPENAI_AZURE_DEPLOYMENT_NAME ?? '')}/chat/completions?api-version=${AZURE_API_VERSION}`,
+    ),
     method: 'POST',
     headers: jsonHeaders({ 'api-key': credential.key }),
     body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),

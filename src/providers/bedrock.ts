@@ -41,10 +41,13 @@ export const bedrock: ProviderAdapter = {
   classify: (answer) => {
     const type = bedrockErrorType(answer);
     const message = errorMessage(answer) ?? '';
-    if (['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException'].includes(type)) return classified('invalid_key', answer);
+    if (['UnrecognizedClientException', 'InvalidSignatureException', 'ExpiredTokenException'].includes(type))
+      return classified('invalid_key', answer);
     if (type === 'AccessDeniedException' && /INVALID_PAYMENT_INSTRUMENT/.test(message)) return classified('quota_exceeded', answer);
-    if (['ThrottlingException', 'ModelNotReadyException', 'ServiceQuotaExceededException'].includes(type)) return classified('rate_limited', answer);
-    if (['AccessDeniedException', 'ResourceNotFoundException', 'ValidationException'].includes(type)) return classified('access_denied', answer);
+    if (['ThrottlingException', 'ModelNotReadyException', 'ServiceQuotaExceededException'].includes(type))
+      return classified('rate_limited', answer);
+    if (['AccessDeniedException', 'ResourceNotFoundException', 'ValidationException'].includes(type))
+      return classified('access_denied', answer);
     return classifyByStatus(answer);
   },
 };

@@ -47,7 +47,8 @@ export const gemini: ProviderAdapter = {
     const status = pickString(answer.json, 'error', 'status') ?? '';
     if (answer.status === 400 && reasons.includes('API_KEY_INVALID')) return classified('invalid_key', answer);
     if (answer.status === 403) {
-      if (/reported as leaked/i.test(message) || reasons.includes('CONSUMER_SUSPENDED') || /denied access/i.test(message)) return classified('invalid_key', answer);
+      if (/reported as leaked/i.test(message) || reasons.includes('CONSUMER_SUSPENDED') || /denied access/i.test(message))
+        return classified('invalid_key', answer);
       return classified('access_denied', answer);
     }
     if (answer.status === 400 && status === 'FAILED_PRECONDITION') return classified('access_denied', answer);

@@ -12,10 +12,15 @@ export const mistral: ProviderAdapter = {
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
   classify: (answer) => {
     if (answer.status === 401) {
-      return classified('invalid_key', answer, `${errorMessage(answer) ?? 'Unauthorized'} (a key created in the last few minutes can answer 401 until it propagates)`);
+      return classified(
+        'invalid_key',
+        answer,
+        `${errorMessage(answer) ?? 'Unauthorized'} (a key created in the last few minutes can answer 401 until it propagates)`,
+      );
     }
     if (answer.status === 429) {
-      if (answer.headers.get('x-ratelimitbysize-remaining-month') === '0') return classified('quota_exceeded', answer, `${errorMessage(answer) ?? 'rate limited'} (monthly token budget used up)`);
+      if (answer.headers.get('x-ratelimitbysize-remaining-month') === '0')
+        return classified('quota_exceeded', answer, `${errorMessage(answer) ?? 'rate limited'} (monthly token budget used up)`);
       if (/service tier capacity exceeded/i.test(answer.text)) return classified('provider_error', answer);
       return classified('rate_limited', answer);
     }

@@ -4,7 +4,8 @@ import type { Credential, ProbeKind, ProbeRequest } from './types.js';
 
 export function chatCompletionProbe(credential: Credential, options: { probe: ProbeKind; baseUrl: string; model: string }): ProbeRequest {
   const auth = { authorization: `Bearer ${credential.key}` };
-  if (options.probe === 'auth') return { url: joinUrl(options.baseUrl, 'models'), method: 'GET', headers: jsonHeaders(auth), quotaChecked: false };
+  if (options.probe === 'auth')
+    return { url: joinUrl(options.baseUrl, 'models'), method: 'GET', headers: jsonHeaders(auth), quotaChecked: false };
   return {
     url: joinUrl(options.baseUrl, 'chat/completions'),
     method: 'POST',

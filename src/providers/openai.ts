@@ -11,7 +11,8 @@ export function classifyOpenAiStyle(answer: ProviderAnswer): Classification | nu
   const code = pickString(answer.json, 'error', 'code') ?? '';
   const marks = [type, code];
   if (answer.status === 429) {
-    if (marks.some((m) => QUOTA_CODES.has(m) || m.endsWith('_spend_limit_exceeded') || m.endsWith('_usage_limit_exceeded'))) return classified('quota_exceeded', answer);
+    if (marks.some((m) => QUOTA_CODES.has(m) || m.endsWith('_spend_limit_exceeded') || m.endsWith('_usage_limit_exceeded')))
+      return classified('quota_exceeded', answer);
     if (marks.some((m) => RATE_CODES.has(m))) return classified('rate_limited', answer);
     return classified('rate_limited', answer);
   }

@@ -55,7 +55,10 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
   for (const group of groups) {
     const rows = report.services.filter((row) => row.source === group);
     lines.push('', c.bold(GROUP_TITLES[group]));
-    const cells = [['SERVICE', 'VARIABLE', 'FINGERPRINT', 'STATUS', 'FROM'], ...rows.map((row) => [row.service, row.variable, row.fingerprint ?? '-', STATUS_WORDS[row.status], row.from])];
+    const cells = [
+      ['SERVICE', 'VARIABLE', 'FINGERPRINT', 'STATUS', 'FROM'],
+      ...rows.map((row) => [row.service, row.variable, row.fingerprint ?? '-', STATUS_WORDS[row.status], row.from]),
+    ];
     lines.push(
       ...table(cells, c, (index, column, text) => {
         if (column !== 3) return text;
@@ -76,7 +79,11 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
       ['KEY', 'OPENS', 'HELD BY'],
       ...database.opens
         .filter((o) => !o.publicDefault || o.values > 0 || o.heldBy.length > 0)
-        .map((o) => [o.fingerprint, plural(o.values, 'value'), [o.publicDefault ? "Laminar's public default key" : '', ...o.heldBy].filter(Boolean).join(', ') || '-']),
+        .map((o) => [
+          o.fingerprint,
+          plural(o.values, 'value'),
+          [o.publicDefault ? "Laminar's public default key" : '', ...o.heldBy].filter(Boolean).join(', ') || '-',
+        ]),
     ];
     lines.push(...table(cells, c, (_, column, text) => text));
   }
@@ -84,7 +91,9 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
   if (report.findings.length > 0) {
     lines.push('', c.bold('Findings'));
     for (const finding of report.findings) {
-      lines.push(`  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ${c.dim(`(${GROUP_TITLES[finding.source]})`)}`);
+      lines.push(
+        `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ${c.dim(`(${GROUP_TITLES[finding.source]})`)}`,
+      );
       lines.push(`    ${printable(finding.detail)}`);
       lines.push(`    fix: ${c.cyan(printable(finding.fix))}`);
     }
@@ -108,6 +117,8 @@ function verdict(report: CheckDeploymentDocument, c: ChalkInstance): string {
   }
   if (report.services.length === 0) return c.yellow('Verdict: no Laminar service found to check.');
   const database = report.database.checked ? ', and the stored values open under them' : '';
-  const unread = report.services.some((row) => row.status === 'external' || row.status === 'not_given') ? ' (some values could not be read: see the notes)' : '';
+  const unread = report.services.some((row) => row.status === 'external' || row.status === 'not_given')
+    ? ' (some values could not be read: see the notes)'
+    : '';
   return c.green(`Verdict: healthy: every Laminar service found holds a valid key, the same as its neighbours${database}${unread}.`);
 }

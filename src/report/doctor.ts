@@ -31,8 +31,12 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
   if (doc.writer) {
     lines.push(
       c.yellow.bold('An lmnr-keys writer is running on this database right now') +
-        c.yellow(` (${doc.writer.purpose ?? 'lmnr-keys'}, backend pid ${doc.writer.pid}${doc.writer.since ? `, since ${doc.writer.since}` : ''}): `) +
-        c.yellow('values it has not reached yet still open only under its old key. Run doctor again when it has finished; do not quarantine meanwhile.'),
+        c.yellow(
+          ` (${doc.writer.purpose ?? 'lmnr-keys'}, backend pid ${doc.writer.pid}${doc.writer.since ? `, since ${doc.writer.since}` : ''}): `,
+        ) +
+        c.yellow(
+          'values it has not reached yet still open only under its old key. Run doctor again when it has finished; do not quarantine meanwhile.',
+        ),
       '',
     );
   }
@@ -40,13 +44,16 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
     lines.push(
       c.red.bold(`${suspect.failing} of ${suspect.total} ${suspect.store} values open under no key lmnr-keys knows. `) +
         c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
-        c.red('Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint`. Do not quarantine before you know.'),
+        c.red(
+          'Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint`. Do not quarantine before you know.',
+        ),
       '',
     );
   }
   lines.push(c.bold('Secrets'));
   for (const secret of doc.secrets) {
-    const paint = secret.status === 'ok' ? c.green : secret.status === 'missing' && secret.name === 'SLACK_ENCRYPTION_KEY' ? c.yellow : c.red;
+    const paint =
+      secret.status === 'ok' ? c.green : secret.status === 'missing' && secret.name === 'SLACK_ENCRYPTION_KEY' ? c.yellow : c.red;
     const word = (SECRET_WORDS[secret.status] ?? secret.status).padEnd(SECRET_WORD_WIDTH);
     const fingerprint = secret.fingerprint ? c.dim(`fingerprint ${secret.fingerprint}`) : '';
     lines.push(`  ${secret.name.padEnd(22)} ${paint(word)}  ${fingerprint}`.trimEnd());
@@ -72,26 +79,34 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
       lines.push('', `  The first ${SHOWN_WHEN_SUMMARISED}:`);
     }
     appendFindings(lines, summarise ? doc.findings.slice(0, SHOWN_WHEN_SUMMARISED) : doc.findings, c, adviceContext);
-    if (summarise) lines.push(`  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`lmnr-keys doctor --all\`, or \`--json\`.`);
+    if (summarise)
+      lines.push(
+        `  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`lmnr-keys doctor --all\`, or \`--json\`.`,
+      );
   }
 
   if (doc.warnings.length > 0) {
     lines.push('', c.bold('Warnings'));
-    const shownWarnings = options.all || doc.warnings.length <= FULL_LIST_LIMIT ? doc.warnings : doc.warnings.slice(0, SHOWN_WHEN_SUMMARISED);
-    if (shownWarnings.length < doc.warnings.length) lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
+    const shownWarnings =
+      options.all || doc.warnings.length <= FULL_LIST_LIMIT ? doc.warnings : doc.warnings.slice(0, SHOWN_WHEN_SUMMARISED);
+    if (shownWarnings.length < doc.warnings.length)
+      lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
     for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
       lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
       const ids = warning.ids.slice(0, 10).map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id));
       lines.push(`    ids: ${ids.join(', ')}${warning.ids.length > ids.length ? `, ... ${warning.ids.length - ids.length} more` : ''}`);
     }
-    if (shownWarnings.length < doc.warnings.length) lines.push(`  ... and ${doc.warnings.length - shownWarnings.length} more: \`--all\` or \`--json\`.`);
+    if (shownWarnings.length < doc.warnings.length)
+      lines.push(`  ... and ${doc.warnings.length - shownWarnings.length} more: \`--all\` or \`--json\`.`);
   }
 
   if (doc.takenOut.length > 0) {
     lines.push('', c.bold('Taken out earlier'));
     for (const note of doc.takenOut) {
-      const workspace = note.workspaceName ? `"${printable(note.workspaceName)}" (${note.workspaceId})` : (note.workspaceId ?? 'unknown workspace');
+      const workspace = note.workspaceName
+        ? `"${printable(note.workspaceName)}" (${note.workspaceId})`
+        : (note.workspaceId ?? 'unknown workspace');
       lines.push(`  ${c.yellow('!')} workspace ${workspace} ${c.dim(`[${note.store} ${note.id}]`)}: ${note.detail}`);
     }
   }
@@ -119,7 +134,9 @@ function appendFindings(lines: string[], findings: Finding[], c: ChalkInstance, 
       if (project.label) lines.push(`    ${c.bold('Project')} ${project.label}`);
       for (const finding of project.items) {
         const advice = adviseOnFinding(finding, context);
-        lines.push(`${indent}${c.red('x')} ${printable(finding.name)} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)}`);
+        lines.push(
+          `${indent}${c.red('x')} ${printable(finding.name)} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)}`,
+        );
         lines.push(`${indent}  cause: ${advice.cause}`);
         lines.push(`${indent}  next:  ${advice.command ? c.cyan(advice.command) : advice.nextStep}`);
       }
@@ -135,14 +152,18 @@ function appendSummary(lines: string[], findings: Finding[], c: ChalkInstance): 
     const cause = `${finding.status}${finding.decryptsWith ? ` (opens with ${finding.decryptsWith})` : ''} in ${finding.store}`;
     byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
     const workspace = finding.workspaceName ? `"${printable(finding.workspaceName)}"` : (finding.workspaceId ?? 'no workspace');
-    const place = finding.projectId ? `workspace ${workspace} / project ${finding.projectName ? `"${printable(finding.projectName)}"` : finding.projectId}` : `workspace ${workspace}`;
+    const place = finding.projectId
+      ? `workspace ${workspace} / project ${finding.projectName ? `"${printable(finding.projectName)}"` : finding.projectId}`
+      : `workspace ${workspace}`;
     byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
   }
   const top = (counts: Map<string, number>, limit: number) => [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
   lines.push(`  ${plural(findings.length, 'value')} fail. By cause:`);
   for (const [cause, count] of top(byCause, 20)) lines.push(`    ${String(count).padStart(8)}  ${cause}`);
   const places = top(byPlace, 10);
-  lines.push(`  Where (${byPlace.size > places.length ? `the ${places.length} largest of ${byPlace.size} places` : plural(byPlace.size, 'place')}):`);
+  lines.push(
+    `  Where (${byPlace.size > places.length ? `the ${places.length} largest of ${byPlace.size} places` : plural(byPlace.size, 'place')}):`,
+  );
   for (const [place, count] of places) lines.push(`    ${String(count).padStart(8)}  ${place}`);
   lines.push(c.dim('  (each cause has the same fix: the commands under "Next steps" cover every value they name)'));
 }
@@ -152,7 +173,9 @@ function verdictLine(doc: DoctorDocument, c: ChalkInstance): string {
   if (doc.verdict.ok) {
     const defaultKey = doc.secrets.some((secret) => secret.status === 'public_default');
     return defaultKey
-      ? c.yellow(`Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out FILE, then lmnr-keys rotate).`)
+      ? c.yellow(
+          `Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out FILE, then lmnr-keys rotate).`,
+        )
       : c.green(`Verdict: healthy: all ${plural(total, 'stored secret')} open under the current keys.`);
   }
   return c.red(`Verdict: problems found: ${doc.verdict.problems.join('; ')}.`);

@@ -30,7 +30,10 @@ export function groupByWorkspaceAndProject<T extends Locatable>(items: T[]): Arr
     const workspaceKey = item.workspaceId ?? '';
     let workspace = workspaces.get(workspaceKey);
     if (!workspace) {
-      workspace = { label: describe(item.workspaceName, item.workspaceId, '(none found: the project is not in the projects table)'), projects: new Map() };
+      workspace = {
+        label: describe(item.workspaceName, item.workspaceId, '(none found: the project is not in the projects table)'),
+        projects: new Map(),
+      };
       workspaces.set(workspaceKey, workspace);
     }
     const projectKey = item.projectId ?? '';

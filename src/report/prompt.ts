@@ -36,7 +36,10 @@ export async function confirmOrRefuse(options: Consent & { question: string }): 
 export async function askSecret(message: string): Promise<string> {
   const { default: prompts } = await import('prompts');
   let cancelled = false;
-  const answer = await prompts({ type: 'password', name: 'value', message, stdout: process.stderr }, { onCancel: () => (cancelled = true) });
+  const answer = await prompts(
+    { type: 'password', name: 'value', message, stdout: process.stderr },
+    { onCancel: () => (cancelled = true) },
+  );
   if (cancelled || typeof answer.value !== 'string' || answer.value === '') throw new RefusedError('no value entered, nothing written');
   return answer.value;
 }

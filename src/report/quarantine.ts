@@ -22,7 +22,11 @@ export interface QuarantineDocument extends Envelope<'quarantine'> {
 }
 
 /** The document never carries ciphertext: it is archived by CI jobs, backups are the place for it. */
-export function quarantineDocument(plan: QuarantinePlan, result: QuarantineResult | null, extra: { dryRun: boolean; backup: string | null }): QuarantineDocument {
+export function quarantineDocument(
+  plan: QuarantinePlan,
+  result: QuarantineResult | null,
+  extra: { dryRun: boolean; backup: string | null },
+): QuarantineDocument {
   return documentOf('quarantine', true, {
     dryRun: extra.dryRun,
     targets: plan.targets.map(({ ciphertextHex: _ciphertext, nonceHex: _nonce, ...rest }) => rest),
@@ -38,7 +42,9 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {
     const where = t.projectId ? `project ${t.projectId}` : t.workspaceId ? `workspace ${t.workspaceId}` : '';
-    lines.push(`  ${c.red('x')} ${printable(t.name)} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`);
+    lines.push(
+      `  ${c.red('x')} ${printable(t.name)} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`,
+    );
   }
   for (const d of doc.dependents) {
     lines.push(
@@ -49,7 +55,8 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
   }
   if (!doc.dryRun) {
     lines.push('', `${plural(doc.removed, 'value')} taken out.`);
-    if (doc.changed.length > 0) lines.push(c.yellow(`${doc.changed.length} changed since the plan and were left alone: ${doc.changed.join(', ')}`));
+    if (doc.changed.length > 0)
+      lines.push(c.yellow(`${doc.changed.length} changed since the plan and were left alone: ${doc.changed.join(', ')}`));
     if (doc.backup) lines.push(`Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
     lines.push(...howToReenter(doc.targets));
   } else {
@@ -62,7 +69,8 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
 function howToReenter(targets: Array<Pick<QuarantineTarget, 'store'>>): string[] {
   const stores = new Set(targets.map((t) => t.store));
   const lines: string[] = [];
-  if (stores.has('provider_api_keys')) lines.push('Re-enter the provider keys that matter with `lmnr-keys set --project ID --name NAME` or in the project settings.');
+  if (stores.has('provider_api_keys'))
+    lines.push('Re-enter the provider keys that matter with `lmnr-keys set --project ID --name NAME` or in the project settings.');
   for (const name of stores) {
     const note = findStore(name)?.whenTakenOut;
     if (note) lines.push(`${name}: ${note}.`);

@@ -13,7 +13,10 @@ export interface RestoreDocument extends Envelope<'restore'>, RestoreResult {
 }
 
 /** ok only when every record was restored whole (or already was): a partial restore is never full success. */
-export function restoreDocument(result: RestoreResult, extra: { dryRun: boolean; backup: string; operation: string; truncatedLastLine: boolean }): RestoreDocument {
+export function restoreDocument(
+  result: RestoreResult,
+  extra: { dryRun: boolean; backup: string; operation: string; truncatedLastLine: boolean },
+): RestoreDocument {
   return documentOf('restore', result.leftAlone.length === 0 && result.incomplete.length === 0, { ...extra, ...result });
 }
 
@@ -23,14 +26,27 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
     `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} left alone`,
   ];
   if (doc.truncatedLastLine) lines.push(c.yellow('  the last line was cut short (a crash while writing it) and was ignored'));
-  if (doc.notApplied > 0) lines.push(`  ${plural(doc.notApplied, 'record')} of a batch that never committed: those values were never changed, nothing to put back`);
+  if (doc.notApplied > 0)
+    lines.push(
+      `  ${plural(doc.notApplied, 'record')} of a batch that never committed: those values were never changed, nothing to put back`,
+    );
   for (const left of doc.leftAlone) lines.push(`  ${c.yellow('-')} ${left.store} ${left.id}: ${left.reason}`);
   if (doc.restored > 0 && !doc.dryRun) {
-    if (doc.operation === 'rotate') lines.push('  These values are sealed under the keys they had before the rotation again: Laminar opens them only while it runs with those keys.');
-    if (doc.operation === 'set') lines.push('  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows it; `lmnr-keys set --keep ID` keeps one).');
+    if (doc.operation === 'rotate')
+      lines.push(
+        '  These values are sealed under the keys they had before the rotation again: Laminar opens them only while it runs with those keys.',
+      );
+    if (doc.operation === 'set')
+      lines.push(
+        '  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows it; `lmnr-keys set --keep ID` keeps one).',
+      );
   }
   if (doc.incomplete.length > 0) {
-    lines.push(c.yellow(`  ${plural(doc.incomplete.length, 'row')} ${doc.dryRun ? 'would be' : 'were'} put back without what was deleted with them:`));
+    lines.push(
+      c.yellow(
+        `  ${plural(doc.incomplete.length, 'row')} ${doc.dryRun ? 'would be' : 'were'} put back without what was deleted with them:`,
+      ),
+    );
     for (const item of doc.incomplete) lines.push(`  ${c.yellow('!')} ${item.store} ${item.id}: ${item.reason}`);
   }
   return lines.join('\n');

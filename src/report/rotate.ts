@@ -106,12 +106,26 @@ export function buildRunbook(
     ...flags.from.filter((ref) => !replaced.has(ref)).map((ref) => reusable(ref) ?? '<the other old key>'),
   ];
   const toRef = variables.length === 1 ? `env:${variables[0]}` : (reusable(flags.to) ?? '<the new key>');
-  const catchUp = ['lmnr-keys rotate', ...envFileFlags, ...flags.store.map((s) => `--store ${s}`), ...[...new Set(fromRefs)].map((r) => `--from ${r}`), `--to ${toRef}`, '--yes'].join(' ');
+  const catchUp = [
+    'lmnr-keys rotate',
+    ...envFileFlags,
+    ...flags.store.map((s) => `--store ${s}`),
+    ...[...new Set(fromRefs)].map((r) => `--from ${r}`),
+    `--to ${toRef}`,
+    '--yes',
+  ].join(' ');
   // Slack tokens a --from key opens, left out of this rotation: on Helm SLACK_ENCRYPTION_KEY follows
   // AEAD_SECRET_KEY when unset, so after step 2 the services open Slack tokens with the new key too.
   const slackCatchUp =
     slackUnderFrom > 0 && !stores.some((store) => store.name === 'slack_integrations')
-      ? ['lmnr-keys rotate', ...envFileFlags, '--store slack_integrations', ...[...new Set(fromRefs)].map((r) => `--from ${r}`), '--to env:SLACK_ENCRYPTION_KEY', '--yes'].join(' ')
+      ? [
+          'lmnr-keys rotate',
+          ...envFileFlags,
+          '--store slack_integrations',
+          ...[...new Set(fromRefs)].map((r) => `--from ${r}`),
+          '--to env:SLACK_ENCRYPTION_KEY',
+          '--yes',
+        ].join(' ')
       : null;
   const steps: string[] = [];
   for (const s of saved) {
@@ -147,7 +161,9 @@ export interface RotationRenderContext {
 export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: RotationRenderContext): string {
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
-  lines.push(`  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`);
+  lines.push(
+    `  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`,
+  );
   for (const s of doc.stores) {
     if (!s.present) {
       lines.push(`  ${s.store.padEnd(38)} ${c.dim('not present')}`);
@@ -162,7 +178,9 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     const shown = doc.stuck.slice(0, 50);
     for (const v of shown) {
       const where = v.projectId ? `project ${v.projectId}` : v.workspaceId ? `workspace ${v.workspaceId}` : '';
-      lines.push(`  ${c.red('x')} ${printable(v.name)} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`);
+      lines.push(
+        `  ${c.red('x')} ${printable(v.name)} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`,
+      );
     }
     if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
     lines.push("  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value's next step.");
@@ -181,7 +199,9 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     if (doc.publicDefaultInBackup) {
       lines.push(
         c.red.bold('WARNING: ') +
-          c.red(`this backup holds old values sealed under Laminar's PUBLIC default key: anyone who can read ${doc.backup} can decrypt them. `) +
+          c.red(
+            `this backup holds old values sealed under Laminar's PUBLIC default key: anyone who can read ${doc.backup} can decrypt them. `,
+          ) +
           c.red(`Keep it only until doctor says the rotation is healthy, then delete it (rm ${doc.backup}).`),
       );
     }
@@ -198,7 +218,9 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     return lines.join('\n');
   }
   if (doc.dryRun) {
-    lines.push(`${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`);
+    lines.push(
+      `${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`,
+    );
     return lines.join('\n');
   }
   lines.push(
@@ -208,14 +230,19 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   );
   // Rows inserted while it ran may not have been read: say so rather than claim every value.
   const appeared = rowsAppeared(doc);
-  if (appeared > 0) lines.push(c.yellow(`${plural(appeared, 'row')} appeared while it ran (the platform is writing): ${context.rerun} to cover them.`));
+  if (appeared > 0)
+    lines.push(c.yellow(`${plural(appeared, 'row')} appeared while it ran (the platform is writing): ${context.rerun} to cover them.`));
   lines.push('');
   lines.push(c.bold('Next steps'));
   if (context.runbook.alreadyInUse) {
-    lines.push(`  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`, `  Check: ${c.cyan('lmnr-keys doctor')}`);
+    lines.push(
+      `  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`,
+      `  Check: ${c.cyan('lmnr-keys doctor')}`,
+    );
   } else {
     context.runbook.steps.forEach((step, index) => lines.push(`  ${index + 1}. ${step}`));
-    if (context.databaseUrlFlag) lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
+    if (context.databaseUrlFlag)
+      lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
   }
   return lines.join('\n');
 }

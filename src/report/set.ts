@@ -32,7 +32,9 @@ export function setDocument(plan: SetPlan, result: SetResult | null, extra: { dr
 
 function describeRows(plan: SetPlan, ids: string[]): string {
   if (ids.length === 0) return 'no previous row';
-  const rows = ids.map((id) => `${id} (${plan.rows.find((r) => r.id === id)?.opensUnderCurrentKey ? 'opens' : 'does not open'} under the current key)`);
+  const rows = ids.map(
+    (id) => `${id} (${plan.rows.find((r) => r.id === id)?.opensUnderCurrentKey ? 'opens' : 'does not open'} under the current key)`,
+  );
   return `${plural(ids.length, 'row')}: ${rows.join(', ')}`;
 }
 
@@ -52,6 +54,7 @@ export function renderSet(doc: SetDocument, fingerprint: string, c: ChalkInstanc
       ? `Kept ${doc.name} row ${doc.keptId} of project ${doc.projectId}; removed ${describeRows(plan, doc.replaced)}.`
       : `Sealed ${doc.name} for project ${doc.projectId} under AEAD_SECRET_KEY (fingerprint ${fingerprint}) as row ${doc.newId}, replacing ${describeRows(plan, doc.replaced)}.`,
   ];
-  if (doc.backup) lines.push(`Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
+  if (doc.backup)
+    lines.push(`Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
   return lines.join('\n');
 }

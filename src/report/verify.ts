@@ -51,13 +51,20 @@ function paint(c: ChalkInstance, status: VerifyStatus): (text: string) => string
 const FULL_LIST_LIMIT = 100;
 const SHOWN_WHEN_SUMMARISED = 20;
 
-export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c: ChalkInstance, failing: (r: VerifyResult) => boolean, options: { all: boolean } = { all: false }): string {
+export function renderVerify(
+  doc: VerifyDocument,
+  names: NameDirectory | null,
+  c: ChalkInstance,
+  failing: (r: VerifyResult) => boolean,
+  options: { all: boolean } = { all: false },
+): string {
   const lines: string[] = [];
   const decodeFailed = doc.summary.decode_failed ?? 0;
   if (doc.results.length >= 3 && decodeFailed >= doc.results.length * 0.75) {
     lines.push(
-      c.red.bold(`${decodeFailed} of ${doc.results.length} stored credentials do not open under AEAD_SECRET_KEY, so none of them was sent. `) +
-        c.red('First question: is it the key Laminar runs with? `lmnr-keys doctor`, `lmnr-keys check-deployment`.'),
+      c.red.bold(
+        `${decodeFailed} of ${doc.results.length} stored credentials do not open under AEAD_SECRET_KEY, so none of them was sent. `,
+      ) + c.red('First question: is it the key Laminar runs with? `lmnr-keys doctor`, `lmnr-keys check-deployment`.'),
       '',
     );
   }
@@ -70,19 +77,26 @@ export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c
       byStatusAndProvider.set(label, (byStatusAndProvider.get(label) ?? 0) + 1);
     }
     lines.push(`${doc.results.length} credentials. By status and provider:`);
-    for (const [label, count] of [...byStatusAndProvider.entries()].sort((a, b) => b[1] - a[1])) lines.push(`  ${String(count).padStart(8)}  ${label}`);
+    for (const [label, count] of [...byStatusAndProvider.entries()].sort((a, b) => b[1] - a[1]))
+      lines.push(`  ${String(count).padStart(8)}  ${label}`);
     shown = doc.results.filter((r) => r.status !== 'ok' && r.status !== 'skipped').slice(0, SHOWN_WHEN_SUMMARISED);
     lines.push('', `The first ${shown.length} that are not ok:`);
   }
   const located = shown.map((r) => {
     const project = r.projectId ? names?.projects.get(r.projectId) : undefined;
-    return { ...r, projectName: project?.name ?? null, workspaceName: r.workspaceId ? (names?.workspaces.get(r.workspaceId) ?? null) : null };
+    return {
+      ...r,
+      projectName: project?.name ?? null,
+      workspaceName: r.workspaceId ? (names?.workspaces.get(r.workspaceId) ?? null) : null,
+    };
   });
   for (const workspace of groupByWorkspaceAndProject(located)) {
     if (located.some((r) => r.projectId)) lines.push(`${c.bold('Workspace')} ${workspace.label}`);
     for (const project of workspace.projects) {
       if (project.label) lines.push(`  ${c.bold('Project')} ${project.label}`);
-      lines.push(`    ${'provider'.padEnd(10)} ${'key'.padEnd(22)} ${'status'.padEnd(30)} ${'HTTP'.padEnd(5)} ${'retry'.padEnd(6)} message`);
+      lines.push(
+        `    ${'provider'.padEnd(10)} ${'key'.padEnd(22)} ${'status'.padEnd(30)} ${'HTTP'.padEnd(5)} ${'retry'.padEnd(6)} message`,
+      );
       for (const r of project.items) {
         const retry = r.retryAfterSeconds === null ? '' : `${Math.round(r.retryAfterSeconds)}s`;
         lines.push(
@@ -92,22 +106,42 @@ export function renderVerify(doc: VerifyDocument, names: NameDirectory | null, c
     }
   }
   if (summarise) lines.push('', `All ${doc.results.length}: \`--all\`, \`--json\` or \`--junit FILE\`.`);
-  const counts = (statuses: Array<[string, number]>) => statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
+  const counts = (statuses: Array<[string, number]>) =>
+    statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
   const entries = Object.entries(doc.summary) as Array<[VerifyStatus, number]>;
   if (doc.ok) {
-    lines.push('', c.green(doc.results.length === 0 ? 'Verdict: no provider credentials stored: nothing to verify.' : `Verdict: every credential passes (${counts(entries)}).`));
+    lines.push(
+      '',
+      c.green(
+        doc.results.length === 0
+          ? 'Verdict: no provider credentials stored: nothing to verify.'
+          : `Verdict: every credential passes (${counts(entries)}).`,
+      ),
+    );
   } else {
     const failingStatuses = new Set(doc.results.filter(failing).map((r) => r.status));
     const rest = entries.filter(([status]) => !failingStatuses.has(status));
-    lines.push('', c.red(`Verdict: ${doc.failing} failing (${counts(entries.filter(([status]) => failingStatuses.has(status)))})${rest.length > 0 ? `; also ${counts(rest)}` : ''}.`));
+    lines.push(
+      '',
+      c.red(
+        `Verdict: ${doc.failing} failing (${counts(entries.filter(([status]) => failingStatuses.has(status)))})${rest.length > 0 ? `; also ${counts(rest)}` : ''}.`,
+      ),
+    );
   }
   return lines.join('\n');
 }
 
 function xml(text: string): string {
-  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
-    // XML 1.0 cannot carry most control characters.
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return (
+    text
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+      .replace(/'/g, '&apos;')
+      // XML 1.0 cannot carry most control characters.
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+  );
 }
 
 /** One testcase per credential; failing when not ok (skipped stays skipped). */
@@ -119,7 +153,8 @@ export function renderJunit(results: VerifyResult[], failing: (r: VerifyResult) 
     const classname = xml(r.projectId ? `lmnr-keys.project.${r.projectId}` : 'lmnr-keys.key');
     const message = xml(`${STATUS_WORDS[r.status]}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}${r.detail ? `: ${r.detail}` : ''}`);
     if (r.status === 'skipped') return `    <testcase classname="${classname}" name="${name}"><skipped message="${message}"/></testcase>`;
-    if (failing(r)) return `    <testcase classname="${classname}" name="${name}"><failure type="${r.status}" message="${message}"/></testcase>`;
+    if (failing(r))
+      return `    <testcase classname="${classname}" name="${name}"><failure type="${r.status}" message="${message}"/></testcase>`;
     if (r.status !== 'ok') return `    <testcase classname="${classname}" name="${name}"><system-out>${message}</system-out></testcase>`;
     return `    <testcase classname="${classname}" name="${name}"/>`;
   });

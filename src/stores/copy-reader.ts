@@ -18,7 +18,17 @@ import type { StoreDefinition } from './stores.js';
  * Field positions in every store's COPY tuple. The last two are only sent when Postgres decodes
  * the hex ('bytes' below): the stored texts' lengths, to tell a value decode() read leniently.
  */
-export const FIELD = { id: 0, ciphertext: 1, nonce: 2, aad: 3, projectId: 4, workspaceId: 5, name: 6, ciphertextTextLength: 7, nonceTextLength: 8 } as const;
+export const FIELD = {
+  id: 0,
+  ciphertext: 1,
+  nonce: 2,
+  aad: 3,
+  projectId: 4,
+  workspaceId: 5,
+  name: 6,
+  ciphertextTextLength: 7,
+  nonceTextLength: 8,
+} as const;
 export const FIELD_COUNT = 9;
 
 /**
@@ -60,7 +70,8 @@ export interface StoreCopyRange {
  */
 export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {}, encoding: SealedEncoding = 'hex'): string {
   const column = (name: string | null) => (name === null ? 'null::text' : `t.${quoteIdent(name)}::text`);
-  const name = store.fixedName !== null || store.nameColumn === store.aadColumn ? 'null::text' : `coalesce(${column(store.nameColumn)}, '')`;
+  const name =
+    store.fixedName !== null || store.nameColumn === store.aadColumn ? 'null::text' : `coalesce(${column(store.nameColumn)}, '')`;
   const id = `t.${quoteIdent(store.idColumn)}`;
   const sealed = (name: string) => (encoding === 'bytes' ? `decode(${column(name)}, 'hex')` : column(name));
   const fields = [
@@ -81,7 +92,13 @@ export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {},
 }
 
 /** Streams a store's tuples (see storeCopySql); returns how many were read. */
-export function copyStore(db: LaminarDb, store: StoreDefinition, range: StoreCopyRange, onTuple: (tuple: CopyTuple) => void, encoding: SealedEncoding = 'hex'): Promise<number> {
+export function copyStore(
+  db: LaminarDb,
+  store: StoreDefinition,
+  range: StoreCopyRange,
+  onTuple: (tuple: CopyTuple) => void,
+  encoding: SealedEncoding = 'hex',
+): Promise<number> {
   return copyOut(db, storeCopySql(store, range, encoding), FIELD_COUNT, onTuple);
 }
 
@@ -141,6 +158,6 @@ export function sealedRowFromTuple(store: StoreDefinition, tuple: CopyTuple, enc
     aad,
     projectId: fieldText(tuple, FIELD.projectId),
     workspaceId: fieldText(tuple, FIELD.workspaceId),
-    name: store.fixedName ?? (store.nameColumn === store.aadColumn ? aad : fieldText(tuple, FIELD.name) ?? ''),
+    name: store.fixedName ?? (store.nameColumn === store.aadColumn ? aad : (fieldText(tuple, FIELD.name) ?? '')),
   };
 }

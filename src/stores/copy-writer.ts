@@ -69,7 +69,11 @@ export class ResealBatch {
   number = 0;
   count = 0;
 
-  constructor(store: StoreDefinition, private readonly sink: BackupSink | null, batchSize: number) {
+  constructor(
+    store: StoreDefinition,
+    private readonly sink: BackupSink | null,
+    batchSize: number,
+  ) {
     this.withBackup = sink !== null;
     this.payload = new BinaryCopyWriter(Math.min(Math.max(batchSize * PAYLOAD_BYTES_PER_ROW, 1 << 16), 32 << 20));
     // Store names are fixed identifiers and every other field is a uuid or hex: no JSON escaping
@@ -143,7 +147,9 @@ export class ResealBatch {
     p.textField(newCt);
     p.textField(newNonce);
     if (this.withBackup) {
-      this.backup.text(`${this.recordPrefix}${row.id}","oldNonceHex":"${row.nonceHex}","oldCiphertextHex":"${row.ciphertextHex}","newNonceHex":"${newNonce}","newCiphertextHex":"${newCt}${this.recordSuffix}`);
+      this.backup.text(
+        `${this.recordPrefix}${row.id}","oldNonceHex":"${row.nonceHex}","oldCiphertextHex":"${row.ciphertextHex}","newNonceHex":"${newNonce}","newCiphertextHex":"${newCt}${this.recordSuffix}`,
+      );
       this.flushBackup(false);
     }
     this.count += 1;
@@ -174,8 +180,14 @@ export async function applyResealBatch(trx: LaminarDb, store: StoreDefinition, b
   const ct = sql.ref(`t.${store.ciphertextColumn}`);
   const nonce = sql.ref(`t.${store.nonceColumn}`);
   await sql`select set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`.execute(trx);
-  await sql`create temporary table ${sql.raw(BATCH_TABLE)} (id text, old_ct text, old_nonce text, new_ct text, new_nonce text) on commit drop`.execute(trx);
-  await copyIn(trx, `copy pg_temp.${BATCH_TABLE} (id, old_ct, old_nonce, new_ct, new_nonce) from stdin (format binary)`, batch.payloadBytes());
+  await sql`create temporary table ${sql.raw(BATCH_TABLE)} (id text, old_ct text, old_nonce text, new_ct text, new_nonce text) on commit drop`.execute(
+    trx,
+  );
+  await copyIn(
+    trx,
+    `copy pg_temp.${BATCH_TABLE} (id, old_ct, old_nonce, new_ct, new_nonce) from stdin (format binary)`,
+    batch.payloadBytes(),
+  );
   const updated = await sql`
     update ${table} as t
     set ${sql.ref(store.ciphertextColumn)} = s.new_ct, ${sql.ref(store.nonceColumn)} = s.new_nonce

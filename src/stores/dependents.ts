@@ -25,7 +25,13 @@ export interface ReferencingKey {
   on_delete: string;
 }
 
-const ON_DELETE: Record<string, DependentRows['onDelete']> = { c: 'cascade', n: 'set null', d: 'set default', r: 'restrict', a: 'no action' };
+const ON_DELETE: Record<string, DependentRows['onDelete']> = {
+  c: 'cascade',
+  n: 'set null',
+  d: 'set default',
+  r: 'restrict',
+  a: 'no action',
+};
 
 /** Foreign keys that reference the store's id column (single-column keys name their column; others have none). */
 export async function referencingKeys(db: Db, store: StoreDefinition): Promise<ReferencingKey[]> {
@@ -62,6 +68,9 @@ export async function findDependentRows(db: Db, store: StoreDefinition, ids: rea
 
 export function describeDependents(dependents: DependentRows[]): string {
   return dependents
-    .map((d) => `${Number.isNaN(d.rows) ? 'rows' : `${d.rows} row${d.rows === 1 ? '' : 's'}`} of ${d.table} (${d.column}, ON DELETE ${d.onDelete.toUpperCase()})`)
+    .map(
+      (d) =>
+        `${Number.isNaN(d.rows) ? 'rows' : `${d.rows} row${d.rows === 1 ? '' : 's'}`} of ${d.table} (${d.column}, ON DELETE ${d.onDelete.toUpperCase()})`,
+    )
     .join(', ');
 }

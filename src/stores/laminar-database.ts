@@ -9,7 +9,9 @@ import { STORES } from './stores.js';
 
 export async function assertLaminarDatabase(db: Kysely<LaminarDatabase>, database: string): Promise<void> {
   const tables = [...new Set(STORES.map((store) => store.table))];
-  const found = await sql<{ present: boolean }>`select bool_or(to_regclass(t) is not null) as present from unnest(${tables}::text[]) t`.execute(db);
+  const found = await sql<{
+    present: boolean;
+  }>`select bool_or(to_regclass(t) is not null) as present from unnest(${tables}::text[]) t`.execute(db);
   if (found.rows[0]?.present) return;
   throw new ConfigError(
     `this is not Laminar's database: ${database} has none of ${tables.join(', ')} (on the search_path)`,

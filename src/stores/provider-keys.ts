@@ -17,7 +17,10 @@ export async function projectExists(db: Db, projectId: string): Promise<boolean>
   // Two statements: a to_regclass guard cannot protect a reference to the table in the same query.
   const table = await sql<{ present: boolean }>`select to_regclass('projects') is not null as present`.execute(db);
   if (!table.rows[0]?.present) {
-    throw new ConfigError("this database has no projects table, so no project can be checked: it is not (a complete) Laminar database", 'point --database-url at the database Laminar uses');
+    throw new ConfigError(
+      'this database has no projects table, so no project can be checked: it is not (a complete) Laminar database',
+      'point --database-url at the database Laminar uses',
+    );
   }
   const found = await sql<{ present: boolean }>`select exists(select 1 from projects where id = ${projectId}::uuid) as present`.execute(db);
   return Boolean(found.rows[0]?.present);

@@ -33,7 +33,15 @@ export async function checkStorePresence(db: Db, store: StoreDefinition): Promis
     where attrelid = to_regclass(${store.table}) and attnum > 0 and not attisdropped`.execute(db);
   if (result.rows.length === 0) return { present: false, reason: `table ${store.table} does not exist` };
   const columns = new Set(result.rows.map((row) => row.attname));
-  const needed = [store.idColumn, store.ciphertextColumn, store.nonceColumn, store.aadColumn, store.projectIdColumn, store.workspaceIdColumn, store.nameColumn];
+  const needed = [
+    store.idColumn,
+    store.ciphertextColumn,
+    store.nonceColumn,
+    store.aadColumn,
+    store.projectIdColumn,
+    store.workspaceIdColumn,
+    store.nameColumn,
+  ];
   const missing = needed.filter((column): column is string => column !== null && !columns.has(column));
   if (missing.length > 0) return { present: false, reason: `table ${store.table} has no column ${missing.join(', ')}` };
   return { present: true, reason: null };

@@ -6,10 +6,7 @@
 export type SecretVariable = 'AEAD_SECRET_KEY' | 'SLACK_ENCRYPTION_KEY';
 
 export type StoreName =
-  | 'provider_api_keys'
-  | 'workspace_deployments.private_key'
-  | 'workspace_deployments.data_plane_url'
-  | 'slack_integrations';
+  'provider_api_keys' | 'workspace_deployments.private_key' | 'workspace_deployments.data_plane_url' | 'slack_integrations';
 
 export interface StoreDefinition {
   name: StoreName;

@@ -21,7 +21,9 @@ export interface ConditionalUpdate {
 export async function updateSealedValues(db: Db, store: StoreDefinition, updates: ConditionalUpdate[]): Promise<Set<string>> {
   if (updates.length === 0) return new Set();
   const values = sql.join(
-    updates.map((u) => sql`(${u.id}::uuid, ${u.oldCiphertextHex}::text, ${u.oldNonceHex}::text, ${u.newCiphertextHex}::text, ${u.newNonceHex}::text)`),
+    updates.map(
+      (u) => sql`(${u.id}::uuid, ${u.oldCiphertextHex}::text, ${u.oldNonceHex}::text, ${u.newCiphertextHex}::text, ${u.newNonceHex}::text)`,
+    ),
   );
   const ct = sql.ref(`t.${store.ciphertextColumn}`);
   const nonce = sql.ref(`t.${store.nonceColumn}`);

@@ -31,22 +31,116 @@ const SQL_NAME = `x'); drop table projects; --`;
 const rows = (): BadRow[] => {
   const good = () => seal(AEAD, 'sk-good-0123456789', 'OPENAI_API_KEY');
   return [
-    { what: 'non-hex ciphertext', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, 'xy' + g.ciphertextHex.slice(2)); } },
-    { what: 'odd-length ciphertext', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, g.ciphertextHex.slice(1)); } },
-    { what: 'short nonce', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex.slice(0, 40), g.ciphertextHex); } },
-    { what: 'long nonce', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex + 'abcd', g.ciphertextHex); } },
-    { what: 'empty ciphertext and nonce', status: 'malformed', rotates: false, make: () => addRawProviderKey(t, project, 'OPENAI_API_KEY', '', '') },
-    { what: 'empty ciphertext only', status: 'incomplete', rotates: false, make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, '') },
-    { what: 'ciphertext shorter than the tag', status: 'malformed', rotates: false, make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, 'ab'.repeat(15)) },
-    { what: 'a 1 MB value', status: 'wrong_secret', rotates: false, make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, randomBytes(512 * 1024).toString('hex')) },
-    { what: 'upper-case hex', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex.toUpperCase(), g.ciphertextHex.toUpperCase()); } },
-    { what: 'surrounding whitespace', status: 'malformed', rotates: false, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, ` ${g.ciphertextHex}\n`); } },
+    {
+      what: 'non-hex ciphertext',
+      status: 'malformed',
+      rotates: false,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, 'xy' + g.ciphertextHex.slice(2));
+      },
+    },
+    {
+      what: 'odd-length ciphertext',
+      status: 'malformed',
+      rotates: false,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, g.ciphertextHex.slice(1));
+      },
+    },
+    {
+      what: 'short nonce',
+      status: 'malformed',
+      rotates: false,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex.slice(0, 40), g.ciphertextHex);
+      },
+    },
+    {
+      what: 'long nonce',
+      status: 'malformed',
+      rotates: false,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex + 'abcd', g.ciphertextHex);
+      },
+    },
+    {
+      what: 'empty ciphertext and nonce',
+      status: 'malformed',
+      rotates: false,
+      make: () => addRawProviderKey(t, project, 'OPENAI_API_KEY', '', ''),
+    },
+    {
+      what: 'empty ciphertext only',
+      status: 'incomplete',
+      rotates: false,
+      make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, ''),
+    },
+    {
+      what: 'ciphertext shorter than the tag',
+      status: 'malformed',
+      rotates: false,
+      make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, 'ab'.repeat(15)),
+    },
+    {
+      what: 'a 1 MB value',
+      status: 'wrong_secret',
+      rotates: false,
+      make: async () => addRawProviderKey(t, project, 'OPENAI_API_KEY', (await good()).nonceHex, randomBytes(512 * 1024).toString('hex')),
+    },
+    {
+      what: 'upper-case hex',
+      status: 'ok',
+      rotates: true,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex.toUpperCase(), g.ciphertextHex.toUpperCase());
+      },
+    },
+    {
+      what: 'surrounding whitespace',
+      status: 'malformed',
+      rotates: false,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, ` ${g.ciphertextHex}\n`);
+      },
+    },
     // Laminar's web app decodes with Buffer.from(hex), which stops at the first non-hex character: these still work there.
-    { what: 'a trailing newline after the hex', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, `${g.ciphertextHex}\n`); } },
-    { what: 'stray characters after the hex of both columns', status: 'ok', rotates: true, make: async () => { const g = await good(); return addRawProviderKey(t, project, 'OPENAI_API_KEY', `${g.nonceHex}zz`, `${g.ciphertextHex}-x`); } },
-    { what: 'a non-UTF-8 plaintext', status: 'not_utf8', rotates: true, make: () => addProviderKey(t, project, 'GEMINI_API_KEY', new Uint8Array([0xc3, 0x28, 0xa0, 0xa1]), AEAD) },
+    {
+      what: 'a trailing newline after the hex',
+      status: 'ok',
+      rotates: true,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', g.nonceHex, `${g.ciphertextHex}\n`);
+      },
+    },
+    {
+      what: 'stray characters after the hex of both columns',
+      status: 'ok',
+      rotates: true,
+      make: async () => {
+        const g = await good();
+        return addRawProviderKey(t, project, 'OPENAI_API_KEY', `${g.nonceHex}zz`, `${g.ciphertextHex}-x`);
+      },
+    },
+    {
+      what: 'a non-UTF-8 plaintext',
+      status: 'not_utf8',
+      rotates: true,
+      make: () => addProviderKey(t, project, 'GEMINI_API_KEY', new Uint8Array([0xc3, 0x28, 0xa0, 0xa1]), AEAD),
+    },
     { what: 'a unicode name', status: 'ok', rotates: true, make: () => addProviderKey(t, project, UNICODE_NAME, 'sk-unicode-0123', AEAD) },
-    { what: 'SQL metacharacters in the name', status: 'ok', rotates: true, make: () => addProviderKey(t, project, SQL_NAME, 'sk-sql-0123', AEAD) },
+    {
+      what: 'SQL metacharacters in the name',
+      status: 'ok',
+      rotates: true,
+      make: () => addProviderKey(t, project, SQL_NAME, 'sk-sql-0123', AEAD),
+    },
   ];
 };
 
@@ -57,7 +151,10 @@ beforeAll(async () => {
   project = await addProject(t, workspace, `Prøject; drop table x; --`);
   for (const row of rows()) ids.set(row.what, await row.make());
   // Deployment pairs: NULL on both sides (not set), NULL ciphertext with a nonce (incomplete).
-  await addDeployment(t, workspace, { privateKey: { ciphertextHex: null, nonceHex: null }, dataPlaneUrl: { ciphertextHex: null, nonceHex: (await seal(AEAD, 'x', workspace)).nonceHex } });
+  await addDeployment(t, workspace, {
+    privateKey: { ciphertextHex: null, nonceHex: null },
+    dataPlaneUrl: { ciphertextHex: null, nonceHex: (await seal(AEAD, 'x', workspace)).nonceHex },
+  });
 });
 afterAll(async () => {
   await t.drop();
@@ -90,7 +187,10 @@ describe('bad rows', () => {
 
   it('rotate leaves every bad row byte-identical and re-seals the good ones', async () => {
     const before = await snapshotProviderKeys(t);
-    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW', '--yes', '--json', '--no-backup'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, NEW } , cwd: dir });
+    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW', '--yes', '--json', '--no-backup'], {
+      env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, NEW },
+      cwd: dir,
+    });
     expect(result.code).toBe(1);
     const after = await snapshotProviderKeys(t);
     expect(after.size).toBe(before.size);
@@ -109,7 +209,6 @@ describe('bad rows', () => {
       expect(opened.get(ids.get(what)!)!.plaintext, what).toBe('sk-good-0123456789');
     }
   });
-
 });
 
 describe('bad configuration', () => {

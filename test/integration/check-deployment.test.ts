@@ -25,7 +25,12 @@ import { addDeployment, addProject, addProviderKey, addSlack, addWorkspace, seal
 const APP = newKeyHex();
 const WEB = newKeyHex();
 const OLD = newKeyHex();
-const PLAINTEXTS = ['sk-proj-deploy-check-0123456789', 'AIzaSy-deploy-check-0123456789', 'sk-ant-deploy-check-0123456789', 'xoxb-deploy-check-0123456789'];
+const PLAINTEXTS = [
+  'sk-proj-deploy-check-0123456789',
+  'AIzaSy-deploy-check-0123456789',
+  'sk-ant-deploy-check-0123456789',
+  'xoxb-deploy-check-0123456789',
+];
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
 
 let t: TestDatabase;
@@ -49,7 +54,10 @@ beforeAll(async () => {
   await addProviderKey(t, project, 'OPENAI_API_KEY', PLAINTEXTS[0]!, APP);
   await addProviderKey(t, project, 'GEMINI_API_KEY', PLAINTEXTS[1]!, APP);
   await addProviderKey(t, project, 'ANTHROPIC_API_KEY', PLAINTEXTS[2]!, APP);
-  await addDeployment(t, workspace, { privateKey: await seal(APP, 'cHJpdmF0ZQ==', workspace), dataPlaneUrl: { ciphertextHex: null, nonceHex: null } });
+  await addDeployment(t, workspace, {
+    privateKey: await seal(APP, 'cHJpdmF0ZQ==', workspace),
+    dataPlaneUrl: { ciphertextHex: null, nonceHex: null },
+  });
 });
 
 afterAll(async () => {
@@ -57,7 +65,8 @@ afterAll(async () => {
   await t?.drop();
   const password = new URL(adminUrl()).password;
   expectNoKeyIn(outputs, [APP, WEB, OLD, DEFAULT_KEY_HEX]);
-  for (const secret of [...PLAINTEXTS, password, decodeURIComponent(password)]) for (const text of outputs) expect(text.includes(secret)).toBe(false);
+  for (const secret of [...PLAINTEXTS, password, decodeURIComponent(password)])
+    for (const text of outputs) expect(text.includes(secret)).toBe(false);
 });
 
 describe('check-deployment on compose folders', () => {
@@ -82,24 +91,46 @@ describe('check-deployment on compose folders', () => {
       { kind: 'compose', path: 'docker-compose.yml' },
       { kind: 'dotenv', path: '.env' },
     ]);
-    expect(report.services).toContainEqual({ service: 'frontend', source: 'compose', role: 'frontend', variable: 'AEAD_SECRET_KEY', status: 'ok', fingerprint: fp(APP), from: '.env' });
+    expect(report.services).toContainEqual({
+      service: 'frontend',
+      source: 'compose',
+      role: 'frontend',
+      variable: 'AEAD_SECRET_KEY',
+      status: 'ok',
+      fingerprint: fp(APP),
+      from: '.env',
+    });
     expect(report.database.checked).toBe(true);
     expect(report.database.opens.find((o: { fingerprint: string }) => o.fingerprint === fp(APP))).toMatchObject({
       values: 4,
-      byStore: { provider_api_keys: 3, 'workspace_deployments.private_key': 1, 'workspace_deployments.data_plane_url': 0, slack_integrations: 0 },
+      byStore: {
+        provider_api_keys: 3,
+        'workspace_deployments.private_key': 1,
+        'workspace_deployments.data_plane_url': 0,
+        slack_integrations: 0,
+      },
       heldBy: ['frontend AEAD_SECRET_KEY', 'app-server AEAD_SECRET_KEY'],
     });
-    expect(report.notes.filter((n: { variable: string }) => n.variable === 'SLACK_ENCRYPTION_KEY')[0].detail).toMatch(/no Slack token is stored/);
+    expect(report.notes.filter((n: { variable: string }) => n.variable === 'SLACK_ENCRYPTION_KEY')[0].detail).toMatch(
+      /no Slack token is stored/,
+    );
   });
 
   it("values sealed under one service's key and not the other's: not_in_database names the right service (read-only)", async () => {
     await addSlack(t, (await t.query('select id from workspaces limit 1')).rows[0].id, 'T0ACME', PLAINTEXTS[3]!, APP);
     const before = await t.query('select id, value, nonce_hex from provider_api_keys order by id');
-    const dir = folder({ 'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE, '.env': laminarDotenv(APP), 'frontend/.env.local': `AEAD_SECRET_KEY=${WEB}\n` });
-    const result = await run(['-f', 'docker-compose-local-dev.yml', '--service', 'frontend=frontend/.env.local', '--no-containers', '--json', '--debug'], {
-      cwd: dir.dir,
-      env: { DATABASE_URL: t.url },
+    const dir = folder({
+      'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE,
+      '.env': laminarDotenv(APP),
+      'frontend/.env.local': `AEAD_SECRET_KEY=${WEB}\n`,
     });
+    const result = await run(
+      ['-f', 'docker-compose-local-dev.yml', '--service', 'frontend=frontend/.env.local', '--no-containers', '--json', '--debug'],
+      {
+        cwd: dir.dir,
+        env: { DATABASE_URL: t.url },
+      },
+    );
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
     const notInDatabase = report.findings.filter((f: { kind: string }) => f.kind === 'not_in_database');
@@ -109,10 +140,12 @@ describe('check-deployment on compose folders', () => {
     expect(notInDatabase[0].detail).toContain(`4 open under the key app-server holds (${fp(APP)}`);
     expect(notInDatabase[0].fix).toContain(`give frontend that key (${fp(APP)}) in AEAD_SECRET_KEY in frontend/.env.local`);
     // A Slack token is stored now (sealed with the AEAD key, as Laminar's chart does): the missing Slack key is a finding.
-    expect(report.findings.filter((f: { kind: string; variable: string }) => f.kind === 'missing' && f.variable === 'SLACK_ENCRYPTION_KEY').map((f: { service: string }) => f.service).sort()).toEqual([
-      'app-server',
-      'frontend',
-    ]);
+    expect(
+      report.findings
+        .filter((f: { kind: string; variable: string }) => f.kind === 'missing' && f.variable === 'SLACK_ENCRYPTION_KEY')
+        .map((f: { service: string }) => f.service)
+        .sort(),
+    ).toEqual(['app-server', 'frontend']);
     const opens = new Map(report.database.opens.map((o: { fingerprint: string; values: number; byStore: object }) => [o.fingerprint, o]));
     expect(opens.get(fp(APP))).toMatchObject({ values: 5, byStore: { slack_integrations: 1 } });
     expect(opens.get(fp(WEB))).toMatchObject({ values: 0 });
@@ -165,13 +198,17 @@ describe('check-deployment on compose folders', () => {
     const found = await run(['--json'], { cwd: dir.dir, env });
     expect(found.code).toBe(1);
     const report = JSON.parse(found.stdout);
-    expect(report.findings.map((f: { kind: string; service: string }) => `${f.kind} ${f.service}`)).toEqual(['stale_container lmnr-frontend-1']);
+    expect(report.findings.map((f: { kind: string; service: string }) => `${f.kind} ${f.service}`)).toEqual([
+      'stale_container lmnr-frontend-1',
+    ]);
     expect(report.findings[0].fix).toBe('docker compose up -d --force-recreate frontend');
     expect(report.sources).toContainEqual({ kind: 'containers', path: 'docker (compose project lmnr)' });
 
     const down = await run([], { cwd: dir.dir, env: { ...env, FAKE_DOCKER_DOWN: '1', DOCKER_HOST: 'tcp://127.0.0.1:2' } });
     expect(down.code).toBe(0);
-    expect(down.stdout).toMatch(/running containers not checked: the Docker daemon does not answer \(Cannot connect to the Docker daemon at tcp:\/\/127\.0\.0\.1:2\./);
+    expect(down.stdout).toMatch(
+      /running containers not checked: the Docker daemon does not answer \(Cannot connect to the Docker daemon at tcp:\/\/127\.0\.0\.1:2\./,
+    );
     expect(down.stdout).toMatch(/Verdict: healthy/);
   });
 
@@ -216,12 +253,20 @@ describe('check-deployment on compose folders', () => {
       'values.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${APP}"\n`,
       'rendered.yaml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: laminar-app-secrets\nstringData:\n  AEAD_SECRET_KEY: "${APP}"\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: laminar-frontend\nspec:\n  template:\n    spec:\n      containers:\n        - name: frontend\n          image: ghcr.io/lmnr-ai/frontend-ee:latest\n          envFrom:\n            - secretRef:\n                name: laminar-app-secrets\n          env:\n            - name: AEAD_SECRET_KEY\n              value: "${OLD}"\n`,
     });
-    const result = await run(['--helm-values', 'values.yaml', '--manifests', 'rendered.yaml', '--json'], { cwd: dir.dir, env: { DATABASE_URL: t.url } });
+    const result = await run(['--helm-values', 'values.yaml', '--manifests', 'rendered.yaml', '--json'], {
+      cwd: dir.dir,
+      env: { DATABASE_URL: t.url },
+    });
     expect(result.code).toBe(1);
     const report = JSON.parse(result.stdout);
-    const byKind = report.findings.map((f: { kind: string; source: string; service: string; variable: string }) => `${f.kind} ${f.source} ${f.service} ${f.variable}`).sort();
+    const byKind = report.findings
+      .map((f: { kind: string; source: string; service: string; variable: string }) => `${f.kind} ${f.source} ${f.service} ${f.variable}`)
+      .sort();
     expect(byKind).toContain('not_in_database manifests laminar-frontend AEAD_SECRET_KEY');
-    expect(report.services.find((s: { source: string; service: string }) => s.source === 'helm-values' && s.service === 'laminar-frontend').fingerprint).toBe(fp(APP));
+    expect(
+      report.services.find((s: { source: string; service: string }) => s.source === 'helm-values' && s.service === 'laminar-frontend')
+        .fingerprint,
+    ).toBe(fp(APP));
     expect(report.services.find((s: { source: string }) => s.source === 'manifests').fingerprint).toBe(fp(OLD));
   });
 
@@ -248,7 +293,14 @@ describe('fingerprint', () => {
     expect(plain.stdout).toBe(`${fp(APP)}\n`);
     expect(plain.stderr).toBe('');
     const json = await fingerprint(['--json'], `${APP}\n`);
-    expect(JSON.parse(json.stdout)).toEqual({ version: 1, command: 'fingerprint', ok: true, fingerprint: fp(APP), status: 'ok', problem: null });
+    expect(JSON.parse(json.stdout)).toEqual({
+      version: 1,
+      command: 'fingerprint',
+      ok: true,
+      fingerprint: fp(APP),
+      status: 'ok',
+      problem: null,
+    });
     const fromEnv = await fingerprint(['env:MY_KEY'], '', { MY_KEY: WEB });
     expect(fromEnv.stdout).toBe(`${fp(WEB)}\n`);
     const publicDefault = await fingerprint(['laminar-default']);

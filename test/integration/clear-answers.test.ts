@@ -21,7 +21,13 @@ let t: TestDatabase;
 let dir: string;
 let workspace: string;
 let project: string;
-const env = (extra: Record<string, string> = {}) => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, SLACK_ENCRYPTION_KEY: SLACK, NEW_KEY: NEW, ...extra });
+const env = (extra: Record<string, string> = {}) => ({
+  DATABASE_URL: t.url,
+  AEAD_SECRET_KEY: AEAD,
+  SLACK_ENCRYPTION_KEY: SLACK,
+  NEW_KEY: NEW,
+  ...extra,
+});
 
 beforeEach(async () => {
   t = await createTestDatabase();
@@ -75,12 +81,17 @@ describe('Slack tokens sealed with the AEAD key', () => {
   it('rotate says they stay under the old key when slack_integrations is not named, and its runbook re-seals them', async () => {
     await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-aead-0123456789', AEAD);
     await addSlack(t, workspace, 'T0ACME', 'xoxb-under-aead-0123', AEAD);
-    const plan = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run', '--json'], { env: env(), cwd: dir });
+    const plan = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run', '--json'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(JSON.parse(plan.stdout).slackLeftUnderFrom).toBe(1);
     const human = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], { env: env(), cwd: dir });
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/1 Slack token opens under a --from key and stays under it/);
-    expect(human.stdout).toMatch(/and the 1 Slack token under the old key, .*: lmnr-keys rotate --store slack_integrations --from file:\S+old-AEAD_SECRET_KEY-\w{8}\.key --to env:SLACK_ENCRYPTION_KEY --yes/);
+    expect(human.stdout).toMatch(
+      /and the 1 Slack token under the old key, .*: lmnr-keys rotate --store slack_integrations --from file:\S+old-AEAD_SECRET_KEY-\w{8}\.key --to env:SLACK_ENCRYPTION_KEY --yes/,
+    );
   });
 });
 
@@ -90,10 +101,16 @@ describe('duplicates', () => {
     const stale = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-stale-01234567', newKeyHex());
     const doctor = await runCli(['doctor', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(doctor.stdout).warnings[0].detail).toMatch(new RegExp(`--keep ${good}`));
-    const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--keep', stale, '--yes'], { env: env(), cwd: dir });
+    const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--keep', stale, '--yes'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/does not open under the current AEAD_SECRET_KEY/);
-    const kept = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--keep', good, '--yes', '--json', '--backup', 'keep.jsonl'], { env: env(), cwd: dir });
+    const kept = await runCli(
+      ['set', '--project', project, '--name', 'OPENAI_API_KEY', '--keep', good, '--yes', '--json', '--backup', 'keep.jsonl'],
+      { env: env(), cwd: dir },
+    );
     expect(kept.code).toBe(0);
     expect(JSON.parse(kept.stdout)).toMatchObject({ keptId: good, newId: null, replaced: [stale] });
     expect([...(await snapshotProviderKeys(t)).keys()]).toEqual([good]);
@@ -130,19 +147,42 @@ describe('nothing accepted silently', () => {
   it('one clear line instead of raw SQL: set without a projects table, verify without provider_api_keys, a hand-edited backup', async () => {
     const partial = await createTestDatabase({ schema: false });
     try {
-      await partial.query('create table provider_api_keys (id uuid primary key, project_id uuid not null, name text not null, nonce_hex text not null, value text not null)');
-      const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], { env: env({ DATABASE_URL: partial.url, V: 'sk-x-0123456789' }), cwd: dir });
+      await partial.query(
+        'create table provider_api_keys (id uuid primary key, project_id uuid not null, name text not null, nonce_hex text not null, value text not null)',
+      );
+      const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], {
+        env: env({ DATABASE_URL: partial.url, V: 'sk-x-0123456789' }),
+        cwd: dir,
+      });
       expect(set.code).toBe(3);
       expect(set.stderr).toMatch(/no projects table/);
-      await partial.query('drop table provider_api_keys; create table slack_integrations (id uuid primary key, workspace_id uuid, team_id text, token text, nonce_hex text)');
+      await partial.query(
+        'drop table provider_api_keys; create table slack_integrations (id uuid primary key, workspace_id uuid, team_id text, token text, nonce_hex text)',
+      );
       const verify = await runCli(['verify-provider'], { env: env({ DATABASE_URL: partial.url }), cwd: dir });
       expect(verify.code).toBe(3);
       expect(verify.stderr).toMatch(/no provider keys to verify: table provider_api_keys does not exist/);
     } finally {
       await partial.drop();
     }
-    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'rotate', createdAt: new Date().toISOString(), database: `127.0.0.1:5432/${t.name}`, toFingerprint: null };
-    const record = { type: 'update', store: 'provider_api_keys', id: 'not-a-uuid', oldNonceHex: 'aa', oldCiphertextHex: 'bb', newNonceHex: 'cc', newCiphertextHex: 'dd' };
+    const header = {
+      type: 'header',
+      version: 1,
+      tool: 'lmnr-keys',
+      operation: 'rotate',
+      createdAt: new Date().toISOString(),
+      database: `127.0.0.1:5432/${t.name}`,
+      toFingerprint: null,
+    };
+    const record = {
+      type: 'update',
+      store: 'provider_api_keys',
+      id: 'not-a-uuid',
+      oldNonceHex: 'aa',
+      oldCiphertextHex: 'bb',
+      newNonceHex: 'cc',
+      newCiphertextHex: 'dd',
+    };
     fs.writeFileSync(path.join(dir, 'edited.jsonl'), `${JSON.stringify(header)}\n${JSON.stringify(record)}\n`);
     const restore = await runCli(['restore', 'edited.jsonl', '--yes'], { env: env(), cwd: dir });
     expect(restore.code).toBe(3);
@@ -150,7 +190,15 @@ describe('nothing accepted silently', () => {
   });
 
   it('restore: a truncated last line is reported and ignored; an unknown backup version is refused', async () => {
-    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'rotate', createdAt: new Date().toISOString(), database: `127.0.0.1:5432/${t.name}`, toFingerprint: null };
+    const header = {
+      type: 'header',
+      version: 1,
+      tool: 'lmnr-keys',
+      operation: 'rotate',
+      createdAt: new Date().toISOString(),
+      database: `127.0.0.1:5432/${t.name}`,
+      toFingerprint: null,
+    };
     fs.writeFileSync(path.join(dir, 'cut.jsonl'), `${JSON.stringify(header)}\n{"type":"update","store":"provider_api_`);
     const cut = await runCli(['restore', 'cut.jsonl', '--dry-run', '--json'], { env: env(), cwd: dir });
     expect(cut.stderr).toMatch(/the last line of cut.jsonl was cut short/);

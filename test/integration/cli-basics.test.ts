@@ -32,7 +32,13 @@ describe('cli basics', () => {
     expect(a.stdout.trim()).toMatch(/^[0-9a-f]{64}$/);
     expect(a.stderr).toMatch(/fingerprint [0-9a-f]{8}/);
     const doc = JSON.parse(b.stdout);
-    expect(doc).toMatchObject({ version: 1, command: 'gen-secret', ok: true, key: expect.stringMatching(/^[0-9a-f]{64}$/), fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/) });
+    expect(doc).toMatchObject({
+      version: 1,
+      command: 'gen-secret',
+      ok: true,
+      key: expect.stringMatching(/^[0-9a-f]{64}$/),
+      fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
+    });
     expect(doc.key).not.toBe(a.stdout.trim());
   });
 

@@ -19,7 +19,17 @@ let t: TestDatabase;
 let project: string;
 
 /** Names and team ids holding everything COPY's text format would escape, and unicode. */
-const AWKWARD = ['tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', '\\N', '', 'ÖPENAI_API_KEY_🔑', `x'); drop table projects; --`, ' spaced '];
+const AWKWARD = [
+  'tab\there',
+  'new\nline',
+  'carriage\rreturn',
+  'back\\slash',
+  '\\N',
+  '',
+  'ÖPENAI_API_KEY_🔑',
+  `x'); drop table projects; --`,
+  ' spaced ',
+];
 
 beforeAll(async () => {
   await loadCipher();
@@ -49,7 +59,11 @@ describe('copyStore', () => {
     const count = await copyStore(t.db, store, {}, (tuple) => fromCopy.push(sealedRowFromTuple(store, tuple)));
     expect(count).toBe(fromCopy.length);
     expect(fromCopy.length).toBeGreaterThan(0);
-    const fromStrings = await readRows(t.db, store, fromCopy.map((row) => row.id));
+    const fromStrings = await readRows(
+      t.db,
+      store,
+      fromCopy.map((row) => row.id),
+    );
     const byId = (rows: SealedRow[]) => [...rows].sort((a, b) => (a.id < b.id ? -1 : 1));
     expect(byId(fromCopy)).toEqual(byId(fromStrings));
   });
@@ -74,14 +88,17 @@ describe('copyOut through Kysely', () => {
   it('runs inside a transaction, in its snapshot, and releases the connection only once the COPY is done', async () => {
     const store = STORES[0]!;
     const before = Number((await t.query('select count(*)::int as n from provider_api_keys')).rows[0].n);
-    const seen = await t.db.transaction().setIsolationLevel('repeatable read').execute(async (trx) => {
-      await sql`select 1`.execute(trx);
-      const inserted = await addProviderKey(t, project, 'GROQ_API_KEY', 'sk-later', KEY);
-      let n = 0;
-      await copyStore(trx, store, {}, () => n++);
-      await t.query('delete from provider_api_keys where id = $1', [inserted]);
-      return n;
-    });
+    const seen = await t.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        await sql`select 1`.execute(trx);
+        const inserted = await addProviderKey(t, project, 'GROQ_API_KEY', 'sk-later', KEY);
+        let n = 0;
+        await copyStore(trx, store, {}, () => n++);
+        await t.query('delete from provider_api_keys where id = $1', [inserted]);
+        return n;
+      });
     expect(seen).toBe(before);
     let n = 0;
     await copyStore(t.db, store, {}, () => n++);
@@ -93,7 +110,9 @@ describe('copyOut through Kysely', () => {
     const failure = await copyOut(t.db, 'copy (select 1/0) to stdout (format binary)', 1, () => {}).catch((error) => error);
     expect(failure).toMatchObject({ code: '22012' });
     await t.db.connection().execute(async (conn) => {
-      await expect(copyOut(conn, 'copy (select no_such_column from provider_api_keys) to stdout (format binary)', 1, () => {})).rejects.toMatchObject({ code: '42703' });
+      await expect(
+        copyOut(conn, 'copy (select no_such_column from provider_api_keys) to stdout (format binary)', 1, () => {}),
+      ).rejects.toMatchObject({ code: '42703' });
       expect((await sql<{ one: number }>`select 1 as one`.execute(conn)).rows).toEqual([{ one: 1 }]);
     });
   });
@@ -150,7 +169,8 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
         ['', ''],
         [good.nonceHex, ''],
         [good.nonceHex, 'ab'.repeat(15)],
-      ]) await addRawProviderKey(d, p, 'OPENAI_API_KEY', nonce!, value!);
+      ])
+        await addRawProviderKey(d, p, 'OPENAI_API_KEY', nonce!, value!);
       const ws = await addWorkspace(d, 'd');
       await addDeployment(d, ws, { privateKey: await seal(other, 'pk', ws), dataPlaneUrl: { ciphertextHex: null, nonceHex: '' } });
       await addSlack(d, ws, 'T\t1', 'xoxb', KEY);
@@ -168,9 +188,12 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
     try {
       const p = await addProject(d, await addWorkspace(d, 'W'), 'P');
       // Well-formed values no key opens, made by Postgres in one statement.
-      await d.query(`insert into provider_api_keys (id, project_id, name, nonce_hex, value)
+      await d.query(
+        `insert into provider_api_keys (id, project_id, name, nonce_hex, value)
         select gen_random_uuid(), $1, 'OPENAI_API_KEY', md5(i::text) || left(md5((i + 1)::text), 16), md5(i::text) || md5((i + 2)::text)
-        from generate_series(1, 150000) i`, [p]);
+        from generate_series(1, 150000) i`,
+        [p],
+      );
       const report = await runDoctor({ db: d.db }, optionsFor('bytes', newKeyHex()));
       expect(report.summary).toEqual({ total: 150_000, ok: 0, failing: 150_000 });
       expect(report.findings).toHaveLength(150_000);
@@ -190,7 +213,11 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
 
 describe("doctor's duplicate names", () => {
   it('candidates then an exact look-up give what the whole-table aggregate gives (and so does the overflow path)', async () => {
-    const p2 = await addProject(t, (await t.query('select workspace_id::text as w from projects where id = $1', [project])).rows[0].w, 'P2');
+    const p2 = await addProject(
+      t,
+      (await t.query('select workspace_id::text as w from projects where id = $1', [project])).rows[0].w,
+      'P2',
+    );
     for (let i = 0; i < 3; i++) await addProviderKey(t, p2, 'GEMINI_API_KEY', `sk-${i}`, KEY);
     await addProviderKey(t, p2, 'GROQ_API_KEY', 'sk-unique', KEY);
     const store = STORES[0]!;
@@ -198,9 +225,11 @@ describe("doctor's duplicate names", () => {
     await copyStore(t.db, store, {}, (tuple) => candidates.add(tuple));
     const everything = new DuplicateCandidates();
     everything.overflow = true;
-    const expected = (await sql<{ project_id: string; name: string; ids: string[] }>`
+    const expected = (
+      await sql<{ project_id: string; name: string; ids: string[] }>`
       select project_id::text as project_id, name, array_agg(id::text order by id) as ids
-      from provider_api_keys group by project_id, name having count(*) > 1 order by project_id, name`.execute(t.db)).rows;
+      from provider_api_keys group by project_id, name having count(*) > 1 order by project_id, name`.execute(t.db)
+    ).rows;
     expect(expected.length).toBeGreaterThanOrEqual(2);
     expect(await findDuplicateGroups(t.db, candidates)).toEqual(expected);
     expect(await findDuplicateGroups(t.db, everything)).toEqual(expected);

@@ -28,7 +28,8 @@ describe('lmnr-keys demo', () => {
     expect(out).toMatch(/Verdict: healthy/);
     expect(out).toMatch(/x stale_container {2}lmnr-frontend-1 AEAD_SECRET_KEY/);
     expect(out).toContain('fix: docker compose up -d --force-recreate frontend');
-    for (const status of ['cannot decrypt \\(nothing sent\\)', 'invalid key', 'quota exhausted', 'ok  ']) expect(out).toMatch(new RegExp(status));
+    for (const status of ['cannot decrypt \\(nothing sent\\)', 'invalid key', 'quota exhausted', 'ok  '])
+      expect(out).toMatch(new RegExp(status));
     expect(out).toMatch(/Demo finished in [\d.]+ s/);
     const folder = folderOf(out)!;
     expect(folder).toBeTruthy();
@@ -37,7 +38,10 @@ describe('lmnr-keys demo', () => {
   });
 
   it('--keep leaves the database running until Ctrl-C, then cleans up', async () => {
-    const child = spawn(process.execPath, ['--', BIN, 'demo', '--keep'], { env: { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--', BIN, 'demo', '--keep'], {
+      env: { PATH: process.env.PATH ?? '', CI: 'true', NO_COLOR: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (chunk) => (out += chunk));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));

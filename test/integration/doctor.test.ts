@@ -64,7 +64,14 @@ afterAll(async () => {
 });
 
 const baseEnv = () => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: CURRENT, SLACK_ENCRYPTION_KEY: SLACK, OLD_KEY: OLD });
-const secretsOf = () => [CURRENT, OLD, SLACK, ...Object.values(PLAINTEXTS), new URL(adminUrl()).password, decodeURIComponent(new URL(adminUrl()).password)];
+const secretsOf = () => [
+  CURRENT,
+  OLD,
+  SLACK,
+  ...Object.values(PLAINTEXTS),
+  new URL(adminUrl()).password,
+  decodeURIComponent(new URL(adminUrl()).password),
+];
 
 describe('doctor on a broken Laminar database', () => {
   it('classifies every value exactly (JSON through the bin)', async () => {
@@ -77,8 +84,13 @@ describe('doctor on a broken Laminar database', () => {
 
     expect(finding('provider_api_keys', ids.ok!)).toBeUndefined();
     expect(finding('provider_api_keys', ids.default!)).toMatchObject({
-      status: 'wrong_secret', decryptsWith: 'laminar-default', name: 'GEMINI_API_KEY', projectId: chatbot, workspaceId: acme,
-      projectName: 'Chatbot', workspaceName: 'Acme',
+      status: 'wrong_secret',
+      decryptsWith: 'laminar-default',
+      name: 'GEMINI_API_KEY',
+      projectId: chatbot,
+      workspaceId: acme,
+      projectName: 'Chatbot',
+      workspaceName: 'Acme',
     });
     expect(finding('provider_api_keys', ids.old!)).toMatchObject({ status: 'wrong_secret', decryptsWith: 'env:OLD_KEY' });
     expect(finding('provider_api_keys', ids.wrongAad!)).toMatchObject({ status: 'wrong_secret', decryptsWith: null });
@@ -88,8 +100,16 @@ describe('doctor on a broken Laminar database', () => {
     expect(finding('provider_api_keys', ids.notUtf8!)).toMatchObject({ status: 'not_utf8', decryptsWith: null });
     expect(finding('workspace_deployments.data_plane_url', acme)).toMatchObject({ status: 'incomplete', workspaceName: 'Acme' });
     expect(finding('workspace_deployments.private_key', acme)).toBeUndefined();
-    expect(finding('workspace_deployments.private_key', ids.orphan!)).toMatchObject({ status: 'wrong_secret', decryptsWith: 'laminar-default', workspaceName: null });
-    expect(finding('slack_integrations', ids.slackAead!)).toMatchObject({ status: 'wrong_secret', decryptsWith: 'AEAD_SECRET_KEY', workspaceId: beta });
+    expect(finding('workspace_deployments.private_key', ids.orphan!)).toMatchObject({
+      status: 'wrong_secret',
+      decryptsWith: 'laminar-default',
+      workspaceName: null,
+    });
+    expect(finding('slack_integrations', ids.slackAead!)).toMatchObject({
+      status: 'wrong_secret',
+      decryptsWith: 'AEAD_SECRET_KEY',
+      workspaceId: beta,
+    });
     expect(finding('slack_integrations', ids.slackOk!)).toBeUndefined();
     expect(report.findings).toHaveLength(10);
 
@@ -102,10 +122,21 @@ describe('doctor on a broken Laminar database', () => {
     expect(report.summary).toEqual({ total: 14, ok: 4, failing: 10 });
 
     expect(report.warnings).toEqual([
-      expect.objectContaining({ kind: 'duplicate_name', projectId: chatbot, name: 'OPENAI_API_KEY', ids: [ids.ok, ids.dup].sort(), openingIds: [ids.ok, ids.dup].sort() }),
+      expect.objectContaining({
+        kind: 'duplicate_name',
+        projectId: chatbot,
+        name: 'OPENAI_API_KEY',
+        ids: [ids.ok, ids.dup].sort(),
+        openingIds: [ids.ok, ids.dup].sort(),
+      }),
     ]);
     expect(report.secrets).toEqual([
-      expect.objectContaining({ name: 'AEAD_SECRET_KEY', status: 'ok', fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/), problem: null }),
+      expect.objectContaining({
+        name: 'AEAD_SECRET_KEY',
+        status: 'ok',
+        fingerprint: expect.stringMatching(/^[0-9a-f]{8}$/),
+        problem: null,
+      }),
       expect.objectContaining({ name: 'SLACK_ENCRYPTION_KEY', status: 'ok' }),
     ]);
     expect(findLeaks([result.stdout, result.stderr], secretsOf())).toEqual([]);
@@ -155,7 +186,10 @@ describe('doctor on a broken Laminar database', () => {
       fs.writeFileSync(file, `${OLD}\n`, { mode: 0o600 });
       const fromFile = JSON.parse((await runCli(['doctor', '--json', '--candidate', `file:${file}`], { env: baseEnv() })).stdout);
       expect(fromFile.findings.find((f: any) => f.id === ids.old).decryptsWith).toBe(`file:${file}`);
-      const fromStdin = JSON.parse((await runCli(['doctor', '--json', '--candidate', 'laminar-default', '--candidate', '-'], { env: baseEnv(), input: `${OLD}\n` })).stdout);
+      const fromStdin = JSON.parse(
+        (await runCli(['doctor', '--json', '--candidate', 'laminar-default', '--candidate', '-'], { env: baseEnv(), input: `${OLD}\n` }))
+          .stdout,
+      );
       expect(fromStdin.findings.find((f: any) => f.id === ids.old).decryptsWith).toBe('candidate-2');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -193,7 +227,9 @@ describe('doctor secrets and exit codes', () => {
   });
 
   it('exits 2 on a malformed --candidate, without echoing it', async () => {
-    const result = await runCli(['doctor', '--candidate', 'not-a-key-but-maybe-secret'], { env: { DATABASE_URL: healthy.url, AEAD_SECRET_KEY: CURRENT } });
+    const result = await runCli(['doctor', '--candidate', 'not-a-key-but-maybe-secret'], {
+      env: { DATABASE_URL: healthy.url, AEAD_SECRET_KEY: CURRENT },
+    });
     expect(result.code).toBe(2);
     expect(result.stderr).not.toContain('not-a-key-but-maybe-secret');
   });
@@ -249,7 +285,9 @@ describe('doctor secrets and exit codes', () => {
   });
 
   it('exits 4 when the database is unreachable, naming host, port and database', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: 'postgres://postgres:s3cretpassword@127.0.0.1:1/laminar', AEAD_SECRET_KEY: CURRENT } });
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: 'postgres://postgres:s3cretpassword@127.0.0.1:1/laminar', AEAD_SECRET_KEY: CURRENT },
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/127\.0\.0\.1:1\/laminar/);
     expect(result.stderr).toMatch(/connection refused/);
@@ -266,7 +304,9 @@ describe('doctor secrets and exit codes', () => {
   });
 
   it('exits 4 when the database does not exist', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: withDatabaseName(healthy.url, 'no_such_db'), AEAD_SECRET_KEY: CURRENT } });
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: withDatabaseName(healthy.url, 'no_such_db'), AEAD_SECRET_KEY: CURRENT },
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/database does not exist/);
   });
@@ -274,7 +314,9 @@ describe('doctor secrets and exit codes', () => {
   it('reports tables of an older Laminar as not present', async () => {
     const db = await createTestDatabase();
     try {
-      await db.query('drop table slack_channel_projects; drop table slack_integrations; alter table workspace_deployments drop column data_plane_url');
+      await db.query(
+        'drop table slack_channel_projects; drop table slack_integrations; alter table workspace_deployments drop column data_plane_url',
+      );
       const result = await runCli(['doctor', '--json'], { env: { DATABASE_URL: db.url, AEAD_SECRET_KEY: CURRENT } });
       expect(result.code).toBe(0);
       const stores = Object.fromEntries(JSON.parse(result.stdout).stores.map((s: any) => [s.store, s]));
@@ -320,7 +362,9 @@ describe('doctor secrets and exit codes', () => {
     const role = `ro_${randomUUID().slice(0, 8)}`;
     const password = `ro-${randomUUID()}`;
     await healthy.query(`create role ${role} login password '${password}'`);
-    await healthy.query(`grant connect on database ${healthy.name} to ${role}; grant usage on schema public to ${role}; grant select on all tables in schema public to ${role}`);
+    await healthy.query(
+      `grant connect on database ${healthy.name} to ${role}; grant usage on schema public to ${role}; grant select on all tables in schema public to ${role}`,
+    );
     const url = new URL(healthy.url);
     url.username = role;
     url.password = password;

@@ -26,7 +26,15 @@ const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '-
 
 function startRotation(databaseUrl: string, batchSize: number) {
   const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize)], {
-    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', DATABASE_URL: databaseUrl, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: TEST_HOME,
+      CI: 'true',
+      DATABASE_URL: databaseUrl,
+      AEAD_SECRET_KEY: OLD,
+      OLD_KEY: OLD,
+      NEW_KEY: NEW,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -54,7 +62,13 @@ describe('kill -9 at random points', () => {
       // Progress is read cheaply from the database: rows whose nonce changed have been re-sealed.
       await t.query('create table original_nonces as select id, nonce_hex from provider_api_keys');
       const resealed = async () =>
-        Number((await t.query('select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex')).rows[0].n);
+        Number(
+          (
+            await t.query(
+              'select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex',
+            )
+          ).rows[0].n,
+        );
       for (const fraction of [0.2, 0.45, 0.7]) {
         // A random point around 20 %, 45 % and 70 % of the way.
         const target = Math.floor(30_000 * (fraction + (Math.random() - 0.5) * 0.1));
@@ -69,9 +83,17 @@ describe('kill -9 at random points', () => {
         previous = now;
       }
       expect(previous).toBeLessThan(30_000);
-      const rerun = await runCli([...rotateArgs, '--json'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW }, cwd: dir });
+      const rerun = await runCli([...rotateArgs, '--json'], {
+        env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
+        cwd: dir,
+      });
       expect(rerun.code).toBe(0);
-      expect(JSON.parse(rerun.stdout).summary).toMatchObject({ total: 30_000, alreadyCurrent: previous, rotated: 30_000 - previous, stuck: 0 });
+      expect(JSON.parse(rerun.stdout).summary).toMatchObject({
+        total: 30_000,
+        alreadyCurrent: previous,
+        rotated: 30_000 - previous,
+        stuck: 0,
+      });
       const opened = await openAll(t, [NEW]);
       expect(opened.size).toBe(30_000);
       for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
@@ -89,7 +111,13 @@ describe('Ctrl-C', () => {
       const expected = await addManyProviderKeys(t, project, 10_000, OLD);
       await t.query('create table original_nonces as select id, nonce_hex from provider_api_keys');
       const resealed = async () =>
-        Number((await t.query('select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex')).rows[0].n);
+        Number(
+          (
+            await t.query(
+              'select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex',
+            )
+          ).rows[0].n,
+        );
       const run = startRotation(t.url, 50);
       let exited = false;
       void run.exit.then(() => (exited = true));
@@ -98,8 +126,15 @@ describe('Ctrl-C', () => {
       expect(await run.exit).toBe(130);
       const done = await resealed();
       expect(done).toBeLessThan(10_000);
-      expect(run.stdout()).toMatch(new RegExp(`Interrupted: ${done} values re-sealed so far \\(each batch committed whole\\), backup at \\S+\\.jsonl; run the same command again to finish\\.`));
-      const rerun = await runCli([...rotateArgs, '--json'], { env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW }, cwd: dir });
+      expect(run.stdout()).toMatch(
+        new RegExp(
+          `Interrupted: ${done} values re-sealed so far \\(each batch committed whole\\), backup at \\S+\\.jsonl; run the same command again to finish\\.`,
+        ),
+      );
+      const rerun = await runCli([...rotateArgs, '--json'], {
+        env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
+        cwd: dir,
+      });
       expect(rerun.code).toBe(0);
       expect(JSON.parse(rerun.stdout).summary).toMatchObject({ alreadyCurrent: done, rotated: 10_000 - done });
       const opened = await openAll(t, [NEW]);
@@ -130,7 +165,13 @@ describe('Postgres restarted mid-run', () => {
       const run = startRotation(url, 100);
       // Restart once a few batches have committed, well before the end.
       for (let i = 0; i < 1000; i++) {
-        const done = Number((await pool.query('select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex')).rows[0].n);
+        const done = Number(
+          (
+            await pool.query(
+              'select count(*)::int as n from provider_api_keys p join original_nonces o using (id) where p.nonce_hex <> o.nonce_hex',
+            )
+          ).rows[0].n,
+        );
         if (done >= 2000) break;
         await new Promise((r) => setTimeout(r, 10));
       }

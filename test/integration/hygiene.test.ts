@@ -64,7 +64,14 @@ afterAll(async () => {
 });
 
 describe('no secret in any output', () => {
-  const env = () => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, SLACK_ENCRYPTION_KEY: SLACK, OLD_KEY: OLD, NEW_KEY: NEW, SET_VALUE: PLAINTEXTS[7]! });
+  const env = () => ({
+    DATABASE_URL: t.url,
+    AEAD_SECRET_KEY: AEAD,
+    SLACK_ENCRYPTION_KEY: SLACK,
+    OLD_KEY: OLD,
+    NEW_KEY: NEW,
+    SET_VALUE: PLAINTEXTS[7]!,
+  });
   const base = () => ['--debug', '--base-url', `openai=${imitation.url}/openai`];
 
   it('every command, human and JSON, success and failure, with --debug', async () => {
@@ -94,18 +101,50 @@ describe('no secret in any output', () => {
     wrong.password = 'Wrong-Password-Hygiene-1';
     outputs.push(await runCli(['doctor', '--debug'], { env: { ...env(), DATABASE_URL: wrong.toString() }, cwd: dir }));
     outputs.push(await runCli(['doctor', '--debug', '--json'], { env: { ...env(), AEAD_SECRET_KEY: AEAD.slice(1) }, cwd: dir }));
-    outputs.push(await runCli(['rotate', '--debug', '--from', 'env:AEAD_SECRET_KEY', '--to', LOST.slice(2), '--yes'], { env: env(), cwd: dir }));
+    outputs.push(
+      await runCli(['rotate', '--debug', '--from', 'env:AEAD_SECRET_KEY', '--to', LOST.slice(2), '--yes'], { env: env(), cwd: dir }),
+    );
     // Writes that succeed, with backups: rotate, set, quarantine, restore.
-    outputs.push(await runCli(['rotate', '--debug', '--from', 'env:AEAD_SECRET_KEY', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes', '--backup', 'rotate.jsonl'], { env: env(), cwd: dir }));
-    outputs.push(await runCli(['set', '--debug', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:SET_VALUE', '--yes', '--backup', 'set.jsonl'], { env: { ...env(), AEAD_SECRET_KEY: NEW }, cwd: dir }));
-    outputs.push(await runCli(['quarantine', '--debug', '--yes', '--backup', 'quarantine.jsonl'], { env: { ...env(), AEAD_SECRET_KEY: NEW }, cwd: dir }));
+    outputs.push(
+      await runCli(
+        [
+          'rotate',
+          '--debug',
+          '--from',
+          'env:AEAD_SECRET_KEY',
+          '--from',
+          'env:OLD_KEY',
+          '--to',
+          'env:NEW_KEY',
+          '--yes',
+          '--backup',
+          'rotate.jsonl',
+        ],
+        { env: env(), cwd: dir },
+      ),
+    );
+    outputs.push(
+      await runCli(
+        ['set', '--debug', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:SET_VALUE', '--yes', '--backup', 'set.jsonl'],
+        { env: { ...env(), AEAD_SECRET_KEY: NEW }, cwd: dir },
+      ),
+    );
+    outputs.push(
+      await runCli(['quarantine', '--debug', '--yes', '--backup', 'quarantine.jsonl'], {
+        env: { ...env(), AEAD_SECRET_KEY: NEW },
+        cwd: dir,
+      }),
+    );
     outputs.push(await runCli(['restore', '--debug', 'quarantine.jsonl', '--yes'], { env: env(), cwd: dir }));
     outputs.push(await runCli(['gen-secret', '--debug'], { env: env(), cwd: dir }));
     outputs.push(await runCli(['gen-secret', '--debug', '--out', 'fresh.key'], { env: env(), cwd: dir }));
     outputs.push(await runCli(['save-key', '--debug', 'env:OLD_KEY', '--out', 'old.key'], { env: env(), cwd: dir }));
 
     // Key files hold a key by design (gen-secret --out, save-key --out); every other file is searched.
-    const files = fs.readdirSync(dir).filter((f) => !f.endsWith('.key')).map((f) => path.join(dir, f));
+    const files = fs
+      .readdirSync(dir)
+      .filter((f) => !f.endsWith('.key'))
+      .map((f) => path.join(dir, f));
     for (const file of files.filter((f) => f.endsWith('.jsonl'))) expect(fs.statSync(file).mode & 0o777).toBe(0o600);
     expect(files.some((f) => f.endsWith('junit.xml'))).toBe(true);
     const texts = [...outputs.flatMap((o) => [o.stdout, o.stderr]), ...files.map((f) => fs.readFileSync(f, 'utf8'))];
@@ -128,14 +167,20 @@ describe('least privilege', () => {
     url.password = password;
     return url.toString();
   }
-  const READ = 'grant select on provider_api_keys, workspace_deployments, slack_integrations, slack_channel_projects, projects, workspaces to ROLE';
+  const READ =
+    'grant select on provider_api_keys, workspace_deployments, slack_integrations, slack_channel_projects, projects, workspaces to ROLE';
 
   it('doctor and verify-provider run with SELECT only; rotate is refused there with exit 4', async () => {
     const url = await role([READ]);
     const env = { DATABASE_URL: url, AEAD_SECRET_KEY: NEW, SLACK_ENCRYPTION_KEY: SLACK };
     expect([0, 1]).toContain((await runCli(['doctor'], { env, cwd: dir })).code);
-    expect([0, 1]).toContain((await runCli(['verify-provider', '--max-retry-wait', '10', '--base-url', `openai=${imitation.url}/openai`], { env, cwd: dir })).code);
-    const rotate = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:OTHER', '--yes', '--no-backup'], { env: { ...env, OTHER: newKeyHex() }, cwd: dir });
+    expect([0, 1]).toContain(
+      (await runCli(['verify-provider', '--max-retry-wait', '10', '--base-url', `openai=${imitation.url}/openai`], { env, cwd: dir })).code,
+    );
+    const rotate = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:OTHER', '--yes', '--no-backup'], {
+      env: { ...env, OTHER: newKeyHex() },
+      cwd: dir,
+    });
     expect(rotate.code, rotate.stderr).toBe(4);
     expect(rotate.stderr).toMatch(/permission denied/);
     // Postgres's own words name what the role lacks.
@@ -161,7 +206,10 @@ describe('least privilege', () => {
       'grant update (private_key, private_key_nonce, data_plane_url, data_plane_url_nonce) on workspace_deployments to ROLE',
     ]);
     const next = newKeyHex();
-    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEXT', '--yes', '--json', '--no-backup'], { env: { DATABASE_URL: url, AEAD_SECRET_KEY: NEW, NEXT: next }, cwd: dir });
+    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEXT', '--yes', '--json', '--no-backup'], {
+      env: { DATABASE_URL: url, AEAD_SECRET_KEY: NEW, NEXT: next },
+      cwd: dir,
+    });
     expect(result.stderr).not.toMatch(/permission denied/);
     expect(JSON.parse(result.stdout).summary.rotated).toBeGreaterThan(0);
   });

@@ -31,7 +31,16 @@ function onTerminal(args: string, question: string, answer: string): Promise<{ c
   return new Promise((resolve) => {
     const command = `stty cols 120 rows 40; node -- ${BIN} ${args}; echo "EXIT=$?"`;
     const child = spawn('script', ['-qec', command, '/dev/null'], {
-      env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, DATABASE_URL: t.url, OLD, NEW, AEAD_SECRET_KEY: NEW, V: 'sk-terminal-0123456789', TERM: 'dumb' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        HOME: TEST_HOME,
+        DATABASE_URL: t.url,
+        OLD,
+        NEW,
+        AEAD_SECRET_KEY: NEW,
+        V: 'sk-terminal-0123456789',
+        TERM: 'dumb',
+      },
       cwd: dir,
     });
     let screen = '';
@@ -72,17 +81,32 @@ describe.skipIf(!hasScript)('rotate on a terminal', () => {
     const [firstId] = [...before.keys()].sort();
     const project = (await t.query('select project_id::text as p from provider_api_keys limit 1')).rows[0].p as string;
     const name = before.get(firstId!)!.name;
-    const set = await onTerminal(`set --project ${project} --name ${name} --value env:V --backup ${path.join(dir, 'set.jsonl')}`, 'Replace the', 'n\r');
+    const set = await onTerminal(
+      `set --project ${project} --name ${name} --value env:V --backup ${path.join(dir, 'set.jsonl')}`,
+      'Replace the',
+      'n\r',
+    );
     expect(set.screen).toMatch(/Set plan/);
     expect(set.screen.indexOf('Set plan')).toBeLessThan(set.screen.indexOf('Replace the'));
     expect(set.screen).toMatch(/Writing to Postgres at .*\(DATABASE_URL from the environment\)/);
     expect(set.code).toBe(2);
     expect(await snapshotProviderKeys(t)).toEqual(before);
     // A backup to restore: set with --yes (no terminal question), then restore on the terminal.
-    const done = spawnSync('node', ['--', BIN, 'set', '--project', project, '--name', name, '--value', 'env:V', '--yes', '--backup', path.join(dir, 'set2.jsonl')], {
-      env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, DATABASE_URL: t.url, AEAD_SECRET_KEY: NEW, V: 'sk-terminal-0123456789', CI: 'true' },
-      encoding: 'utf8',
-    });
+    const done = spawnSync(
+      'node',
+      ['--', BIN, 'set', '--project', project, '--name', name, '--value', 'env:V', '--yes', '--backup', path.join(dir, 'set2.jsonl')],
+      {
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: TEST_HOME,
+          DATABASE_URL: t.url,
+          AEAD_SECRET_KEY: NEW,
+          V: 'sk-terminal-0123456789',
+          CI: 'true',
+        },
+        encoding: 'utf8',
+      },
+    );
     expect(done.status).toBe(0);
     const restore = await onTerminal(`restore ${path.join(dir, 'set2.jsonl')}`, 'Put back', 'n\r');
     expect(restore.screen).toMatch(/Restore plan from/);

@@ -63,7 +63,10 @@ describe('re-running a write', () => {
     const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-home-'));
     try {
       const set = (value: string) =>
-        runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes', '--wait', '--json'], { env: env({ HOME: home, V: value }), cwd: dir });
+        runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes', '--wait', '--json'], {
+          env: env({ HOME: home, V: value }),
+          cwd: dir,
+        });
       const [a, b] = await Promise.all([set('sk-parallel-a-0123456'), set('sk-parallel-b-0123456')]);
       expect([a.code, b.code]).toEqual([0, 0]);
       const files = backupsIn(path.join(home, '.local/state/lmnr-keys/backups'));
@@ -78,7 +81,10 @@ describe('re-running a write', () => {
     await addManyProviderKeys(t, project, 5, OLD);
     fs.writeFileSync(path.join(dir, 'b.jsonl'), 'precious\n');
     const before = await snapshotProviderKeys(t);
-    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--backup', 'b.jsonl'], { env: env(), cwd: dir });
+    const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--backup', 'b.jsonl'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(result.code).toBe(3);
     expect(result.stderr).toMatch(/backup file b.jsonl already exists/);
     expect(fs.readFileSync(path.join(dir, 'b.jsonl'), 'utf8')).toBe('precious\n');
@@ -88,12 +94,18 @@ describe('re-running a write', () => {
   it('the default backup folder inside a git work tree is refused (exit 3); LMNR_KEYS_BACKUP_DIR chooses another', async () => {
     await addManyProviderKeys(t, project, 5, OLD);
     execFileSync('git', ['init', '-q', dir]);
-    const inRepo = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], { env: env({ HOME: dir }), cwd: dir });
+    const inRepo = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], {
+      env: env({ HOME: dir }),
+      cwd: dir,
+    });
     expect(inRepo.code).toBe(3);
     expect(inRepo.stderr).toMatch(/inside the git work tree/);
     const chosen = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-chosen-'));
     try {
-      const ok = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], { env: env({ HOME: dir, LMNR_KEYS_BACKUP_DIR: chosen }), cwd: dir });
+      const ok = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], {
+        env: env({ HOME: dir, LMNR_KEYS_BACKUP_DIR: chosen }),
+        cwd: dir,
+      });
       expect(ok.code).toBe(0);
       expect(backupsIn(chosen)).toHaveLength(1);
     } finally {
@@ -111,7 +123,10 @@ describe('the rotate runbook, followed to the letter', () => {
     fs.writeFileSync(path.join(dir, 'new.key'), `${NEW}\n`, { mode: 0o600 });
     const home = { HOME: keyFolder };
     try {
-      const rotated = await runCli(['rotate', '--env-file', envFile, '--from', 'env:AEAD_SECRET_KEY', '--to', 'file:new.key', '--yes'], { env: home, cwd: dir });
+      const rotated = await runCli(['rotate', '--env-file', envFile, '--from', 'env:AEAD_SECRET_KEY', '--to', 'file:new.key', '--yes'], {
+        env: home,
+        cwd: dir,
+      });
       expect(rotated.code).toBe(0);
       const step = (pattern: RegExp) => {
         const match = pattern.exec(rotated.stdout);
@@ -121,7 +136,9 @@ describe('the rotate runbook, followed to the letter', () => {
       const saveKey = step(/1\. Keep the old key .*?: (lmnr-keys save-key .*)/);
       const catchUp = step(/4\. Re-seal what the platform sealed with the old key meanwhile: (lmnr-keys rotate .*)/);
       expect(saveKey).toContain('--env-file');
-      expect(catchUp.join(' ')).toMatch(new RegExp(`--env-file ${envFile} .*--from file:\\S+old-AEAD_SECRET_KEY-\\w{8}\\.key --to env:AEAD_SECRET_KEY --yes`));
+      expect(catchUp.join(' ')).toMatch(
+        new RegExp(`--env-file ${envFile} .*--from file:\\S+old-AEAD_SECRET_KEY-\\w{8}\\.key --to env:AEAD_SECRET_KEY --yes`),
+      );
       // Step 1, before the key changes.
       expect((await runCli(saveKey, { env: home, cwd: dir })).code).toBe(0);
       // Meanwhile the running platform (still on the old key) saves another value.
@@ -133,7 +150,9 @@ describe('the rotate runbook, followed to the letter', () => {
       expect(caughtUp.code).toBe(0);
       const opened = await openAll(t, [NEW]);
       for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
-      expect([...opened.values()].filter((v) => v.plaintext === 'AIza-saved-meanwhile-012')).toEqual([{ plaintext: 'AIza-saved-meanwhile-012', keyIndex: 0 }]);
+      expect([...opened.values()].filter((v) => v.plaintext === 'AIza-saved-meanwhile-012')).toEqual([
+        { plaintext: 'AIza-saved-meanwhile-012', keyIndex: 0 },
+      ]);
       expect(findLeaks([rotated.stdout, rotated.stderr, caughtUp.stdout, caughtUp.stderr], [OLD, NEW])).toEqual([]);
     } finally {
       fs.rmSync(keyFolder, { recursive: true, force: true });
@@ -149,16 +168,25 @@ describe("Laminar's public default key", () => {
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/--to is Laminar's PUBLIC default key.*--allow-public-key/s);
     expect(await snapshotProviderKeys(t)).toEqual(before);
-    const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], { env: env({ AEAD_SECRET_KEY: DEFAULT_KEY_HEX, V: 'sk-x-0123456789' }), cwd: dir });
+    const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], {
+      env: env({ AEAD_SECRET_KEY: DEFAULT_KEY_HEX, V: 'sk-x-0123456789' }),
+      cwd: dir,
+    });
     expect(set.code).toBe(2);
-    const allowed = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'laminar-default', '--yes', '--allow-public-key', '--no-backup'], { env: env(), cwd: dir });
+    const allowed = await runCli(
+      ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'laminar-default', '--yes', '--allow-public-key', '--no-backup'],
+      { env: env(), cwd: dir },
+    );
     expect(allowed.code).toBe(0);
     expect(allowed.stderr).toMatch(/WARNING: sealing under Laminar's PUBLIC default key/);
   });
 
   it('a backup of values rotated off it is flagged as readable by anyone who can read the file', async () => {
     await addManyProviderKeys(t, project, 3, DEFAULT_KEY_HEX);
-    const result = await runCli(['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--yes', '--backup', 'b.jsonl'], { env: env(), cwd: dir });
+    const result = await runCli(['rotate', '--from', 'laminar-default', '--to', 'env:AEAD_SECRET_KEY', '--yes', '--backup', 'b.jsonl'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(result.code).toBe(0);
     expect(result.stdout).toMatch(/WARNING: this backup holds old values sealed under Laminar's PUBLIC default key.*rm b.jsonl/s);
   });
@@ -193,7 +221,7 @@ describe('very many failing values', () => {
 });
 
 describe('the database and where writes go', () => {
-  it('a database that is not Laminar\'s exits 3, for reads and writes', async () => {
+  it("a database that is not Laminar's exits 3, for reads and writes", async () => {
     const empty = await createTestDatabase({ schema: false });
     try {
       for (const args of [['doctor'], ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes'], ['verify-provider']]) {
@@ -209,22 +237,33 @@ describe('the database and where writes go', () => {
   it('every write plan names its target and why there (the shell wins over --env-file, and says so)', async () => {
     await addManyProviderKeys(t, project, 3, OLD);
     fs.writeFileSync(path.join(dir, 'laminar.env'), `DATABASE_URL=${withDatabaseName(t.url, 'elsewhere')}\n`);
-    const result = await runCli(['rotate', '--env-file', 'laminar.env', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run'], { env: env(), cwd: dir });
+    const result = await runCli(
+      ['rotate', '--env-file', 'laminar.env', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--dry-run'],
+      { env: env(), cwd: dir },
+    );
     expect(result.code).toBe(0);
     const url = new URL(t.url);
-    expect(result.stderr).toContain(`Planning against Postgres at ${url.hostname}:${url.port}/${t.name} as postgres (DATABASE_URL from the environment, which wins over laminar.env)`);
+    expect(result.stderr).toContain(
+      `Planning against Postgres at ${url.hostname}:${url.port}/${t.name} as postgres (DATABASE_URL from the environment, which wins over laminar.env)`,
+    );
   });
 
   it('restore refuses a backup taken from another database unless --force', async () => {
     await addManyProviderKeys(t, project, 3, OLD);
-    const rotated = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--backup', 'b.jsonl'], { env: env(), cwd: dir });
+    const rotated = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--backup', 'b.jsonl'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(rotated.code).toBe(0);
     const other = await createTestDatabase();
     try {
       const refused = await runCli(['restore', 'b.jsonl', '--yes'], { env: env({ DATABASE_URL: other.url }), cwd: dir });
       expect(refused.code).toBe(2);
       expect(refused.stderr).toMatch(/this backup was taken from another database/);
-      const forced = await runCli(['restore', 'b.jsonl', '--yes', '--force', '--json'], { env: env({ DATABASE_URL: other.url }), cwd: dir });
+      const forced = await runCli(['restore', 'b.jsonl', '--yes', '--force', '--json'], {
+        env: env({ DATABASE_URL: other.url }),
+        cwd: dir,
+      });
       expect(JSON.parse(forced.stdout)).toMatchObject({ restored: 0 });
     } finally {
       await other.drop();
@@ -267,7 +306,15 @@ describe('text from outside is printed inert', () => {
           return;
         }
         res.writeHead(401, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: `${ESC}[2J${ESC}]0;pwned${ESC}\\bad key${ESC}[31m red`, type: 'invalid_request_error', code: 'invalid_api_key' } }));
+        res.end(
+          JSON.stringify({
+            error: {
+              message: `${ESC}[2J${ESC}]0;pwned${ESC}\\bad key${ESC}[31m red`,
+              type: 'invalid_request_error',
+              code: 'invalid_api_key',
+            },
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -278,7 +325,10 @@ describe('text from outside is printed inert', () => {
   it('escape sequences in a provider message and in a project name never reach the terminal raw', async () => {
     const named = await addProject(t, await addWorkspace(t, `W${ESC}[2J`), `P${ESC}]0;title${ESC}\\`);
     await addProviderKey(t, named, 'OPENAI_API_KEY', 'sk-escape-0123456789', OLD);
-    const verify = await runCli(['verify-provider', '--base-url', `openai=${base}/openai`, '--max-retry-wait', '0'], { env: env(), cwd: dir });
+    const verify = await runCli(['verify-provider', '--base-url', `openai=${base}/openai`, '--max-retry-wait', '0'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(verify.code).toBe(1);
     expect(verify.stdout).toMatch(/invalid key/);
     expect(verify.stdout + verify.stderr).not.toContain(ESC);
@@ -290,7 +340,11 @@ describe('text from outside is printed inert', () => {
 
   it('a 5 MB hostile body is read up to a cap and classified within the timeout', async () => {
     await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-huge-0123456789ab', OLD);
-    const result = await runCli(['verify-provider', '--base-url', `openai=${base}/huge`, '--timeout', '10000', '--json'], { env: env(), cwd: dir, timeoutMs: 30_000 });
+    const result = await runCli(['verify-provider', '--base-url', `openai=${base}/huge`, '--timeout', '10000', '--json'], {
+      env: env(),
+      cwd: dir,
+      timeoutMs: 30_000,
+    });
     expect(result.code).toBe(1);
     const [only] = JSON.parse(result.stdout).results;
     expect(only).toMatchObject({ status: 'provider_error', httpStatus: 400 });
@@ -318,4 +372,3 @@ describe('keys in files', () => {
     expect(result.stderr).toMatch(/only one reference can read stdin \(-\), across all flags/);
   });
 });
-

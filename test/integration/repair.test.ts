@@ -16,7 +16,13 @@ let t: TestDatabase;
 let dir: string;
 let workspace: string;
 let project: string;
-const env = (extra: Record<string, string> = {}) => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, SLACK_ENCRYPTION_KEY: SLACK, OLD_KEY: OLD, ...extra });
+const env = (extra: Record<string, string> = {}) => ({
+  DATABASE_URL: t.url,
+  AEAD_SECRET_KEY: AEAD,
+  SLACK_ENCRYPTION_KEY: SLACK,
+  OLD_KEY: OLD,
+  ...extra,
+});
 
 beforeEach(async () => {
   t = await createTestDatabase();
@@ -36,14 +42,20 @@ describe('set', () => {
     const other = await addProviderKey(t, project, 'GEMINI_API_KEY', 'AIza-keep-0123456', AEAD);
     const before = await snapshotProviderKeys(t);
 
-    const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE'], { env: env({ NEW_VALUE: 'sk-new-0123456789' }), cwd: dir });
-    expect(refused.code).toBe(2);
-    expect(await snapshotProviderKeys(t)).toEqual(before);
-
-    const result = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE', '--yes', '--json', '--backup', 'set.jsonl'], {
+    const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE'], {
       env: env({ NEW_VALUE: 'sk-new-0123456789' }),
       cwd: dir,
     });
+    expect(refused.code).toBe(2);
+    expect(await snapshotProviderKeys(t)).toEqual(before);
+
+    const result = await runCli(
+      ['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE', '--yes', '--json', '--backup', 'set.jsonl'],
+      {
+        env: env({ NEW_VALUE: 'sk-new-0123456789' }),
+        cwd: dir,
+      },
+    );
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.replaced.sort()).toEqual([a, b].sort());
@@ -55,7 +67,9 @@ describe('set', () => {
 
     const backupText = fs.readFileSync(path.join(dir, 'set.jsonl'), 'utf8');
     expect(fs.statSync(path.join(dir, 'set.jsonl')).mode & 0o777).toBe(0o600);
-    expect(findLeaks([backupText, result.stdout, result.stderr], [AEAD, LOST, 'sk-new-0123456789', 'sk-old-one-0123456', 'sk-old-two-0123456'])).toEqual([]);
+    expect(
+      findLeaks([backupText, result.stdout, result.stderr], [AEAD, LOST, 'sk-new-0123456789', 'sk-old-one-0123456', 'sk-old-two-0123456']),
+    ).toEqual([]);
 
     const restored = await runCli(['restore', 'set.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(restored.stdout)).toMatchObject({ restored: 2 });
@@ -64,16 +78,31 @@ describe('set', () => {
   });
 
   it('reads the value from stdin, and refuses names Laminar does not use unless --force', async () => {
-    const ok = await runCli(['set', '--project', project, '--name', 'GEMINI_API_KEY', '--value', '-', '--yes'], { env: env(), cwd: dir, input: 'AIza-from-stdin-0123\n' });
+    const ok = await runCli(['set', '--project', project, '--name', 'GEMINI_API_KEY', '--value', '-', '--yes'], {
+      env: env(),
+      cwd: dir,
+      input: 'AIza-from-stdin-0123\n',
+    });
     expect(ok.code).toBe(0);
     expect(ok.stdout).not.toContain('AIza-from-stdin-0123');
     expect([...(await openAll(t, [AEAD])).values()]).toEqual([{ plaintext: 'AIza-from-stdin-0123', keyIndex: 0 }]);
-    const unknown = await runCli(['set', '--project', project, '--name', 'MY_KEY', '--value', '-', '--yes', '--no-backup'], { env: env(), cwd: dir, input: 'x\n' });
+    const unknown = await runCli(['set', '--project', project, '--name', 'MY_KEY', '--value', '-', '--yes', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+      input: 'x\n',
+    });
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/not a name Laminar uses/);
-    const forced = await runCli(['set', '--project', project, '--name', 'MY_KEY', '--value', '-', '--yes', '--force', '--no-backup'], { env: env(), cwd: dir, input: 'x-forced-value\n' });
+    const forced = await runCli(['set', '--project', project, '--name', 'MY_KEY', '--value', '-', '--yes', '--force', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+      input: 'x-forced-value\n',
+    });
     expect(forced.code).toBe(0);
-    const missing = await runCli(['set', '--project', '00000000-0000-0000-0000-000000000000', '--name', 'GEMINI_API_KEY', '--value', '-', '--yes', '--no-backup'], { env: env(), cwd: dir, input: 'x\n' });
+    const missing = await runCli(
+      ['set', '--project', '00000000-0000-0000-0000-000000000000', '--name', 'GEMINI_API_KEY', '--value', '-', '--yes', '--no-backup'],
+      { env: env(), cwd: dir, input: 'x\n' },
+    );
     expect(missing.code).toBe(2);
     expect(missing.stderr).toMatch(/does not exist/);
   });
@@ -93,7 +122,10 @@ describe('quarantine', () => {
     const slackLost = await addSlack(t, workspace, 'T0ACME', 'xoxb-lost-0123456', LOST);
     // As in Laminar: channels mapped to projects through the integration row (ON DELETE CASCADE).
     for (const channel of ['C0GENERAL', 'C0ALERTS']) {
-      await t.query('insert into slack_channel_projects (workspace_id, channel_id, channel_name, project_id, integration_id) values ($1, $2, $3, $4, $5)', [workspace, channel, channel.toLowerCase(), project, slackLost]);
+      await t.query(
+        'insert into slack_channel_projects (workspace_id, channel_id, channel_name, project_id, integration_id) values ($1, $2, $3, $4, $5)',
+        [workspace, channel, channel.toLowerCase(), project, slackLost],
+      );
     }
     return { ids, slackLost, dataPlane };
   }
@@ -103,12 +135,21 @@ describe('quarantine', () => {
     const before = await snapshotProviderKeys(t);
     const plan = await runCli(['quarantine', '--dry-run', '--json', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
     expect(plan.code).toBe(0);
-    const planned = JSON.parse(plan.stdout).targets.map((x: any) => x.id).sort();
+    const planned = JSON.parse(plan.stdout)
+      .targets.map((x: any) => x.id)
+      .sort();
     expect(planned).toEqual([ids.lost, ids.malformed, workspace, slackLost].sort());
     // The plan says the Slack row is kept and so are the two channel mappings that reference it.
     expect(JSON.parse(plan.stdout).targets.find((x: any) => x.id === slackLost).action).toBe('clear_pair');
     expect(JSON.parse(plan.stdout).dependents).toEqual([
-      { store: 'slack_integrations', table: 'slack_channel_projects', column: 'integration_id', onDelete: 'cascade', rows: 2, effect: 'kept' },
+      {
+        store: 'slack_integrations',
+        table: 'slack_channel_projects',
+        column: 'integration_id',
+        onDelete: 'cascade',
+        rows: 2,
+        effect: 'kept',
+      },
     ]);
     const humanPlan = await runCli(['quarantine', '--dry-run', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
     expect(humanPlan.stdout).toMatch(/kept: 2 rows of slack_channel_projects/);
@@ -118,7 +159,10 @@ describe('quarantine', () => {
     expect(await snapshotProviderKeys(t)).toEqual(before);
     expect(fs.readdirSync(dir)).toEqual([]);
 
-    const done = await runCli(['quarantine', '--candidate', 'env:OLD_KEY', '--yes', '--json', '--backup', 'q.jsonl'], { env: env(), cwd: dir });
+    const done = await runCli(['quarantine', '--candidate', 'env:OLD_KEY', '--yes', '--json', '--backup', 'q.jsonl'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(done.code).toBe(0);
     expect(JSON.parse(done.stdout)).toMatchObject({ removed: 4, changed: [] });
     const after = await snapshotProviderKeys(t);
@@ -131,7 +175,12 @@ describe('quarantine', () => {
     expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(2);
     expect(done.stdout).not.toMatch(/lmnr-keys set.*slack/i);
     expect(fs.statSync(path.join(dir, 'q.jsonl')).mode & 0o777).toBe(0o600);
-    expect(findLeaks([fs.readFileSync(path.join(dir, 'q.jsonl'), 'utf8'), done.stdout, done.stderr], [AEAD, LOST, OLD, 'sk-ant-lost-012345', 'xoxb-lost-0123456', 'https://dp.example'])).toEqual([]);
+    expect(
+      findLeaks(
+        [fs.readFileSync(path.join(dir, 'q.jsonl'), 'utf8'), done.stdout, done.stderr],
+        [AEAD, LOST, OLD, 'sk-ant-lost-012345', 'xoxb-lost-0123456', 'https://dp.example'],
+      ),
+    ).toEqual([]);
 
     const doctor = await runCli(['doctor', '--json', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
     expect(JSON.parse(doctor.stdout).findings.every((f: any) => f.decryptsWith !== null)).toBe(true);
@@ -153,12 +202,17 @@ describe('quarantine', () => {
   it('never deletes a row that other rows reference: the delete is refused and nothing changes', async () => {
     const { ids } = await seed();
     // A database that references provider_api_keys (Laminar's does not): a delete would cascade.
-    await t.query('create table key_usage (id serial primary key, key_id uuid not null references provider_api_keys(id) on delete cascade)');
+    await t.query(
+      'create table key_usage (id serial primary key, key_id uuid not null references provider_api_keys(id) on delete cascade)',
+    );
     await t.query('insert into key_usage (key_id) values ($1)', [ids.lost]);
     const before = await snapshotProviderKeys(t);
     const plan = await runCli(['quarantine', '--store', 'provider_api_keys', '--dry-run', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(plan.stdout).dependents).toMatchObject([{ table: 'key_usage', column: 'key_id', rows: 1, effect: 'blocks_delete' }]);
-    const done = await runCli(['quarantine', '--store', 'provider_api_keys', '--candidate', 'env:OLD_KEY', '--yes', '--backup', 'q.jsonl'], { env: env(), cwd: dir });
+    const done = await runCli(
+      ['quarantine', '--store', 'provider_api_keys', '--candidate', 'env:OLD_KEY', '--yes', '--backup', 'q.jsonl'],
+      { env: env(), cwd: dir },
+    );
     expect(done.code).toBe(1);
     expect(done.stderr).toMatch(/refusing to delete from provider_api_keys: 1 row of key_usage/);
     expect(await snapshotProviderKeys(t)).toEqual(before);
@@ -168,8 +222,20 @@ describe('quarantine', () => {
   it('restore of a backup from an older lmnr-keys that deleted a Slack row says what it cannot bring back (exit 1)', async () => {
     const { slackLost } = await seed();
     const whole = (await t.query('select to_jsonb(s) as row from slack_integrations s')).rows[0].row;
-    const header = { type: 'header', version: 1, tool: 'lmnr-keys', operation: 'quarantine', createdAt: new Date().toISOString(), database: `127.0.0.1:5432/${t.name}`, toFingerprint: null };
-    fs.writeFileSync(path.join(dir, 'old.jsonl'), [header, { type: 'delete', store: 'slack_integrations', id: slackLost, row: whole }].map((l) => JSON.stringify(l)).join('\n') + '\n', { mode: 0o600 });
+    const header = {
+      type: 'header',
+      version: 1,
+      tool: 'lmnr-keys',
+      operation: 'quarantine',
+      createdAt: new Date().toISOString(),
+      database: `127.0.0.1:5432/${t.name}`,
+      toFingerprint: null,
+    };
+    fs.writeFileSync(
+      path.join(dir, 'old.jsonl'),
+      [header, { type: 'delete', store: 'slack_integrations', id: slackLost, row: whole }].map((l) => JSON.stringify(l)).join('\n') + '\n',
+      { mode: 0o600 },
+    );
     await t.query('delete from slack_integrations'); // what the old quarantine did; the cascade took the mappings
     expect((await t.query('select count(*)::int as n from slack_channel_projects')).rows[0].n).toBe(0);
     const planned = await runCli(['restore', 'old.jsonl', '--dry-run'], { env: env(), cwd: dir });
@@ -187,7 +253,10 @@ describe('quarantine', () => {
     const { ids } = await seed();
     const one = await runCli(['quarantine', '--id', ids.malformed, '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });
     expect(JSON.parse(one.stdout)).toMatchObject({ removed: 1 });
-    const noSlackKey = await runCli(['quarantine', '--store', 'slack_integrations', '--dry-run', '--json'], { env: env({ SLACK_ENCRYPTION_KEY: '' }), cwd: dir });
+    const noSlackKey = await runCli(['quarantine', '--store', 'slack_integrations', '--dry-run', '--json'], {
+      env: env({ SLACK_ENCRYPTION_KEY: '' }),
+      cwd: dir,
+    });
     expect(JSON.parse(noSlackKey.stdout).targets).toEqual([]);
   });
 });

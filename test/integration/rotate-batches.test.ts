@@ -35,7 +35,12 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const backupLines = (file: string) => fs.readFileSync(path.join(dir, file), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+const backupLines = (file: string) =>
+  fs
+    .readFileSync(path.join(dir, file), 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line));
 
 describe('read-back inside the batch transaction', () => {
   it('a row altered after our UPDATE (a trigger) rolls its batch back, exit 1; restore then calls that batch never applied', async () => {
@@ -55,7 +60,10 @@ describe('read-back inside the batch transaction', () => {
     for (const id of sorted.slice(40)) expect(after.get(id)).toEqual(before.get(id));
     for (const id of sorted.slice(0, 40)) expect(after.get(id)!.nonce_hex).not.toBe(before.get(id)!.nonce_hex);
     const lines = backupLines('b.jsonl');
-    expect(lines.filter((l) => l.type === 'commit').map((l) => [l.batch, l.count])).toEqual([[1, 20], [2, 20]]);
+    expect(lines.filter((l) => l.type === 'commit').map((l) => [l.batch, l.count])).toEqual([
+      [1, 20],
+      [2, 20],
+    ]);
     expect(lines.filter((l) => l.type === 'update' && l.batch === 3)).toHaveLength(20);
 
     await t.query('drop trigger lk_test_alter on provider_api_keys');
@@ -70,7 +78,10 @@ describe('read-back inside the batch transaction', () => {
     const before = await snapshotProviderKeys(t);
     expect((await runCli([...rotateArgs, '--batch-size', '10', '--backup', 'b.jsonl'], { env: env(), cwd: dir })).code).toBe(0);
     const file = path.join(dir, 'b.jsonl');
-    const kept = fs.readFileSync(file, 'utf8').split('\n').filter((line) => !line.includes('"type":"commit","batch":3'));
+    const kept = fs
+      .readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => !line.includes('"type":"commit","batch":3'));
     fs.writeFileSync(file, kept.join('\n'));
     const restored = await runCli(['restore', 'b.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(restored.stdout)).toMatchObject({ total: 30, restored: 30, notApplied: 0, leftAlone: [] });
@@ -105,12 +116,19 @@ describe('what the result says', () => {
   it('reports committed counts as batches commit (what an interrupted run has done), and none in a dry run', async () => {
     await loadCipher();
     await addManyProviderKeys(t, project, 95, OLD);
-    const options = { stores: [findStore('provider_api_keys')!], from: [keyFromHex('old', OLD)], to: keyFromHex('new', NEW), batchSize: 20 };
+    const options = {
+      stores: [findStore('provider_api_keys')!],
+      from: [keyFromHex('old', OLD)],
+      to: keyFromHex('new', NEW),
+      batchSize: 20,
+    };
     const planned: RotationProgress[] = [];
     await runRotation({ db: t.db, backup: null, onProgress: (p) => planned.push(p) }, { ...options, dryRun: true });
     expect(planned.every((p) => p.committed === 0)).toBe(true);
     const progress: RotationProgress[] = [];
-    const result = await t.db.connection().execute((conn) => runRotation({ db: conn, backup: null, onProgress: (p) => progress.push(p) }, { ...options, dryRun: false }));
+    const result = await t.db
+      .connection()
+      .execute((conn) => runRotation({ db: conn, backup: null, onProgress: (p) => progress.push(p) }, { ...options, dryRun: false }));
     expect(progress.map((p) => p.committed)).toEqual([20, 40, 60, 80, 95]);
     expect(result.stores[0]).toMatchObject({ total: 95, rotated: 95, rowsAtStart: 95, rowsAtEnd: 95 });
   });

@@ -6,7 +6,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
-import { addDeployment, addManyProviderKeys, addProject, addProviderKey, addRawProviderKey, addSlack, addWorkspace, seal } from '../support/seed.js';
+import {
+  addDeployment,
+  addManyProviderKeys,
+  addProject,
+  addProviderKey,
+  addRawProviderKey,
+  addSlack,
+  addWorkspace,
+  seal,
+} from '../support/seed.js';
 import { BIN, findLeaks, runCli } from '../support/cli.js';
 import { openAll, snapshotProviderKeys } from '../support/verify.js';
 
@@ -22,7 +31,17 @@ let project: string;
 let workspace: string;
 
 const env = () => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLDER_KEY: OLDER, NEW_KEY: NEW, SLACK_ENCRYPTION_KEY: SLACK });
-const rotateArgs = ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--from', 'laminar-default', '--from', 'env:OLDER_KEY', '--to', 'env:NEW_KEY'];
+const rotateArgs = [
+  'rotate',
+  '--from',
+  'env:AEAD_SECRET_KEY',
+  '--from',
+  'laminar-default',
+  '--from',
+  'env:OLDER_KEY',
+  '--to',
+  'env:NEW_KEY',
+];
 
 beforeEach(async () => {
   t = await createTestDatabase();
@@ -81,10 +100,20 @@ describe('rotate', () => {
     expect(result.code).toBe(1);
     const doc = JSON.parse(result.stdout);
     expect(doc.summary).toEqual({ total: 8, rotated: 5, alreadyCurrent: 1, stuck: 2, retried: 0 });
-    expect(doc.stores.find((s: any) => s.store === 'provider_api_keys')).toMatchObject({ total: 7, rotated: 4, alreadyCurrent: 1, stuck: 2 });
+    expect(doc.stores.find((s: any) => s.store === 'provider_api_keys')).toMatchObject({
+      total: 7,
+      rotated: 4,
+      alreadyCurrent: 1,
+      stuck: 2,
+    });
     expect(doc.stores.find((s: any) => s.store === 'workspace_deployments.private_key')).toMatchObject({ total: 1, rotated: 1 });
     expect(doc.stores.map((s: any) => s.store)).not.toContain('slack_integrations');
-    expect(doc.stuck.map((s: any) => [s.id, s.status]).sort()).toEqual([[ids.lost, 'wrong_secret'], [ids.malformed, 'malformed']].sort());
+    expect(doc.stuck.map((s: any) => [s.id, s.status]).sort()).toEqual(
+      [
+        [ids.lost, 'wrong_secret'],
+        [ids.malformed, 'malformed'],
+      ].sort(),
+    );
 
     const after = await snapshotProviderKeys(t);
     const opened = await openAll(t, [NEW]);
@@ -97,20 +126,31 @@ describe('rotate', () => {
     const { openSealed, parseSealedText, encodeAad, loadCipher } = await import('../../src/crypto/aead.js');
     await loadCipher();
     const parsed = parseSealedText({ ciphertextHex: raw.value, nonceHex: raw.nonce_hex });
-    expect(parsed.ok && [...openSealed(Buffer.from(NEW, 'hex'), parsed.sealed, encodeAad('GROQ_API_KEY'))!]).toEqual([0xff, 0x00, 0xfe, 0x80]);
-    for (const id of [ids.current, ids.fromDefault, ids.older, ids.notUtf8]) expect(after.get(id)!.nonce_hex).not.toBe(before.get(id)!.nonce_hex);
+    expect(parsed.ok && [...openSealed(Buffer.from(NEW, 'hex'), parsed.sealed, encodeAad('GROQ_API_KEY'))!]).toEqual([
+      0xff, 0x00, 0xfe, 0x80,
+    ]);
+    for (const id of [ids.current, ids.fromDefault, ids.older, ids.notUtf8])
+      expect(after.get(id)!.nonce_hex).not.toBe(before.get(id)!.nonce_hex);
     for (const id of [ids.lost, ids.malformed, ids.alreadyNew]) expect(after.get(id)).toEqual(before.get(id));
 
     // The backup: mode 0600, ciphertext only.
     const backupFile = path.resolve(dir, doc.backup);
     expect(fs.statSync(backupFile).mode & 0o777).toBe(0o600);
     const backupText = fs.readFileSync(backupFile, 'utf8');
-    const backupLines = backupText.trim().split('\n').map((line) => JSON.parse(line));
+    const backupLines = backupText
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     // The header, one update record per re-sealed value, and a commit mark after each batch (one per store here).
     expect(backupLines.filter((line) => line.type === 'update')).toHaveLength(5);
     expect(backupLines.filter((line) => line.type === 'commit').map((line) => line.count)).toEqual([4, 1]);
     expect(backupLines).toHaveLength(1 + 5 + 2);
-    expect(findLeaks([backupText, result.stdout, result.stderr], [OLD, OLDER, NEW, LOST, 'sk-current-0123456789', 'AIza-default-0123456789', 'sk-ant-older-0123456789'])).toEqual([]);
+    expect(
+      findLeaks(
+        [backupText, result.stdout, result.stderr],
+        [OLD, OLDER, NEW, LOST, 'sk-current-0123456789', 'AIza-default-0123456789', 'sk-ant-older-0123456789'],
+      ),
+    ).toEqual([]);
 
     const second = await runCli([...rotateArgs, '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });
     const again = JSON.parse(second.stdout);
@@ -121,7 +161,10 @@ describe('rotate', () => {
   it('rotates slack_integrations only when named, and exits 0 when nothing is stuck', async () => {
     const { slack } = await seedMixed();
     await t.query(`delete from provider_api_keys where name in ('MISTRAL_API_KEY', 'AZURE_API_KEY')`);
-    const result = await runCli(['rotate', '--store', 'slack_integrations', '--from', 'env:SLACK_ENCRYPTION_KEY', '--to', 'env:NEW_KEY', '--yes', '--json'], { env: env(), cwd: dir });
+    const result = await runCli(
+      ['rotate', '--store', 'slack_integrations', '--from', 'env:SLACK_ENCRYPTION_KEY', '--to', 'env:NEW_KEY', '--yes', '--json'],
+      { env: env(), cwd: dir },
+    );
     expect(result.code).toBe(0);
     const doc = JSON.parse(result.stdout);
     expect(doc.stores).toEqual([expect.objectContaining({ store: 'slack_integrations', total: 1, rotated: 1 })]);
@@ -129,7 +172,7 @@ describe('rotate', () => {
     expect(JSON.parse(doctor.stdout).findings.find((f: any) => f.id === slack)).toBeUndefined();
   });
 
-  it('restore returns the database to the backup\'s old values', async () => {
+  it("restore returns the database to the backup's old values", async () => {
     await seedMixed();
     const before = await snapshotProviderKeys(t);
     const rotated = JSON.parse((await runCli([...rotateArgs, '--yes', '--json', '--backup', 'b.jsonl'], { env: env(), cwd: dir })).stdout);
@@ -149,7 +192,11 @@ describe('rotate', () => {
     const { ids } = await seedMixed();
     await runCli([...rotateArgs, '--yes', '--backup', 'b.jsonl'], { env: env(), cwd: dir });
     const changed = await seal(NEW, 'sk-changed-by-user', 'OPENAI_API_KEY');
-    await t.query('update provider_api_keys set value = $1, nonce_hex = $2 where id = $3', [changed.ciphertextHex, changed.nonceHex, ids.current]);
+    await t.query('update provider_api_keys set value = $1, nonce_hex = $2 where id = $3', [
+      changed.ciphertextHex,
+      changed.nonceHex,
+      ids.current,
+    ]);
     const restored = await runCli(['restore', 'b.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(restored.code).toBe(1);
     const doc = JSON.parse(restored.stdout);
@@ -203,12 +250,18 @@ describe('rotate under concurrency and faults', () => {
         writes++;
       }
     })();
-    const first = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--batch-size', '50', '--no-backup'], { env: env(), cwd: dir });
+    const first = await runCli(
+      ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--batch-size', '50', '--no-backup'],
+      { env: env(), cwd: dir },
+    );
     stop = true;
     await writer;
     expect(first.code).toBe(0);
     expect(writes).toBeGreaterThan(5);
-    const second = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });
+    const second = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(second.code).toBe(0);
     const opened = await openAll(t, [NEW]);
     expect(opened.size).toBe(expected.size);
@@ -218,10 +271,14 @@ describe('rotate under concurrency and faults', () => {
   it('kill -9 in the middle, then a re-run: every value opens under --to to its original bytes', async () => {
     const expected = await addManyProviderKeys(t, project, 20_000, OLD);
     const backup = path.join(dir, 'kill.jsonl');
-    const child = spawn(process.execPath, ['--', BIN, 'rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--backup', backup], {
-      env: { PATH: process.env.PATH ?? '', CI: 'true', ...env() },
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      process.execPath,
+      ['--', BIN, 'rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--backup', backup],
+      {
+        env: { PATH: process.env.PATH ?? '', CI: 'true', ...env() },
+        stdio: 'ignore',
+      },
+    );
     const exited = new Promise((resolve) => child.on('exit', resolve));
     // Kill once a few batches have committed but well before the end.
     for (let i = 0; i < 400; i++) {
@@ -236,7 +293,10 @@ describe('rotate under concurrency and faults', () => {
     expect(underNew).toBeLessThan(20_000);
     expect([...mid.values()].every((v) => v.keyIndex >= 0)).toBe(true);
 
-    const rerun = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });
+    const rerun = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--json', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(rerun.code).toBe(0);
     const doc = JSON.parse(rerun.stdout);
     expect(doc.summary.alreadyCurrent).toBe(underNew);
@@ -248,11 +308,16 @@ describe('rotate under concurrency and faults', () => {
 
   it('a cut connection exits 4 with a clear message; a re-run completes', async () => {
     const expected = await addManyProviderKeys(t, project, 20_000, OLD);
-    const run = runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--no-backup'], { env: env(), cwd: dir });
+    const run = runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--batch-size', '100', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+    });
     let terminated = 0;
     for (let i = 0; i < 400 && terminated === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
-      const result = await t.query(`select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name like 'lmnr-keys%' and datname = current_database() and state <> 'idle'`);
+      const result = await t.query(
+        `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name like 'lmnr-keys%' and datname = current_database() and state <> 'idle'`,
+      );
       terminated = result.rows.filter((r: any) => r.ok).length;
     }
     const result = await run;
@@ -260,7 +325,10 @@ describe('rotate under concurrency and faults', () => {
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/connection to Postgres at .* (lost|terminated)|terminated the connection|lost the connection/);
     expect(result.stderr).toMatch(/run the command again/);
-    const rerun = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--no-backup'], { env: env(), cwd: dir });
+    const rerun = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--no-backup'], {
+      env: env(),
+      cwd: dir,
+    });
     expect(rerun.code).toBe(0);
     const opened = await openAll(t, [NEW]);
     for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
@@ -275,7 +343,10 @@ describe('rotate under concurrency and faults', () => {
     expect(codes).toEqual([0, 4]);
     const loser = a.code === 4 ? a : b;
     expect(loser.stderr).toMatch(/another lmnr-keys rotation or repair is running/);
-    const [c, d] = await Promise.all([runCli([...args, '--wait'], { env: env(), cwd: dir }), runCli([...args, '--wait'], { env: env(), cwd: dir })]);
+    const [c, d] = await Promise.all([
+      runCli([...args, '--wait'], { env: env(), cwd: dir }),
+      runCli([...args, '--wait'], { env: env(), cwd: dir }),
+    ]);
     expect([c.code, d.code]).toEqual([0, 0]);
     const opened = await openAll(t, [NEW]);
     for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
@@ -287,7 +358,10 @@ describe('rotate under concurrency and faults', () => {
     try {
       await holder.query('select pg_advisory_lock($1, $2)', [0x6c6d6e72, 0x6b657973]);
       const started = Date.now();
-      const result = await runCli(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--lock-timeout', '300', '--no-backup'], { env: env(), cwd: dir });
+      const result = await runCli(
+        ['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--yes', '--lock-timeout', '300', '--no-backup'],
+        { env: env(), cwd: dir },
+      );
       expect(result.code).toBe(4);
       expect(result.stderr).toMatch(/held the lock after 300 ms/);
       expect(Date.now() - started).toBeLessThan(15_000);

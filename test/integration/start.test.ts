@@ -25,12 +25,17 @@ function shebangOf(file: string): { interpreter: string; argument: string | null
 }
 
 function run(command: string, args: string[], env: Record<string, string> = {}) {
-  return spawnSync(command, args, { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1', ...env }, timeout: 60_000 });
+  return spawnSync(command, args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1', ...env },
+    timeout: 60_000,
+  });
 }
 
 describe('the bin starts', () => {
   beforeAll(() => {
-    if (!busybox) console.warn('\n*** SKIPPED: BusyBox is not installed (apt-get install busybox); the Alpine start test did not run ***\n');
+    if (!busybox)
+      console.warn('\n*** SKIPPED: BusyBox is not installed (apt-get install busybox); the Alpine start test did not run ***\n');
   });
 
   it.skipIf(!busybox)('under BusyBox, exactly as the kernel runs its first line (Alpine: BusyBox sh and env)', () => {
@@ -44,7 +49,7 @@ describe('the bin starts', () => {
     expect(result.status).toBe(0);
   });
 
-  it('executed directly (its shebang), Node 20 leaves --env-file to lmnr-keys: a missing file is our exit 3, not Node\'s exit 9', () => {
+  it("executed directly (its shebang), Node 20 leaves --env-file to lmnr-keys: a missing file is our exit 3, not Node's exit 9", () => {
     const missing = run(BIN, ['doctor', '--env-file', '/nonexistent/laminar.env']);
     expect(missing.status).toBe(3);
     expect(missing.stderr).toMatch(/cannot read env file \/nonexistent\/laminar.env \(ENOENT\)/);

@@ -24,7 +24,11 @@ describe.skipIf(!hasOpenssl)('a Postgres with a self-signed certificate', () => 
       prepare: (folder) => {
         const key = path.join(folder, 'server.key');
         const cert = path.join(folder, 'server.crt');
-        execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=db.internal', '-days', '1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+        execFileSync(
+          'openssl',
+          ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=db.internal', '-days', '1', '-keyout', key, '-out', cert],
+          { stdio: 'ignore' },
+        );
         // Postgres accepts a key owned by root with 0640, or owned by its own user with 0600.
         fs.chmodSync(key, process.getuid?.() === 0 ? 0o640 : 0o600);
         fs.chmodSync(cert, 0o644);
@@ -47,13 +51,17 @@ describe.skipIf(!hasOpenssl)('a Postgres with a self-signed certificate', () => 
   afterAll(async () => server?.stop());
 
   it('sslmode=require encrypts without verifying: doctor works, with no 9-line warning', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: `${server.urlFor('laminar')}?sslmode=require`, AEAD_SECRET_KEY: newKeyHex() } });
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: `${server.urlFor('laminar')}?sslmode=require`, AEAD_SECRET_KEY: newKeyHex() },
+    });
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
   });
 
   it('sslmode=verify-full refuses the self-signed certificate with the TLS hint (exit 4)', async () => {
-    const result = await runCli(['doctor'], { env: { DATABASE_URL: `${server.urlFor('laminar')}?sslmode=verify-full`, AEAD_SECRET_KEY: newKeyHex() } });
+    const result = await runCli(['doctor'], {
+      env: { DATABASE_URL: `${server.urlFor('laminar')}?sslmode=verify-full`, AEAD_SECRET_KEY: newKeyHex() },
+    });
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/TLS problem with Postgres/);
     expect(result.stderr).toMatch(/sslrootcert/);

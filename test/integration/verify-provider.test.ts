@@ -29,8 +29,13 @@ const EXPECTED: Record<Exclude<Scenario, 'hang'>, string> = {
 };
 
 const PRIMARY: Record<string, string> = {
-  openai: 'OPENAI_API_KEY', anthropic: 'ANTHROPIC_API_KEY', gemini: 'GEMINI_API_KEY', groq: 'GROQ_API_KEY',
-  mistral: 'MISTRAL_API_KEY', azure: 'AZURE_API_KEY', bedrock: 'AWS_ACCESS_KEY_ID',
+  openai: 'OPENAI_API_KEY',
+  anthropic: 'ANTHROPIC_API_KEY',
+  gemini: 'GEMINI_API_KEY',
+  groq: 'GROQ_API_KEY',
+  mistral: 'MISTRAL_API_KEY',
+  azure: 'AZURE_API_KEY',
+  bedrock: 'AWS_ACCESS_KEY_ID',
 };
 
 function secretValue(provider: string, scenario: string): string {
@@ -89,7 +94,10 @@ describe('verify-provider against an imitation of all seven providers', () => {
   beforeAll(async () => {
     imitation.log.length = 0;
     // The imitation's rate limits ask for 1 s: a cap of 1 s honours it (a shorter cap reports the wait instead of retrying early).
-    run = await runCli(['verify-provider', '--json', '--max-retry-wait', '1000', '--junit', junit(), ...imitation.baseUrlFlags()], { env: env({ GITHUB_ACTIONS: 'true' }), cwd: dir });
+    run = await runCli(['verify-provider', '--json', '--max-retry-wait', '1000', '--junit', junit(), ...imitation.baseUrlFlags()], {
+      env: env({ GITHUB_ACTIONS: 'true' }),
+      cwd: dir,
+    });
     doc = JSON.parse(run.stdout);
   });
 
@@ -98,7 +106,9 @@ describe('verify-provider against an imitation of all seven providers', () => {
     expect(doc).toMatchObject({ version: 1, command: 'verify-provider', ok: false });
     for (const provider of Object.keys(PRIMARY)) {
       for (const [scenario, status] of Object.entries(EXPECTED)) {
-        const result = doc.results.find((r: any) => r.projectId === projectOf.get(`${provider}-${scenario}`) && r.name === PRIMARY[provider]);
+        const result = doc.results.find(
+          (r: any) => r.projectId === projectOf.get(`${provider}-${scenario}`) && r.name === PRIMARY[provider],
+        );
         expect({ provider, scenario, status: result?.status }).toEqual({ provider, scenario, status });
         expect(result.provider).toBe(provider);
         expect(result.workspaceId).toBe(workspace);
@@ -117,14 +127,15 @@ describe('verify-provider against an imitation of all seven providers', () => {
   });
 
   it('retries transient answers once and does not retry permanent ones', () => {
-    const calls = (project: string) => imitation.log.filter((l) => l.key.includes(`-${project.split('-')[1]}-`) && l.provider === project.split('-')[0]).length;
+    const calls = (project: string) =>
+      imitation.log.filter((l) => l.key.includes(`-${project.split('-')[1]}-`) && l.provider === project.split('-')[0]).length;
     expect(calls('openai-rate')).toBe(2);
     expect(calls('openai-outage')).toBe(2);
     expect(calls('openai-quota')).toBe(1);
     expect(calls('openai-invalid')).toBe(1);
   });
 
-  it('sends requests in each provider\'s documented shape', () => {
+  it("sends requests in each provider's documented shape", () => {
     const byProvider = (p: string) => imitation.log.find((l) => l.provider === p && l.key.includes('-ok-'))!;
     expect(byProvider('openai')).toMatchObject({ method: 'POST', path: '/chat/completions' });
     expect(JSON.parse(byProvider('openai').body)).toMatchObject({ model: 'gpt-4o-mini', max_tokens: 1 });
@@ -164,7 +175,10 @@ describe('verify-provider against an imitation of all seven providers', () => {
   });
 
   it('human output groups by project and says what each status means', async () => {
-    const human = await runCli(['verify-provider', '--max-retry-wait', '50', '--provider', 'openai', ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const human = await runCli(['verify-provider', '--max-retry-wait', '50', '--provider', 'openai', ...imitation.baseUrlFlags()], {
+      env: env(),
+      cwd: dir,
+    });
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/Project "openai-quota"/);
     expect(human.stdout).toMatch(/quota exhausted\s+429/);
@@ -174,44 +188,92 @@ describe('verify-provider against an imitation of all seven providers', () => {
 
   it('--fail-on narrows what fails the run', async () => {
     const project = projectOf.get('openai-rate')!;
-    const strict = await runCli(['verify-provider', '--project', project, '--max-retry-wait', '10', ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const strict = await runCli(['verify-provider', '--project', project, '--max-retry-wait', '10', ...imitation.baseUrlFlags()], {
+      env: env(),
+      cwd: dir,
+    });
     expect(strict.code).toBe(1);
-    const lenient = await runCli(['verify-provider', '--project', project, '--max-retry-wait', '10', '--fail-on', 'invalid_key,quota_exceeded,decode_failed', ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const lenient = await runCli(
+      [
+        'verify-provider',
+        '--project',
+        project,
+        '--max-retry-wait',
+        '10',
+        '--fail-on',
+        'invalid_key,quota_exceeded,decode_failed',
+        ...imitation.baseUrlFlags(),
+      ],
+      { env: env(), cwd: dir },
+    );
     expect(lenient.code).toBe(0);
-    const healthy = await runCli(['verify-provider', '--project', projectOf.get('anthropic-ok')!, ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const healthy = await runCli(['verify-provider', '--project', projectOf.get('anthropic-ok')!, ...imitation.baseUrlFlags()], {
+      env: env(),
+      cwd: dir,
+    });
     expect(healthy.code).toBe(0);
   });
 
   it('--probe auth uses key-only endpoints and says quota was not checked', async () => {
     imitation.log.length = 0;
-    const result = await runCli(['verify-provider', '--json', '--probe', 'auth', '--project', projectOf.get('gemini-ok')!, ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const result = await runCli(
+      ['verify-provider', '--json', '--probe', 'auth', '--project', projectOf.get('gemini-ok')!, ...imitation.baseUrlFlags()],
+      { env: env(), cwd: dir },
+    );
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).results[0].detail).toMatch(/quota not checked/);
     expect(imitation.log[0]).toMatchObject({ method: 'GET', path: '/models' });
   });
 
-  it('warns when keys go to a host that is not the provider\'s own', async () => {
-    const result = await runCli(['verify-provider', '--project', projectOf.get('openai-ok')!, ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+  it("warns when keys go to a host that is not the provider's own", async () => {
+    const result = await runCli(['verify-provider', '--project', projectOf.get('openai-ok')!, ...imitation.baseUrlFlags()], {
+      env: env(),
+      cwd: dir,
+    });
     expect(result.stderr).toMatch(/openai keys will be sent to 127\.0\.0\.1:\d+, which is not openai's own API host/);
   });
 
   it('network_error for a closed port and for a server that never answers, within the timeout', async () => {
     const closedPort = await freePort(); // nothing listens there
-    const closed = await runCli(['verify-provider', '--json', '--project', projectOf.get('openai-ok')!, '--base-url', `openai=http://127.0.0.1:${closedPort}/v1`, '--max-retry-wait', '10'], { env: env(), cwd: dir });
-    expect(JSON.parse(closed.stdout).results[0]).toMatchObject({ status: 'network_error', httpStatus: null, detail: expect.stringMatching(/ECONNREFUSED/) });
+    const closed = await runCli(
+      [
+        'verify-provider',
+        '--json',
+        '--project',
+        projectOf.get('openai-ok')!,
+        '--base-url',
+        `openai=http://127.0.0.1:${closedPort}/v1`,
+        '--max-retry-wait',
+        '10',
+      ],
+      { env: env(), cwd: dir },
+    );
+    expect(JSON.parse(closed.stdout).results[0]).toMatchObject({
+      status: 'network_error',
+      httpStatus: null,
+      detail: expect.stringMatching(/ECONNREFUSED/),
+    });
     const hangProject = await addProject(t, workspace, 'hang');
     await addProviderKey(t, hangProject, 'OPENAI_API_KEY', secretValue('openai', 'hang'), AEAD);
     const started = Date.now();
-    const hang = await runCli(['verify-provider', '--json', '--project', hangProject, '--timeout', '400', '--max-retry-wait', '10', ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    const hang = await runCli(
+      ['verify-provider', '--json', '--project', hangProject, '--timeout', '400', '--max-retry-wait', '10', ...imitation.baseUrlFlags()],
+      { env: env(), cwd: dir },
+    );
     expect(JSON.parse(hang.stdout).results[0]).toMatchObject({ status: 'network_error', detail: 'no answer within 400 ms' });
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 
   it('--key checks one key without any database', async () => {
     const key = secretValue('openai', 'quota');
-    const result = await runCli(['verify-provider', '--provider', 'openai', '--key', 'env:CI_OPENAI_KEY', '--json', ...imitation.baseUrlFlags()], { env: { CI_OPENAI_KEY: key }, cwd: dir });
+    const result = await runCli(
+      ['verify-provider', '--provider', 'openai', '--key', 'env:CI_OPENAI_KEY', '--json', ...imitation.baseUrlFlags()],
+      { env: { CI_OPENAI_KEY: key }, cwd: dir },
+    );
     expect(result.code).toBe(1);
-    expect(JSON.parse(result.stdout).results).toEqual([expect.objectContaining({ provider: 'openai', status: 'quota_exceeded', httpStatus: 429, projectId: null })]);
+    expect(JSON.parse(result.stdout).results).toEqual([
+      expect.objectContaining({ provider: 'openai', status: 'quota_exceeded', httpStatus: 429, projectId: null }),
+    ]);
     const literal = await runCli(['verify-provider', '--provider', 'openai', '--key', key], { env: {}, cwd: dir });
     expect(literal.code).toBe(2);
     expect(literal.stderr).not.toContain(key);
@@ -226,18 +288,30 @@ describe('verify-provider at scale', () => {
     const db = await createTestDatabase();
     try {
       const ws = await addWorkspace(db, 'Big');
-      const projects: string[] = [], ids: string[] = [], names: string[] = [], nonces: string[] = [], values: string[] = [];
+      const projects: string[] = [],
+        ids: string[] = [],
+        names: string[] = [],
+        nonces: string[] = [],
+        values: string[] = [];
       const { sealToText, encodeAad, loadCipher } = await import('../../src/crypto/aead.js');
       await loadCipher();
       for (let i = 0; i < 120; i++) {
         const project = randomUUID();
         projects.push(project);
         const sealed = sealToText(Buffer.from(AEAD, 'hex'), new TextEncoder().encode(`sk-bulk-ok-${i}`), encodeAad('OPENAI_API_KEY'));
-        ids.push(randomUUID()); names.push('OPENAI_API_KEY'); nonces.push(sealed.nonceHex); values.push(sealed.ciphertextHex);
+        ids.push(randomUUID());
+        names.push('OPENAI_API_KEY');
+        nonces.push(sealed.nonceHex);
+        values.push(sealed.ciphertextHex);
       }
       await db.query(`insert into projects (id, name, workspace_id) select p, 'p', $2 from unnest($1::uuid[]) p`, [projects, ws]);
-      await db.query('insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])', [ids, projects, names, nonces, values]);
-      const result = await runCli(['verify-provider', '--json', '--concurrency', '12', '--base-url', `openai=${slow.url}/openai`], { env: { DATABASE_URL: db.url, AEAD_SECRET_KEY: AEAD } });
+      await db.query(
+        'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
+        [ids, projects, names, nonces, values],
+      );
+      const result = await runCli(['verify-provider', '--json', '--concurrency', '12', '--base-url', `openai=${slow.url}/openai`], {
+        env: { DATABASE_URL: db.url, AEAD_SECRET_KEY: AEAD },
+      });
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout).summary).toEqual({ ok: 120 });
       expect(slow.log).toHaveLength(120);

@@ -110,7 +110,13 @@ export function inspectedContainer(project: string, service: string, image: stri
 }
 
 /** A Laminar Deployment as `helm template` renders the chart: envFrom the chart's Secret(s), then env. */
-export function laminarDeployment(name: string, container: string, image: string, env: Array<Record<string, unknown>> = [], secrets = ['laminar-app-secrets']): string {
+export function laminarDeployment(
+  name: string,
+  container: string,
+  image: string,
+  env: Array<Record<string, unknown>> = [],
+  secrets = ['laminar-app-secrets'],
+): string {
   const envFrom = secrets.map((secret) => `            - secretRef:\n                name: ${secret}`).join('\n');
   const envLines = env.length === 0 ? '' : `\n          env:\n${env.map((e) => `            - ${JSON.stringify(e)}`).join('\n')}`;
   return `---
@@ -162,6 +168,7 @@ export function expectNoKeyIn(texts: string[], keys: string[]): void {
   for (const key of keys) {
     const pieces = [key, key.toUpperCase()];
     for (let i = 0; i + 16 <= key.length; i += 8) pieces.push(key.slice(i, i + 16));
-    for (const text of texts) for (const piece of pieces) expect(text.includes(piece), `a piece of a key appeared in output: ${piece.slice(0, 4)}…`).toBe(false);
+    for (const text of texts)
+      for (const piece of pieces) expect(text.includes(piece), `a piece of a key appeared in output: ${piece.slice(0, 4)}…`).toBe(false);
   }
 }

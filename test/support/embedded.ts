@@ -17,7 +17,11 @@ export interface RunningPostgres {
 export async function startEmbeddedPostgres(options: { persistent?: boolean } = {}): Promise<RunningPostgres> {
   // A password with URL-special characters, made at run time: exercises encoding, never on disk.
   const password = `pw@${randomBytes(6).toString('hex')}:/#`;
-  const server: ThrowawayPostgres = await startThrowawayPostgres({ note: (message) => console.warn(message), persistent: options.persistent ?? false, password });
+  const server: ThrowawayPostgres = await startThrowawayPostgres({
+    note: (message) => console.warn(message),
+    persistent: options.persistent ?? false,
+    password,
+  });
   return {
     url: server.urlFor('postgres'),
     port: server.port,

@@ -41,15 +41,31 @@ export async function addProviderKey(
   return id;
 }
 
-export async function addRawProviderKey(t: TestDatabase, projectId: string, name: string, nonceHex: string, value: string, id: string = randomUUID()) {
-  await t.query('insert into provider_api_keys (id, project_id, name, nonce_hex, value) values ($1, $2, $3, $4, $5)', [id, projectId, name, nonceHex, value]);
+export async function addRawProviderKey(
+  t: TestDatabase,
+  projectId: string,
+  name: string,
+  nonceHex: string,
+  value: string,
+  id: string = randomUUID(),
+) {
+  await t.query('insert into provider_api_keys (id, project_id, name, nonce_hex, value) values ($1, $2, $3, $4, $5)', [
+    id,
+    projectId,
+    name,
+    nonceHex,
+    value,
+  ]);
   return id;
 }
 
 export async function addDeployment(
   t: TestDatabase,
   workspaceId: string,
-  values: { privateKey?: { nonceHex: string | null; ciphertextHex: string | null }; dataPlaneUrl?: { nonceHex: string | null; ciphertextHex: string | null } },
+  values: {
+    privateKey?: { nonceHex: string | null; ciphertextHex: string | null };
+    dataPlaneUrl?: { nonceHex: string | null; ciphertextHex: string | null };
+  },
 ) {
   await t.query(
     `insert into workspace_deployments (workspace_id, mode, private_key, private_key_nonce, public_key, data_plane_url, data_plane_url_nonce)
@@ -64,7 +80,14 @@ export async function addDeployment(
   );
 }
 
-export async function addSlack(t: TestDatabase, workspaceId: string, teamId: string, token: string, keyHex: string, id: string = randomUUID()) {
+export async function addSlack(
+  t: TestDatabase,
+  workspaceId: string,
+  teamId: string,
+  token: string,
+  keyHex: string,
+  id: string = randomUUID(),
+) {
   const sealed = await seal(keyHex, token, teamId);
   await t.query('insert into slack_integrations (id, workspace_id, token, team_id, team_name, nonce_hex) values ($1, $2, $3, $4, $5, $6)', [
     id,
@@ -78,18 +101,32 @@ export async function addSlack(t: TestDatabase, workspaceId: string, teamId: str
 }
 
 /** Bulk-inserts `count` provider keys sealed with `keyHex` into one project; returns id -> plaintext. */
-export async function addManyProviderKeys(t: TestDatabase, projectId: string, count: number, keyHex: string, prefix = 'sk-bulk'): Promise<Map<string, string>> {
+export async function addManyProviderKeys(
+  t: TestDatabase,
+  projectId: string,
+  count: number,
+  keyHex: string,
+  prefix = 'sk-bulk',
+): Promise<Map<string, string>> {
   await loadCipher();
   const expected = new Map<string, string>();
   const names = ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY', 'GEMINI_API_KEY', 'GROQ_API_KEY', 'MISTRAL_API_KEY'];
   for (let start = 0; start < count; start += 2000) {
-    const ids: string[] = [], projects: string[] = [], rowNames: string[] = [], nonces: string[] = [], values: string[] = [];
+    const ids: string[] = [],
+      projects: string[] = [],
+      rowNames: string[] = [],
+      nonces: string[] = [],
+      values: string[] = [];
     for (let i = start; i < Math.min(count, start + 2000); i++) {
       const id = randomUUID();
       const name = names[i % names.length]!;
       const plaintext = `${prefix}-${i}-${id.slice(0, 8)}`;
       const sealed = sealToText(keyBytes(keyHex), new TextEncoder().encode(plaintext), encodeAad(name));
-      ids.push(id); projects.push(projectId); rowNames.push(name); nonces.push(sealed.nonceHex); values.push(sealed.ciphertextHex);
+      ids.push(id);
+      projects.push(projectId);
+      rowNames.push(name);
+      nonces.push(sealed.nonceHex);
+      values.push(sealed.ciphertextHex);
       expected.set(id, plaintext);
     }
     await t.query(

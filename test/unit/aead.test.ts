@@ -1,14 +1,7 @@
 import { describe, expect, it, beforeAll } from 'vitest';
 import fc from 'fast-check';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
-import {
-  encodeAad,
-  loadCipher,
-  openSealed,
-  parseSealedText,
-  sealToText,
-  type SealedBytes,
-} from '../../src/crypto/aead.js';
+import { encodeAad, loadCipher, openSealed, parseSealedText, sealToText, type SealedBytes } from '../../src/crypto/aead.js';
 import { decodeHexStrict } from '../../src/crypto/hex.js';
 
 const hex = (text: string) => new Uint8Array(Buffer.from(text, 'hex'));
@@ -55,7 +48,11 @@ describe('cipher compatibility with Laminar', () => {
   });
 
   it('opens a Laminar-shaped value frozen from @noble/ciphers', () => {
-    const plaintext = openSealed(hex(LAMINAR_VECTOR.key), sealedOf(LAMINAR_VECTOR.ciphertextHex, LAMINAR_VECTOR.nonceHex), encodeAad(LAMINAR_VECTOR.aad));
+    const plaintext = openSealed(
+      hex(LAMINAR_VECTOR.key),
+      sealedOf(LAMINAR_VECTOR.ciphertextHex, LAMINAR_VECTOR.nonceHex),
+      encodeAad(LAMINAR_VECTOR.aad),
+    );
     expect(plaintext && new TextDecoder().decode(plaintext)).toBe(LAMINAR_VECTOR.plaintext);
   });
 
@@ -64,7 +61,9 @@ describe('cipher compatibility with Laminar', () => {
     expect(sealed.nonceHex).toMatch(/^[0-9a-f]{48}$/);
     expect(sealed.ciphertextHex).toMatch(/^[0-9a-f]+$/);
     expect(sealed.ciphertextHex.length).toBe(2 * (6 + 16));
-    const opened = xchacha20poly1305(hex(LAMINAR_VECTOR.key), hex(sealed.nonceHex), utf8('GEMINI_API_KEY')).decrypt(hex(sealed.ciphertextHex));
+    const opened = xchacha20poly1305(hex(LAMINAR_VECTOR.key), hex(sealed.nonceHex), utf8('GEMINI_API_KEY')).decrypt(
+      hex(sealed.ciphertextHex),
+    );
     expect(new TextDecoder().decode(opened)).toBe('sk-abc');
   });
 

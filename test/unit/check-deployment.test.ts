@@ -69,9 +69,16 @@ const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceO
   ...over,
 });
 
-async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceOptions> = {}, counts: DatabaseCounts | null = null, strict = false) {
+async function check(
+  deploymentIo: DeploymentIo,
+  over: Partial<DeploymentSourceOptions> = {},
+  counts: DatabaseCounts | null = null,
+  strict = false,
+) {
   const gathered = await gatherDeployment(deploymentIo, options(over));
-  const report = checkDeploymentDocument(judgeDeployment(gathered, counts ? { checked: true, counts } : { checked: false, reason: 'test' }, { strict }));
+  const report = checkDeploymentDocument(
+    judgeDeployment(gathered, counts ? { checked: true, counts } : { checked: false, reason: 'test' }, { strict }),
+  );
   return { gathered, report };
 }
 
@@ -86,7 +93,9 @@ describe('the service table', () => {
     expect(recogniseService({ composeName: 'web', image: 'ghcr.io/lmnr-ai/app-server:0.1.700' })?.role).toBe('app-server');
     expect(recogniseService({ image: 'GHCR.io/lmnr-ai/frontend-ee@sha256:abc' })?.role).toBe('frontend');
     expect(recogniseService({ composeName: 'web', buildContext: './frontend/' })?.role).toBe('frontend');
-    expect(recogniseService({ workload: 'laminar-app-server-consumer', image: 'ghcr.io/lmnr-ai/app-server-ee:latest' })?.role).toBe('app-server-consumer');
+    expect(recogniseService({ workload: 'laminar-app-server-consumer', image: 'ghcr.io/lmnr-ai/app-server-ee:latest' })?.role).toBe(
+      'app-server-consumer',
+    );
     expect(recogniseService({ composeName: 'postgres', image: 'postgres:16' })).toBeUndefined();
     expect(LAMINAR_SERVICES.find((s) => s.role === 'app-server-consumer')?.needs).toEqual(['SLACK_ENCRYPTION_KEY']);
   });
@@ -108,8 +117,18 @@ describe('docker compose files', () => {
     const { report } = await check(io(dir.dir));
     expect(kinds(report)).toEqual(['public_default app-server AEAD_SECRET_KEY', 'public_default frontend AEAD_SECRET_KEY']);
     expect(report.ok).toBe(false);
-    expect(row(report, 'frontend')).toMatchObject({ status: 'public_default', fingerprint: fp(DEFAULT_KEY_HEX), from: '.env', source: 'compose' });
-    expect(report.notes.filter((n) => n.variable === 'SLACK_ENCRYPTION_KEY').map((n) => n.service).sort()).toEqual(['app-server', 'frontend']);
+    expect(row(report, 'frontend')).toMatchObject({
+      status: 'public_default',
+      fingerprint: fp(DEFAULT_KEY_HEX),
+      from: '.env',
+      source: 'compose',
+    });
+    expect(
+      report.notes
+        .filter((n) => n.variable === 'SLACK_ENCRYPTION_KEY')
+        .map((n) => n.service)
+        .sort(),
+    ).toEqual(['app-server', 'frontend']);
     expect(report.findings[0]!.fix).toMatch(/lmnr-keys rotate --from laminar-default --to file:\S+\/new\.key/);
     expect(report.sources).toEqual([
       { kind: 'compose', path: 'docker-compose.yml' },
@@ -218,13 +237,17 @@ describe('docker compose files', () => {
     const compose = 'services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    environment:\n      - AEAD_SECRET_KEY\n';
     const dir = folder({ 'compose.yaml': compose, '.env': `AEAD_SECRET_KEY=${k1}\n` });
     expect(row((await check(io(dir.dir))).report, 'frontend')).toMatchObject({ fingerprint: fp(k1), from: '.env' });
-    expect(row((await check(io(dir.dir, { AEAD_SECRET_KEY: k2 }))).report, 'frontend')).toMatchObject({ fingerprint: fp(k2), from: 'shell' });
+    expect(row((await check(io(dir.dir, { AEAD_SECRET_KEY: k2 }))).report, 'frontend')).toMatchObject({
+      fingerprint: fp(k2),
+      from: 'shell',
+    });
     fs.writeFileSync(dir.file('.env'), '');
     expect(row((await check(io(dir.dir))).report, 'frontend')?.status).toBe('missing');
   });
 
-  it('${AEAD_SECRET_KEY:?message} that Compose would refuse is a missing finding with Compose\'s message, not a crash', async () => {
-    const compose = 'services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY:?set it in .env}\n';
+  it("${AEAD_SECRET_KEY:?message} that Compose would refuse is a missing finding with Compose's message, not a crash", async () => {
+    const compose =
+      'services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY:?set it in .env}\n';
     const dir = folder({ 'compose.yaml': compose });
     const { report } = await check(io(dir.dir));
     expect(kinds(report)).toEqual(['missing app-server AEAD_SECRET_KEY']);
@@ -245,7 +268,9 @@ describe('docker compose files', () => {
 
   it('quotes in list-form YAML reach the service: invalid, with the fingerprint cleaning would give', async () => {
     const key = newKeyHex();
-    const dir = folder({ 'compose.yaml': `services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    environment:\n      - AEAD_SECRET_KEY="${key}"\n` });
+    const dir = folder({
+      'compose.yaml': `services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    environment:\n      - AEAD_SECRET_KEY="${key}"\n`,
+    });
     const { report } = await check(io(dir.dir));
     expect(row(report, 'frontend')).toMatchObject({ status: 'invalid', fingerprint: fp(key) });
     expect(report.findings[0]!.detail).toMatch(/quotes/);
@@ -256,10 +281,12 @@ describe('docker compose files', () => {
   it('finds files as docker compose does: compose.yaml plus its override, COMPOSE_FILE, the folders above; names the project', async () => {
     const [k1, k2] = [newKeyHex(), newKeyHex()];
     const dir = folder({
-      'My Laminar/compose.yaml': 'services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
+      'My Laminar/compose.yaml':
+        'services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
       'My Laminar/compose.override.yml': `services:\n  frontend:\n    environment:\n      AEAD_SECRET_KEY: ${k2}\n`,
       'My Laminar/docker-compose.yml': 'services: {}\n',
-      'My Laminar/other.yml': 'name: from-yaml\nservices:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
+      'My Laminar/other.yml':
+        'name: from-yaml\nservices:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
       'My Laminar/.env': `AEAD_SECRET_KEY=${k1}\n`,
       'My Laminar/sub/folder/.keep': '',
     });
@@ -271,7 +298,11 @@ describe('docker compose files', () => {
     };
     const found = await check(io(path.join(root, 'sub/folder'), {}, recordingDocker));
     // Paths outside the working folder are shown in full.
-    expect(found.report.sources.map((s) => s.path)).toEqual([path.join(root, 'compose.yaml'), path.join(root, 'compose.override.yml'), path.join(root, '.env')]);
+    expect(found.report.sources.map((s) => s.path)).toEqual([
+      path.join(root, 'compose.yaml'),
+      path.join(root, 'compose.override.yml'),
+      path.join(root, '.env'),
+    ]);
     expect(row(found.report, 'frontend')?.fingerprint).toBe(fp(k2));
     expect(calls[0]).toEqual(['ps', '-q', '--no-trunc', '--filter', 'label=com.docker.compose.project=mylaminar']);
 
@@ -295,14 +326,21 @@ describe('running containers', () => {
 
   it('a container created before the key changed: stale_container, fixed by --force-recreate', async () => {
     const [current, older] = [newKeyHex(), newKeyHex()];
-    const dir = folder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(current), 'containers.json': inspect(older, current) });
+    const dir = folder({
+      'docker-compose.yml': QUICKSTART_COMPOSE,
+      '.env': laminarDotenv(current),
+      'containers.json': inspect(older, current),
+    });
     const { report } = await check(io(dir.dir), { containers: 'containers.json' });
     expect(kinds(report)).toEqual(['stale_container lmnr-frontend-1 AEAD_SECRET_KEY']);
     const stale = report.findings.find((f) => f.kind === 'stale_container')!;
     expect(stale.fix).toBe('docker compose up -d --force-recreate frontend');
     expect(stale.detail).toContain(fp(older));
     expect(stale.detail).toContain(fp(current));
-    expect(row(report, 'lmnr-frontend-1', 'AEAD_SECRET_KEY', 'containers')).toMatchObject({ fingerprint: fp(older), from: 'container lmnr-frontend-1' });
+    expect(row(report, 'lmnr-frontend-1', 'AEAD_SECRET_KEY', 'containers')).toMatchObject({
+      fingerprint: fp(older),
+      from: 'container lmnr-frontend-1',
+    });
     expectNoKeyIn([JSON.stringify(report), plainText(report)], [current, older]);
   });
 
@@ -333,14 +371,21 @@ describe('running containers', () => {
 
   it('a daemon that does not answer, or no docker at all, is a note; the files are still checked', async () => {
     const dir = folder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(DEFAULT_KEY_HEX) });
-    const down: RunDocker = async () => ({ exitCode: 1, stdout: '', stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n' });
+    const down: RunDocker = async () => ({
+      exitCode: 1,
+      stdout: '',
+      stderr: 'Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?\n',
+    });
     const { report } = await check(io(dir.dir, {}, down));
     expect(report.notes.find((n) => n.kind === 'containers_not_checked')?.detail).toMatch(/daemon does not answer \(Cannot connect/);
     expect(kinds(report)).toHaveLength(2);
     const absent = (await check(io(dir.dir, {}, noDocker))).report;
     expect(absent.notes.find((n) => n.kind === 'containers_not_checked')?.detail).toMatch(/not on PATH/);
     let asked = false;
-    await check(io(dir.dir, {}, async () => ((asked = true), { exitCode: 0, stdout: '', stderr: '' })), { noContainers: true });
+    await check(
+      io(dir.dir, {}, async () => ((asked = true), { exitCode: 0, stdout: '', stderr: '' })),
+      { noContainers: true },
+    );
     expect(asked).toBe(false);
   });
 });
@@ -353,7 +398,10 @@ describe('local development', () => {
       '.env': laminarDotenv(server),
       'frontend/.env.local': `BACKEND_URL=http://localhost:8000\nDATABASE_URL="postgres://postgres:postgres_passwordabc@localhost:5433/postgres"\n# must be 32 bytes\nAEAD_SECRET_KEY=${web}\n`,
     });
-    const { report } = await check(io(dir.dir), { composeFiles: ['docker-compose-local-dev.yml'], serviceFiles: ['frontend=frontend/.env.local'] });
+    const { report } = await check(io(dir.dir), {
+      composeFiles: ['docker-compose-local-dev.yml'],
+      serviceFiles: ['frontend=frontend/.env.local'],
+    });
     expect(kinds(report)).toEqual(['mismatch frontend AEAD_SECRET_KEY']);
     const finding = report.findings[0]!;
     expect(finding.detail).toContain(`frontend holds AEAD_SECRET_KEY ${fp(web)} (from frontend/.env.local)`);
@@ -381,19 +429,26 @@ describe('Helm values', () => {
       'public_default laminar-frontend AEAD_SECRET_KEY',
       'public_default laminar-frontend SLACK_ENCRYPTION_KEY',
     ]);
-    expect(row(report, 'laminar-frontend')?.from).toBe('Secret laminar-app-secrets key AEAD_SECRET_KEY (secrets.data.AEAD_SECRET_KEY in the chart default)');
-    expect(row(report, 'laminar-app-server-consumer', 'SLACK_ENCRYPTION_KEY')?.from).toMatch(/the chart copies secrets\.data\.AEAD_SECRET_KEY/);
+    expect(row(report, 'laminar-frontend')?.from).toBe(
+      'Secret laminar-app-secrets key AEAD_SECRET_KEY (secrets.data.AEAD_SECRET_KEY in the chart default)',
+    );
+    expect(row(report, 'laminar-app-server-consumer', 'SLACK_ENCRYPTION_KEY')?.from).toMatch(
+      /the chart copies secrets\.data\.AEAD_SECRET_KEY/,
+    );
     expect(report.findings[0]!.fix).toMatch(/kubectl rollout restart deployment\/laminar-/);
   });
 
-  it('a later values file wins; one component\'s extraEnv overriding the key is a mismatch', async () => {
+  it("a later values file wins; one component's extraEnv overriding the key is a mismatch", async () => {
     const [k1, k2, k0] = [newKeyHex(), newKeyHex(), newKeyHex()];
     const dir = folder({
       'base.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k0}"\n`,
       'prod.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\n    SLACK_ENCRYPTION_KEY: "${k1}"\nappServer:\n  extraEnv:\n    - name: AEAD_SECRET_KEY\n      value: "${k2}"\n`,
     });
     const { report } = await check(io(dir.dir), { helmValues: ['base.yaml', 'prod.yaml'] });
-    expect(row(report, 'laminar-frontend')).toMatchObject({ fingerprint: fp(k1), from: 'Secret laminar-app-secrets key AEAD_SECRET_KEY (secrets.data.AEAD_SECRET_KEY in prod.yaml)' });
+    expect(row(report, 'laminar-frontend')).toMatchObject({
+      fingerprint: fp(k1),
+      from: 'Secret laminar-app-secrets key AEAD_SECRET_KEY (secrets.data.AEAD_SECRET_KEY in prod.yaml)',
+    });
     expect(row(report, 'laminar-app-server')).toMatchObject({ fingerprint: fp(k2), from: 'appServer.extraEnv in prod.yaml' });
     expect(kinds(report)).toEqual(['mismatch laminar-app-server AEAD_SECRET_KEY']);
   });
@@ -431,16 +486,20 @@ describe('rendered manifests', () => {
     const manifests = [
       laminarSecret('laminar-app-secrets', { AEAD_SECRET_KEY: shared, SLACK_ENCRYPTION_KEY: shared, POSTGRES_PASSWORD: 'lmnr123' }),
       laminarDeployment('laminar-frontend', 'frontend', 'ghcr.io/lmnr-ai/frontend-ee:latest'),
-      laminarDeployment('laminar-app-server', 'app-server', 'ghcr.io/lmnr-ai/app-server-ee:latest', [{ name: 'AEAD_SECRET_KEY', value: own }]).replace(
-        '      containers:\n',
-        '      containers:\n        - name: nginx\n          image: nginx:latest\n',
-      ),
-      laminarDeployment('laminar-app-server-consumer', 'app-server-consumer', 'ghcr.io/lmnr-ai/app-server-ee:latest', [{ name: 'OPERATION_MODE', value: 'consumer' }]),
+      laminarDeployment('laminar-app-server', 'app-server', 'ghcr.io/lmnr-ai/app-server-ee:latest', [
+        { name: 'AEAD_SECRET_KEY', value: own },
+      ]).replace('      containers:\n', '      containers:\n        - name: nginx\n          image: nginx:latest\n'),
+      laminarDeployment('laminar-app-server-consumer', 'app-server-consumer', 'ghcr.io/lmnr-ai/app-server-ee:latest', [
+        { name: 'OPERATION_MODE', value: 'consumer' },
+      ]),
     ].join('');
     const dir = folder({ 'rendered.yaml': manifests });
     const { report } = await check(io(dir.dir), { manifests: 'rendered.yaml' });
     expect(kinds(report)).toEqual(['mismatch laminar-app-server AEAD_SECRET_KEY']);
-    expect(row(report, 'laminar-frontend')).toMatchObject({ fingerprint: fp(shared), from: 'Secret laminar-app-secrets key AEAD_SECRET_KEY' });
+    expect(row(report, 'laminar-frontend')).toMatchObject({
+      fingerprint: fp(shared),
+      from: 'Secret laminar-app-secrets key AEAD_SECRET_KEY',
+    });
     expect(row(report, 'laminar-app-server')).toMatchObject({ fingerprint: fp(own), from: 'env of Deployment laminar-app-server' });
     expect(row(report, 'laminar-app-server-consumer', 'SLACK_ENCRYPTION_KEY')?.fingerprint).toBe(fp(shared));
     expect(report.findings[0]!.fix).toMatch(/kubectl rollout restart deployment\/laminar-app-server$/);
@@ -458,11 +517,26 @@ describe('rendered manifests', () => {
       apiVersion: 'v1',
       kind: 'List',
       items: [
-        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'first', namespace: 'lmnr' }, data: { AEAD_SECRET_KEY: Buffer.from(a).toString('base64') } },
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'first', namespace: 'lmnr' },
+          data: { AEAD_SECRET_KEY: Buffer.from(a).toString('base64') },
+        },
         { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'second', namespace: 'lmnr' }, stringData: { AEAD_SECRET_KEY: b } },
-        { apiVersion: 'v1', kind: 'Secret', metadata: { name: 'refd', namespace: 'lmnr' }, data: { key: Buffer.from(c).toString('base64') } },
+        {
+          apiVersion: 'v1',
+          kind: 'Secret',
+          metadata: { name: 'refd', namespace: 'lmnr' },
+          data: { key: Buffer.from(c).toString('base64') },
+        },
         deployment('laminar-frontend', 'frontend', [], [{ secretRef: { name: 'first' } }, { secretRef: { name: 'second' } }]),
-        deployment('laminar-app-server', 'app-server', [{ name: 'AEAD_SECRET_KEY', valueFrom: { secretKeyRef: { name: 'refd', key: 'key' } } }], [{ secretRef: { name: 'first' } }]),
+        deployment(
+          'laminar-app-server',
+          'app-server',
+          [{ name: 'AEAD_SECRET_KEY', valueFrom: { secretKeyRef: { name: 'refd', key: 'key' } } }],
+          [{ secretRef: { name: 'first' } }],
+        ),
       ],
     };
     const dir = folder({ 'objects.json': JSON.stringify(list) });
@@ -477,23 +551,40 @@ describe('rendered manifests', () => {
       'rendered.yaml': [
         `---\napiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: lmnr-secrets-aws\nspec:\n  provider: aws\n  secretObjects:\n    - secretName: laminar-app-secrets-aws\n      type: Opaque\n      data:\n        - objectName: "AEAD_SECRET_KEY"\n          key: "AEAD_SECRET_KEY"\n`,
         laminarSecret('laminar-app-secrets', { POSTGRES_PASSWORD: 'lmnr123' }),
-        laminarDeployment('laminar-frontend', 'frontend', 'ghcr.io/lmnr-ai/frontend-ee:latest', [], ['laminar-app-secrets', 'laminar-app-secrets-aws']),
+        laminarDeployment(
+          'laminar-frontend',
+          'frontend',
+          'ghcr.io/lmnr-ai/frontend-ee:latest',
+          [],
+          ['laminar-app-secrets', 'laminar-app-secrets-aws'],
+        ),
         laminarDeployment('laminar-app-server', 'app-server', 'ghcr.io/lmnr-ai/app-server-ee:latest', [], ['somebody-elses-secret']),
       ].join(''),
     });
     const { report } = await check(io(dir.dir), { manifests: 'rendered.yaml' });
     expect(row(report, 'laminar-frontend')?.status).toBe('external');
-    expect(report.notes.find((n) => n.service === 'laminar-frontend' && n.variable === 'AEAD_SECRET_KEY')).toMatchObject({ kind: 'external' });
+    expect(report.notes.find((n) => n.service === 'laminar-frontend' && n.variable === 'AEAD_SECRET_KEY')).toMatchObject({
+      kind: 'external',
+    });
     expect(row(report, 'laminar-app-server')?.status).toBe('not_given');
-    expect(report.notes.find((n) => n.service === 'laminar-app-server' && n.variable === 'AEAD_SECRET_KEY')?.detail).toMatch(/somebody-elses-secret, which is not among the objects given/);
+    expect(report.notes.find((n) => n.service === 'laminar-app-server' && n.variable === 'AEAD_SECRET_KEY')?.detail).toMatch(
+      /somebody-elses-secret, which is not among the objects given/,
+    );
   });
 });
 
 describe('judging against the database (counts given)', () => {
-  it('values that open under one service\'s key and not the other\'s: not_in_database names the right service', async () => {
+  it("values that open under one service's key and not the other's: not_in_database names the right service", async () => {
     const [server, web] = [newKeyHex(), newKeyHex()];
-    const dir = folder({ 'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE, '.env': laminarDotenv(server), 'frontend/.env.local': `AEAD_SECRET_KEY=${web}\n` });
-    const gathered = await gatherDeployment(io(dir.dir), options({ composeFiles: ['docker-compose-local-dev.yml'], serviceFiles: ['frontend=frontend/.env.local'] }));
+    const dir = folder({
+      'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE,
+      '.env': laminarDotenv(server),
+      'frontend/.env.local': `AEAD_SECRET_KEY=${web}\n`,
+    });
+    const gathered = await gatherDeployment(
+      io(dir.dir),
+      options({ composeFiles: ['docker-compose-local-dev.yml'], serviceFiles: ['frontend=frontend/.env.local'] }),
+    );
     const keys = keysToCount(gathered);
     expect(keys.map((k) => k.key.fingerprint).sort()).toEqual([fp(server), fp(web), fp(DEFAULT_KEY_HEX)].sort());
     const counts: DatabaseCounts = {
@@ -503,7 +594,11 @@ describe('judging against the database (counts given)', () => {
         { store: 'workspace_deployments.data_plane_url', present: true, values: 0 },
         { store: 'slack_integrations', present: true, values: 0 },
       ],
-      opens: keys.map((k) => ({ fingerprint: k.key.fingerprint, values: k.key.fingerprint === fp(server) ? 7 : 0, byStore: { provider_api_keys: k.key.fingerprint === fp(server) ? 7 : 0 } })),
+      opens: keys.map((k) => ({
+        fingerprint: k.key.fingerprint,
+        values: k.key.fingerprint === fp(server) ? 7 : 0,
+        byStore: { provider_api_keys: k.key.fingerprint === fp(server) ? 7 : 0 },
+      })),
     };
     const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: true, counts }, { strict: false }));
     expect(kinds(report)).toEqual(['mismatch frontend AEAD_SECRET_KEY', 'not_in_database frontend AEAD_SECRET_KEY']);
@@ -519,10 +614,17 @@ describe('judging against the database (counts given)', () => {
     const dir = folder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(key) });
     const gathered = await gatherDeployment(io(dir.dir), options({ noContainers: true }));
     const counts: DatabaseCounts = {
-      stored: [{ store: 'provider_api_keys', present: true, values: 3 }, { store: 'slack_integrations', present: true, values: 1 }],
+      stored: [
+        { store: 'provider_api_keys', present: true, values: 3 },
+        { store: 'slack_integrations', present: true, values: 1 },
+      ],
       opens: keysToCount(gathered).map((k) => {
         const isDefault = k.key.fingerprint === fp(DEFAULT_KEY_HEX);
-        return { fingerprint: k.key.fingerprint, values: isDefault ? 3 : 0, byStore: { provider_api_keys: isDefault ? 3 : 0, slack_integrations: 0 } };
+        return {
+          fingerprint: k.key.fingerprint,
+          values: isDefault ? 3 : 0,
+          byStore: { provider_api_keys: isDefault ? 3 : 0, slack_integrations: 0 },
+        };
       }),
     };
     const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: true, counts }, { strict: false }));
@@ -562,7 +664,9 @@ describe('errors: one line naming the file (and line)', () => {
     expect(bad).toBeInstanceOf(ConfigError);
     expect(bad.message).toMatch(/^bad\.yml:\d+: not valid YAML: /);
     expect(bad.message).not.toContain('\n');
-    expect((await error({ composeFiles: ['envfile.yml'] })).message).toBe('env_file nope.env of service frontend (envfile.yml:4) does not exist');
+    expect((await error({ composeFiles: ['envfile.yml'] })).message).toBe(
+      'env_file nope.env of service frontend (envfile.yml:4) does not exist',
+    );
     expect((await error({ composeFiles: ['missing.yml'] })).message).toBe('compose file missing.yml does not exist');
     expect((await error({}, dir.file('empty'))).message).toMatch(/^no compose file in .* and no other source given$/);
     expect((await error({ helmValues: ['nope.yaml'] })).message).toMatch(/^cannot read the Helm values file nope\.yaml \(ENOENT\)$/);
@@ -572,7 +676,16 @@ describe('errors: one line naming the file (and line)', () => {
 describe("doctor's advice points at check-deployment", () => {
   it('for wrong_secret (every branch) and secret_missing', async () => {
     const { adviseOnFinding } = await import('../../src/core/advice.js');
-    const base = { store: 'provider_api_keys' as const, id: 'x', workspaceId: null, workspaceName: null, projectId: 'p', projectName: null, name: 'GEMINI_API_KEY', detail: null };
+    const base = {
+      store: 'provider_api_keys' as const,
+      id: 'x',
+      workspaceId: null,
+      workspaceName: null,
+      projectId: 'p',
+      projectName: null,
+      name: 'GEMINI_API_KEY',
+      detail: null,
+    };
     const shown = (a: { cause: string; nextStep: string; command: string | null }) => `${a.cause} ${a.command ?? a.nextStep}`;
     for (const finding of [
       { ...base, status: 'wrong_secret' as const, decryptsWith: 'laminar-default' },

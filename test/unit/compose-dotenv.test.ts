@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { DotenvSyntaxError, parseComposeDotenv } from '../../src/config/compose-dotenv.js';
 import { interpolate, InterpolationError } from '../../src/config/compose-interpolate.js';
 
-const parse = (text: string, shell: Record<string, string> = {}) => Object.fromEntries(parseComposeDotenv(text, { lookup: (name) => shell[name] }));
+const parse = (text: string, shell: Record<string, string> = {}) =>
+  Object.fromEntries(parseComposeDotenv(text, { lookup: (name) => shell[name] }));
 
 describe('parseComposeDotenv: values as Compose reads them', () => {
   it('unquoted: an inline comment needs a space before #; a # inside the value is kept', () => {
@@ -92,7 +93,7 @@ describe('interpolate: Compose variable substitution', () => {
     expect(result.usedFallback).toBe(false);
   });
 
-  it(':? refuses unset or empty, ? only unset, with Compose\'s message', () => {
+  it(":? refuses unset or empty, ? only unset, with Compose's message", () => {
     expect(() => run('${EMPTY:?must be set}')).toThrow('required variable EMPTY is missing a value: must be set');
     expect(run('${EMPTY?x}')).toBe('');
     expect(() => run('${UNSET?}')).toThrow(/^required variable UNSET is missing a value$/);
@@ -107,6 +108,13 @@ describe('interpolate: Compose variable substitution', () => {
 
   it('records which variables were looked up and whether they were set', () => {
     const result = interpolate('${A}${B:-x}', (name) => (name === 'A' ? 'a' : undefined));
-    expect(result).toEqual({ value: 'ax', references: [{ name: 'A', found: true }, { name: 'B', found: false }], usedFallback: true });
+    expect(result).toEqual({
+      value: 'ax',
+      references: [
+        { name: 'A', found: true },
+        { name: 'B', found: false },
+      ],
+      usedFallback: true,
+    });
   });
 });

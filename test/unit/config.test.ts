@@ -65,19 +65,38 @@ describe('env files', () => {
 
 describe('database target', () => {
   it('builds a URL from the DATABASE_* parts, encoding special characters', () => {
-    const target = resolveDatabaseTarget({ DATABASE_HOST: 'db', DATABASE_PORT: '6543', DATABASE_USERNAME: 'lmnr', DATABASE_PASSWORD: 'p@ss:/#%w', DATABASE_DATABASE: 'laminar' }, undefined);
+    const target = resolveDatabaseTarget(
+      {
+        DATABASE_HOST: 'db',
+        DATABASE_PORT: '6543',
+        DATABASE_USERNAME: 'lmnr',
+        DATABASE_PASSWORD: 'p@ss:/#%w',
+        DATABASE_DATABASE: 'laminar',
+      },
+      undefined,
+    );
     expect(target).toMatchObject({ host: 'db', port: 6543, database: 'laminar', user: 'lmnr' });
     expect(decodeURIComponent(new URL(target.connectionString).password)).toBe('p@ss:/#%w');
   });
 
   it("uses Laminar's compose .env on localhost:5433", () => {
-    const target = resolveDatabaseTarget({ POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: 'postgres_passwordabc', POSTGRES_DB: 'postgres' }, undefined);
+    const target = resolveDatabaseTarget(
+      { POSTGRES_USER: 'postgres', POSTGRES_PASSWORD: 'postgres_passwordabc', POSTGRES_DB: 'postgres' },
+      undefined,
+    );
     expect(target).toMatchObject({ host: 'localhost', port: 5433, database: 'postgres' });
   });
 
   it('prefers --database-url, then DATABASE_URL', () => {
-    expect(resolveDatabaseTarget({ DATABASE_URL: 'postgres://a@h1/d1' }, 'postgresql://b@h2:7/d2')).toMatchObject({ host: 'h2', port: 7, database: 'd2' });
-    expect(resolveDatabaseTarget({ DATABASE_URL: 'postgres://a@h1/d1', DATABASE_HOST: 'x' }, undefined)).toMatchObject({ host: 'h1', port: 5432 });
+    expect(resolveDatabaseTarget({ DATABASE_URL: 'postgres://a@h1/d1' }, 'postgresql://b@h2:7/d2')).toMatchObject({
+      host: 'h2',
+      port: 7,
+      database: 'd2',
+    });
+    expect(resolveDatabaseTarget({ DATABASE_URL: 'postgres://a@h1/d1', DATABASE_HOST: 'x' }, undefined)).toMatchObject({
+      host: 'h1',
+      port: 5432,
+    });
   });
 
   it.each([
@@ -121,26 +140,38 @@ describe('secret references (property)', () => {
 
   it('any 64-hex string, with whitespace or quotes around it, is a literal key', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.constantFrom('', ' ', '\r', '"'), fc.boolean(), (bytes, wrap, upper) => {
-        let hex = Buffer.from(bytes).toString('hex');
-        if (upper) hex = hex.toUpperCase();
-        const text = wrap === '"' ? `"${hex}"` : `${wrap}${hex}${wrap}`;
-        const ref = parseSecretReference(text, '--from', 2);
-        expect(ref).toMatchObject({ kind: 'literal', label: 'from-2' });
-      }),
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.constantFrom('', ' ', '\r', '"'),
+        fc.boolean(),
+        (bytes, wrap, upper) => {
+          let hex = Buffer.from(bytes).toString('hex');
+          if (upper) hex = hex.toUpperCase();
+          const text = wrap === '"' ? `"${hex}"` : `${wrap}${hex}${wrap}`;
+          const ref = parseSecretReference(text, '--from', 2);
+          expect(ref).toMatchObject({ kind: 'literal', label: 'from-2' });
+        },
+      ),
     );
   });
 
   it('env:, file:, laminar-default and - keep their labels', async () => {
     const file = envFile('old.key', `${KEY}\n`);
     const refs = ['env:OLD', `file:${file}`, 'laminar-default', '-'].map((text, i) => parseSecretReference(text, '--candidate', i + 1));
-    const keys = await resolveSecretReferences(refs, { env: { OLD: ` ${KEY}\r` }, cwd: dir, readStdin: async () => `${KEY}\n`, warn: () => {} });
+    const keys = await resolveSecretReferences(refs, {
+      env: { OLD: ` ${KEY}\r` },
+      cwd: dir,
+      readStdin: async () => `${KEY}\n`,
+      warn: () => {},
+    });
     expect(keys.map((k) => k.label)).toEqual(['env:OLD', `file:${file}`, 'laminar-default', 'candidate-4']);
   });
 
   it('refuses two stdin references and unset variables', async () => {
     const io = { env: {}, cwd: dir, readStdin: async () => KEY, warn: () => {} };
-    await expect(resolveSecretReferences([parseSecretReference('-', '--from', 1), parseSecretReference('-', '--from', 2)], io)).rejects.toThrow(/only one/);
+    await expect(
+      resolveSecretReferences([parseSecretReference('-', '--from', 1), parseSecretReference('-', '--from', 2)], io),
+    ).rejects.toThrow(/only one/);
     await expect(resolveSecretReferences([parseSecretReference('env:NOPE', '--from', 1)], io)).rejects.toThrow(/NOPE is not set/);
   });
 });

@@ -50,37 +50,85 @@ function tupleOf(fields: Array<string | Buffer | null>): CopyTuple {
 const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
 /** AAD texts with what COPY's text format would have had to escape, and unicode. */
 const aadText = fc.oneof(
-  fc.constantFrom('OPENAI_API_KEY', 'ÖPENAI_API_KEY_🔑', 'tab\there', 'new\nline', 'back\\slash', '\\N', '', 'T0ACME', `x'); drop table projects; --`),
+  fc.constantFrom(
+    'OPENAI_API_KEY',
+    'ÖPENAI_API_KEY_🔑',
+    'tab\there',
+    'new\nline',
+    'back\\slash',
+    '\\N',
+    '',
+    'T0ACME',
+    `x'); drop table projects; --`,
+  ),
   fc.string({ unit: 'grapheme', maxLength: 30 }),
   fc.string({ maxLength: 30 }),
 );
 /** Every shape bad-input.test.ts stores, and some more. */
 const shape = fc.constantFrom(
-  'sealed', 'upper', 'tampered', 'odd', 'short-nonce', 'long-nonce', 'empty-ct', 'empty-nonce', 'both-empty', 'null-ct', 'null-nonce', 'both-null',
-  'whitespace', 'non-hex-ct', 'non-hex-nonce', 'non-ascii-ct', 'shorter-than-tag', 'random',
+  'sealed',
+  'upper',
+  'tampered',
+  'odd',
+  'short-nonce',
+  'long-nonce',
+  'empty-ct',
+  'empty-nonce',
+  'both-empty',
+  'null-ct',
+  'null-nonce',
+  'both-null',
+  'whitespace',
+  'non-hex-ct',
+  'non-hex-nonce',
+  'non-ascii-ct',
+  'shorter-than-tag',
+  'random',
 );
 
-function shaped(mode: string, sealed: { ciphertextHex: string; nonceHex: string }, random: [string, string]): { ct: string | null; nonce: string | null } {
+function shaped(
+  mode: string,
+  sealed: { ciphertextHex: string; nonceHex: string },
+  random: [string, string],
+): { ct: string | null; nonce: string | null } {
   const { ciphertextHex: ct, nonceHex: nonce } = sealed;
   switch (mode) {
-    case 'upper': return { ct: ct.toUpperCase(), nonce: nonce.toUpperCase() };
-    case 'tampered': return { ct: (ct[0] === 'a' ? 'b' : 'a') + ct.slice(1), nonce };
-    case 'odd': return { ct: ct.slice(1), nonce };
-    case 'short-nonce': return { ct, nonce: nonce.slice(0, 40) };
-    case 'long-nonce': return { ct, nonce: nonce + 'abcd' };
-    case 'empty-ct': return { ct: '', nonce };
-    case 'empty-nonce': return { ct, nonce: '' };
-    case 'both-empty': return { ct: '', nonce: '' };
-    case 'null-ct': return { ct: null, nonce };
-    case 'null-nonce': return { ct, nonce: null };
-    case 'both-null': return { ct: null, nonce: null };
-    case 'whitespace': return { ct: ` ${ct}\n`, nonce };
-    case 'non-hex-ct': return { ct: 'xy' + ct.slice(2), nonce };
-    case 'non-hex-nonce': return { ct, nonce: nonce.slice(0, 46) + 'zz' };
-    case 'non-ascii-ct': return { ct: ct.slice(0, 10) + 'é' + ct.slice(12), nonce };
-    case 'shorter-than-tag': return { ct: 'ab'.repeat(15), nonce };
-    case 'random': return { ct: random[0], nonce: random[1] };
-    default: return { ct, nonce };
+    case 'upper':
+      return { ct: ct.toUpperCase(), nonce: nonce.toUpperCase() };
+    case 'tampered':
+      return { ct: (ct[0] === 'a' ? 'b' : 'a') + ct.slice(1), nonce };
+    case 'odd':
+      return { ct: ct.slice(1), nonce };
+    case 'short-nonce':
+      return { ct, nonce: nonce.slice(0, 40) };
+    case 'long-nonce':
+      return { ct, nonce: nonce + 'abcd' };
+    case 'empty-ct':
+      return { ct: '', nonce };
+    case 'empty-nonce':
+      return { ct, nonce: '' };
+    case 'both-empty':
+      return { ct: '', nonce: '' };
+    case 'null-ct':
+      return { ct: null, nonce };
+    case 'null-nonce':
+      return { ct, nonce: null };
+    case 'both-null':
+      return { ct: null, nonce: null };
+    case 'whitespace':
+      return { ct: ` ${ct}\n`, nonce };
+    case 'non-hex-ct':
+      return { ct: 'xy' + ct.slice(2), nonce };
+    case 'non-hex-nonce':
+      return { ct, nonce: nonce.slice(0, 46) + 'zz' };
+    case 'non-ascii-ct':
+      return { ct: ct.slice(0, 10) + 'é' + ct.slice(12), nonce };
+    case 'shorter-than-tag':
+      return { ct: 'ab'.repeat(15), nonce };
+    case 'random':
+      return { ct: random[0], nonce: random[1] };
+    default:
+      return { ct, nonce };
   }
 }
 
@@ -94,7 +142,13 @@ describe('SealedValueOpener.loadHexFrom (hex straight from a COPY buffer)', () =
       fc.property(key, fc.uint8Array({ maxLength: 300 }), aadText, shape, hexish, hexish, (k, plaintext, aad, mode, r1, r2) => {
         const { ct, nonce } = shaped(mode, sealToText(k, plaintext, encodeAad(aad)), [r1, r2]);
         const tuple = tupleOf(['00000000-0000-0000-0000-000000000000', ct, nonce, aad, null, null, null]);
-        const loaded = fast.loadHexFrom(tuple.buffer, tuple.starts[FIELD.ciphertext]!, tuple.lengths[FIELD.ciphertext]!, tuple.starts[FIELD.nonce]!, tuple.lengths[FIELD.nonce]!);
+        const loaded = fast.loadHexFrom(
+          tuple.buffer,
+          tuple.starts[FIELD.ciphertext]!,
+          tuple.lengths[FIELD.ciphertext]!,
+          tuple.starts[FIELD.nonce]!,
+          tuple.lengths[FIELD.nonce]!,
+        );
         if (ct === null || nonce === null) {
           expect(loaded).toBe(false);
           return;
@@ -124,8 +178,21 @@ describe('SealedValueOpener.loadHexFrom (hex straight from a COPY buffer)', () =
 
 describe('the COPY tuple seen as a row', () => {
   it.each([
-    [PROVIDER, ['id-1', 'ab', 'cd', 'tab\tnew\nline\\ÖPENAI 🔑', '11111111-1111-1111-1111-111111111111', null, null], { aad: 'tab\tnew\nline\\ÖPENAI 🔑', name: 'tab\tnew\nline\\ÖPENAI 🔑', projectId: '11111111-1111-1111-1111-111111111111', workspaceId: null }],
-    [SLACK, ['id-2', 'ab', null, 'T0\\N\t✓', null, 'ws', null], { aad: 'T0\\N\t✓', name: 'slack_token', projectId: null, workspaceId: 'ws', nonceHex: null }],
+    [
+      PROVIDER,
+      ['id-1', 'ab', 'cd', 'tab\tnew\nline\\ÖPENAI 🔑', '11111111-1111-1111-1111-111111111111', null, null],
+      {
+        aad: 'tab\tnew\nline\\ÖPENAI 🔑',
+        name: 'tab\tnew\nline\\ÖPENAI 🔑',
+        projectId: '11111111-1111-1111-1111-111111111111',
+        workspaceId: null,
+      },
+    ],
+    [
+      SLACK,
+      ['id-2', 'ab', null, 'T0\\N\t✓', null, 'ws', null],
+      { aad: 'T0\\N\t✓', name: 'slack_token', projectId: null, workspaceId: 'ws', nonceHex: null },
+    ],
     [DEPLOYMENT, ['ws-3', null, '', 'ws-3', null, 'ws-3', null], { aad: 'ws-3', name: 'private_key', ciphertextHex: null, nonceHex: '' }],
   ] as const)('%# equals what the string path reads', (store, fields, expected) => {
     const row = sealedRowFromTuple(store as StoreDefinition, tupleOf([...fields]));
@@ -139,14 +206,35 @@ describe("doctor's fast verdict", () => {
     const stores = [PROVIDER, SLACK, DEPLOYMENT];
     fc.assert(
       fc.property(
-        key, key, fc.oneof(fc.uint8Array({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 60 }).map((t) => new TextEncoder().encode(t))),
-        aadText, aadText, shape, hexish, hexish, fc.constantFrom(0, 1, 2), fc.boolean(),
+        key,
+        key,
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.string({ unit: 'grapheme', maxLength: 60 }).map((t) => new TextEncoder().encode(t)),
+        ),
+        aadText,
+        aadText,
+        shape,
+        hexish,
+        hexish,
+        fc.constantFrom(0, 1, 2),
+        fc.boolean(),
         (current, other, plaintext, aad, sealedAad, mode, r1, r2, storeIndex, underCurrent) => {
           const store = stores[storeIndex]!;
           const sealed = sealToText(underCurrent ? current : other, plaintext, encodeAad(sealedAad));
           const { ct, nonce } = shaped(mode, sealed, [r1, r2]);
-          const tuple = tupleOf(['00000000-0000-0000-0000-00000000000a', ct, nonce, aad, store.projectIdColumn ? 'p' : null, store.workspaceIdColumn ? 'w' : null, null]);
-          const ring = buildKeyRing(store.secretVariable, keyFromHex('current', Buffer.from(current).toString('hex')), [keyFromHex('other', Buffer.from(other).toString('hex'))]);
+          const tuple = tupleOf([
+            '00000000-0000-0000-0000-00000000000a',
+            ct,
+            nonce,
+            aad,
+            store.projectIdColumn ? 'p' : null,
+            store.workspaceIdColumn ? 'w' : null,
+            null,
+          ]);
+          const ring = buildKeyRing(store.secretVariable, keyFromHex('current', Buffer.from(current).toString('hex')), [
+            keyFromHex('other', Buffer.from(other).toString('hex')),
+          ]);
           const slow = diagnoseValue(store, sealedRowFromTuple(store, tuple), ring);
           expect(opensToUtf8(opener, tuple, current)).toBe(slow.status === 'ok');
         },
@@ -160,7 +248,7 @@ describe("doctor's fast verdict", () => {
 function pgDecodeHex(text: string): Buffer | null {
   const bytes: number[] = [];
   const digit = (c: string) => (/^[0-9a-fA-F]$/.test(c) ? parseInt(c, 16) : -1);
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     if (' \n\t\r'.includes(text[i]!)) {
       i++;
       continue;
@@ -195,7 +283,18 @@ describe("doctor's read of values Postgres decoded ('bytes')", () => {
     let exact = 0;
     let lenient = 0;
     fc.assert(
-      fc.property(key, key, fc.uint8Array({ maxLength: 200 }), aadText, aadText, shape, hexish, hexish, fc.constantFrom(0, 1, 2), fc.boolean(), fc.boolean(),
+      fc.property(
+        key,
+        key,
+        fc.uint8Array({ maxLength: 200 }),
+        aadText,
+        aadText,
+        shape,
+        hexish,
+        hexish,
+        fc.constantFrom(0, 1, 2),
+        fc.boolean(),
+        fc.boolean(),
         (current, other, plaintext, aad, sealedAad, mode, r1, r2, storeIndex, underCurrent, spaced) => {
           const store = stores[storeIndex]!;
           let { ct, nonce } = shaped(mode, sealToText(underCurrent ? current : other, plaintext, encodeAad(sealedAad)), [r1, r2]);
@@ -204,7 +303,9 @@ describe("doctor's read of values Postgres decoded ('bytes')", () => {
           const id = '00000000-0000-0000-0000-00000000000b';
           const tuple = bytesTupleOf(id, ct, nonce, rest);
           if (tuple === null) return; // decode() raises: the store is read as text instead
-          const ring = buildKeyRing(store.secretVariable, keyFromHex('current', Buffer.from(current).toString('hex')), [keyFromHex('other', Buffer.from(other).toString('hex'))]);
+          const ring = buildKeyRing(store.secretVariable, keyFromHex('current', Buffer.from(current).toString('hex')), [
+            keyFromHex('other', Buffer.from(other).toString('hex')),
+          ]);
           const fromText = diagnoseValue(store, sealedRowFromTuple(store, tupleOf([id, ct, nonce, ...rest])), ring);
           expect(opensToUtf8(opener, tuple, current, 'bytes')).toBe(fromText.status === 'ok');
           if (!decodedExactly(tuple)) {
@@ -214,7 +315,13 @@ describe("doctor's read of values Postgres decoded ('bytes')", () => {
           exact++;
           expect(diagnoseValue(store, sealedRowFromTuple(store, tuple, 'bytes'), ring)).toEqual(fromText);
           const { buffer, starts, lengths } = tuple;
-          const loaded = opener.loadBytesFrom(buffer, starts[FIELD.ciphertext]!, lengths[FIELD.ciphertext]!, starts[FIELD.nonce]!, lengths[FIELD.nonce]!);
+          const loaded = opener.loadBytesFrom(
+            buffer,
+            starts[FIELD.ciphertext]!,
+            lengths[FIELD.ciphertext]!,
+            starts[FIELD.nonce]!,
+            lengths[FIELD.nonce]!,
+          );
           expect(loaded).toBe(ct !== null && nonce !== null && new SealedValueOpener().load(ct, nonce).ok);
         },
       ),
@@ -245,7 +352,13 @@ describe('SealedValueOpener.reseal', () => {
         expect(nonceHex).toMatch(/^[0-9a-f]{48}$/);
         expect(nonces.has(nonceHex)).toBe(false);
         nonces.add(nonceHex);
-        const opened = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(null, sodium.from_hex(ciphertextHex), encodeAad(aad), sodium.from_hex(nonceHex), to);
+        const opened = sodium.crypto_aead_xchacha20poly1305_ietf_decrypt(
+          null,
+          sodium.from_hex(ciphertextHex),
+          encodeAad(aad),
+          sodium.from_hex(nonceHex),
+          to,
+        );
         expect([...opened]).toEqual([...plaintext]);
         // The plaintext is gone from the opener once re-sealed.
         expect(() => opener.takePlaintext()).toThrow(/no plaintext/);
@@ -259,27 +372,67 @@ describe('ResealBatch', () => {
   it('writes backup records that are exactly JSON.stringify of the record, and a payload of the same values', () => {
     const opener = new SealedValueOpener();
     const written: Buffer[] = [];
-    const sink: BackupSink = { path: 'x', append: () => {}, appendLines: (lines) => void written.push(Buffer.from(lines)), markCommitted: () => {}, written: () => true, committedBatches: () => 0, close: () => {} };
+    const sink: BackupSink = {
+      path: 'x',
+      append: () => {},
+      appendLines: (lines) => void written.push(Buffer.from(lines)),
+      markCommitted: () => {},
+      written: () => true,
+      committedBatches: () => 0,
+      close: () => {},
+    };
     fc.assert(
-      fc.property(key, key, fc.uint8Array({ maxLength: 200 }), fc.uuid(), fc.boolean(), fc.boolean(), fc.integer({ min: 1, max: 1e6 }), (from, to, plaintext, id, upper, fromTuple, number) => {
-        written.length = 0;
-        const batch = new ResealBatch(PROVIDER, sink, 10);
-        batch.reset(number);
-        let old = sealToText(from, plaintext, encodeAad('OPENAI_API_KEY'));
-        if (upper) old = { ciphertextHex: old.ciphertextHex.toUpperCase(), nonceHex: old.nonceHex.toUpperCase() };
-        opener.load(old.ciphertextHex, old.nonceHex);
-        opener.open(from, encodeAad('OPENAI_API_KEY'));
-        const sealed = opener.reseal(to)!;
-        const heap = opener.heapBytes();
-        const newCiphertextHex = heap.toString('latin1', sealed.ciphertextStart, sealed.ciphertextStart + sealed.ciphertextLength);
-        const newNonceHex = heap.toString('latin1', sealed.nonceStart, sealed.nonceStart + sealed.nonceLength);
-        if (fromTuple) batch.addFromTuple(tupleOf([id, old.ciphertextHex, old.nonceHex, 'OPENAI_API_KEY', null, null, null]), heap, sealed);
-        else batch.addFromRow({ id, ciphertextHex: old.ciphertextHex, nonceHex: old.nonceHex, aad: 'OPENAI_API_KEY', projectId: null, workspaceId: null, name: 'OPENAI_API_KEY' }, heap, sealed);
-        batch.syncBackup();
-        const record = { type: 'update', store: 'provider_api_keys', id, oldNonceHex: old.nonceHex, oldCiphertextHex: old.ciphertextHex, newNonceHex, newCiphertextHex, batch: number };
-        expect(Buffer.concat(written).toString('utf8')).toBe(JSON.stringify(record) + '\n');
-        expect(decodePayload(batch.payloadBytes())).toEqual([[id, old.ciphertextHex, old.nonceHex, newCiphertextHex, newNonceHex]]);
-      }),
+      fc.property(
+        key,
+        key,
+        fc.uint8Array({ maxLength: 200 }),
+        fc.uuid(),
+        fc.boolean(),
+        fc.boolean(),
+        fc.integer({ min: 1, max: 1e6 }),
+        (from, to, plaintext, id, upper, fromTuple, number) => {
+          written.length = 0;
+          const batch = new ResealBatch(PROVIDER, sink, 10);
+          batch.reset(number);
+          let old = sealToText(from, plaintext, encodeAad('OPENAI_API_KEY'));
+          if (upper) old = { ciphertextHex: old.ciphertextHex.toUpperCase(), nonceHex: old.nonceHex.toUpperCase() };
+          opener.load(old.ciphertextHex, old.nonceHex);
+          opener.open(from, encodeAad('OPENAI_API_KEY'));
+          const sealed = opener.reseal(to)!;
+          const heap = opener.heapBytes();
+          const newCiphertextHex = heap.toString('latin1', sealed.ciphertextStart, sealed.ciphertextStart + sealed.ciphertextLength);
+          const newNonceHex = heap.toString('latin1', sealed.nonceStart, sealed.nonceStart + sealed.nonceLength);
+          if (fromTuple)
+            batch.addFromTuple(tupleOf([id, old.ciphertextHex, old.nonceHex, 'OPENAI_API_KEY', null, null, null]), heap, sealed);
+          else
+            batch.addFromRow(
+              {
+                id,
+                ciphertextHex: old.ciphertextHex,
+                nonceHex: old.nonceHex,
+                aad: 'OPENAI_API_KEY',
+                projectId: null,
+                workspaceId: null,
+                name: 'OPENAI_API_KEY',
+              },
+              heap,
+              sealed,
+            );
+          batch.syncBackup();
+          const record = {
+            type: 'update',
+            store: 'provider_api_keys',
+            id,
+            oldNonceHex: old.nonceHex,
+            oldCiphertextHex: old.ciphertextHex,
+            newNonceHex,
+            newCiphertextHex,
+            batch: number,
+          };
+          expect(Buffer.concat(written).toString('utf8')).toBe(JSON.stringify(record) + '\n');
+          expect(decodePayload(batch.payloadBytes())).toEqual([[id, old.ciphertextHex, old.nonceHex, newCiphertextHex, newNonceHex]]);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -354,47 +507,69 @@ function copyOutOver(stream: Buffer, cuts: number[], onTuple: (tuple: CopyTuple)
 }
 
 describe('copyOut (binary COPY parsing)', () => {
-  const field = fc.option(fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)), { nil: null });
+  const field = fc.option(
+    fc.uint8Array({ maxLength: 600 }).map((b) => Buffer.from(b)),
+    { nil: null },
+  );
   it('yields every tuple, field for field, however the stream is cut into messages', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(field, { minLength: 7, maxLength: 7 }), { maxLength: 40 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }), async (rows, cuts) => {
-        const seen: Array<Array<Buffer | null>> = [];
-        await copyOutOver(binaryCopy(rows), cuts, (tuple) => {
-          const row: Array<Buffer | null> = [];
-          for (let i = 0; i < tuple.fieldCount; i++) row.push(tuple.lengths[i]! < 0 ? null : Buffer.from(tuple.buffer.subarray(tuple.starts[i]!, tuple.starts[i]! + tuple.lengths[i]!)));
-          seen.push(row);
-        });
-        expect(seen).toEqual(rows);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(field, { minLength: 7, maxLength: 7 }), { maxLength: 40 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 30 }),
+        async (rows, cuts) => {
+          const seen: Array<Array<Buffer | null>> = [];
+          await copyOutOver(binaryCopy(rows), cuts, (tuple) => {
+            const row: Array<Buffer | null> = [];
+            for (let i = 0; i < tuple.fieldCount; i++)
+              row.push(
+                tuple.lengths[i]! < 0 ? null : Buffer.from(tuple.buffer.subarray(tuple.starts[i]!, tuple.starts[i]! + tuple.lengths[i]!)),
+              );
+            seen.push(row);
+          });
+          expect(seen).toEqual(rows);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('keeps tuples as sent (TupleBuffer) and gives them back the same, in order, across event-loop turns', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.array(field, { minLength: 7, maxLength: 7 }), { maxLength: 200 }), fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }), async (rows, cuts) => {
-        const kept = new TupleBuffer(9);
-        await copyOutOver(binaryCopy(rows), cuts, (tuple) => kept.add(tuple));
-        expect(kept.count).toBe(rows.length);
-        const seen: Array<Array<Buffer | null>> = [];
-        await kept.forEach((tuple) => {
-          const row: Array<Buffer | null> = [];
-          for (let i = 0; i < tuple.fieldCount; i++) row.push(tuple.lengths[i]! < 0 ? null : Buffer.from(tuple.buffer.subarray(tuple.starts[i]!, tuple.starts[i]! + tuple.lengths[i]!)));
-          seen.push(row);
-        }, 0);
-        expect(seen).toEqual(rows);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.array(field, { minLength: 7, maxLength: 7 }), { maxLength: 200 }),
+        fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 10 }),
+        async (rows, cuts) => {
+          const kept = new TupleBuffer(9);
+          await copyOutOver(binaryCopy(rows), cuts, (tuple) => kept.add(tuple));
+          expect(kept.count).toBe(rows.length);
+          const seen: Array<Array<Buffer | null>> = [];
+          await kept.forEach((tuple) => {
+            const row: Array<Buffer | null> = [];
+            for (let i = 0; i < tuple.fieldCount; i++)
+              row.push(
+                tuple.lengths[i]! < 0 ? null : Buffer.from(tuple.buffer.subarray(tuple.starts[i]!, tuple.starts[i]! + tuple.lengths[i]!)),
+              );
+            seen.push(row);
+          }, 0);
+          expect(seen).toEqual(rows);
+        },
+      ),
       { numRuns: 100 },
     );
   });
 
   it('rejects with the error a tuple callback threw, after draining the stream', async () => {
-    const stream = binaryCopy([[Buffer.from('a'), null, null, null, null, null, null], [Buffer.from('b'), null, null, null, null, null, null]]);
+    const stream = binaryCopy([
+      [Buffer.from('a'), null, null, null, null, null, null],
+      [Buffer.from('b'), null, null, null, null, null, null],
+    ]);
     let calls = 0;
-    await expect(copyOutOver(stream, [0.5], () => {
-      calls += 1;
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      copyOutOver(stream, [0.5], () => {
+        calls += 1;
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     expect(calls).toBe(1);
   });
 });
@@ -403,7 +578,13 @@ describe('DuplicateCandidates', () => {
   it('never misses a (project, name) seen twice', () => {
     fc.assert(
       fc.property(
-        fc.array(fc.record({ project: fc.option(fc.constantFrom('p1', 'p2', 'p3', 'p4', 'p5', 'p6'), { nil: null }), name: fc.constantFrom('OPENAI_API_KEY', 'GROQ_API_KEY', 'a\tb', 'É') }), { maxLength: 60 }),
+        fc.array(
+          fc.record({
+            project: fc.option(fc.constantFrom('p1', 'p2', 'p3', 'p4', 'p5', 'p6'), { nil: null }),
+            name: fc.constantFrom('OPENAI_API_KEY', 'GROQ_API_KEY', 'a\tb', 'É'),
+          }),
+          { maxLength: 60 },
+        ),
         (rows) => {
           const candidates = new DuplicateCandidates();
           const seen = new Map<string, number>();

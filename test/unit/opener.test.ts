@@ -14,8 +14,14 @@ describe('SealedValueOpener', () => {
     const opener = new SealedValueOpener();
     fc.assert(
       fc.property(
-        key, key, fc.uint8Array({ maxLength: 300 }), fc.string({ maxLength: 40 }), fc.string({ maxLength: 40 }),
-        fc.constantFrom('sealed', 'tampered', 'upper', 'random', 'short-nonce', 'odd'), hexChars, hexChars,
+        key,
+        key,
+        fc.uint8Array({ maxLength: 300 }),
+        fc.string({ maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.constantFrom('sealed', 'tampered', 'upper', 'random', 'short-nonce', 'odd'),
+        hexChars,
+        hexChars,
         (k1, k2, plaintext, aadText, otherAad, mode, randomCt, randomNonce) => {
           const sealed = sealToText(k1, plaintext, encodeAad(aadText));
           let { ciphertextHex, nonceHex } = sealed;
@@ -31,7 +37,11 @@ describe('SealedValueOpener', () => {
             if (!slow.ok && !fast.ok) expect(fast.reason).toBe(slow.reason);
             return;
           }
-          for (const [k, aad] of [[k1, aadText], [k2, aadText], [k1, otherAad]] as const) {
+          for (const [k, aad] of [
+            [k1, aadText],
+            [k2, aadText],
+            [k1, otherAad],
+          ] as const) {
             const expected = openSealed(k, slow.sealed, encodeAad(aad));
             const opened = opener.open(k, encodeAad(aad));
             expect(opened).toBe(expected !== null);

