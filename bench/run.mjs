@@ -220,7 +220,8 @@ async function main() {
         if (summary.ok !== n) throw new Error(`doctor saw ${summary.ok} ok of ${n}`);
         scale.doctor[mode] = { ms: doctor.ms, rssMb: doctor.rssMb, ratio: doctor.ms / floor.ms };
         log(
-          `  ${n} rows: read floor ${seconds(floor.ms)} s, doctor (${mode}) ${seconds(doctor.ms)} s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`,
+          `  ${n} rows: read floor ${seconds(floor.ms)} s, doctor (${mode}) ${seconds(doctor.ms)} ` +
+            `s (${(doctor.ms / floor.ms).toFixed(2)}x), ${doctor.rssMb.toFixed(0)} MB`,
         );
       }
       const write = await writeFloor(url);
@@ -242,7 +243,8 @@ async function main() {
         current = next;
         scale.rotate[mode] = { ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms) };
         log(
-          `  rotate (${mode}) ${seconds(rotate.ms)} s (${scale.rotate[mode].ratio.toFixed(2)}x read+write floor), ${rotate.rssMb.toFixed(0)} MB`,
+          `  rotate (${mode}) ${seconds(rotate.ms)} s (${scale.rotate[mode].ratio.toFixed(2)}x ` +
+            `read+write floor), ${rotate.rssMb.toFixed(0)} MB`,
         );
       }
       if (n === ROWS) {
@@ -259,7 +261,8 @@ async function main() {
         fs.rmSync(dir, { recursive: true, force: true });
         results.rotateWithBackup = { rows: n, ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms), backupMb };
         log(
-          `  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`,
+          `  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ` +
+            `${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`,
         );
       }
       results.scaling.push(scale);
@@ -348,7 +351,8 @@ async function main() {
   fs.writeFileSync(path.join(here, 'results.json'), JSON.stringify(results, null, 2) + '\n');
   const last = results.scaling.at(-1);
   process.stdout.write(
-    `Machine: ${results.machine.cpus} cores (${results.machine.cpuModel}), ${results.machine.memoryGb} GB, Node ${results.machine.node}; peak RSS by ${results.rssMeasuredBy}\n\n${results.table}\n\n` +
+    `Machine: ${results.machine.cpus} cores (${results.machine.cpuModel}), ${results.machine.memoryGb} ` +
+      `GB, Node ${results.machine.node}; peak RSS by ${results.rssMeasuredBy}\n\n${results.table}\n\n` +
       `written to bench/results.json (at ${last.rows} rows: doctor ${START_MODES.map((m) => `${last.doctor[m].ratio.toFixed(2)}x`).join(' / ')} read floor, ` +
       `rotate ${START_MODES.map((m) => `${last.rotate[m].ratio.toFixed(2)}x`).join(' / ')} read+write floor; ${START_MODES.join(' / ')})\n`,
   );

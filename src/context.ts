@@ -81,7 +81,8 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
       for (const { file, name } of loaded.readDifferently) {
         output.note(
           output.color.yellow(
-            `note: ${file}: ${name} is read as Docker Compose reads it (an unquoted # or $ in the value); dotenv-based tools would read another value`,
+            `note: ${file}: ${name} is read as Docker Compose reads it (an unquoted ` +
+              `# or $ in the value); dotenv-based tools would read another value`,
           ),
         );
       }

@@ -77,7 +77,8 @@ function defaultBackupFolder(ctx: CommandContext): string {
     const repository = enclosingGitWorkTree(folder);
     if (repository) {
       throw new ConfigError(
-        `the default backup folder ${folder} is inside the git work tree ${repository}; lmnr-keys does not put backups where they could be committed`,
+        `the default backup folder ${folder} is inside the git work tree ${repository}; ` +
+          `lmnr-keys does not put backups where they could be committed`,
         'pass --backup PATH outside it, or set LMNR_KEYS_BACKUP_DIR',
       );
     }

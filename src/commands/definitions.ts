@@ -94,7 +94,8 @@ Examples:
           .requiredOption('--to <ref>', 'the new key: env:NAME, file:PATH, - or 64 hex')
           .option(
             '--store <name>',
-            `only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations only when named): ${STORE_NAMES.join(', ')}`,
+            `only these stores (repeatable; default: the AEAD_SECRET_KEY stores; slack_integrations ` +
+              `only when named): ${STORE_NAMES.join(', ')}`,
             collect,
             [] as string[],
           )
@@ -180,7 +181,9 @@ Examples:
       writeFlags(
         new Command('set')
           .description(
-            'seal a value under the current key and replace a project\'s rows for a key name ("delete and re-add" without the web UI), or keep one existing row of duplicates',
+            'seal a value under the current key and replace a project\'s rows for a key name ("delete and re-add" ' +
+              '' +
+              'without the web UI), or keep one existing row of duplicates',
           )
           .requiredOption('--project <id>', 'project id (uuid)')
           .requiredOption('--name <KEY_NAME>', 'e.g. OPENAI_API_KEY')
@@ -204,7 +207,8 @@ Examples:
       writeFlags(
         new Command('quarantine')
           .description(
-            'take out the values no key opens (current, public default, --candidate), after a 0600 backup: provider rows deleted, Slack tokens and deployment pairs emptied in place',
+            'take out the values no key opens (current, public default, --candidate), after a 0600 backup: ' +
+              'provider rows deleted, Slack tokens and deployment pairs emptied in place',
           )
           .option('--store <name>', `only these stores (repeatable; default: all): ${STORE_NAMES.join(', ')}`, collect, [] as string[])
           .option('--id <id>', 'only these row ids (repeatable)', collect, [] as string[])
@@ -253,7 +257,8 @@ Examples:
       .requiredOption('--out <file>', 'the new file (created with mode 0600; never overwrites; never inside a git work tree)')
       .option(
         '--fingerprint <fp>',
-        "refuse unless the key has this fingerprint (the rotate runbook passes the old key's, so a key already replaced is not saved as the old one)",
+        "refuse unless the key has this fingerprint (the rotate runbook passes the old key's, so a key " +
+          'already replaced is not saved as the old one)',
       )
       .addHelpText(
         'after',
@@ -265,11 +270,13 @@ Examples:
   'check-deployment': () =>
     new Command('check-deployment')
       .description(
-        'find the Laminar service that runs without the key, with an invalid or different one, or with one the stored values do not open: compose files, running containers, Helm values, manifests',
+        'find the Laminar service that runs without the key, with an invalid or different one, or with one ' +
+          'the stored values do not open: compose files, running containers, Helm values, manifests',
       )
       .option(
         '-f, --file <path>',
-        'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / docker-compose.yml and its override here)',
+        'compose file (repeatable; merged as docker compose does; default: COMPOSE_FILE, or compose.yaml / ' +
+          'docker-compose.yml and its override here)',
         collect,
         [] as string[],
       )

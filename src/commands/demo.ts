@@ -167,7 +167,9 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       },
       { say: 'Doctor: healthy.', args: ['doctor'], expect: 0 },
       {
-        say: "The stored values are right; is every Laminar service running with that key? In Laminar's folder (compose file, .env, and what `docker inspect` says of the running containers):",
+        say:
+          "The stored values are right; is every Laminar service running with that key? In Laminar's folder " +
+          '(compose file, .env, and what `docker inspect` says of the running containers):',
         args: ['check-deployment', '--containers', 'containers.json'],
         expect: 1,
         cwd: deployment.folder,
@@ -228,7 +230,8 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
     }
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     say(
-      `\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar (from this folder, pointing at Laminar's .env):\n  ${c.cyan('npx lmnr-keys doctor --env-file ~/lmnr/.env')}`,
+      `\n${c.green.bold(`Demo finished in ${seconds} s.`)} On your own Laminar ` +
+        `(from this folder, pointing at Laminar's .env):\n  ${c.cyan('npx lmnr-keys doctor --env-file ~/lmnr/.env')}`,
     );
     if (flags.keep) {
       const envFile = path.join(server.folder, 'demo.env');
@@ -243,8 +246,11 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
         { mode: 0o600 },
       );
       say(
-        `\nThe demo database is still running at postgres://postgres@${server.host}:${server.port}/laminar (password and keys in the env file).\n` +
-          `Try any command by hand, e.g.:\n  ${c.cyan(`npx lmnr-keys doctor --env-file ${envFile}`)}\n  ${c.cyan(`npx lmnr-keys gen-secret --out ${path.join(server.folder, 'new.key')}`)}\n  ${c.cyan(`npx lmnr-keys rotate --env-file ${envFile} --from env:AEAD_SECRET_KEY --to file:${path.join(server.folder, 'new.key')} --dry-run`)}\n` +
+        `\nThe demo database is still running at postgres://postgres@${server.host}:${server.port}/laminar ` +
+          `(password and keys in the env file).\n` +
+          `Try any command by hand, e.g.:\n  ${c.cyan(`npx lmnr-keys doctor --env-file ${envFile}`)}\n ` +
+          ` ${c.cyan(`npx lmnr-keys gen-secret --out ${path.join(server.folder, 'new.key')}`)}\n ` +
+          ` ${c.cyan(`npx lmnr-keys rotate --env-file ${envFile} --from env:AEAD_SECRET_KEY --to file:${path.join(server.folder, 'new.key')} --dry-run`)}\n` +
           `Press Ctrl-C to stop it and remove ${server.folder}.`,
       );
       await new Promise<void>((resolve) => (wakeKeeper = resolve)); // until Ctrl-C

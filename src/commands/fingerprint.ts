@@ -45,7 +45,8 @@ export async function fingerprintCommand(
       case 'literal':
         output.note(
           output.color.yellow(
-            'warning: a key was given on the command line; other users of this machine can read process arguments. Prefer a pipe, env:NAME or file:PATH.',
+            'warning: a key was given on the command line; other users of this machine can read process ' +
+              'arguments. Prefer a pipe, env:NAME or file:PATH.',
           ),
         );
         return { raw: text, label: 'the argument' };

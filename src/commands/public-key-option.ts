@@ -12,7 +12,8 @@ export function refusePublicKey(ctx: CommandContext, key: SecretKey, allowed: bo
   if (!allowed) {
     throw new UsageError(
       `${what} is Laminar's PUBLIC default key: anything sealed under it can be read by anyone with a copy of the database`,
-      'use a key of your own (lmnr-keys gen-secret --out FILE); to seal under the public key anyway (a throwaway demo), add --allow-public-key',
+      'use a key of your own (lmnr-keys gen-secret --out FILE); to seal under the public key anyway (a ' +
+        'throwaway demo), add --allow-public-key',
     );
   }
   ctx.output.note(

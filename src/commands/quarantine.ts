@@ -66,8 +66,13 @@ function refuseSurprises(
     // A store of one or two values says nothing about the key; from three on, most of it failing does.
     if (store.total < 3 || store.taken * 2 <= store.total) continue;
     if (expect === plan.targets.length) continue;
-    const message = `taking out ${store.taken} of ${store.total} ${store.store} values needs --expect ${plan.targets.length}: when nearly everything fails, the key is usually wrong, not the values`;
-    const hint = `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if you are sure, run again with --expect ${plan.targets.length}`;
+    const message =
+      `taking out ${store.taken} of ${store.total} ${store.store} values needs ` +
+      `--expect ${plan.targets.length}: when nearly everything fails, the key ` +
+      `is usually wrong, not the values`;
+    const hint =
+      `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if ` +
+      `you are sure, run again with --expect ${plan.targets.length}`;
     // A dry run shows the plan and says what the real run will need; the real run refuses.
     if (dryRun) return warn(`warning: ${message}; ${hint}`);
     throw new UsageError(`refusing: ${message}`, hint);

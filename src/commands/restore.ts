@@ -62,7 +62,8 @@ async function refuseOtherDatabase(db: LaminarDb, backup: ParsedBackup, here: st
     recorded !== null && identity !== null ? recorded === identity : backup.header.database.split('/').slice(1).join('/') === databaseName;
   if (same || force) return;
   throw new UsageError(
-    `this backup was taken from another database (${backup.header.database}${recorded ? `, id ${recorded}` : ''}); this is ${here}${identity ? `, id ${identity}` : ''}`,
+    `this backup was taken from another database (${backup.header.database}${recorded ? `, id ${recorded}` : ''}); ` +
+      `this is ${here}${identity ? `, id ${identity}` : ''}`,
     'point --database-url at the database the backup came from, or add --force if it really is the same data (e.g. a restored copy)',
   );
 }

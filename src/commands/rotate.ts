@@ -73,7 +73,9 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
         ...renderContext(plan.slackUnderFrom),
         confirming: true,
       }),
-      question: `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values under ${to.label} (fingerprint ${to.fingerprint})?`,
+      question:
+        `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values ` +
+        `under ${to.label} (fingerprint ${to.fingerprint})?`,
     }),
     apply: async (conn, plan, { backup, signal }) => ({
       rotation: await rotate(conn, false, backup, signal),

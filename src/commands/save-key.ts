@@ -15,7 +15,8 @@ export async function saveKeyCommand(
   if (!key) throw new UsageError('save-key needs a key reference');
   if (flags.fingerprint !== undefined && flags.fingerprint.toLowerCase() !== key.fingerprint) {
     throw new UsageError(
-      `${reference} is the key with fingerprint ${key.fingerprint}, not ${flags.fingerprint}: it was already replaced, or is another key; nothing was written`,
+      `${reference} is the key with fingerprint ${key.fingerprint}, not ${flags.fingerprint}: ` +
+        `it was already replaced, or is another key; nothing was written`,
       'find the key with that fingerprint (a backup of your .env or Secret, `lmnr-keys fingerprint`) and save it from there',
     );
   }
@@ -24,7 +25,8 @@ export async function saveKeyCommand(
     ctx.output,
     documentOf('save-key', true, { file, fingerprint: key.fingerprint }),
     () =>
-      `Saved the key (fingerprint ${key.fingerprint}) to ${file} (mode 0600). Use it as --from file:${flags.out}; delete it once doctor is healthy.`,
+      `Saved the key (fingerprint ${key.fingerprint}) to ${file} (mode 0600). ` +
+      `Use it as --from file:${flags.out}; delete it once doctor is healthy.`,
   );
   return ExitCode.healthy;
 }

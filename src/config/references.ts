@@ -97,7 +97,8 @@ export async function resolveKey(ref: Reference, io: ReferenceIo): Promise<Secre
   if (ref.kind === 'laminar-default') return laminarDefaultKey();
   if (ref.kind === 'literal') {
     io.warn(
-      `warning: a key was given on the command line (${ref.label}); other users of this machine can read process arguments. Prefer env:NAME or file:PATH.`,
+      `warning: a key was given on the command line (${ref.label}); other users ` +
+        `of this machine can read process arguments. Prefer env:NAME or file:PATH.`,
     );
     return keyFromHex(ref.label, ref.hex);
   }

@@ -33,7 +33,10 @@ function reenterStep(finding: Finding, context: AdviceContext): string {
   const orQuarantine = (what: string) => (context.quarantineAdvisable ? `, or take ${what} out with \`lmnr-keys quarantine\`` : '');
   if (finding.store === 'provider_api_keys') {
     const project = finding.projectId ?? 'PROJECT_ID';
-    return `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` (or delete and re-add it in the project settings)${orQuarantine('it')}`;
+    return (
+      `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` ` +
+      `(or delete and re-add it in the project settings)${orQuarantine('it')}`
+    );
   }
   if (finding.store === 'slack_integrations')
     return `reconnect Slack in Laminar's workspace settings (it re-creates the token in place)${orQuarantine('it')}`;
@@ -53,20 +56,28 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
     case 'wrong_secret':
       if (finding.decryptsWith === LAMINAR_DEFAULT_LABEL) {
         return {
-          cause: `sealed with Laminar's public default key, not the current ${variable} (the key was changed after this value was saved, or a Laminar service still runs with the old key: \`lmnr-keys check-deployment\`)`,
+          cause:
+            `sealed with Laminar's public default key, not the current ${variable} (the ` +
+            `key was changed after this value was saved, or a Laminar service still ` +
+            `runs with the old key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(LAMINAR_DEFAULT_LABEL),
         };
       }
       if (finding.decryptsWith) {
         return {
-          cause: `sealed with ${finding.decryptsWith}, not the current ${variable} (if a Laminar service runs with that key: \`lmnr-keys check-deployment\`)`,
+          cause:
+            `sealed with ${finding.decryptsWith}, not the current ${variable} (if a ` +
+            `Laminar service runs with that key: \`lmnr-keys check-deployment\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(finding.decryptsWith),
         };
       }
       return {
-        cause: `sealed with a key that is not available (an older ${variable} that was not kept, or the one a Laminar service runs with but lmnr-keys was not given), or altered`,
+        cause:
+          `sealed with a key that is not available (an older ${variable} that was ` +
+          `not kept, or the one a Laminar service runs with but lmnr-keys was not ` +
+          `given), or altered`,
         nextStep:
           `check which key each Laminar service holds (\`lmnr-keys check-deployment\`); if you still have the old key, name it: ` +
           `\`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding, context)}`,
@@ -79,22 +90,33 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
           cause: `${variable} is not set; the value opens with ${finding.decryptsWith}`,
           nextStep:
             finding.decryptsWith === 'AEAD_SECRET_KEY'
-              ? `give Laminar's services (frontend and app-server; Laminar's compose files pass none: \`lmnr-keys check-deployment\` shows who holds what) and lmnr-keys ${variable} with the same value as AEAD_SECRET_KEY, which is what Laminar's Helm chart does: nothing to re-seal. ` +
-                `Or set a new ${variable}, then re-seal: \`lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``
-              : `set ${variable} for Laminar's services and lmnr-keys (\`lmnr-keys check-deployment\` shows what each holds), then re-seal: \`lmnr-keys rotate${storeFlag} --from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``,
+              ? `give Laminar's services (frontend and app-server; Laminar's compose files ` +
+                `pass none: \`lmnr-keys check-deployment\` shows who holds what) and lmnr-keys ` +
+                `${variable} with the same value as AEAD_SECRET_KEY, which is what Laminar's ` +
+                `Helm chart does: nothing to re-seal. ` +
+                `Or set a new ${variable}, then re-seal: \`lmnr-keys rotate${storeFlag} ` +
+                `--from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``
+              : `set ${variable} for Laminar's services and lmnr-keys (\`lmnr-keys check-deployment\` ` +
+                `shows what each holds), then re-seal: \`lmnr-keys rotate${storeFlag} --from ` +
+                `${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``,
           command: null,
         };
       }
       return {
         cause: `${variable} is not set`,
-        nextStep: `set ${variable} for lmnr-keys to the value Laminar's services run with (\`lmnr-keys check-deployment\` shows what each holds), then run doctor again`,
+        nextStep:
+          `set ${variable} for lmnr-keys to the value Laminar's services run with ` +
+          `(\`lmnr-keys check-deployment\` shows what each holds), then run doctor ` +
+          `again`,
         command: null,
       };
     case 'malformed':
       if (finding.decryptsWith) {
         return {
           cause: `the stored hex has stray characters, but the value opens with ${finding.decryptsWith}: ${finding.detail ?? ''}`,
-          nextStep: `re-seal it to write clean hex: any \`lmnr-keys rotate${storeFlag} ... --to env:${variable}\` rewrites it; nothing is lost meanwhile`,
+          nextStep:
+            `re-seal it to write clean hex: any \`lmnr-keys rotate${storeFlag} ... --to ` +
+            `env:${variable}\` rewrites it; nothing is lost meanwhile`,
           command: null,
         };
       }

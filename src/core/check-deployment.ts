@@ -84,8 +84,10 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
   const anyOtherSource = options.serviceFiles.length > 0 || options.containers !== null || kubernetes;
   if (!compose.project && !anyOtherSource) {
     throw new ConfigError(
-      `no compose file in ${io.cwd} or above (compose.yaml, compose.yml, docker-compose.yml, docker-compose.yaml) and no other source given`,
-      "run it in Laminar's folder, or name what to check: -f FILE, --service NAME=ENV_FILE, --containers FILE, --helm-values FILE, --manifests FILE",
+      `no compose file in ${io.cwd} or above (compose.yaml, compose.yml, docker-compose.yml, ` +
+        `docker-compose.yaml) and no other source given`,
+      "run it in Laminar's folder, or name what to check: -f FILE, --service NAME=ENV_FILE, --containers " +
+        'FILE, --helm-values FILE, --manifests FILE',
     );
   }
 
@@ -380,10 +382,18 @@ export function judgeDeployment(
       add(
         e,
         'public_default',
-        `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database can read what it seals`,
+        `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ` +
+          `${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database ` +
+          `can read what it seals`,
         ownKey
-          ? `put the key ${ownKey.entry.service} holds (${ownKey.key!.fingerprint}) in ${entry.setIn}, then ${entry.restart}; re-seal what it sealed meanwhile: lmnr-keys rotate${store} --from laminar-default --to env:${entry.variable} --yes`
-          : `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default --to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key the value of ${entry.setIn}; then ${entry.restart}`,
+          ? `put the key ${ownKey.entry.service} holds (${ownKey.key!.fingerprint}) ` +
+              `in ${entry.setIn}, then ${entry.restart}; re-seal what it sealed meanwhile: ` +
+              `lmnr-keys rotate${store} --from laminar-default --to env:${entry.variable} ` +
+              `--yes`
+          : `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside ` +
+              `Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default ` +
+              `--to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key ` +
+              `the value of ${entry.setIn}; then ${entry.restart}`,
       );
     }
     for (const shadow of entry.shellShadows ?? []) {
@@ -426,10 +436,15 @@ export function judgeDeployment(
         add(
           e,
           'mismatch',
-          `${describeHolder(e)} holds ${variable} ${e.key!.fingerprint} (from ${e.entry.from}) but ${describeHolder(referenceHolder)} holds ${reference} (from ${referenceHolder.entry.from}): what one seals, the other cannot open`,
+          `${describeHolder(e)} holds ${variable} ${e.key!.fingerprint} (from ${e.entry.from}) ` +
+            `but ${describeHolder(referenceHolder)} holds ${reference} (from ${referenceHolder.entry.from}): ` +
+            `what one seals, the other cannot open`,
           decided
-            ? `put the key ${referenceHolder.entry.service} holds (${reference}, the one the stored values open under) in ${e.entry.setIn}, then ${e.entry.restart}`
-            : `decide which key is right (with the database, check-deployment says which one opens the stored values), put it in ${e.entry.setIn} and wherever else it differs, then ${e.entry.restart}`,
+            ? `put the key ${referenceHolder.entry.service} holds (${reference}, the one ` +
+                `the stored values open under) in ${e.entry.setIn}, then ${e.entry.restart}`
+            : `decide which key is right (with the database, check-deployment says which ` +
+                `one opens the stored values), put it in ${e.entry.setIn} and wherever else ` +
+                `it differs, then ${e.entry.restart}`,
         );
       }
     }
@@ -456,7 +471,9 @@ export function judgeDeployment(
     add(
       e,
       'stale_container',
-      `container ${e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} now ${gives}: it was created before the change (docker compose restart keeps the old environment)`,
+      `container ${e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} ` +
+        `now ${gives}: it was created before the change (docker compose restart ` +
+        `keeps the old environment)`,
       e.entry.restart,
     );
   }
@@ -477,22 +494,34 @@ export function judgeDeployment(
         add(
           e,
           'not_in_database',
-          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} holds (${e.key.fingerprint}); ${opensFor(opener.key!, stores)} open under the key ${describeHolder(opener)} holds (${opener.key!.fingerprint}, its ${opener.entry.variable})`,
-          `give ${e.entry.service} that key (${opener.key!.fingerprint}) in ${e.entry.setIn}, then ${e.entry.restart}; or, if ${e.key.fingerprint} is the new key, re-seal first: lmnr-keys rotate${storeFlag} --from <the key ${opener.entry.service} holds> --to <the new key>`,
+          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} ` +
+            `holds (${e.key.fingerprint}); ${opensFor(opener.key!, stores)} open under ` +
+            `the key ${describeHolder(opener)} holds (${opener.key!.fingerprint}, its ` +
+            `${opener.entry.variable})`,
+          `give ${e.entry.service} that key (${opener.key!.fingerprint}) in ${e.entry.setIn}, ` +
+            `then ${e.entry.restart}; or, if ${e.key.fingerprint} is the new key, re-seal ` +
+            `first: lmnr-keys rotate${storeFlag} --from <the key ${opener.entry.service} ` +
+            `holds> --to <the new key>`,
         );
       } else if (defaultCount > 0) {
         add(
           e,
           'not_in_database',
-          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} holds (${e.key.fingerprint}); ${defaultCount} open under Laminar's public default key: the key was changed without re-sealing`,
-          `lmnr-keys rotate${storeFlag} --from laminar-default --to <the key ${e.entry.service} holds> --yes (e.g. --to env:${e.entry.variable} with --env-file pointing at ${e.entry.setIn.replace(/^.* in /, '')})`,
+          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} ` +
+            `holds (${e.key.fingerprint}); ${defaultCount} open under Laminar's public ` +
+            `default key: the key was changed without re-sealing`,
+          `lmnr-keys rotate${storeFlag} --from laminar-default --to <the key ${e.entry.service} ` +
+            `holds> --yes (e.g. --to env:${e.entry.variable} with --env-file pointing ` +
+            `at ${e.entry.setIn.replace(/^.* in /, '')})`,
         );
       } else {
         add(
           e,
           'not_in_database',
-          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} holds (${e.key.fingerprint}), nor under any other key this deployment holds`,
-          'find the key they were sealed with (lmnr-keys doctor --candidate file:OLD.key), then lmnr-keys rotate --from file:OLD.key --to the key the services hold',
+          `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} ` +
+            `holds (${e.key.fingerprint}), nor under any other key this deployment holds`,
+          'find the key they were sealed with (lmnr-keys doctor --candidate file:OLD.key), then lmnr-keys ' +
+            'rotate --from file:OLD.key --to the key the services hold',
         );
       }
     }

@@ -92,7 +92,10 @@ export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyR
       return {
         status: 'malformed',
         decryptsWith: ring.current.label,
-        detail: `${lenient}; it opens under the current ${ring.secretVariable} when read as Laminar's web app reads hex, but Laminar's server (strict hex) cannot read it: re-seal it to write clean hex`,
+        detail:
+          `${lenient}; it opens under the current ${ring.secretVariable} when read ` +
+          `as Laminar's web app reads hex, but Laminar's server (strict hex) cannot ` +
+          `read it: re-seal it to write clean hex`,
       };
     }
     return utf8
@@ -110,7 +113,8 @@ export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyR
   const detail = ring.current
     ? found
       ? `sealed with ${found.label}, not the current ${ring.secretVariable}`
-      : `does not open under the current ${ring.secretVariable} nor any candidate key (sealed with a key that is not available, or with a different AAD)`
+      : `does not open under the current ${ring.secretVariable} nor any candidate ` +
+        `key (sealed with a key that is not available, or with a different AAD)`
     : `${ring.secretVariable} is not set` + (found ? `; it opens with ${found.label}` : '');
   return { status, decryptsWith: found?.label ?? null, detail };
 }

@@ -359,7 +359,8 @@ async function describeDuplicates(
         `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
         `${openingIds.length} of them open under the current key. ` +
         (openingIds.length > 0
-          ? `Keep one that opens and remove the others: \`lmnr-keys set --project ${group.project_id} --name ${group.name} --keep ${openingIds[0]}\`.`
+          ? `Keep one that opens and remove the others: \`lmnr-keys set --project ${group.project_id} ` +
+            `--name ${group.name} --keep ${openingIds[0]}\`.`
           : `None opens: seal a fresh value in their place with \`lmnr-keys set --project ${group.project_id} --name ${group.name}\`.`),
     };
   });

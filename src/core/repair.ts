@@ -375,7 +375,9 @@ async function refuseCascadingDelete(trx: LaminarDb, store: StoreDefinition, ids
   const dependents = await findDependentRows(trx, store, ids);
   if (dependents.length === 0) return;
   throw new IntegrityError(
-    `refusing to delete from ${store.table}: ${describeDependents(dependents)} reference these rows, and a backup of ${store.table} would not hold them; nothing in this batch was changed`,
+    `refusing to delete from ${store.table}: ${describeDependents(dependents)} ` +
+      `reference these rows, and a backup of ${store.table} would not hold them; ` +
+      `nothing in this batch was changed`,
     'this database references the table in a way Laminar does not; please report it with `lmnr-keys doctor --json` output',
   );
 }

@@ -144,7 +144,9 @@ async function restoreDeletes(
     result.incomplete.push({
       store: store.name,
       id: record.id,
-      reason: `rows of ${lostWithIt} that referenced it were deleted with it (ON DELETE CASCADE) and are not in this backup${store.name === 'slack_integrations' ? ": re-map the Slack channels to projects in Laminar's workspace settings" : ''}`,
+      reason:
+        `rows of ${lostWithIt} that referenced it were deleted with it (ON DELETE ` +
+        `CASCADE) and are not in this backup${store.name === 'slack_integrations' ? ": re-map the Slack channels to projects in Laminar's workspace settings" : ''}`,
     });
   };
   for (const record of records) {

@@ -47,7 +47,10 @@ export interface RotationStoreReport {
    */
   rowsAtStart: number | null;
   rowsAtEnd: number | null;
-  /** Values re-sealed (or to be, in a dry run) that opened under Laminar's public default key: their backup records are readable by anyone. */
+  /**
+   * Values re-sealed (or to be, in a dry run) that opened under Laminar's public default key:
+   * their backup records are readable by anyone.
+   */
   fromPublicDefault: number;
 }
 

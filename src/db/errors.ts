@@ -70,7 +70,8 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
     return new DatabaseError(
       `cannot reach Postgres at ${where}: ${NETWORK_HINTS[code]}`,
       composeName
-        ? `"${target.host}" resolves only inside its compose network: from the host machine use localhost and the published port (5433 in Laminar's quickstart)`
+        ? `"${target.host}" resolves only inside its compose network: from the host ` +
+            `machine use localhost and the published port (5433 in Laminar's quickstart)`
         : undefined,
       { cause: error, pgCode: code },
     );
@@ -78,7 +79,8 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   if (code && CERTIFICATE_CODES.has(code)) {
     return new DatabaseError(
       `TLS problem with Postgres at ${where}: the server's certificate was not accepted (${code})`,
-      'sslmode=require encrypts without checking the certificate; for verify-full give the CA with sslrootcert=/path/ca.pem (or use the right host name)',
+      'sslmode=require encrypts without checking the certificate; for verify-full give the CA with ' +
+        'sslrootcert=/path/ca.pem (or use the right host name)',
       { cause: error, pgCode: code },
     );
   }
@@ -86,7 +88,8 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   if (doing === 'connecting' && /timeout/i.test(pgError.message ?? '')) {
     return new DatabaseError(
       `cannot reach Postgres at ${where}: no answer within the connection timeout`,
-      'something accepts connections on that port but does not answer as Postgres: check the host and port (a proxy, a firewall, another service?)',
+      'something accepts connections on that port but does not answer as Postgres: check the host and port ' +
+        '(a proxy, a firewall, another service?)',
       { cause: error, pgCode: code },
     );
   }
@@ -115,7 +118,8 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
   if (/SSL|TLS|certificate/i.test(pgError.message ?? '')) {
     return new DatabaseError(
       `TLS problem with Postgres at ${where}: ${firstLine(pgError.message)}`,
-      'adjust sslmode in the URL: ?sslmode=disable for a local server without TLS, ?sslmode=require to encrypt without checking the certificate, ?sslmode=verify-full&sslrootcert=/path/ca.pem to check it',
+      'adjust sslmode in the URL: ?sslmode=disable for a local server without TLS, ?sslmode=require to ' +
+        'encrypt without checking the certificate, ?sslmode=verify-full&sslrootcert=/path/ca.pem to check it',
       { cause: error, pgCode: code },
     );
   }

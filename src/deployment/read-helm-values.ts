@@ -118,7 +118,9 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
     ) {
       return {
         value: String(data.AEAD_SECRET_KEY),
-        from: `Secret ${SECRET} key ${key} (the chart copies secrets.data.AEAD_SECRET_KEY from ${setBy(['secrets', 'data', 'AEAD_SECRET_KEY'])})`,
+        from:
+          `Secret ${SECRET} key ${key} (the chart copies secrets.data.AEAD_SECRET_KEY ` +
+          `from ${setBy(['secrets', 'data', 'AEAD_SECRET_KEY'])})`,
       };
     }
     return null;
@@ -138,7 +140,10 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
         service: workload,
         variable,
         setIn: `secrets.data.${variable} in ${setBy(['secrets', 'data', variable]) === 'the chart default' ? 'your values file' : setBy(['secrets', 'data', variable])}`,
-        restart: `helm upgrade RELEASE CHART ${valuesFlags}, then kubectl rollout restart deployment/${workload} (the chart does not restart pods when its Secret changes)`,
+        restart:
+          `helm upgrade RELEASE CHART ${valuesFlags}, then kubectl rollout restart ` +
+          `deployment/${workload} (the chart does not restart pods when its Secret ` +
+          `changes)`,
       };
       const override = (Array.isArray(extraEnv) ? extraEnv : []).filter((e): e is Values => isObject(e) && e.name === variable).pop();
       if (override) {
@@ -155,7 +160,9 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
         const ref = (getIn(override, ['valueFrom', 'secretKeyRef']) ?? getIn(override, ['valueFrom', 'configMapKeyRef'])) as
           Values | undefined;
         const detail = ref
-          ? `${where} takes it from ${getIn(override, ['valueFrom', 'secretKeyRef']) ? 'Secret' : 'ConfigMap'} ${String(ref.name)} key ${String(ref.key)}, which the values do not show: check it with --manifests`
+          ? `${where} takes it from ${getIn(override, ['valueFrom', 'secretKeyRef']) ? 'Secret' : 'ConfigMap'} ` +
+            `${String(ref.name)} key ${String(ref.key)}, which the values do not show: ` +
+            `check it with --manifests`
           : `${where} takes it from a valueFrom this command cannot read`;
         received.push({ ...base, setIn: where, value: null, from: where, unreadable: { kind: 'not_given', detail } });
         continue;
@@ -169,7 +176,9 @@ export function readHelmValues(files: HelmValuesFile[]): ReaderResult {
           from: `Secret ${winner.secret} (${winner.label})`,
           unreadable: {
             kind: 'external',
-            detail: `${variable} is listed in secrets.${winner.path}.secretKeys: it comes from ${winner.label}, which this command cannot read`,
+            detail:
+              `${variable} is listed in secrets.${winner.path}.secretKeys: it comes from ` +
+              `${winner.label}, which this command cannot read`,
           },
         });
         continue;

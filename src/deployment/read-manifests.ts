@@ -199,7 +199,9 @@ export function readManifests(input: string, label: string): ReaderResult {
             from: `${refKind} ${refName} key ${key}`,
             unreadable: {
               kind: 'external',
-              detail: `${variable} comes from ${providerLabel(provided.provider)} (Secret ${refName}, synced by a SecretProviderClass), which this command cannot read`,
+              detail:
+                `${variable} comes from ${providerLabel(provided.provider)} (Secret ${refName}, ` +
+                `synced by a SecretProviderClass), which this command cannot read`,
             },
           };
         }
@@ -208,7 +210,10 @@ export function readManifests(input: string, label: string): ReaderResult {
           from: `envFrom ${refKind} ${refName}`,
           unreadable: {
             kind: 'not_given',
-            detail: `${workload} takes its environment from ${refKind} ${refName}, which is not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ${refName} -o yaml)`,
+            detail:
+              `${workload} takes its environment from ${refKind} ${refName}, which is ` +
+              `not among the objects given; add it (kubectl get ${refKind.toLowerCase()} ` +
+              `${refName} -o yaml)`,
           },
         };
       }

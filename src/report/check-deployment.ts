@@ -92,7 +92,8 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
     lines.push('', c.bold('Findings'));
     for (const finding of report.findings) {
       lines.push(
-        `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ${c.dim(`(${GROUP_TITLES[finding.source]})`)}`,
+        `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ` +
+          `${c.dim(`(${GROUP_TITLES[finding.source]})`)}`,
       );
       lines.push(`    ${printable(finding.detail)}`);
       lines.push(`    fix: ${c.cyan(printable(finding.fix))}`);

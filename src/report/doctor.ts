@@ -35,7 +35,8 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
           ` (${doc.writer.purpose ?? 'lmnr-keys'}, backend pid ${doc.writer.pid}${doc.writer.since ? `, since ${doc.writer.since}` : ''}): `,
         ) +
         c.yellow(
-          'values it has not reached yet still open only under its old key. Run doctor again when it has finished; do not quarantine meanwhile.',
+          'values it has not reached yet still open only under its old key. Run doctor again when it has ' +
+            'finished; do not quarantine meanwhile.',
         ),
       '',
     );
@@ -45,7 +46,9 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
       c.red.bold(`${suspect.failing} of ${suspect.total} ${suspect.store} values open under no key lmnr-keys knows. `) +
         c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
         c.red(
-          'Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint`. Do not quarantine before you know.',
+          'Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY ' +
+            '' +
+            '| lmnr-keys fingerprint`. Do not quarantine before you know.',
         ),
       '',
     );
@@ -174,7 +177,9 @@ function verdictLine(doc: DoctorDocument, c: ChalkInstance): string {
     const defaultKey = doc.secrets.some((secret) => secret.status === 'public_default');
     return defaultKey
       ? c.yellow(
-          `Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out FILE, then lmnr-keys rotate).`,
+          `Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's ` +
+            `PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out ` +
+            `FILE, then lmnr-keys rotate).`,
         )
       : c.green(`Verdict: healthy: all ${plural(total, 'stored secret')} open under the current keys.`);
   }

@@ -43,7 +43,8 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
   for (const t of doc.targets) {
     const where = t.projectId ? `project ${t.projectId}` : t.workspaceId ? `workspace ${t.workspaceId}` : '';
     lines.push(
-      `  ${c.red('x')} ${printable(t.name)} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`,
+      `  ${c.red('x')} ${printable(t.name)} ${c.dim(`[${t.store} ${t.id}]`)} ${where} ` +
+        `${t.status}${t.detail ? ` (${t.detail})` : ''} -> ${ACTION_WORDS[t.action]}`,
     );
   }
   for (const d of doc.dependents) {

@@ -23,7 +23,9 @@ export function restoreDocument(
 export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
   const lines = [
     c.bold(doc.dryRun ? `Restore plan from ${doc.backup} (dry run: nothing written)` : `Restore from ${doc.backup}`),
-    `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} left alone`,
+    `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ` +
+      `${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} ` +
+      `left alone`,
   ];
   if (doc.truncatedLastLine) lines.push(c.yellow('  the last line was cut short (a crash while writing it) and was ignored'));
   if (doc.notApplied > 0)
@@ -34,11 +36,15 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
   if (doc.restored > 0 && !doc.dryRun) {
     if (doc.operation === 'rotate')
       lines.push(
-        '  These values are sealed under the keys they had before the rotation again: Laminar opens them only while it runs with those keys.',
+        '  These values are sealed under the keys they had before the rotation again: Laminar opens them only ' +
+          '' +
+          'while it runs with those keys.',
       );
     if (doc.operation === 'set')
       lines.push(
-        '  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows it; `lmnr-keys set --keep ID` keeps one).',
+        '  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows ' +
+          '' +
+          'it; `lmnr-keys set --keep ID` keeps one).',
       );
   }
   if (doc.incomplete.length > 0) {

@@ -130,15 +130,24 @@ export function buildRunbook(
   const steps: string[] = [];
   for (const s of saved) {
     steps.push(
-      `Keep the old key before you replace it (a 0600 file; never overwrites): lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} --fingerprint ${current[s.variable]!.fingerprint} --out ${s.file}`,
+      `Keep the old key before you replace it (a 0600 file; never overwrites): ` +
+        `lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} ` +
+        `--fingerprint ${current[s.variable]!.fingerprint} --out ${s.file}`,
     );
   }
   steps.push(
-    `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} for every Laminar service that reads it: frontend and app-server (and app-server-consumer in Helm).`,
-    'Recreate them so they read it: docker compose up -d --force-recreate (a restart keeps the old environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server deployment/laminar-app-server-consumer.',
+    `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} ` +
+      `for every Laminar service that reads it: frontend and app-server (and app-server-consumer ` +
+      `in Helm).`,
+    'Recreate them so they read it: docker compose up -d --force-recreate (a restart keeps the old ' +
+      'environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server ' +
+      'deployment/laminar-app-server-consumer.',
     `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}` +
       (slackCatchUp
-        ? `; and the ${slackUnderFrom} Slack token${slackUnderFrom === 1 ? '' : 's'} under the old key, once SLACK_ENCRYPTION_KEY holds the key Laminar opens them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself otherwise): ${slackCatchUp}`
+        ? `; and the ${slackUnderFrom} Slack token${slackUnderFrom === 1 ? '' : 's'} ` +
+          `under the old key, once SLACK_ENCRYPTION_KEY holds the key Laminar opens ` +
+          `them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself ` +
+          `otherwise): ${slackCatchUp}`
         : ''),
     `Check: lmnr-keys check-deployment ${envFileFlags.join(' ')} && lmnr-keys doctor ${envFileFlags.join(' ')}`.replace(/ +/g, ' '),
   );
@@ -162,7 +171,8 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   const lines: string[] = [];
   lines.push(c.bold(doc.dryRun ? (context.confirming ? 'Rotation plan' : 'Rotation plan (dry run: nothing written)') : 'Rotation'));
   lines.push(
-    `  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`,
+    `  ${'store'.padEnd(38)} ${'total'.padStart(7)} ${(doc.dryRun ? 'to rotate' : 'rotated').padStart(9)} ` +
+      `${'current'.padStart(8)} ${'stuck'.padStart(6)} ${'retried'.padStart(8)}`,
   );
   for (const s of doc.stores) {
     if (!s.present) {
@@ -170,7 +180,9 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
       continue;
     }
     lines.push(
-      `  ${s.store.padEnd(38)} ${String(s.total).padStart(7)} ${String(s.rotated).padStart(9)} ${String(s.alreadyCurrent).padStart(8)} ${(s.stuck ? c.red : c.green)(String(s.stuck).padStart(6))} ${String(s.retried).padStart(8)}`,
+      `  ${s.store.padEnd(38)} ${String(s.total).padStart(7)} ${String(s.rotated).padStart(9)} ` +
+        `${String(s.alreadyCurrent).padStart(8)} ${(s.stuck ? c.red : c.green)(String(s.stuck).padStart(6))} ` +
+        `${String(s.retried).padStart(8)}`,
     );
   }
   if (doc.stuck.length > 0) {
@@ -179,7 +191,8 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     for (const v of shown) {
       const where = v.projectId ? `project ${v.projectId}` : v.workspaceId ? `workspace ${v.workspaceId}` : '';
       lines.push(
-        `  ${c.red('x')} ${printable(v.name)} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`,
+        `  ${c.red('x')} ${printable(v.name)} ${c.dim(`[${v.store} ${v.id}]`)} ${where} ` +
+          `${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`,
       );
     }
     if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
@@ -189,8 +202,12 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     lines.push(
       '',
       c.yellow(
-        `${plural(doc.slackLeftUnderFrom, 'Slack token')} open${doc.slackLeftUnderFrom === 1 ? 's' : ''} under a --from key and stay${doc.slackLeftUnderFrom === 1 ? 's' : ''} under it: slack_integrations is rotated only when named ` +
-          "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). The next steps say how to re-seal them.",
+        `${plural(doc.slackLeftUnderFrom, 'Slack token')} open${doc.slackLeftUnderFrom === 1 ? 's' : ''} ` +
+          `under a --from key and stay${doc.slackLeftUnderFrom === 1 ? 's' : ''} under ` +
+          `it: slack_integrations is rotated only when named ` +
+          "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). The next " +
+          '' +
+          'steps say how to re-seal them.',
       ),
     );
   }
@@ -212,14 +229,17 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.interrupted) {
     lines.push(
       c.yellow(
-        `Interrupted: ${plural(doc.summary.rotated, 'value')} re-sealed so far (each batch committed whole)${doc.backup ? `, backup at ${doc.backup}` : ''}; ${context.rerun} to finish.`,
+        `Interrupted: ${plural(doc.summary.rotated, 'value')} re-sealed so far (each ` +
+          `batch committed whole)${doc.backup ? `, backup at ${doc.backup}` : ''}; ` +
+          `${context.rerun} to finish.`,
       ),
     );
     return lines.join('\n');
   }
   if (doc.dryRun) {
     lines.push(
-      `${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} (fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`,
+      `${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} ` +
+        `(fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`,
     );
     return lines.join('\n');
   }

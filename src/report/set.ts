@@ -43,7 +43,8 @@ export function renderSetPlan(plan: SetPlan, fingerprint: string, c: ChalkInstan
   const removed = plan.rows.filter((row) => row.id !== plan.keepId).map((row) => row.id);
   const head = plan.keepId
     ? `Keep ${plan.name} row ${plan.keepId} of project ${plan.projectId} and remove the other ${describeRows(plan, removed)}.`
-    : `Seal a new ${plan.name} for project ${plan.projectId} under AEAD_SECRET_KEY (fingerprint ${fingerprint}), replacing ${describeRows(plan, removed)}.`;
+    : `Seal a new ${plan.name} for project ${plan.projectId} under AEAD_SECRET_KEY ` +
+      `(fingerprint ${fingerprint}), replacing ${describeRows(plan, removed)}.`;
   return `${c.bold('Set plan')}\n  ${head}`;
 }
 
@@ -52,7 +53,8 @@ export function renderSet(doc: SetDocument, fingerprint: string, c: ChalkInstanc
   const lines = [
     doc.keptId
       ? `Kept ${doc.name} row ${doc.keptId} of project ${doc.projectId}; removed ${describeRows(plan, doc.replaced)}.`
-      : `Sealed ${doc.name} for project ${doc.projectId} under AEAD_SECRET_KEY (fingerprint ${fingerprint}) as row ${doc.newId}, replacing ${describeRows(plan, doc.replaced)}.`,
+      : `Sealed ${doc.name} for project ${doc.projectId} under AEAD_SECRET_KEY (fingerprint ` +
+        `${fingerprint}) as row ${doc.newId}, replacing ${describeRows(plan, doc.replaced)}.`,
   ];
   if (doc.backup)
     lines.push(`Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);

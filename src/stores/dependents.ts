@@ -70,7 +70,8 @@ export function describeDependents(dependents: DependentRows[]): string {
   return dependents
     .map(
       (d) =>
-        `${Number.isNaN(d.rows) ? 'rows' : `${d.rows} row${d.rows === 1 ? '' : 's'}`} of ${d.table} (${d.column}, ON DELETE ${d.onDelete.toUpperCase()})`,
+        `${Number.isNaN(d.rows) ? 'rows' : `${d.rows} row${d.rows === 1 ? '' : 's'}`} ` +
+        `of ${d.table} (${d.column}, ON DELETE ${d.onDelete.toUpperCase()})`,
     )
     .join(', ');
 }

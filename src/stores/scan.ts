@@ -174,7 +174,8 @@ export async function assertRowsVisible(db: Db, tables: readonly string[]): Prom
   if (result.rows.length === 0) return;
   const { role } = result.rows[0]!;
   throw new DatabaseError(
-    `row-level security on ${result.rows.map((r) => r.table).join(', ')} would hide rows from role ${role}: the results would be incomplete`,
+    `row-level security on ${result.rows.map((r) => r.table).join(', ')} would ` +
+      `hide rows from role ${role}: the results would be incomplete`,
     `connect as the tables' owner (the user Laminar runs its migrations as), or let this role bypass it: ALTER ROLE ${role} BYPASSRLS;`,
   );
 }

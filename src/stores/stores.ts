@@ -118,7 +118,9 @@ export const STORES: readonly StoreDefinition[] = [
     emptyMeansUnset: true,
     takeOut: 'clear_pair',
     whenTakenOut:
-      "the workspace's Slack integration has no token (taken out by lmnr-keys quarantine): Slack notifications stop until someone reconnects Slack in Laminar's workspace settings, which refills this row and keeps its channel mappings",
+      "the workspace's Slack integration has no token (taken out by lmnr-keys quarantine): Slack " +
+      "notifications stop until someone reconnects Slack in Laminar's workspace settings, which refills " +
+      'this row and keeps its channel mappings',
     readOnlyByWebApp: false,
     projectIdColumn: null,
     workspaceIdColumn: 'workspace_id',

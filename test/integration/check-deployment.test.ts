@@ -185,7 +185,8 @@ describe('check-deployment on compose folders', () => {
       ]),
       'bin/docker': [
         '#!/bin/sh',
-        'if [ -n "$FAKE_DOCKER_DOWN" ]; then echo "Cannot connect to the Docker daemon at $DOCKER_HOST. Is the docker daemon running?" >&2; exit 1; fi',
+        'if [ -n "$FAKE_DOCKER_DOWN" ]; then echo "Cannot connect to the Docker daemon at $DOCKER_HOST. Is ' +
+          'the docker daemon running?" >&2; exit 1; fi',
         'case "$1" in',
         '  ps) [ "$5" = "label=com.docker.compose.project=lmnr" ] && echo 1111 && echo 2222 ;;',
         '  inspect) cat "$FAKE_DOCKER_INSPECT" ;;',
@@ -251,7 +252,14 @@ describe('check-deployment on compose folders', () => {
   it('Helm values and manifests from the command line', async () => {
     const dir = folder({
       'values.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${APP}"\n`,
-      'rendered.yaml': `apiVersion: v1\nkind: Secret\nmetadata:\n  name: laminar-app-secrets\nstringData:\n  AEAD_SECRET_KEY: "${APP}"\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: laminar-frontend\nspec:\n  template:\n    spec:\n      containers:\n        - name: frontend\n          image: ghcr.io/lmnr-ai/frontend-ee:latest\n          envFrom:\n            - secretRef:\n                name: laminar-app-secrets\n          env:\n            - name: AEAD_SECRET_KEY\n              value: "${OLD}"\n`,
+      'rendered.yaml':
+        `apiVersion: v1\nkind: Secret\nmetadata:\n  name: laminar-app-secrets\nstringData:\n ` +
+        ` AEAD_SECRET_KEY: "${APP}"\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n ` +
+        ` name: laminar-frontend\nspec:\n  template:\n    spec:\n      containers:\n ` +
+        `       - name: frontend\n          image: ghcr.io/lmnr-ai/frontend-ee:latest\n ` +
+        `         envFrom:\n            - secretRef:\n                name: laminar-app-secrets\n ` +
+        `         env:\n            - name: AEAD_SECRET_KEY\n              value: ` +
+        `"${OLD}"\n`,
     });
     const result = await run(['--helm-values', 'values.yaml', '--manifests', 'rendered.yaml', '--json'], {
       cwd: dir.dir,

@@ -363,7 +363,8 @@ describe('doctor secrets and exit codes', () => {
     const password = `ro-${randomUUID()}`;
     await healthy.query(`create role ${role} login password '${password}'`);
     await healthy.query(
-      `grant connect on database ${healthy.name} to ${role}; grant usage on schema public to ${role}; grant select on all tables in schema public to ${role}`,
+      `grant connect on database ${healthy.name} to ${role}; grant usage on schema ` +
+        `public to ${role}; grant select on all tables in schema public to ${role}`,
     );
     const url = new URL(healthy.url);
     url.username = role;
@@ -372,7 +373,8 @@ describe('doctor secrets and exit codes', () => {
     const result = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: CURRENT } });
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout).summary).toEqual({ total: 1, ok: 1, failing: 0 });
-    // Should an operator enable it, a non-owner would silently see no rows: doctor refuses (exit 4) instead of reporting a healthy, empty table.
+    // Should an operator enable it, a non-owner would silently see no rows: doctor refuses (exit 4)
+    // instead of reporting a healthy, empty table.
     await healthy.query('alter table provider_api_keys enable row level security');
     try {
       const hidden = await runCli(['doctor', '--json'], { env: { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: CURRENT } });

@@ -128,7 +128,8 @@ describe('Ctrl-C', () => {
       expect(done).toBeLessThan(10_000);
       expect(run.stdout()).toMatch(
         new RegExp(
-          `Interrupted: ${done} values re-sealed so far \\(each batch committed whole\\), backup at \\S+\\.jsonl; run the same command again to finish\\.`,
+          `Interrupted: ${done} values re-sealed so far \\(each batch committed whole\\), ` +
+            `backup at \\S+\\.jsonl; run the same command again to finish\\.`,
         ),
       );
       const rerun = await runCli([...rotateArgs, '--json'], {

@@ -1,4 +1,7 @@
-/** On a terminal: rotate, set and restore plan first, show the plan and the target, then ask; "no" writes nothing. Needs util-linux `script` for a pty. */
+/**
+ * On a terminal: rotate, set and restore plan first, show the plan and the target, then ask;
+ * "no" writes nothing. Needs util-linux `script` for a pty.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';

@@ -244,7 +244,8 @@ describe('the database and where writes go', () => {
     expect(result.code).toBe(0);
     const url = new URL(t.url);
     expect(result.stderr).toContain(
-      `Planning against Postgres at ${url.hostname}:${url.port}/${t.name} as postgres (DATABASE_URL from the environment, which wins over laminar.env)`,
+      `Planning against Postgres at ${url.hostname}:${url.port}/${t.name} as postgres ` +
+        `(DATABASE_URL from the environment, which wins over laminar.env)`,
     );
   });
 

@@ -316,7 +316,8 @@ describe('rotate under concurrency and faults', () => {
     for (let i = 0; i < 400 && terminated === 0; i++) {
       await new Promise((resolve) => setTimeout(resolve, 25));
       const result = await t.query(
-        `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name like 'lmnr-keys%' and datname = current_database() and state <> 'idle'`,
+        `select pg_terminate_backend(pid) as ok from pg_stat_activity where application_name like ` +
+          `'lmnr-keys%' and datname = current_database() and state <> 'idle'`,
       );
       terminated = result.rows.filter((r: any) => r.ok).length;
     }

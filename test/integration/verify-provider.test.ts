@@ -306,7 +306,8 @@ describe('verify-provider at scale', () => {
       }
       await db.query(`insert into projects (id, name, workspace_id) select p, 'p', $2 from unnest($1::uuid[]) p`, [projects, ws]);
       await db.query(
-        'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
+        'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from ' +
+          'unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
         [ids, projects, names, nonces, values],
       );
       const result = await runCli(['verify-provider', '--json', '--concurrency', '12', '--base-url', `openai=${slow.url}/openai`], {

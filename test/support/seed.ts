@@ -130,7 +130,8 @@ export async function addManyProviderKeys(
       expected.set(id, plaintext);
     }
     await t.query(
-      'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
+      'insert into provider_api_keys (id, project_id, name, nonce_hex, value) select * from ' +
+        'unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::text[])',
       [ids, projects, rowNames, nonces, values],
     );
   }

@@ -178,10 +178,12 @@ describe('docker compose files', () => {
     expectNoKeyIn([JSON.stringify(shadowed), plainText(shadowed)], [key, other]);
   });
 
-  it('list-form environment, env_file relative to the project directory, two -f files overriding one variable, ${VAR:-default}, $$', async () => {
-    const [k1, k2, slack] = [newKeyHex(), newKeyHex(), newKeyHex()];
-    const dir = folder({
-      'deploy/base.yml': `services:
+  it(
+    'list-form environment, env_file relative to the project directory, two -f files overriding one ' + 'variable, ${VAR:-default}, $$',
+    async () => {
+      const [k1, k2, slack] = [newKeyHex(), newKeyHex(), newKeyHex()];
+      const dir = folder({
+        'deploy/base.yml': `services:
   frontend:
     image: ghcr.io/lmnr-ai/frontend:latest
     environment:
@@ -198,34 +200,37 @@ describe('docker compose files', () => {
     environment:
       PORT: 8000
 `,
-      'deploy/override.yml': `services:
+        'deploy/override.yml': `services:
   frontend:
     environment:
       AEAD_SECRET_KEY: \${FRONTEND_ONLY_KEY:-${k2}}
 `,
-      'deploy/.env': laminarDotenv(k1, `SLACK_ENCRYPTION_KEY=${slack}`),
-      'deploy/config/app.env': `AEAD_SECRET_KEY=${k1}\nSLACK_ENCRYPTION_KEY=${slack}\n`,
-    });
-    // Run from the parent folder: relative paths must resolve against the project directory.
-    const { report } = await check(io(dir.dir), { composeFiles: ['deploy/base.yml', 'deploy/override.yml'] });
-    expect(row(report, 'frontend')).toMatchObject({ fingerprint: fp(k2), status: 'ok' });
-    expect(row(report, 'frontend')?.from).toMatch(/^default in deploy\/override\.yml:4$/);
-    // $$ is a literal $: the service gets the text ${SLACK_ENCRYPTION_KEY}, not the key.
-    expect(row(report, 'frontend', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ status: 'invalid', from: 'literal in deploy/base.yml:6' });
-    expect(row(report, 'worker')).toMatchObject({ fingerprint: fp(k1), status: 'ok', from: 'env_file deploy/config/app.env' });
-    expect(row(report, 'worker', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ fingerprint: fp(slack), status: 'ok' });
-    // Without the database neither key is known to be right: the first service's is the reference.
-    expect(kinds(report)).toEqual(['invalid frontend SLACK_ENCRYPTION_KEY', 'mismatch worker AEAD_SECRET_KEY']);
-    const mismatch = report.findings.find((f) => f.kind === 'mismatch')!;
-    expect(mismatch.detail).toContain(fp(k1));
-    expect(mismatch.detail).toContain(fp(k2));
-    expect(mismatch.detail).toContain('worker');
-  });
+        'deploy/.env': laminarDotenv(k1, `SLACK_ENCRYPTION_KEY=${slack}`),
+        'deploy/config/app.env': `AEAD_SECRET_KEY=${k1}\nSLACK_ENCRYPTION_KEY=${slack}\n`,
+      });
+      // Run from the parent folder: relative paths must resolve against the project directory.
+      const { report } = await check(io(dir.dir), { composeFiles: ['deploy/base.yml', 'deploy/override.yml'] });
+      expect(row(report, 'frontend')).toMatchObject({ fingerprint: fp(k2), status: 'ok' });
+      expect(row(report, 'frontend')?.from).toMatch(/^default in deploy\/override\.yml:4$/);
+      // $$ is a literal $: the service gets the text ${SLACK_ENCRYPTION_KEY}, not the key.
+      expect(row(report, 'frontend', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ status: 'invalid', from: 'literal in deploy/base.yml:6' });
+      expect(row(report, 'worker')).toMatchObject({ fingerprint: fp(k1), status: 'ok', from: 'env_file deploy/config/app.env' });
+      expect(row(report, 'worker', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ fingerprint: fp(slack), status: 'ok' });
+      // Without the database neither key is known to be right: the first service's is the reference.
+      expect(kinds(report)).toEqual(['invalid frontend SLACK_ENCRYPTION_KEY', 'mismatch worker AEAD_SECRET_KEY']);
+      const mismatch = report.findings.find((f) => f.kind === 'mismatch')!;
+      expect(mismatch.detail).toContain(fp(k1));
+      expect(mismatch.detail).toContain(fp(k2));
+      expect(mismatch.detail).toContain('worker');
+    },
+  );
 
   it('environment: wins over env_file:', async () => {
     const [k1, k2] = [newKeyHex(), newKeyHex()];
     const dir = folder({
-      'compose.yaml': `services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    env_file: app.env\n    environment:\n      AEAD_SECRET_KEY: ${k2}\n`,
+      'compose.yaml':
+        `services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    env_file: ` +
+        `app.env\n    environment:\n      AEAD_SECRET_KEY: ${k2}\n`,
       'app.env': `AEAD_SECRET_KEY=${k1}\n`,
     });
     const { report } = await check(io(dir.dir));
@@ -247,7 +252,8 @@ describe('docker compose files', () => {
 
   it("${AEAD_SECRET_KEY:?message} that Compose would refuse is a missing finding with Compose's message, not a crash", async () => {
     const compose =
-      'services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY:?set it in .env}\n';
+      'services:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      ' +
+      'AEAD_SECRET_KEY: ${AEAD_SECRET_KEY:?set it in .env}\n';
     const dir = folder({ 'compose.yaml': compose });
     const { report } = await check(io(dir.dir));
     expect(kinds(report)).toEqual(['missing app-server AEAD_SECRET_KEY']);
@@ -286,7 +292,9 @@ describe('docker compose files', () => {
       'My Laminar/compose.override.yml': `services:\n  frontend:\n    environment:\n      AEAD_SECRET_KEY: ${k2}\n`,
       'My Laminar/docker-compose.yml': 'services: {}\n',
       'My Laminar/other.yml':
-        'name: from-yaml\nservices:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
+        'name: from-yaml\nservices:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n ' +
+        '' +
+        '     AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
       'My Laminar/.env': `AEAD_SECRET_KEY=${k1}\n`,
       'My Laminar/sub/folder/.keep': '',
     });
@@ -396,7 +404,9 @@ describe('local development', () => {
     const dir = folder({
       'docker-compose-local-dev.yml': LOCAL_DEV_COMPOSE,
       '.env': laminarDotenv(server),
-      'frontend/.env.local': `BACKEND_URL=http://localhost:8000\nDATABASE_URL="postgres://postgres:postgres_passwordabc@localhost:5433/postgres"\n# must be 32 bytes\nAEAD_SECRET_KEY=${web}\n`,
+      'frontend/.env.local':
+        `BACKEND_URL=http://localhost:8000\nDATABASE_URL="postgres://postgres:postgres_passwordabc@localhost:5433/postgres"\n# ` +
+        `must be 32 bytes\nAEAD_SECRET_KEY=${web}\n`,
     });
     const { report } = await check(io(dir.dir), {
       composeFiles: ['docker-compose-local-dev.yml'],
@@ -442,7 +452,10 @@ describe('Helm values', () => {
     const [k1, k2, k0] = [newKeyHex(), newKeyHex(), newKeyHex()];
     const dir = folder({
       'base.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k0}"\n`,
-      'prod.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\n    SLACK_ENCRYPTION_KEY: "${k1}"\nappServer:\n  extraEnv:\n    - name: AEAD_SECRET_KEY\n      value: "${k2}"\n`,
+      'prod.yaml':
+        `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\n    SLACK_ENCRYPTION_KEY: ` +
+        `"${k1}"\nappServer:\n  extraEnv:\n    - name: AEAD_SECRET_KEY\n      value: ` +
+        `"${k2}"\n`,
     });
     const { report } = await check(io(dir.dir), { helmValues: ['base.yaml', 'prod.yaml'] });
     expect(row(report, 'laminar-frontend')).toMatchObject({
@@ -456,7 +469,9 @@ describe('Helm values', () => {
   it('one component on the public default beside a key of its own: the fix is to agree with the others, not a third key', async () => {
     const k1 = newKeyHex();
     const dir = folder({
-      'values.yaml': `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\nappServer:\n  extraEnv:\n    - name: AEAD_SECRET_KEY\n      value: "${LAMINAR_DEFAULT_KEY_HEX}"\n`,
+      'values.yaml':
+        `secrets:\n  data:\n    AEAD_SECRET_KEY: "${k1}"\nappServer:\n  extraEnv:\n ` +
+        `   - name: AEAD_SECRET_KEY\n      value: "${LAMINAR_DEFAULT_KEY_HEX}"\n`,
     });
     const { report } = await check(io(dir.dir), { helmValues: ['values.yaml'] });
     const publicDefault = report.findings.find((f) => f.kind === 'public_default')!;
@@ -549,7 +564,11 @@ describe('rendered manifests', () => {
   it('a Secret filled from AWS by a SecretProviderClass is external; a Secret not given is said so', async () => {
     const dir = folder({
       'rendered.yaml': [
-        `---\napiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: lmnr-secrets-aws\nspec:\n  provider: aws\n  secretObjects:\n    - secretName: laminar-app-secrets-aws\n      type: Opaque\n      data:\n        - objectName: "AEAD_SECRET_KEY"\n          key: "AEAD_SECRET_KEY"\n`,
+        `---\napiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: ` +
+          `lmnr-secrets-aws\nspec:\n  provider: aws\n  secretObjects:\n    - secretName: ` +
+          `laminar-app-secrets-aws\n      type: Opaque\n      data:\n        - objectName: "AEAD_SECRET_KEY"\n  ` +
+          `` +
+          `        key: "AEAD_SECRET_KEY"\n`,
         laminarSecret('laminar-app-secrets', { POSTGRES_PASSWORD: 'lmnr123' }),
         laminarDeployment(
           'laminar-frontend',

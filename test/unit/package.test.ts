@@ -33,7 +33,8 @@ describe('package', () => {
     for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json'])
       expect(files).toContain(needed);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
-    // A shebang every /bin/sh runs (BusyBox's env has no -S), handing Node `--` so Node 20 leaves --env-file to us; no V8 flags (test/integration/start.test.ts runs it).
+    // A shebang every /bin/sh runs (BusyBox's env has no -S), handing Node `--` so Node 20 leaves
+    // --env-file to us; no V8 flags (test/integration/start.test.ts runs it).
     expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8').startsWith('#!/bin/sh\n":" //# ; exec node -- "$0" "$@"\n')).toBe(
       true,
     );

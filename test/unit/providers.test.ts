@@ -222,7 +222,9 @@ const ROWS: Array<[string, string, ProviderAnswer, string]> = [
       error: {
         code: '429',
         message:
-          'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded call rate limit of your current pricing tier. Please upgrade your subscription: https://aka.ms/429TrialUpgrade',
+          'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have ' +
+          'exceeded call rate limit of your current pricing tier. Please upgrade your subscription: ' +
+          'https://aka.ms/429TrialUpgrade',
       },
     }),
     'quota_exceeded',
@@ -306,7 +308,10 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
         error: {
           code: '429',
           message:
-            'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default rate limit.',
+            'Requests to the ChatCompletions_Create Operation under Azure OpenAI API version 2024-10-21 have ' +
+            'exceeded token rate limit of your current OpenAI S0 pricing tier. Please retry after 6 seconds. ' +
+            'Please go here: https://aka.ms/oai/quotaincrease if you would like to further increase the default ' +
+            'rate limit.',
         },
       },
       { 'retry-after': '6' },
@@ -319,7 +324,12 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
       oa(
         'requests',
         'rate_limit_exceeded',
-        'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn more. You can increase your rate limit by adding a payment method to your account at https://platform.openai.com/account/billing.',
+        'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, ' +
+          '' +
+          'Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn ' +
+          '' +
+          'more. You can increase your rate limit by adding a payment method to your account at ' +
+          'https://platform.openai.com/account/billing.',
       ),
       { 'retry-after': '20' },
     ),
@@ -331,7 +341,9 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
       oa(
         'tokens',
         'rate_limit_exceeded',
-        'Rate limit reached for model `llama-3.1-8b-instant` in organization `org_01` service tier `on_demand` on tokens per day (TPD): Limit 500000, Used 499990, Requested 40. Please try again in 1m2.4s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing',
+        'Rate limit reached for model `llama-3.1-8b-instant` in organization `org_01` service tier ' +
+          '`on_demand` on tokens per day (TPD): Limit 500000, Used 499990, Requested 40. Please try again in ' +
+          '1m2.4s. Need more tokens? Upgrade to Dev Tier today at https://console.groq.com/settings/billing',
       ),
       { 'retry-after': '62' },
     ),
@@ -342,7 +354,11 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
       429,
       anth(
         'rate_limit_error',
-        'This request would exceed the rate limit for your organization (1a2b) of 50,000 input tokens per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.',
+        'This request would exceed the rate limit for your organization (1a2b) of 50,000 input tokens per ' +
+          'minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response ' +
+          'headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try ' +
+          'again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your ' +
+          'options for a rate limit increase.',
       ),
       { 'retry-after': '14' },
     ),
@@ -353,7 +369,11 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
       429,
       gem(
         429,
-        'You exceeded your current quota, please check your plan and billing details. For more information on this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: gemini-2.5-flash-lite',
+        'You exceeded your current quota, please check your plan and billing details. For more information on ' +
+          '' +
+          'this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for ' +
+          'metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: ' +
+          'gemini-2.5-flash-lite',
         'RESOURCE_EXHAUSTED',
         [
           {
