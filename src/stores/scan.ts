@@ -158,9 +158,10 @@ export async function readProviderKeys(db: Db, projectIds: string[] | null, batc
 }
 
 /**
- * Laminar's migrations enable row-level security on some tables (provider_api_keys, projects,
- * workspaces). Their owner bypasses it; any other role without BYPASSRLS silently sees no rows,
- * so a doctor run would report a healthy, empty database. Refuse that instead.
+ * Laminar's migrations enable row-level security on none of the tables read here (only on
+ * agent_chats, api_keys, evaluation_results, evaluations, traces and users), but an operator may
+ * enable it. Then any role that neither owns the table nor has BYPASSRLS silently sees no rows,
+ * and a doctor run would report a healthy, empty database: refuse that instead.
  */
 export async function assertRowsVisible(db: Db, tables: readonly string[]): Promise<void> {
   const result = await sql<{ table: string; role: string }>`
