@@ -117,20 +117,12 @@ async function replaceInOneTransaction(
         'run set again to see the new plan',
       );
     const removed = current.filter((row) => row.id !== plan.keepId);
-    await refuseCascadingDelete(
+    await backUpBeforeDelete(
       trx,
       providerStore,
       removed.map((r) => r.id),
-    );
-    const whole = await readWholeRows(
-      trx,
-      providerStore,
-      removed.map((r) => r.id),
-    );
-    options.backup?.append(
-      removed.map(
-        (row) => ({ type: 'delete', store: 'provider_api_keys', id: row.id, row: whole.get(row.id)!, batch: 1 }) satisfies BackupRecord,
-      ),
+      options.backup,
+      1,
     );
     let newId: string | null = null;
     let plaintext: Uint8Array | null = null;
@@ -344,20 +336,12 @@ async function deleteRows(
   backup: BackupSink | null,
   number: number,
 ): Promise<Set<string>> {
-  await refuseCascadingDelete(
+  await backUpBeforeDelete(
     trx,
     store,
     batch.map((t) => t.id),
-  );
-  const whole = await readWholeRows(
-    trx,
-    store,
-    batch.map((t) => t.id),
-  );
-  backup?.append(
-    batch
-      .filter((t) => whole.has(t.id))
-      .map((t) => ({ type: 'delete', store: store.name, id: t.id, row: whole.get(t.id)!, batch: number }) satisfies BackupRecord),
+    backup,
+    number,
   );
   const deleted = await deleteSealedRows(
     trx,
@@ -368,6 +352,27 @@ async function deleteRows(
   if (readBack.length > 0)
     throw new IntegrityError(`read-back after deleting from ${store.name} failed; rolled back, nothing in this batch was changed`);
   return deleted;
+}
+
+/**
+ * What every delete does first, in the deleting transaction: refuse one that would cascade to
+ * (or be blocked by) rows no backup holds, then back up each whole row, every column, so restore
+ * can insert it again as it was.
+ */
+async function backUpBeforeDelete(
+  trx: LaminarDb,
+  store: StoreDefinition,
+  ids: string[],
+  backup: BackupSink | null,
+  batch: number,
+): Promise<void> {
+  await refuseCascadingDelete(trx, store, ids);
+  const whole = await readWholeRows(trx, store, ids);
+  backup?.append(
+    ids
+      .filter((id) => whole.has(id))
+      .map((id) => ({ type: 'delete', store: store.name, id, row: whole.get(id)!, batch }) satisfies BackupRecord),
+  );
 }
 
 /** A delete that would cascade to (or be blocked by) rows no backup holds is never made. */

@@ -315,17 +315,50 @@ export class TupleBuffer {
   }
 }
 
+/** Appends bytes to one reusable buffer that grows by doubling (COPY payloads, backup lines). */
+export class ByteBuilder {
+  protected buffer: Buffer;
+  length = 0;
+
+  constructor(initialBytes: number) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  protected reserve(bytes: number): void {
+    if (this.length + bytes <= this.buffer.length) return;
+    let size = this.buffer.length * 2;
+    while (size < this.length + bytes) size *= 2;
+    const grown = Buffer.allocUnsafe(size);
+    this.buffer.copy(grown, 0, 0, this.length);
+    this.buffer = grown;
+  }
+
+  /** `source[start, end)`, copied (Buffer.copy: no view allocated). */
+  bytes(source: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += source.copy(this.buffer, this.length, start, end);
+  }
+
+  text(text: string): void {
+    this.reserve(Buffer.byteLength(text));
+    this.length += this.buffer.write(text, this.length);
+  }
+
+  /** What was appended (a view of the reusable buffer: use it before the next append). */
+  view(): Buffer {
+    return this.buffer.subarray(0, this.length);
+  }
+}
+
 /**
  * Builds a binary COPY payload in one reusable buffer: text fields are written as the raw
  * bytes they are (no escaping exists in binary COPY), copied straight from other buffers.
  */
-export class BinaryCopyWriter {
-  private buffer: Buffer;
-  private length = 0;
+export class BinaryCopyWriter extends ByteBuilder {
   rows = 0;
 
   constructor(initialBytes = 1 << 16) {
-    this.buffer = Buffer.allocUnsafe(initialBytes);
+    super(initialBytes);
     this.reset();
   }
 
@@ -338,15 +371,6 @@ export class BinaryCopyWriter {
     this.buffer.writeInt32BE(0, SIGNATURE.length);
     this.buffer.writeInt32BE(0, SIGNATURE.length + 4);
     this.length = HEADER_BYTES;
-  }
-
-  private reserve(bytes: number): void {
-    if (this.length + bytes <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < this.length + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
   }
 
   beginRow(fieldCount: number): void {
@@ -368,8 +392,7 @@ export class BinaryCopyWriter {
    * block: consecutive fields of a tuple read by COPY go straight into a payload.
    */
   fields(source: Buffer, start: number, end: number): void {
-    this.reserve(end - start);
-    this.length += source.copy(this.buffer, this.length, start, end);
+    this.bytes(source, start, end);
   }
 
   /** A text field from a JS string (rare paths: retries), written as UTF-8. */

@@ -10,7 +10,7 @@
  * so a row that matches opens under the new key to its original plaintext.
  */
 import { sql } from 'kysely';
-import { BinaryCopyWriter, copyIn, type CopyTuple } from '../db/copy.js';
+import { BinaryCopyWriter, ByteBuilder, copyIn, type CopyTuple } from '../db/copy.js';
 import type { LaminarDb } from '../db/connect.js';
 import type { ResealedHex } from '../crypto/opener.js';
 import type { BackupSink } from '../core/backup.js';
@@ -25,35 +25,6 @@ const BACKUP_FLUSH_BYTES = 1 << 20;
 // A payload row is about 850 bytes for a 160-character key; start big enough for most batches.
 const PAYLOAD_BYTES_PER_ROW = 1024;
 
-/** Appends bytes to one reusable buffer (backup lines). */
-class ByteBuilder {
-  private buffer = Buffer.allocUnsafe(BACKUP_FLUSH_BYTES + (1 << 16));
-  length = 0;
-
-  private reserve(bytes: number): void {
-    if (this.length + bytes <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
-    while (size < this.length + bytes) size *= 2;
-    const grown = Buffer.allocUnsafe(size);
-    this.buffer.copy(grown, 0, 0, this.length);
-    this.buffer = grown;
-  }
-
-  bytes(source: Buffer, start: number, end: number): void {
-    this.reserve(end - start);
-    this.length += source.copy(this.buffer, this.length, start, end);
-  }
-
-  text(text: string): void {
-    this.reserve(Buffer.byteLength(text));
-    this.length += this.buffer.write(text, this.length);
-  }
-
-  view(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-}
-
 /**
  * One batch of re-sealed values: the COPY payload (id, old ciphertext, old nonce, new
  * ciphertext, new nonce, as text) and, when backing up, the backup's update records. Both are
@@ -62,7 +33,7 @@ class ByteBuilder {
  */
 export class ResealBatch {
   private readonly payload: BinaryCopyWriter;
-  private readonly backup = new ByteBuilder();
+  private readonly backup = new ByteBuilder(BACKUP_FLUSH_BYTES + (1 << 16));
   private readonly withBackup: boolean;
   private readonly recordPrefix: string;
   private recordSuffix = '';
