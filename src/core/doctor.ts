@@ -315,7 +315,9 @@ interface DuplicateGroup {
 }
 
 /**
- * Several rows for one (project, name): the playground picks one of them arbitrarily. Exact,
+ * Several rows for one (project, name): the playground picks one of them arbitrarily. Newest
+ * first (created_at, there since Laminar's first migration): the hint suggests keeping the newest
+ * row that opens, usually the one the user re-added last because the older one broke. Exact,
  * in the transaction's snapshot: for the candidate projects the scan flagged, or for the whole
  * table when there were too many to list.
  */
@@ -325,7 +327,7 @@ export async function findDuplicateGroups(trx: LaminarDb, candidates: DuplicateC
     ? sql`true`
     : sql`(project_id = any(${[...candidates.projects]}::uuid[]) or (${candidates.nullProject}::boolean and project_id is null))`;
   const groups = await sql<DuplicateGroup>`
-    select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+    select project_id::text as project_id, name, array_agg(id::text order by created_at desc, id) as ids
     from provider_api_keys where ${where} group by project_id, name having count(*) > 1
     order by project_id, name`.execute(trx);
   return groups.rows;
@@ -359,7 +361,7 @@ async function describeDuplicates(
         `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
         `${openingIds.length} of them open under the current key. ` +
         (openingIds.length > 0
-          ? `Keep one that opens and remove the others: \`lmnr-keys set --project ${group.project_id} ` +
+          ? `Keep the newest that opens and remove the others: \`lmnr-keys set --project ${group.project_id} ` +
             `--name ${group.name} --keep ${openingIds[0]}\`.`
           : `None opens: seal a fresh value in their place with \`lmnr-keys set --project ${group.project_id} --name ${group.name}\`.`),
     };

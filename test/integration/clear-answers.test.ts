@@ -118,6 +118,20 @@ describe('duplicates', () => {
     const restored = await runCli(['restore', 'keep.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(restored.stdout)).toMatchObject({ ok: true, restored: 1 });
   });
+
+  it('the --keep hint names the newest row that opens, and lists the rows newest first', async () => {
+    const older = await addProviderKey(t, project, 'GEMINI_API_KEY', 'gm-older-0123456', AEAD);
+    const newer = await addProviderKey(t, project, 'GEMINI_API_KEY', 'gm-newer-0123456', AEAD);
+    const newest = await addProviderKey(t, project, 'GEMINI_API_KEY', 'gm-broken-012345', newKeyHex());
+    await t.query(
+      `update provider_api_keys set created_at = case id when $1 then now() - interval '2 days' when $2 then now() - interval '1 day' else now() end
+       where project_id = $3`,
+      [older, newer, project],
+    );
+    const warning = JSON.parse((await runCli(['doctor', '--json'], { env: env(), cwd: dir })).stdout).warnings[0];
+    expect(warning).toMatchObject({ ids: [newest, newer, older], openingIds: [newer, older] });
+    expect(warning.detail).toMatch(new RegExp(`Keep the newest that opens .*--keep ${newer}`));
+  });
 });
 
 describe('nothing accepted silently', () => {
