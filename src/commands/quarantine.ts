@@ -42,9 +42,9 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
 }
 
 /**
- * Before anything is taken out: every --id must name a value that no key opens, and taking
- * out more than half of a store needs --expect with the exact count (nearly everything
- * failing usually means the key is wrong, not the values).
+ * Before anything is taken out: every --id must name a value that no key opens; taking out
+ * more than half of a store needs --expect with the exact count (nearly everything failing
+ * usually means the key is wrong, not the values); and an --expect given must match the count.
  */
 function refuseSurprises(
   plan: QuarantinePlan,
@@ -61,18 +61,25 @@ function refuseSurprises(
       'quarantine only takes out values no available key opens; doctor lists them',
     );
   }
-  if (ids.length > 0) return;
+  const count = plan.targets.length;
+  // --expect, when given, is a promise about the count: a different count means the database is
+  // not what the operator looked at, whether or not the count would have needed it.
+  if (expect !== undefined && expect !== count) {
+    const message = `--expect ${expect} was given, but this run would take out ${count} value${count === 1 ? '' : 's'}`;
+    const hint = 'look at the plan again (--dry-run), then pass the count it shows';
+    if (dryRun) return warn(`warning: ${message}; ${hint}`);
+    throw new UsageError(`refusing: ${message}`, hint);
+  }
+  if (ids.length > 0 || expect === count) return;
   for (const store of plan.stores) {
     // A store of one or two values says nothing about the key; from three on, most of it failing does.
     if (store.total < 3 || store.taken * 2 <= store.total) continue;
-    if (expect === plan.targets.length) continue;
     const message =
-      `taking out ${store.taken} of ${store.total} ${store.store} values needs ` +
-      `--expect ${plan.targets.length}: when nearly everything fails, the key ` +
+      `this run would take out ${count} value${count === 1 ? '' : 's'}, among them ${store.taken} of the ` +
+      `${store.total} in ${store.store}, which needs --expect ${count}: when nearly everything fails, the key ` +
       `is usually wrong, not the values`;
     const hint =
-      `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if ` +
-      `you are sure, run again with --expect ${plan.targets.length}`;
+      `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if ` + `you are sure, run again with --expect ${count}`;
     // A dry run shows the plan and says what the real run will need; the real run refuses.
     if (dryRun) return warn(`warning: ${message}; ${hint}`);
     throw new UsageError(`refusing: ${message}`, hint);

@@ -137,6 +137,23 @@ describe('quarantine', () => {
     return { ids, slackLost, dataPlane };
   }
 
+  it('an --expect that is not the count refuses even where no --expect is needed, and writes nothing', async () => {
+    await seed();
+    const before = await snapshotProviderKeys(t);
+    const wrong = await runCli(['quarantine', '--yes', '--no-backup', '--candidate', 'env:OLD_KEY', '--expect', '3'], {
+      env: env(),
+      cwd: dir,
+    });
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/refusing: --expect 3 was given, but this run would take out 4 values/);
+    expect(await snapshotProviderKeys(t)).toEqual(before);
+    const right = await runCli(['quarantine', '--yes', '--no-backup', '--candidate', 'env:OLD_KEY', '--expect', '4'], {
+      env: env(),
+      cwd: dir,
+    });
+    expect(right.code).toBe(0);
+  });
+
   it('lists, refuses without --yes, then takes out only what no key opens; restore puts it back', async () => {
     const { ids, slackLost, dataPlane } = await seed();
     const before = await snapshotProviderKeys(t);
