@@ -30,12 +30,15 @@ export function describeTarget(target: Pick<DatabaseTarget, 'host' | 'port' | 'd
 /**
  * A password with a raw '/', '?' or '#' before an '@' makes the URL mean something else: the
  * parser takes part of the password as host, path or fragment, and any message naming "the
- * host" would print it. Detected before parsing; nothing of the URL is echoed but its scheme.
+ * host" would print it. Two raw '@' are as bad: libpq (psql) splits at the first, WHATWG URL
+ * parsers (node-postgres, Laminar's own clients) at the last, so tools disagree on the password.
+ * Detected before parsing; nothing of the URL is echoed but its scheme.
  */
 function hasAmbiguousUserinfo(text: string): boolean {
   const rest = text.replace(/^[a-z][a-z0-9+.-]*:\/\//i, '');
   const authorityEnd = rest.search(/[/?#]/);
-  return authorityEnd >= 0 && rest.indexOf('@', authorityEnd) >= 0;
+  const authority = authorityEnd >= 0 ? rest.slice(0, authorityEnd) : rest;
+  return (authorityEnd >= 0 && rest.indexOf('@', authorityEnd) >= 0) || authority.indexOf('@') !== authority.lastIndexOf('@');
 }
 
 function parsePostgresUrl(text: string, source: string): DatabaseTarget {

@@ -286,6 +286,8 @@ describe('a database password with raw URL characters', () => {
     ['@ and /', 'my@secretpart/otherpart'],
     ['#', 'abc#def@x'],
     ['? and @', 'pq7?Zr9@Xs4'],
+    // psql splits at the first raw @, node-postgres at the last: they would disagree on the password.
+    ['two @', 'WrOng@passpart'],
   ])('%s: exit 3, "percent-encode", and no part of the URL but its scheme is printed', async (_what, password) => {
     const url = new URL(t.url);
     const raw = `postgres://lmnr:${password}@${url.host}/${t.name}`;
