@@ -23,6 +23,12 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
     ),
   );
   const document = doctorDocument(report);
-  emit(ctx.output, document, (doc) => renderDoctor(doc, ctx.output.color, { all: Boolean(flags.all) }));
+  emit(ctx.output, document, (doc) =>
+    renderDoctor(doc, ctx.output.color, {
+      all: Boolean(flags.all),
+      configFlags: ctx.configFlags(),
+      databaseUrlFlag: ctx.global.databaseUrl !== undefined,
+    }),
+  );
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

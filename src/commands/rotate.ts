@@ -89,7 +89,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       to: to!.label,
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
-      runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder(), slackUnderFrom),
+      runbook: buildRunbook(flags, ctx.configFlags(), to!, stores, current, ctx.keyFolder(), slackUnderFrom),
       rerun:
         typeof flags.backup === 'string'
           ? 'run the same command again with another --backup path (that one now exists)'

@@ -133,13 +133,31 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
   return { env: merged, filesRead, origins, readDifferently, overridden };
 }
 
-/** Where backups go by default; `explicit` when the operator chose it (LMNR_KEYS_BACKUP_DIR). */
-export function resolveBackupDirectory(processEnv: Environment): { path: string; explicit: boolean } {
-  const chosen = processEnv.LMNR_KEYS_BACKUP_DIR;
-  if (chosen !== undefined && chosen.trim() !== '') return { path: path.resolve(chosen), explicit: true };
+/** lmnr-keys's own state folder: $XDG_STATE_HOME/lmnr-keys, else ~/.local/state/lmnr-keys. */
+function stateDirectory(processEnv: Environment): string {
   const state =
     processEnv.XDG_STATE_HOME && path.isAbsolute(processEnv.XDG_STATE_HOME)
       ? processEnv.XDG_STATE_HOME
       : path.join(processEnv.HOME || os.homedir(), '.local', 'state');
-  return { path: path.join(state, 'lmnr-keys', 'backups'), explicit: false };
+  return path.join(state, 'lmnr-keys');
+}
+
+/** A folder the operator chose through `variable`, else `name` in the state folder; `explicit` when chosen. */
+function chosenOrState(processEnv: Environment, variable: string, name: string): { path: string; explicit: boolean } {
+  const chosen = processEnv[variable];
+  if (chosen !== undefined && chosen.trim() !== '') return { path: path.resolve(chosen), explicit: true };
+  return { path: path.join(stateDirectory(processEnv), name), explicit: false };
+}
+
+/** Where backups go by default; `explicit` when the operator chose it (LMNR_KEYS_BACKUP_DIR). */
+export function resolveBackupDirectory(processEnv: Environment): { path: string; explicit: boolean } {
+  return chosenOrState(processEnv, 'LMNR_KEYS_BACKUP_DIR', 'backups');
+}
+
+/**
+ * Where the rotate runbook saves old keys (LMNR_KEYS_KEY_DIR, else the state folder's keys/).
+ * Not derived from the backup folder: LMNR_KEYS_BACKUP_DIR=/var/backups must not put keys in /var/keys.
+ */
+export function resolveKeyDirectory(processEnv: Environment): string {
+  return chosenOrState(processEnv, 'LMNR_KEYS_KEY_DIR', 'keys').path;
 }

@@ -27,14 +27,40 @@ function asReference(label: string): string | null {
  */
 export interface AdviceContext {
   quarantineAdvisable: boolean;
+  /**
+   * The run's configuration flags (`--env-file FILE`), repeated in every command printed, so a
+   * command copied from doctor's output reads the same configuration doctor did.
+   */
+  configFlags?: readonly string[];
+}
+
+/** `lmnr-keys VERB` with the run's configuration flags: how every printed command starts. */
+export function invocation(verb: string, context: Pick<AdviceContext, 'configFlags'> = {}): string {
+  return ['lmnr-keys', verb, ...(context.configFlags ?? [])].join(' ');
+}
+
+/** The duplicate-name warning's sentence, with the command that keeps one row when one opens. */
+export function describeDuplicate(
+  group: { projectId: string; name: string; ids: readonly string[]; openingIds: readonly string[] },
+  context: Pick<AdviceContext, 'configFlags'> = {},
+): string {
+  const set = `${invocation('set', context)} --project ${group.projectId} --name ${group.name}`;
+  return (
+    `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
+    `${group.openingIds.length} of them ${group.openingIds.length === 1 ? 'opens' : 'open'} under the current key. ` +
+    (group.openingIds.length > 0
+      ? `Keep the newest that opens and remove the others: \`${set} --keep ${group.openingIds[0]}\`.`
+      : `None opens: seal a fresh value in their place with \`${set}\`.`)
+  );
 }
 
 function reenterStep(finding: Finding, context: AdviceContext): string {
-  const orQuarantine = (what: string) => (context.quarantineAdvisable ? `, or take ${what} out with \`lmnr-keys quarantine\`` : '');
+  const orQuarantine = (what: string) =>
+    context.quarantineAdvisable ? `, or take ${what} out with \`${invocation('quarantine', context)}\`` : '';
   if (finding.store === 'provider_api_keys') {
     const project = finding.projectId ?? 'PROJECT_ID';
     return (
-      `re-enter the key: \`lmnr-keys set --project ${project} --name ${finding.name}\` ` +
+      `re-enter the key: \`${invocation('set', context)} --project ${project} --name ${finding.name}\` ` +
       `(or delete and re-add it in the project settings)${orQuarantine('it')}`
     );
   }
@@ -46,11 +72,13 @@ function reenterStep(finding: Finding, context: AdviceContext): string {
 export function adviseOnFinding(finding: Finding, context: AdviceContext = { quarantineAdvisable: true }): Advice {
   const variable = findStore(finding.store)?.secretVariable ?? 'AEAD_SECRET_KEY';
   const storeFlag = finding.store === 'slack_integrations' ? ' --store slack_integrations' : '';
+  const rotate = invocation('rotate', context);
+  const checkDeployment = invocation('check-deployment', context);
   const rotateFrom = (label: string) => {
     const ref = asReference(label);
     return ref
-      ? `lmnr-keys rotate${storeFlag} --from ${ref} --to env:${variable}`
-      : `lmnr-keys rotate${storeFlag} --from <the key you gave as ${label}> --to env:${variable}`;
+      ? `${rotate}${storeFlag} --from ${ref} --to env:${variable}`
+      : `${rotate}${storeFlag} --from <the key you gave as ${label}> --to env:${variable}`;
   };
   switch (finding.status) {
     case 'wrong_secret':
@@ -59,7 +87,7 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
           cause:
             `sealed with Laminar's public default key, not the current ${variable} (the ` +
             `key was changed after this value was saved, or a Laminar service still ` +
-            `runs with the old key: \`lmnr-keys check-deployment\`)`,
+            `runs with the old key: \`${checkDeployment}\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(LAMINAR_DEFAULT_LABEL),
         };
@@ -68,7 +96,7 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
         return {
           cause:
             `sealed with ${finding.decryptsWith}, not the current ${variable} (if a ` +
-            `Laminar service runs with that key: \`lmnr-keys check-deployment\`)`,
+            `Laminar service runs with that key: \`${checkDeployment}\`)`,
           nextStep: `re-seal it under the current key`,
           command: rotateFrom(finding.decryptsWith),
         };
@@ -79,8 +107,8 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
           `not kept, or the one a Laminar service runs with but lmnr-keys was not ` +
           `given), or altered`,
         nextStep:
-          `check which key each Laminar service holds (\`lmnr-keys check-deployment\`); if you still have the old key, name it: ` +
-          `\`lmnr-keys doctor --candidate file:OLD.key\`; otherwise ${reenterStep(finding, context)}`,
+          `check which key each Laminar service holds (\`${checkDeployment}\`); if you still have the old key, name it: ` +
+          `\`${invocation('doctor', context)} --candidate file:OLD.key\`; otherwise ${reenterStep(finding, context)}`,
         command: null,
       };
     case 'secret_missing':
@@ -91,13 +119,13 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
           nextStep:
             finding.decryptsWith === 'AEAD_SECRET_KEY'
               ? `give Laminar's services (frontend and app-server; Laminar's compose files ` +
-                `pass none: \`lmnr-keys check-deployment\` shows who holds what) and lmnr-keys ` +
+                `pass none: \`${checkDeployment}\` shows who holds what) and lmnr-keys ` +
                 `${variable} with the same value as AEAD_SECRET_KEY, which is what Laminar's ` +
                 `Helm chart does: nothing to re-seal. ` +
-                `Or set a new ${variable}, then re-seal: \`lmnr-keys rotate${storeFlag} ` +
+                `Or set a new ${variable}, then re-seal: \`${rotate}${storeFlag} ` +
                 `--from ${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``
-              : `set ${variable} for Laminar's services and lmnr-keys (\`lmnr-keys check-deployment\` ` +
-                `shows what each holds), then re-seal: \`lmnr-keys rotate${storeFlag} --from ` +
+              : `set ${variable} for Laminar's services and lmnr-keys (\`${checkDeployment}\` ` +
+                `shows what each holds), then re-seal: \`${rotate}${storeFlag} --from ` +
                 `${asReference(finding.decryptsWith) ?? '<that key>'} --to env:${variable}\``,
           command: null,
         };
@@ -106,7 +134,7 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
         cause: `${variable} is not set`,
         nextStep:
           `set ${variable} for lmnr-keys to the value Laminar's services run with ` +
-          `(\`lmnr-keys check-deployment\` shows what each holds), then run doctor ` +
+          `(\`${checkDeployment}\` shows what each holds), then run doctor ` +
           `again`,
         command: null,
       };
@@ -115,7 +143,7 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
         return {
           cause: `the stored hex has stray characters, but the value opens with ${finding.decryptsWith}: ${finding.detail ?? ''}`,
           nextStep:
-            `re-seal it to write clean hex: any \`lmnr-keys rotate${storeFlag} ... --to ` +
+            `re-seal it to write clean hex: any \`${rotate}${storeFlag} ... --to ` +
             `env:${variable}\` rewrites it; nothing is lost meanwhile`,
           command: null,
         };

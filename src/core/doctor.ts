@@ -8,6 +8,7 @@ import type { LaminarDb } from '../db/connect.js';
 import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
 import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
+import { describeDuplicate } from './advice.js';
 import {
   copyStore,
   decodedExactly,
@@ -357,13 +358,7 @@ async function describeDuplicates(
       name: group.name,
       ids: group.ids,
       openingIds,
-      detail:
-        `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
-        `${openingIds.length} of them open under the current key. ` +
-        (openingIds.length > 0
-          ? `Keep the newest that opens and remove the others: \`lmnr-keys set --project ${group.project_id} ` +
-            `--name ${group.name} --keep ${openingIds[0]}\`.`
-          : `None opens: seal a fresh value in their place with \`lmnr-keys set --project ${group.project_id} --name ${group.name}\`.`),
+      detail: describeDuplicate({ projectId: group.project_id, name: group.name, ids: group.ids, openingIds }),
     };
   });
 }

@@ -85,7 +85,7 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
           [o.publicDefault ? "Laminar's public default key" : '', ...o.heldBy].filter(Boolean).join(', ') || '-',
         ]),
     ];
-    lines.push(...table(cells, c, (_, column, text) => text));
+    lines.push(...table(cells, c, (_row, _column, text) => text));
   }
 
   if (report.findings.length > 0) {

@@ -1,6 +1,6 @@
 /** The doctor document and its human rendering. */
 import type { ChalkInstance } from 'chalk';
-import { adviseOnFinding, type AdviceContext } from '../core/advice.js';
+import { adviseOnFinding, describeDuplicate, invocation, type AdviceContext } from '../core/advice.js';
 import type { DoctorReport, Finding } from '../core/doctor.js';
 import { documentOf, type Envelope } from './document.js';
 import { groupByWorkspaceAndProject, plural } from './format.js';
@@ -25,9 +25,18 @@ const SECRET_WORD_WIDTH = Math.max(...Object.values(SECRET_WORDS).map((word) => 
 export const FULL_LIST_LIMIT = 100;
 const SHOWN_WHEN_SUMMARISED = 20;
 
-export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { all: boolean }): string {
+export interface DoctorRenderOptions {
+  all: boolean;
+  /** The run's `--env-file` flags, repeated in every command printed. */
+  configFlags?: readonly string[];
+  /** The run named its database with --database-url, which is never printed (it holds the password). */
+  databaseUrlFlag?: boolean;
+}
+
+export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: DoctorRenderOptions): string {
   const lines: string[] = [];
   const { verdict } = doc;
+  const adviceContext: AdviceContext = { quarantineAdvisable: verdict.quarantineAdvisable, configFlags: options.configFlags ?? [] };
   if (doc.writer) {
     lines.push(
       c.yellow.bold('An lmnr-keys writer is running on this database right now') +
@@ -46,7 +55,7 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
       c.red.bold(`${suspect.failing} of ${suspect.total} ${suspect.store} values open under no key lmnr-keys knows. `) +
         c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
         c.red(
-          'Compare with `lmnr-keys check-deployment`, or `docker compose exec frontend printenv AEAD_SECRET_KEY ' +
+          `Compare with \`${invocation('check-deployment', adviceContext)}\`, or \`docker compose exec frontend printenv AEAD_SECRET_KEY ` +
             '' +
             '| lmnr-keys fingerprint`. Do not quarantine before you know.',
         ),
@@ -73,7 +82,6 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
     lines.push(`  ${store.store.padEnd(38)} ${plural(store.total, 'value').padEnd(14)} ${String(store.ok).padStart(8)} ok   ${failing}`);
   }
 
-  const adviceContext: AdviceContext = { quarantineAdvisable: verdict.quarantineAdvisable };
   if (doc.findings.length > 0) {
     lines.push('', c.bold('Values Laminar cannot use'));
     const summarise = !options.all && doc.findings.length > FULL_LIST_LIMIT;
@@ -84,7 +92,7 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
     appendFindings(lines, summarise ? doc.findings.slice(0, SHOWN_WHEN_SUMMARISED) : doc.findings, c, adviceContext);
     if (summarise)
       lines.push(
-        `  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`lmnr-keys doctor --all\`, or \`--json\`.`,
+        `  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`${invocation('doctor', adviceContext)} --all\`, or \`--json\`.`,
       );
   }
 
@@ -96,7 +104,7 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
       lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
     for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
-      lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
+      lines.push(`  ${c.yellow('!')} project ${project}: ${describeDuplicate(warning, adviceContext)}`);
       const ids = warning.ids.slice(0, 10).map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id));
       lines.push(`    ids: ${ids.join(', ')}${warning.ids.length > ids.length ? `, ... ${warning.ids.length - ids.length} more` : ''}`);
     }
@@ -124,8 +132,10 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: { a
     lines.push('  Re-seal what an available key opens (plans first; add --dry-run to only look):');
     for (const command of commands) lines.push(`    ${c.cyan(command)}`);
   }
+  if (options.databaseUrlFlag && (commands.size > 0 || doc.findings.length > 0 || doc.warnings.length > 0))
+    lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
 
-  lines.push('', verdictLine(doc, c));
+  lines.push('', verdictLine(doc, c, adviceContext));
   return lines.join('\n');
 }
 
@@ -171,7 +181,7 @@ function appendSummary(lines: string[], findings: Finding[], c: ChalkInstance): 
   lines.push(c.dim('  (each cause has the same fix: the commands under "Next steps" cover every value they name)'));
 }
 
-function verdictLine(doc: DoctorDocument, c: ChalkInstance): string {
+function verdictLine(doc: DoctorDocument, c: ChalkInstance, context: AdviceContext): string {
   const { total } = doc.summary;
   if (doc.verdict.ok) {
     const defaultKey = doc.secrets.some((secret) => secret.status === 'public_default');
@@ -179,7 +189,7 @@ function verdictLine(doc: DoctorDocument, c: ChalkInstance): string {
       ? c.yellow(
           `Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's ` +
             `PUBLIC default key: rotate to a key of your own (lmnr-keys gen-secret --out ` +
-            `FILE, then lmnr-keys rotate).`,
+            `FILE, then ${invocation('rotate', context)}).`,
         )
       : c.green(`Verdict: healthy: all ${plural(total, 'stored secret')} open under the current keys.`);
   }

@@ -86,7 +86,8 @@ function reusable(reference: string): string | null {
  */
 export function buildRunbook(
   flags: RunbookFlags,
-  envFiles: string[],
+  /** The run's `--env-file` flags (CommandContext.configFlags), repeated in every command. */
+  configFlags: string[],
   to: SecretKey,
   stores: StoreDefinition[],
   current: Partial<Record<string, SecretKey | null>>,
@@ -96,7 +97,6 @@ export function buildRunbook(
   const variables = [...new Set(stores.map((s) => s.secretVariable))];
   const alreadyInUse = variables.every((variable) => current[variable] != null && current[variable]!.fingerprint === to.fingerprint);
   if (alreadyInUse) return { alreadyInUse, steps: [] };
-  const envFileFlags = envFiles.map((file) => `--env-file ${file}`);
   const saved = variables
     .filter((variable) => current[variable] != null && current[variable]!.fingerprint !== to.fingerprint)
     .map((variable) => ({ variable, file: path.join(keyFolder, `old-${variable}-${current[variable]!.fingerprint}.key`) }));
@@ -108,7 +108,7 @@ export function buildRunbook(
   const toRef = variables.length === 1 ? `env:${variables[0]}` : (reusable(flags.to) ?? '<the new key>');
   const catchUp = [
     'lmnr-keys rotate',
-    ...envFileFlags,
+    ...configFlags,
     ...flags.store.map((s) => `--store ${s}`),
     ...[...new Set(fromRefs)].map((r) => `--from ${r}`),
     `--to ${toRef}`,
@@ -120,7 +120,7 @@ export function buildRunbook(
     slackUnderFrom > 0 && !stores.some((store) => store.name === 'slack_integrations')
       ? [
           'lmnr-keys rotate',
-          ...envFileFlags,
+          ...configFlags,
           '--store slack_integrations',
           ...[...new Set(fromRefs)].map((r) => `--from ${r}`),
           '--to env:SLACK_ENCRYPTION_KEY',
@@ -131,7 +131,7 @@ export function buildRunbook(
   for (const s of saved) {
     steps.push(
       `Keep the old key before you replace it (a 0600 file; never overwrites): ` +
-        `lmnr-keys save-key ${[...envFileFlags, `env:${s.variable}`].join(' ')} ` +
+        `lmnr-keys save-key ${[...configFlags, `env:${s.variable}`].join(' ')} ` +
         `--fingerprint ${current[s.variable]!.fingerprint} --out ${s.file}`,
     );
   }
@@ -149,7 +149,7 @@ export function buildRunbook(
           `them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself ` +
           `otherwise): ${slackCatchUp}`
         : ''),
-    `Check: lmnr-keys check-deployment ${envFileFlags.join(' ')} && lmnr-keys doctor ${envFileFlags.join(' ')}`.replace(/ +/g, ' '),
+    `Check: lmnr-keys check-deployment ${configFlags.join(' ')} && lmnr-keys doctor ${configFlags.join(' ')}`.replace(/ +/g, ' '),
   );
   if (saved.length > 0) steps.push(`Once doctor is healthy, delete the old key file${saved.length > 1 ? 's' : ''} and the backup.`);
   return { alreadyInUse, steps };

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addDeployment, addProject, addProviderKey, addRawProviderKey, addWorkspace, seal } from '../support/seed.js';
-import { findLeaks, runCli } from '../support/cli.js';
+import { runCli } from '../support/cli.js';
 import { openAll, snapshotProviderKeys } from '../support/verify.js';
 
 const AEAD = newKeyHex();

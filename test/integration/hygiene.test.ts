@@ -72,7 +72,6 @@ describe('no secret in any output', () => {
     NEW_KEY: NEW,
     SET_VALUE: PLAINTEXTS[7]!,
   });
-  const base = () => ['--debug', '--base-url', `openai=${imitation.url}/openai`];
 
   it('every command, human and JSON, success and failure, with --debug', async () => {
     const commands: string[][] = [

@@ -121,7 +121,8 @@ describe('the rotate runbook, followed to the letter', () => {
     const keyFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-keys-'));
     fs.writeFileSync(envFile, `DATABASE_URL=${t.url}\nAEAD_SECRET_KEY=${OLD}\n`, { mode: 0o600 });
     fs.writeFileSync(path.join(dir, 'new.key'), `${NEW}\n`, { mode: 0o600 });
-    const home = { HOME: keyFolder };
+    // Backups elsewhere must not move where old keys go (once they went to dirname(backups)/keys).
+    const home = { HOME: keyFolder, LMNR_KEYS_BACKUP_DIR: path.join(keyFolder, 'chosen', 'backups') };
     try {
       const rotated = await runCli(['rotate', '--env-file', envFile, '--from', 'env:AEAD_SECRET_KEY', '--to', 'file:new.key', '--yes'], {
         env: home,
@@ -136,6 +137,7 @@ describe('the rotate runbook, followed to the letter', () => {
       const saveKey = step(/1\. Keep the old key .*?: (lmnr-keys save-key .*)/);
       const catchUp = step(/4\. Re-seal what the platform sealed with the old key meanwhile: (lmnr-keys rotate .*)/);
       expect(saveKey).toContain('--env-file');
+      expect(saveKey[saveKey.indexOf('--out') + 1]).toMatch(new RegExp(`^${keyFolder}/\\.local/state/lmnr-keys/keys/old-AEAD_SECRET_KEY-`));
       expect(catchUp.join(' ')).toMatch(
         new RegExp(`--env-file ${envFile} .*--from file:\\S+old-AEAD_SECRET_KEY-\\w{8}\\.key --to env:AEAD_SECRET_KEY --yes`),
       );
@@ -145,6 +147,14 @@ describe('the rotate runbook, followed to the letter', () => {
       await addProviderKey(t, project, 'GEMINI_API_KEY', 'AIza-saved-meanwhile-012', OLD);
       // Step 2: the new key goes where Laminar reads it. Then step 4, as printed.
       fs.writeFileSync(envFile, `DATABASE_URL=${t.url}\nAEAD_SECRET_KEY=${NEW}\n`, { mode: 0o600 });
+      // doctor, told where the old key is, prints the same fix with the run's --env-file: it runs as printed.
+      const savedKey = saveKey[saveKey.indexOf('--out') + 1]!;
+      const doctor = await runCli(['doctor', '--env-file', envFile, '--candidate', `file:${savedKey}`], { env: home, cwd: dir });
+      expect(doctor.code).toBe(1);
+      const next = /next: +(lmnr-keys rotate .*)/.exec(doctor.stdout);
+      expect(next?.[1]).toBe(`lmnr-keys rotate --env-file ${envFile} --from file:${savedKey} --to env:AEAD_SECRET_KEY`);
+      const doctorsFix = await runCli([...next![1]!.split(' ').slice(1), '--dry-run'], { env: home, cwd: dir });
+      expect(doctorsFix.code).toBe(0);
       const caughtUp = await runCli(catchUp, { env: home, cwd: dir });
       expect(caughtUp.stderr).not.toMatch(/error/);
       expect(caughtUp.code).toBe(0);
