@@ -9,7 +9,7 @@ import { readProcessEnvironment, type Environment } from './config/environment.j
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
-import { errorDocument, type CommandName as DocumentCommand } from './report/document.js';
+import { documentOf, errorDocument, type CommandName as DocumentCommand } from './report/document.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 
 const require = createRequire(import.meta.url);
@@ -39,6 +39,8 @@ interface RunState {
   exitCode: ExitCodeValue;
   commandName: string;
   output: Output | null;
+  /** With --json, what commander would print on stdout (help, the version): it goes into the one document instead. */
+  captured: string | null;
 }
 
 export interface MainIo {
@@ -73,6 +75,8 @@ Examples:
   $ lmnr-keys verify-provider --json`,
     )
     .exitOverride();
+  const writeOut = (text: string) => (state.captured === null ? process.stdout.write(text) : (state.captured += text));
+  program.configureOutput({ writeOut });
 
   const loaders = { ...actions, ...io.actions } as Record<
     CommandName,
@@ -82,6 +86,7 @@ Examples:
     const command = definitions[name]() as unknown as Command<unknown[]>;
     command
       .exitOverride()
+      .configureOutput({ writeOut })
       .showHelpAfterError('(run with --help for usage)')
       .action(async (...actionArgs: unknown[]) => {
         const self = actionArgs[actionArgs.length - 1] as Command<unknown[]>;
@@ -116,7 +121,12 @@ Examples:
 
 /** Runs the CLI and returns the exit code. The bin is the only caller of process.exit. */
 export async function main(argv: string[], io: MainIo = { processEnv: readProcessEnvironment(), cwd: process.cwd() }): Promise<number> {
-  const state: RunState = { exitCode: ExitCode.healthy, commandName: 'lmnr-keys', output: null };
+  const state: RunState = {
+    exitCode: ExitCode.healthy,
+    commandName: 'lmnr-keys',
+    output: null,
+    captured: argv.includes('--json') ? '' : null,
+  };
   const program = buildCli(state, io);
   try {
     await program.parseAsync(argv);
@@ -129,9 +139,13 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
 function reportError(error: unknown, state: RunState, argv: string[]): number {
   const jsonMode = state.output?.jsonMode ?? argv.includes('--json');
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
-  const command = state.commandName as DocumentCommand;
+  const command = (state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName) as DocumentCommand;
   if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return 0;
+    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+      const text = (state.captured ?? '').trim();
+      if (jsonMode) output.json(documentOf(command, true, error.code === 'commander.version' ? { lmnrKeys: text } : { help: text }));
+      return 0;
+    }
     if (error.code === 'commander.help') {
       // No command given: commander printed the help on stderr. A usage error, not a success a script could mistake.
       if (jsonMode) output.json(errorDocument(command, ExitCode.usage, 'no command given', 'run lmnr-keys --help for the commands'));
@@ -154,6 +168,11 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
   output.debug(error instanceof Error ? (error.stack ?? '') : '');
   if (jsonMode) output.json(errorDocument(command, ExitCode.problemsFound, 'internal error', null));
   return ExitCode.problemsFound;
+}
+
+/** The command a run named, for the error document of a run that failed before its action started (a bad flag). */
+function commandNamedIn(argv: string[]): string {
+  return argv.slice(2).find((word): word is CommandName => Object.hasOwn(definitions, word)) ?? 'lmnr-keys';
 }
 
 function describeCause(cause: unknown): string {

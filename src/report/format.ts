@@ -23,7 +23,7 @@ function describe(name: string | null | undefined, id: string | null, unknown: s
   return name ? `"${printable(name)}" (${id})` : `${id} (not found)`;
 }
 
-/** Groups items by workspace, then project, keeping first-seen order. */
+/** Groups items by workspace, then project, each sorted by name; items keep their order within a project. */
 export function groupByWorkspaceAndProject<T extends Locatable>(items: T[]): Array<WorkspaceGroup<T>> {
   const workspaces = new Map<string, { label: string; projects: Map<string, { label: string | null; items: T[] }> }>();
   for (const item of items) {
@@ -44,5 +44,12 @@ export function groupByWorkspaceAndProject<T extends Locatable>(items: T[]): Arr
     }
     project.items.push(item);
   }
-  return [...workspaces.values()].map((workspace) => ({ label: workspace.label, projects: [...workspace.projects.values()] }));
+  // By name (the labels start with it), so a report reads the same from run to run whatever order the rows came in.
+  const byLabel = (a: { label: string | null }, b: { label: string | null }) => {
+    const [x, y] = [a.label ?? '', b.label ?? ''];
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
+  return [...workspaces.values()]
+    .sort(byLabel)
+    .map((workspace) => ({ label: workspace.label, projects: [...workspace.projects.values()].sort(byLabel) }));
 }

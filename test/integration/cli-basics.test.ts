@@ -10,6 +10,12 @@ describe('cli basics', () => {
     const result = await runCli(['--version']);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(version);
+    // With --json, --version and --help are one JSON document too (the text on stdout would not parse).
+    const json = await runCli(['--version', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual({ version: 1, command: 'lmnr-keys', ok: true, lmnrKeys: version });
+    const help = await runCli(['doctor', '--help', '--json']);
+    expect(JSON.parse(help.stdout)).toMatchObject({ command: 'doctor', ok: true, help: expect.stringMatching(/^Usage: lmnr-keys doctor/) });
   });
 
   it('--help lists every command, and each command has examples', async () => {
@@ -46,6 +52,7 @@ describe('cli basics', () => {
     expect((await runCli(['frobnicate'])).code).toBe(2);
     const result = await runCli(['doctor', '--json', '--nope']);
     expect(result.code).toBe(2);
-    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, error: { exitCode: 2 } });
+    // The document names the command the run asked for, though its action never started.
+    expect(JSON.parse(result.stdout)).toMatchObject({ command: 'doctor', ok: false, error: { exitCode: 2 } });
   });
 });

@@ -32,3 +32,22 @@ describe('output', () => {
     expect(err.text()).toContain('debug: debug line');
   });
 });
+
+describe('groupByWorkspaceAndProject', () => {
+  it('orders workspaces and projects by name, whatever order the rows came in', async () => {
+    const { groupByWorkspaceAndProject } = await import('../../src/report/format.js');
+    const item = (workspaceName: string, projectName: string, n: number) => ({
+      workspaceId: `w-${workspaceName}`,
+      workspaceName,
+      projectId: `p-${projectName}`,
+      projectName,
+      n,
+    });
+    const groups = groupByWorkspaceAndProject([item('Zeta', 'b', 1), item('Acme', 'y', 2), item('Zeta', 'a', 3), item('Acme', 'x', 4)]);
+    expect(groups.map((g) => g.label)).toEqual(['"Acme" (w-Acme)', '"Zeta" (w-Zeta)']);
+    expect(groups.map((g) => g.projects.map((p) => p.items.map((i) => i.n)))).toEqual([
+      [[4], [2]],
+      [[3], [1]],
+    ]);
+  });
+});
