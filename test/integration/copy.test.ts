@@ -227,7 +227,7 @@ describe("doctor's duplicate names", () => {
     everything.overflow = true;
     const expected = (
       await sql<{ project_id: string; name: string; ids: string[] }>`
-      select project_id::text as project_id, name, array_agg(id::text order by id) as ids
+      select project_id::text as project_id, name, array_agg(id::text order by created_at desc, id) as ids
       from provider_api_keys group by project_id, name having count(*) > 1 order by project_id, name`.execute(t.db)
     ).rows;
     expect(expected.length).toBeGreaterThanOrEqual(2);
