@@ -182,7 +182,6 @@ Examples:
         new Command('set')
           .description(
             'seal a value under the current key and replace a project\'s rows for a key name ("delete and re-add" ' +
-              '' +
               'without the web UI), or keep one existing row of duplicates',
           )
           .requiredOption('--project <id>', 'project id (uuid)')

@@ -78,8 +78,7 @@ function refuseSurprises(
       `this run would take out ${count} value${count === 1 ? '' : 's'}, among them ${store.taken} of the ` +
       `${store.total} in ${store.store}, which needs --expect ${count}: when nearly everything fails, the key ` +
       `is usually wrong, not the values`;
-    const hint =
-      `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if ` + `you are sure, run again with --expect ${count}`;
+    const hint = `check the key first (lmnr-keys check-deployment, lmnr-keys doctor); if you are sure, run again with --expect ${count}`;
     // A dry run shows the plan and says what the real run will need; the real run refuses.
     if (dryRun) return warn(`warning: ${message}; ${hint}`);
     throw new UsageError(`refusing: ${message}`, hint);

@@ -69,7 +69,6 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
               error: {
                 message:
                   'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, ' +
-                  '' +
                   'Requested 1. Please try again in 20s.',
                 type: 'requests',
                 param: null,
@@ -159,7 +158,6 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
               code: 429,
               message:
                 'Your prepayment credits are depleted. Please go to AI Studio at https://ai.studio/projects to manage ' +
-                '' +
                 'your project and billing.',
               status: 'RESOURCE_EXHAUSTED',
             },

@@ -56,7 +56,6 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
         c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
         c.red(
           `Compare with \`${invocation('check-deployment', adviceContext)}\`, or \`docker compose exec frontend printenv AEAD_SECRET_KEY ` +
-            '' +
             '| lmnr-keys fingerprint`. Do not quarantine before you know.',
         ),
       '',

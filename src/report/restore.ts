@@ -37,13 +37,11 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
     if (doc.operation === 'rotate')
       lines.push(
         '  These values are sealed under the keys they had before the rotation again: Laminar opens them only ' +
-          '' +
           'while it runs with those keys.',
       );
     if (doc.operation === 'set')
       lines.push(
         '  The replaced rows are back beside the value set sealed: the name is duplicated again (doctor shows ' +
-          '' +
           'it; `lmnr-keys set --keep ID` keeps one).',
       );
   }

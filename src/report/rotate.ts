@@ -206,7 +206,6 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
           `under a --from key and stay${doc.slackLeftUnderFrom === 1 ? 's' : ''} under ` +
           `it: slack_integrations is rotated only when named ` +
           "(Laminar's Helm chart copies AEAD_SECRET_KEY into SLACK_ENCRYPTION_KEY when that is unset). The next " +
-          '' +
           'steps say how to re-seal them.',
       ),
     );

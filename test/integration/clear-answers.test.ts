@@ -158,55 +158,52 @@ describe('nothing accepted silently', () => {
     expect(await snapshotProviderKeys(t)).toEqual(before);
   });
 
-  it(
-    'one clear line instead of raw SQL: set without a projects table, verify without provider_api_keys, a ' + '' + 'hand-edited backup',
-    async () => {
-      const partial = await createTestDatabase({ schema: false });
-      try {
-        await partial.query(
-          'create table provider_api_keys (id uuid primary key, project_id uuid not null, name text not null, ' +
-            'nonce_hex text not null, value text not null)',
-        );
-        const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], {
-          env: env({ DATABASE_URL: partial.url, V: 'sk-x-0123456789' }),
-          cwd: dir,
-        });
-        expect(set.code).toBe(3);
-        expect(set.stderr).toMatch(/no projects table/);
-        await partial.query(
-          'drop table provider_api_keys; create table slack_integrations (id uuid primary key, workspace_id ' +
-            'uuid, team_id text, token text, nonce_hex text)',
-        );
-        const verify = await runCli(['verify-provider'], { env: env({ DATABASE_URL: partial.url }), cwd: dir });
-        expect(verify.code).toBe(3);
-        expect(verify.stderr).toMatch(/no provider keys to verify: table provider_api_keys does not exist/);
-      } finally {
-        await partial.drop();
-      }
-      const header = {
-        type: 'header',
-        version: 1,
-        tool: 'lmnr-keys',
-        operation: 'rotate',
-        createdAt: new Date().toISOString(),
-        database: `127.0.0.1:5432/${t.name}`,
-        toFingerprint: null,
-      };
-      const record = {
-        type: 'update',
-        store: 'provider_api_keys',
-        id: 'not-a-uuid',
-        oldNonceHex: 'aa',
-        oldCiphertextHex: 'bb',
-        newNonceHex: 'cc',
-        newCiphertextHex: 'dd',
-      };
-      fs.writeFileSync(path.join(dir, 'edited.jsonl'), `${JSON.stringify(header)}\n${JSON.stringify(record)}\n`);
-      const restore = await runCli(['restore', 'edited.jsonl', '--yes'], { env: env(), cwd: dir });
-      expect(restore.code).toBe(3);
-      expect(restore.stderr).toMatch(/edited.jsonl line 2: the id is not a uuid/);
-    },
-  );
+  it('one clear line instead of raw SQL: set without a projects table, verify without provider_api_keys, a hand-edited backup', async () => {
+    const partial = await createTestDatabase({ schema: false });
+    try {
+      await partial.query(
+        'create table provider_api_keys (id uuid primary key, project_id uuid not null, name text not null, ' +
+          'nonce_hex text not null, value text not null)',
+      );
+      const set = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:V', '--yes'], {
+        env: env({ DATABASE_URL: partial.url, V: 'sk-x-0123456789' }),
+        cwd: dir,
+      });
+      expect(set.code).toBe(3);
+      expect(set.stderr).toMatch(/no projects table/);
+      await partial.query(
+        'drop table provider_api_keys; create table slack_integrations (id uuid primary key, workspace_id ' +
+          'uuid, team_id text, token text, nonce_hex text)',
+      );
+      const verify = await runCli(['verify-provider'], { env: env({ DATABASE_URL: partial.url }), cwd: dir });
+      expect(verify.code).toBe(3);
+      expect(verify.stderr).toMatch(/no provider keys to verify: table provider_api_keys does not exist/);
+    } finally {
+      await partial.drop();
+    }
+    const header = {
+      type: 'header',
+      version: 1,
+      tool: 'lmnr-keys',
+      operation: 'rotate',
+      createdAt: new Date().toISOString(),
+      database: `127.0.0.1:5432/${t.name}`,
+      toFingerprint: null,
+    };
+    const record = {
+      type: 'update',
+      store: 'provider_api_keys',
+      id: 'not-a-uuid',
+      oldNonceHex: 'aa',
+      oldCiphertextHex: 'bb',
+      newNonceHex: 'cc',
+      newCiphertextHex: 'dd',
+    };
+    fs.writeFileSync(path.join(dir, 'edited.jsonl'), `${JSON.stringify(header)}\n${JSON.stringify(record)}\n`);
+    const restore = await runCli(['restore', 'edited.jsonl', '--yes'], { env: env(), cwd: dir });
+    expect(restore.code).toBe(3);
+    expect(restore.stderr).toMatch(/edited.jsonl line 2: the id is not a uuid/);
+  });
 
   it('restore: a truncated last line is reported and ignored; an unknown backup version is refused', async () => {
     const header = {

@@ -36,52 +36,46 @@ afterEach(async () => {
 });
 
 describe('set', () => {
-  it(
-    'replaces every row for the name (duplicates removed) with the new value, backed up, and restore ' + 'brings the old rows back',
-    async () => {
-      const a = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-old-one-0123456', LOST);
-      const b = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-old-two-0123456', AEAD);
-      const other = await addProviderKey(t, project, 'GEMINI_API_KEY', 'AIza-keep-0123456', AEAD);
-      const before = await snapshotProviderKeys(t);
+  it('replaces every row for the name (duplicates removed) with the new value, backed up, and restore brings the old rows back', async () => {
+    const a = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-old-one-0123456', LOST);
+    const b = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-old-two-0123456', AEAD);
+    const other = await addProviderKey(t, project, 'GEMINI_API_KEY', 'AIza-keep-0123456', AEAD);
+    const before = await snapshotProviderKeys(t);
 
-      const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE'], {
+    const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE'], {
+      env: env({ NEW_VALUE: 'sk-new-0123456789' }),
+      cwd: dir,
+    });
+    expect(refused.code).toBe(2);
+    expect(await snapshotProviderKeys(t)).toEqual(before);
+
+    const result = await runCli(
+      ['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE', '--yes', '--json', '--backup', 'set.jsonl'],
+      {
         env: env({ NEW_VALUE: 'sk-new-0123456789' }),
         cwd: dir,
-      });
-      expect(refused.code).toBe(2);
-      expect(await snapshotProviderKeys(t)).toEqual(before);
+      },
+    );
+    expect(result.code).toBe(0);
+    const doc = JSON.parse(result.stdout);
+    expect(doc.replaced.sort()).toEqual([a, b].sort());
+    const opened = await openAll(t, [AEAD]);
+    const rows = await t.query(`select id::text as id from provider_api_keys where name = 'OPENAI_API_KEY'`);
+    expect(rows.rows).toEqual([{ id: doc.newId }]);
+    expect(opened.get(doc.newId)).toEqual({ plaintext: 'sk-new-0123456789', keyIndex: 0 });
+    expect(opened.get(other)).toEqual({ plaintext: 'AIza-keep-0123456', keyIndex: 0 });
 
-      const result = await runCli(
-        ['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE', '--yes', '--json', '--backup', 'set.jsonl'],
-        {
-          env: env({ NEW_VALUE: 'sk-new-0123456789' }),
-          cwd: dir,
-        },
-      );
-      expect(result.code).toBe(0);
-      const doc = JSON.parse(result.stdout);
-      expect(doc.replaced.sort()).toEqual([a, b].sort());
-      const opened = await openAll(t, [AEAD]);
-      const rows = await t.query(`select id::text as id from provider_api_keys where name = 'OPENAI_API_KEY'`);
-      expect(rows.rows).toEqual([{ id: doc.newId }]);
-      expect(opened.get(doc.newId)).toEqual({ plaintext: 'sk-new-0123456789', keyIndex: 0 });
-      expect(opened.get(other)).toEqual({ plaintext: 'AIza-keep-0123456', keyIndex: 0 });
+    const backupText = fs.readFileSync(path.join(dir, 'set.jsonl'), 'utf8');
+    expect(fs.statSync(path.join(dir, 'set.jsonl')).mode & 0o777).toBe(0o600);
+    expect(
+      findLeaks([backupText, result.stdout, result.stderr], [AEAD, LOST, 'sk-new-0123456789', 'sk-old-one-0123456', 'sk-old-two-0123456']),
+    ).toEqual([]);
 
-      const backupText = fs.readFileSync(path.join(dir, 'set.jsonl'), 'utf8');
-      expect(fs.statSync(path.join(dir, 'set.jsonl')).mode & 0o777).toBe(0o600);
-      expect(
-        findLeaks(
-          [backupText, result.stdout, result.stderr],
-          [AEAD, LOST, 'sk-new-0123456789', 'sk-old-one-0123456', 'sk-old-two-0123456'],
-        ),
-      ).toEqual([]);
-
-      const restored = await runCli(['restore', 'set.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
-      expect(JSON.parse(restored.stdout)).toMatchObject({ restored: 2 });
-      const after = await snapshotProviderKeys(t);
-      for (const [id, row] of before) expect(after.get(id)).toEqual(row);
-    },
-  );
+    const restored = await runCli(['restore', 'set.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
+    expect(JSON.parse(restored.stdout)).toMatchObject({ restored: 2 });
+    const after = await snapshotProviderKeys(t);
+    for (const [id, row] of before) expect(after.get(id)).toEqual(row);
+  });
 
   it('reads the value from stdin, and refuses names Laminar does not use unless --force', async () => {
     const ok = await runCli(['set', '--project', project, '--name', 'GEMINI_API_KEY', '--value', '-', '--yes'], {

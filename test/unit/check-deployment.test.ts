@@ -178,12 +178,10 @@ describe('docker compose files', () => {
     expectNoKeyIn([JSON.stringify(shadowed), plainText(shadowed)], [key, other]);
   });
 
-  it(
-    'list-form environment, env_file relative to the project directory, two -f files overriding one ' + 'variable, ${VAR:-default}, $$',
-    async () => {
-      const [k1, k2, slack] = [newKeyHex(), newKeyHex(), newKeyHex()];
-      const dir = folder({
-        'deploy/base.yml': `services:
+  it('list-form environment, env_file relative to the project directory, two -f files overriding one variable, ${VAR:-default}, $$', async () => {
+    const [k1, k2, slack] = [newKeyHex(), newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'deploy/base.yml': `services:
   frontend:
     image: ghcr.io/lmnr-ai/frontend:latest
     environment:
@@ -200,30 +198,29 @@ describe('docker compose files', () => {
     environment:
       PORT: 8000
 `,
-        'deploy/override.yml': `services:
+      'deploy/override.yml': `services:
   frontend:
     environment:
       AEAD_SECRET_KEY: \${FRONTEND_ONLY_KEY:-${k2}}
 `,
-        'deploy/.env': laminarDotenv(k1, `SLACK_ENCRYPTION_KEY=${slack}`),
-        'deploy/config/app.env': `AEAD_SECRET_KEY=${k1}\nSLACK_ENCRYPTION_KEY=${slack}\n`,
-      });
-      // Run from the parent folder: relative paths must resolve against the project directory.
-      const { report } = await check(io(dir.dir), { composeFiles: ['deploy/base.yml', 'deploy/override.yml'] });
-      expect(row(report, 'frontend')).toMatchObject({ fingerprint: fp(k2), status: 'ok' });
-      expect(row(report, 'frontend')?.from).toMatch(/^default in deploy\/override\.yml:4$/);
-      // $$ is a literal $: the service gets the text ${SLACK_ENCRYPTION_KEY}, not the key.
-      expect(row(report, 'frontend', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ status: 'invalid', from: 'literal in deploy/base.yml:6' });
-      expect(row(report, 'worker')).toMatchObject({ fingerprint: fp(k1), status: 'ok', from: 'env_file deploy/config/app.env' });
-      expect(row(report, 'worker', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ fingerprint: fp(slack), status: 'ok' });
-      // Without the database neither key is known to be right: the first service's is the reference.
-      expect(kinds(report)).toEqual(['invalid frontend SLACK_ENCRYPTION_KEY', 'mismatch worker AEAD_SECRET_KEY']);
-      const mismatch = report.findings.find((f) => f.kind === 'mismatch')!;
-      expect(mismatch.detail).toContain(fp(k1));
-      expect(mismatch.detail).toContain(fp(k2));
-      expect(mismatch.detail).toContain('worker');
-    },
-  );
+      'deploy/.env': laminarDotenv(k1, `SLACK_ENCRYPTION_KEY=${slack}`),
+      'deploy/config/app.env': `AEAD_SECRET_KEY=${k1}\nSLACK_ENCRYPTION_KEY=${slack}\n`,
+    });
+    // Run from the parent folder: relative paths must resolve against the project directory.
+    const { report } = await check(io(dir.dir), { composeFiles: ['deploy/base.yml', 'deploy/override.yml'] });
+    expect(row(report, 'frontend')).toMatchObject({ fingerprint: fp(k2), status: 'ok' });
+    expect(row(report, 'frontend')?.from).toMatch(/^default in deploy\/override\.yml:4$/);
+    // $$ is a literal $: the service gets the text ${SLACK_ENCRYPTION_KEY}, not the key.
+    expect(row(report, 'frontend', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ status: 'invalid', from: 'literal in deploy/base.yml:6' });
+    expect(row(report, 'worker')).toMatchObject({ fingerprint: fp(k1), status: 'ok', from: 'env_file deploy/config/app.env' });
+    expect(row(report, 'worker', 'SLACK_ENCRYPTION_KEY')).toMatchObject({ fingerprint: fp(slack), status: 'ok' });
+    // Without the database neither key is known to be right: the first service's is the reference.
+    expect(kinds(report)).toEqual(['invalid frontend SLACK_ENCRYPTION_KEY', 'mismatch worker AEAD_SECRET_KEY']);
+    const mismatch = report.findings.find((f) => f.kind === 'mismatch')!;
+    expect(mismatch.detail).toContain(fp(k1));
+    expect(mismatch.detail).toContain(fp(k2));
+    expect(mismatch.detail).toContain('worker');
+  });
 
   it('environment: wins over env_file:', async () => {
     const [k1, k2] = [newKeyHex(), newKeyHex()];
@@ -293,7 +290,6 @@ describe('docker compose files', () => {
       'My Laminar/docker-compose.yml': 'services: {}\n',
       'My Laminar/other.yml':
         'name: from-yaml\nservices:\n  app-server:\n    image: ghcr.io/lmnr-ai/app-server\n    environment:\n ' +
-        '' +
         '     AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n',
       'My Laminar/.env': `AEAD_SECRET_KEY=${k1}\n`,
       'My Laminar/sub/folder/.keep': '',
@@ -567,7 +563,6 @@ describe('rendered manifests', () => {
         `---\napiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: ` +
           `lmnr-secrets-aws\nspec:\n  provider: aws\n  secretObjects:\n    - secretName: ` +
           `laminar-app-secrets-aws\n      type: Opaque\n      data:\n        - objectName: "AEAD_SECRET_KEY"\n  ` +
-          `` +
           `        key: "AEAD_SECRET_KEY"\n`,
         laminarSecret('laminar-app-secrets', { POSTGRES_PASSWORD: 'lmnr123' }),
         laminarDeployment(

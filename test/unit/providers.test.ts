@@ -325,9 +325,7 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
         'requests',
         'rate_limit_exceeded',
         'Rate limit reached for gpt-4o-mini in organization org-x on requests per min (RPM): Limit 3, Used 3, ' +
-          '' +
           'Requested 1. Please try again in 20s. Visit https://platform.openai.com/account/rate-limits to learn ' +
-          '' +
           'more. You can increase your rate limit by adding a payment method to your account at ' +
           'https://platform.openai.com/account/billing.',
       ),
@@ -370,7 +368,6 @@ const ORDINARY_RATE_LIMITS: Array<[string, ProviderAnswer]> = [
       gem(
         429,
         'You exceeded your current quota, please check your plan and billing details. For more information on ' +
-          '' +
           'this error, head to: https://ai.google.dev/gemini-api/docs/rate-limits.\n* Quota exceeded for ' +
           'metric: generativelanguage.googleapis.com/generate_content_free_tier_requests, limit: 15, model: ' +
           'gemini-2.5-flash-lite',
