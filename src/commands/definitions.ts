@@ -74,7 +74,11 @@ Examples:
       .option('--candidate <ref>', `another key to try on failing values: ${KEY_FORMS} (repeatable)`, collect, [] as string[])
       .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
       .option('--all', 'list every failing value, however many (by default a large list is summarised)')
-      .addOption(new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000))
+      .addOption(
+        new Option('--batch-size <n>', 'rows between progress updates (each table streams in one COPY)')
+          .argParser(positiveInteger('--batch-size', 100_000))
+          .default(5000),
+      )
       .addHelpText(
         'after',
         `${EXIT_CODE_HELP}
@@ -220,7 +224,8 @@ Examples:
           .addOption(
             new Option(
               '--expect <n>',
-              'confirm the count when taking out more than half of a store (a wrong key makes everything look lost)',
+              'the exact count this run takes out: needed to take out more than half of a store (a wrong key makes ' +
+                'everything look lost); when given, any other count refuses',
             ).argParser(nonNegativeInteger('--expect')),
           )
           .addOption(
