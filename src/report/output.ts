@@ -41,7 +41,12 @@ export function createOutput(options: OutputOptions): Output {
   };
   return {
     result: (text) => write(stdout, text),
-    json: (document) => write(stdout, JSON.stringify(document, null, 2)),
+    // Piece by piece (a large document, 200,000 findings, is 100 MB of text: one string of it, then
+    // its redacted copy, doubled peak memory); the text is exactly JSON.stringify(document, null, 2).
+    json: (document) => {
+      for (const piece of jsonPieces(document)) stdout.write(redactor.apply(piece));
+      stdout.write('\n');
+    },
     note: (text) => write(stderr, text),
     debug: (text) => {
       if (options.debug) write(stderr, color.dim(`debug: ${text}`));
@@ -81,4 +86,48 @@ export async function withProgress<T>(output: Output, text: string, work: (updat
   } finally {
     progress.stop();
   }
+}
+
+/** Arrays longer than this are written element by element. */
+const PIECEWISE_ARRAY_LENGTH = 256;
+
+/**
+ * JSON.stringify(value, null, 2), cut into pieces: long arrays element by element, everything else
+ * whole. A piece is always whole JSON values with their punctuation, so no string (and no secret a
+ * redactor must find) is ever split between two pieces. JSON escapes newlines inside strings, so
+ * re-indenting a nested value's lines cannot touch its contents.
+ */
+export function* jsonPieces(value: unknown, indent = ''): Generator<string> {
+  const plain = value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+  if (!plain || !containsLongArray(value)) {
+    yield (JSON.stringify(value, null, 2) ?? 'null').replace(/\n/g, `\n${indent}`);
+    return;
+  }
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    yield '[';
+    for (let i = 0; i < value.length; i++) {
+      yield `${i === 0 ? '' : ','}\n${inner}`;
+      // undefined, functions and symbols are null inside arrays, as JSON.stringify writes them.
+      const element = value[i] === undefined || typeof value[i] === 'function' || typeof value[i] === 'symbol' ? null : value[i];
+      yield* jsonPieces(element, inner);
+    }
+    yield value.length === 0 ? ']' : `\n${indent}]`;
+    return;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(
+    ([, v]) => v !== undefined && typeof v !== 'function' && typeof v !== 'symbol',
+  );
+  yield '{';
+  for (const [index, [key, v]] of entries.entries()) {
+    yield `${index === 0 ? '' : ','}\n${inner}${JSON.stringify(key)}: `;
+    yield* jsonPieces(v, inner);
+  }
+  yield entries.length === 0 ? '}' : `\n${indent}}`;
+}
+
+function containsLongArray(value: unknown): boolean {
+  if (Array.isArray(value)) return value.length > PIECEWISE_ARRAY_LENGTH || value.some(containsLongArray);
+  if (value !== null && typeof value === 'object') return Object.values(value).some(containsLongArray);
+  return false;
 }

@@ -51,3 +51,40 @@ describe('groupByWorkspaceAndProject', () => {
     ]);
   });
 });
+
+describe('jsonPieces', () => {
+  it('joins to exactly JSON.stringify(value, null, 2), long arrays included', async () => {
+    const fc = await import('fast-check');
+    const { jsonPieces } = await import('../../src/report/output.js');
+    const long = (element: unknown) => fc.array(element as never, { minLength: 250, maxLength: 600 });
+    const value = fc.letrec((tie) => ({
+      leaf: fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined), fc.date({ noInvalidDate: true })),
+      node: fc.oneof(
+        { depthSize: 'small' },
+        tie('leaf'),
+        fc.array(tie('node'), { maxLength: 4 }),
+        fc.dictionary(fc.string(), tie('node'), { maxKeys: 4 }),
+      ),
+    })).node;
+    const doc = fc.record({
+      version: fc.constant(1),
+      findings: long(value),
+      nested: fc.record({ rows: long(fc.string()), empty: fc.constant([]) }),
+    });
+    fc.assert(
+      fc.property(doc, (d) => [...jsonPieces(d)].join('') === JSON.stringify(d, null, 2)),
+      { numRuns: 60 },
+    );
+    expect([...jsonPieces({ a: [], b: {} })].join('')).toBe(JSON.stringify({ a: [], b: {} }, null, 2));
+  });
+
+  it('redacts in every piece: a secret inside a long array never reaches stdout', () => {
+    const out = sink();
+    const output = createOutput({ json: true, debug: false, color: false, ci: true, stdout: out.stream, stderr: sink().stream });
+    const secret = 'ab'.repeat(32);
+    output.redactor.add(secret);
+    output.json({ findings: Array.from({ length: 1000 }, (_, i) => ({ i, detail: i === 777 ? `leaked ${secret}` : 'fine' })) });
+    expect(out.text()).not.toContain(secret);
+    expect(JSON.parse(out.text()).findings).toHaveLength(1000);
+  });
+});
