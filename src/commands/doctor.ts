@@ -3,6 +3,7 @@ import { requireAeadKey } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { runDoctor } from '../core/doctor.js';
+import { candidateFlags } from '../core/advice.js';
 import { doctorDocument, renderDoctor } from '../report/doctor.js';
 import { emit, withProgress } from '../report/output.js';
 import type { FlagsOf } from './definitions.js';
@@ -28,6 +29,7 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
       all: Boolean(flags.all),
       configFlags: ctx.configFlags(),
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
+      candidates: candidateFlags(candidates.map((key) => key.label)),
     }),
   );
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

@@ -9,6 +9,7 @@
  * A first Ctrl-C while applying asks the core to stop after the batch in flight; a second one
  * leaves at once (every batch is its own transaction, so either way nothing is half-written).
  */
+import { invocation } from '../core/advice.js';
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
 import type { DatabaseTarget } from '../config/database-target.js';
@@ -157,5 +158,7 @@ function explainBackupAfterFailure(ctx: CommandContext, backup: BackupSink): voi
       // Fall through and name it.
     }
   }
-  ctx.output.note(`backup of what was changed before the failure: ${displayPath(ctx, backup)} (lmnr-keys restore puts it back)`);
+  ctx.output.note(
+    `backup of what was changed before the failure: ${displayPath(ctx, backup)} (${invocation('restore', { configFlags: ctx.configFlags() })} puts it back)`,
+  );
 }

@@ -95,6 +95,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
           ? 'run the same command again with another --backup path (that one now exists)'
           : 'run the same command again',
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
+      configFlags: ctx.configFlags(),
     };
   }
   const final = outcome.result ?? outcome.plan;

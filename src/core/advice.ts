@@ -32,6 +32,16 @@ export interface AdviceContext {
    * command copied from doctor's output reads the same configuration doctor did.
    */
   configFlags?: readonly string[];
+  /**
+   * The keys doctor tried besides the current one, as references: a printed quarantine must name
+   * them too, or it would take out values one of them opens.
+   */
+  candidates?: readonly string[];
+}
+
+/** The --candidate flags for keys labelled as doctor labels them (a reference, or candidate-N for a literal). */
+export function candidateFlags(labels: readonly string[]): string[] {
+  return labels.map((label) => `--candidate ${asReference(label) ?? `<the key you gave as ${label}>`}`);
 }
 
 /** `lmnr-keys VERB` with the run's configuration flags: how every printed command starts. */
@@ -56,7 +66,9 @@ export function describeDuplicate(
 
 function reenterStep(finding: Finding, context: AdviceContext): string {
   const orQuarantine = (what: string) =>
-    context.quarantineAdvisable ? `, or take ${what} out with \`${invocation('quarantine', context)}\`` : '';
+    context.quarantineAdvisable
+      ? `, or take ${what} out with \`${[invocation('quarantine', context), ...(context.candidates ?? [])].join(' ')}\``
+      : '';
   if (finding.store === 'provider_api_keys') {
     const project = finding.projectId ?? 'PROJECT_ID';
     return (

@@ -31,12 +31,18 @@ export interface DoctorRenderOptions {
   configFlags?: readonly string[];
   /** The run named its database with --database-url, which is never printed (it holds the password). */
   databaseUrlFlag?: boolean;
+  /** The run's --candidate flags (`candidateFlags`), which a printed quarantine must repeat. */
+  candidates?: readonly string[];
 }
 
 export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: DoctorRenderOptions): string {
   const lines: string[] = [];
   const { verdict } = doc;
-  const adviceContext: AdviceContext = { quarantineAdvisable: verdict.quarantineAdvisable, configFlags: options.configFlags ?? [] };
+  const adviceContext: AdviceContext = {
+    quarantineAdvisable: verdict.quarantineAdvisable,
+    configFlags: options.configFlags ?? [],
+    candidates: options.candidates ?? [],
+  };
   if (doc.writer) {
     lines.push(
       c.yellow.bold('An lmnr-keys writer is running on this database right now') +

@@ -1,3 +1,4 @@
+import { invocation } from '../core/advice.js';
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
 import type { QuarantineDependents, QuarantinePlan, QuarantineResult, QuarantineTarget } from '../core/repair.js';
@@ -37,7 +38,8 @@ export function quarantineDocument(
   });
 }
 
-export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): string {
+/** `configFlags`: the run's --env-file flags, repeated in the commands printed. */
+export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance, configFlags: readonly string[] = []): string {
   if (doc.targets.length === 0) return c.green('Nothing to quarantine: every stored value opens under some available key.');
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {
@@ -58,8 +60,11 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
     lines.push('', `${plural(doc.removed, 'value')} taken out.`);
     if (doc.changed.length > 0)
       lines.push(c.yellow(`${doc.changed.length} changed since the plan and were left alone: ${doc.changed.join(', ')}`));
-    if (doc.backup) lines.push(`Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
-    lines.push(...howToReenter(doc.targets));
+    if (doc.backup)
+      lines.push(
+        `Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { configFlags })} ${doc.backup}`,
+      );
+    lines.push(...howToReenter(doc.targets, configFlags));
   } else {
     lines.push('', 'Run again without --dry-run (and with --yes when no terminal is attached) to take them out.');
   }
@@ -67,11 +72,13 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance): str
 }
 
 /** What the operator does next for each kind of value taken out. */
-function howToReenter(targets: Array<Pick<QuarantineTarget, 'store'>>): string[] {
+function howToReenter(targets: Array<Pick<QuarantineTarget, 'store'>>, configFlags: readonly string[]): string[] {
   const stores = new Set(targets.map((t) => t.store));
   const lines: string[] = [];
   if (stores.has('provider_api_keys'))
-    lines.push('Re-enter the provider keys that matter with `lmnr-keys set --project ID --name NAME` or in the project settings.');
+    lines.push(
+      `Re-enter the provider keys that matter with \`${invocation('set', { configFlags })} --project ID --name NAME\` or in the project settings.`,
+    );
   for (const name of stores) {
     const note = findStore(name)?.whenTakenOut;
     if (note) lines.push(`${name}: ${note}.`);

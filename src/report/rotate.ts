@@ -1,4 +1,5 @@
 /** The rotate document, its human rendering, and the runbook printed after a rotation. */
+import { invocation } from '../core/advice.js';
 import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
@@ -165,6 +166,8 @@ export interface RotationRenderContext {
   rerun: string;
   /** The run named its database with --database-url: printed commands need it added (it holds the password, so it is not printed). */
   databaseUrlFlag: boolean;
+  /** The run's --env-file flags, repeated in the commands printed. */
+  configFlags?: readonly string[];
 }
 
 export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: RotationRenderContext): string {
@@ -196,7 +199,9 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
       );
     }
     if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
-    lines.push("  Name more keys with --from if you have them; otherwise see `lmnr-keys doctor` for each value's next step.");
+    lines.push(
+      `  Name more keys with --from if you have them; otherwise see \`${invocation('doctor', context)}\` for each value's next step.`,
+    );
   }
   if (doc.slackLeftUnderFrom > 0) {
     lines.push(
@@ -211,7 +216,10 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
     );
   }
   if (doc.backup) {
-    lines.push('', `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
+    lines.push(
+      '',
+      `Backup (old and new ciphertext, mode 0600): ${doc.backup}  ->  undo with: ${invocation('restore', context)} ${doc.backup}`,
+    );
     if (doc.publicDefaultInBackup) {
       lines.push(
         c.red.bold('WARNING: ') +
@@ -256,7 +264,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (context.runbook.alreadyInUse) {
     lines.push(
       `  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`,
-      `  Check: ${c.cyan('lmnr-keys doctor')}`,
+      `  Check: ${c.cyan(invocation('doctor', context))}`,
     );
   } else {
     context.runbook.steps.forEach((step, index) => lines.push(`  ${index + 1}. ${step}`));

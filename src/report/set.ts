@@ -1,4 +1,5 @@
 /** The set document and its rendering (plan and result). */
+import { invocation } from '../core/advice.js';
 import type { ChalkInstance } from 'chalk';
 import type { SetPlan, SetResult } from '../core/repair.js';
 import { documentOf, type Envelope } from './document.js';
@@ -48,7 +49,13 @@ export function renderSetPlan(plan: SetPlan, fingerprint: string, c: ChalkInstan
   return `${c.bold('Set plan')}\n  ${head}`;
 }
 
-export function renderSet(doc: SetDocument, fingerprint: string, c: ChalkInstance, plan: SetPlan): string {
+export function renderSet(
+  doc: SetDocument,
+  fingerprint: string,
+  c: ChalkInstance,
+  plan: SetPlan,
+  configFlags: readonly string[] = [],
+): string {
   if (doc.dryRun) return `${renderSetPlan(plan, fingerprint, c)}\n\nDry run: nothing written. Run again without --dry-run to do it.`;
   const lines = [
     doc.keptId
@@ -57,6 +64,8 @@ export function renderSet(doc: SetDocument, fingerprint: string, c: ChalkInstanc
         `${fingerprint}) as row ${doc.newId}, replacing ${describeRows(plan, doc.replaced)}.`,
   ];
   if (doc.backup)
-    lines.push(`Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: lmnr-keys restore ${doc.backup}`);
+    lines.push(
+      `Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { configFlags })} ${doc.backup}`,
+    );
   return lines.join('\n');
 }

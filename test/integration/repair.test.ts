@@ -131,6 +131,21 @@ describe('quarantine', () => {
     return { ids, slackLost, dataPlane };
   }
 
+  it("printed commands carry the run's --env-file, and a printed quarantine the --candidate keys doctor tried", async () => {
+    await seed();
+    fs.writeFileSync(path.join(dir, 'ops.env'), 'LMNR_TRIAL=1\n');
+    const doctor = await runCli(['doctor', '--env-file', 'ops.env', '--candidate', 'env:OLD_KEY'], { env: env(), cwd: dir });
+    expect(doctor.stdout).toContain('`lmnr-keys quarantine --env-file ops.env --candidate env:OLD_KEY`');
+    expect(doctor.stdout).not.toMatch(/lmnr-keys quarantine`/);
+    const taken = await runCli(['quarantine', '--env-file', 'ops.env', '--candidate', 'env:OLD_KEY', '--yes', '--expect', '4'], {
+      env: env(),
+      cwd: dir,
+    });
+    expect(taken.code).toBe(0);
+    expect(taken.stdout).toMatch(/undo with: lmnr-keys restore --env-file ops\.env \S+\.jsonl/);
+    expect(taken.stdout).toContain('`lmnr-keys set --env-file ops.env --project ID --name NAME`');
+  });
+
   it('an --expect that is not the count refuses even where no --expect is needed, and writes nothing', async () => {
     await seed();
     const before = await snapshotProviderKeys(t);
