@@ -520,8 +520,9 @@ export function judgeDeployment(
           'not_in_database',
           `${where}; none opens under the ${e.entry.variable} ${describeHolder(e)} ` +
             `holds (${e.key.fingerprint}), nor under any other key this deployment holds`,
-          'find the key they were sealed with (lmnr-keys doctor --candidate file:OLD.key), then lmnr-keys ' +
-            'rotate --from file:OLD.key --to the key the services hold',
+          `find the key they were sealed with (lmnr-keys doctor --candidate file:OLD.key), then ` +
+            `lmnr-keys rotate${storeFlag} --from file:OLD.key --to env:${e.entry.variable} (with ` +
+            `${e.entry.variable} set to the key the services hold)`,
         );
       }
     }

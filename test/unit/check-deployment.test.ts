@@ -652,6 +652,37 @@ describe('judging against the database (counts given)', () => {
     expect(report.findings.find((f) => f.kind === 'not_in_database')!.fix).toMatch(/^lmnr-keys rotate --from laminar-default --to/);
   });
 
+  it('Slack tokens that open under no key held: the fix rotates the Slack store, not the AEAD stores', async () => {
+    const [aead, slack] = [newKeyHex(), newKeyHex()];
+    const service = (image: string) =>
+      `  ${image}:\n    image: ghcr.io/lmnr-ai/${image}\n    environment:\n` +
+      `      - AEAD_SECRET_KEY=\${AEAD_SECRET_KEY}\n      - SLACK_ENCRYPTION_KEY=\${SLACK_ENCRYPTION_KEY}\n`;
+    const dir = folder({
+      'docker-compose.yml': `services:\n${service('frontend')}${service('app-server')}`,
+      '.env': `AEAD_SECRET_KEY=${aead}\nSLACK_ENCRYPTION_KEY=${slack}\n`,
+    });
+    const gathered = await gatherDeployment(io(dir.dir), options({ noContainers: true }));
+    const counts: DatabaseCounts = {
+      stored: [
+        { store: 'provider_api_keys', present: true, values: 3 },
+        { store: 'slack_integrations', present: true, values: 2 },
+      ],
+      opens: keysToCount(gathered).map((k) => {
+        const isAead = k.key.fingerprint === fp(aead);
+        return {
+          fingerprint: k.key.fingerprint,
+          values: isAead ? 3 : 0,
+          byStore: { provider_api_keys: isAead ? 3 : 0, slack_integrations: 0 },
+        };
+      }),
+    };
+    const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: true, counts }, { strict: false }));
+    const slackFindings = report.findings.filter((f) => f.kind === 'not_in_database' && f.variable === 'SLACK_ENCRYPTION_KEY');
+    expect(slackFindings.map((f) => f.service).sort()).toEqual(['app-server', 'frontend']);
+    for (const finding of slackFindings)
+      expect(finding.fix).toMatch(/lmnr-keys rotate --store slack_integrations --from file:OLD\.key --to env:SLACK_ENCRYPTION_KEY/);
+  });
+
   it('--strict makes a missing Slack key a finding even with no Slack token stored', async () => {
     const dir = folder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(newKeyHex()) });
     const { report } = await check(io(dir.dir), { noContainers: true }, null, true);
