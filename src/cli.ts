@@ -141,7 +141,9 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
   const command = (state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName) as DocumentCommand;
   if (error instanceof CommanderError) {
-    if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') {
+    // `--help`, `help` and `help COMMAND` (commander.help with exit code 0; without a command it is 1) and `--version`.
+    const helpAsked = error.code === 'commander.helpDisplayed' || (error.code === 'commander.help' && error.exitCode === 0);
+    if (helpAsked || error.code === 'commander.version') {
       const text = (state.captured ?? '').trim();
       if (jsonMode) output.json(documentOf(command, true, error.code === 'commander.version' ? { lmnrKeys: text } : { help: text }));
       return 0;

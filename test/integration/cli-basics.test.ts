@@ -14,6 +14,13 @@ describe('cli basics', () => {
     const json = await runCli(['--version', '--json']);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout)).toEqual({ version: 1, command: 'lmnr-keys', ok: true, lmnrKeys: version });
+    // `help` and `help COMMAND` are help asked for (exit 0), like --help; no command at all is a usage error.
+    for (const args of [['help'], ['help', 'doctor']]) {
+      const asked = await runCli(args);
+      expect(asked.code, args.join(' ')).toBe(0);
+      expect(asked.stdout).toMatch(/^Usage: lmnr-keys/);
+    }
+    expect((await runCli([])).code).toBe(2);
     const help = await runCli(['doctor', '--help', '--json']);
     expect(JSON.parse(help.stdout)).toMatchObject({ command: 'doctor', ok: true, help: expect.stringMatching(/^Usage: lmnr-keys doctor/) });
   });
