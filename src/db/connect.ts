@@ -24,8 +24,34 @@ export interface OpenDatabase {
 }
 
 export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<OpenDatabase> {
+  try {
+    return await openPool(target, target.connectionString, options);
+  } catch (error) {
+    // libpq's sslmode=prefer (and allow) fall back to a plain connection when the server has no
+    // TLS; node-postgres does not, so the fallback is made here.
+    const plain = withoutPreferredTls(target.connectionString);
+    if (plain === null || !/does not support SSL/i.test(messageOf(error))) throw error;
+    return openPool(target, plain, options);
+  }
+}
+
+function messageOf(error: unknown): string {
+  const cause = (error as { cause?: unknown }).cause;
+  return `${(error as Error)?.message ?? ''} ${(cause as Error | undefined)?.message ?? ''}`;
+}
+
+/** The URL with sslmode=disable when it asked for prefer or allow; null otherwise. */
+function withoutPreferredTls(connectionString: string): string | null {
+  const url = new URL(connectionString);
+  const mode = url.searchParams.get('sslmode');
+  if (mode !== 'prefer' && mode !== 'allow') return null;
+  url.searchParams.set('sslmode', 'disable');
+  return url.toString();
+}
+
+async function openPool(target: DatabaseTarget, connectionString: string, options: OpenOptions): Promise<OpenDatabase> {
   const pool = new pg.Pool({
-    connectionString: target.connectionString,
+    connectionString,
     application_name: options.applicationName ?? 'lmnr-keys',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     max: options.poolSize ?? 2,

@@ -268,6 +268,8 @@ describe('bad configuration', () => {
   it.each([
     ['sslmode=disable', 'disable', 1],
     ['sslmode=require against a server without TLS', 'require', 4],
+    // libpq's meaning: try TLS, fall back to a plain connection when the server has none.
+    ['sslmode=prefer against a server without TLS', 'prefer', 1],
   ])('%s', async (_what, mode, code) => {
     const url = new URL(t.url);
     url.searchParams.set('sslmode', mode);
