@@ -11,6 +11,11 @@ export interface DatabaseTarget {
   user: string;
   /** Which setting it came from, for messages. */
   source: string;
+  /**
+   * Laminar's POSTGRES_SCHEMA: the schema its services put on the search_path (Helm:
+   * global.postgresSchema); null for the default (public).
+   */
+  schema?: string | null;
 }
 
 /** "DATABASE_URL from .env", or from the environment, saying which files it overrode. */
@@ -23,8 +28,8 @@ function describeOrigin(name: string, origins: LoadedEnvironment['origins']): st
 }
 
 /** host:port/database, never the user's password. */
-export function describeTarget(target: Pick<DatabaseTarget, 'host' | 'port' | 'database'>): string {
-  return `${target.host}:${target.port}/${target.database}`;
+export function describeTarget(target: Pick<DatabaseTarget, 'host' | 'port' | 'database' | 'schema'>): string {
+  return `${target.host}:${target.port}/${target.database}${target.schema ? ` (schema ${target.schema})` : ''}`;
 }
 
 /**
@@ -120,6 +125,11 @@ export function resolveDatabaseTarget(
   flagUrl: string | undefined,
   origins: LoadedEnvironment['origins'] = {},
 ): DatabaseTarget {
+  const schema = env.POSTGRES_SCHEMA?.trim() || null;
+  return { ...resolveConnection(env, flagUrl, origins), schema };
+}
+
+function resolveConnection(env: Environment, flagUrl: string | undefined, origins: LoadedEnvironment['origins']): DatabaseTarget {
   if (flagUrl !== undefined && flagUrl !== '') return parsePostgresUrl(flagUrl, '--database-url');
   const url = env.DATABASE_URL;
   if (url !== undefined && url.trim() !== '')

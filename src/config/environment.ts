@@ -26,6 +26,7 @@ export const KNOWN_VARIABLES = {
   POSTGRES_PASSWORD: { secret: true },
   POSTGRES_DB: { secret: false },
   POSTGRES_PORT: { secret: false },
+  POSTGRES_SCHEMA: { secret: false },
   AEAD_SECRET_KEY: { secret: true },
   SLACK_ENCRYPTION_KEY: { secret: true },
   LMNR_KEYS_BACKUP_DIR: { secret: false },

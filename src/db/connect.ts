@@ -52,6 +52,8 @@ function withoutPreferredTls(connectionString: string): string | null {
 async function openPool(target: DatabaseTarget, connectionString: string, options: OpenOptions): Promise<OpenDatabase> {
   const pool = new pg.Pool({
     connectionString,
+    // As Laminar's services do with POSTGRES_SCHEMA: every table is looked up on that search_path.
+    ...(target.schema ? { options: `-c search_path=${target.schema.replace(/[\\ ]/g, '\\$&')}` } : {}),
     application_name: options.applicationName ?? 'lmnr-keys',
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     max: options.poolSize ?? 2,

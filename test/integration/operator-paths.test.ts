@@ -10,10 +10,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, withDatabaseName, type TestDatabase } from '../support/database.js';
 import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
-import { addManyProviderKeys, addProject, addProviderKey, addWorkspace } from '../support/seed.js';
+import { addManyProviderKeys, addProject, addProviderKey, addWorkspace, seal } from '../support/seed.js';
+import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 import { findLeaks, runCli } from '../support/cli.js';
 import { openAll, snapshotProviderKeys } from '../support/verify.js';
 
@@ -238,6 +241,36 @@ describe('very many failing values', () => {
 });
 
 describe('the database and where writes go', () => {
+  it("Laminar's tables in their own schema (POSTGRES_SCHEMA, Helm's global.postgresSchema): found on that search_path", async () => {
+    const other = await createTestDatabase({ schema: false });
+    const client = new pg.Client({ connectionString: other.url });
+    await client.connect();
+    try {
+      const sealed = await seal(OLD, 'sk-in-a-schema-0123456', 'OPENAI_API_KEY');
+      await client.query('create schema laminar; set search_path to laminar');
+      await client.query(LAMINAR_SCHEMA_SQL);
+      await client.query(`insert into workspaces (id, name) values ('${randomUUID()}', 'W') returning id`).then(async ({ rows }) => {
+        const projectId = randomUUID();
+        await client.query('insert into projects (id, name, workspace_id) values ($1, $2, $3)', [projectId, 'P', rows[0].id]);
+        await client.query('insert into provider_api_keys (project_id, name, nonce_hex, value) values ($1, $2, $3, $4)', [
+          projectId,
+          'OPENAI_API_KEY',
+          sealed.nonceHex,
+          sealed.ciphertextHex,
+        ]);
+      });
+      const without = await runCli(['doctor', '--json'], { env: env({ DATABASE_URL: other.url }), cwd: dir });
+      expect(without.code).toBe(3);
+      expect(JSON.parse(without.stdout).error.hint).toMatch(/POSTGRES_SCHEMA/);
+      const found = await runCli(['doctor', '--json'], { env: env({ DATABASE_URL: other.url, POSTGRES_SCHEMA: 'laminar' }), cwd: dir });
+      expect(found.code).toBe(0);
+      expect(JSON.parse(found.stdout).summary).toEqual({ total: 1, ok: 1, failing: 0 });
+    } finally {
+      await client.end();
+      await other.drop();
+    }
+  });
+
   it("a database that is not Laminar's exits 3, for reads and writes", async () => {
     const empty = await createTestDatabase({ schema: false });
     try {
