@@ -44,9 +44,26 @@ export function candidateFlags(labels: readonly string[]): string[] {
   return labels.map((label) => `--candidate ${asReference(label) ?? `<the key you gave as ${label}>`}`);
 }
 
-/** `lmnr-keys VERB` with the run's configuration flags: how every printed command starts. */
+/**
+ * `lmnr-keys VERB` with the run's configuration flags: how every printed command starts.
+ * check-deployment also reads the compose files of a folder: when the run's --env-file lives in
+ * another folder (Laminar's checkout), it is named as the project directory.
+ */
 export function invocation(verb: string, context: Pick<AdviceContext, 'configFlags'> = {}): string {
-  return ['lmnr-keys', verb, ...(context.configFlags ?? [])].join(' ');
+  const flags = context.configFlags ?? [];
+  return ['lmnr-keys', verb, ...flags, ...(verb === 'check-deployment' ? projectDirectoryOf(flags) : [])].join(' ');
+}
+
+/** `--project-directory DIR` for the folder of the first `--env-file DIR/FILE`, when that is not here. */
+function projectDirectoryOf(configFlags: readonly string[]): string[] {
+  const first = configFlags.find((flag) => flag.startsWith('--env-file '))?.slice('--env-file '.length);
+  if (first === undefined) return [];
+  const quoted = first.startsWith("'");
+  const file = quoted ? first.slice(1, -1) : first;
+  const slash = file.lastIndexOf('/');
+  if (slash < 0) return [];
+  const folder = file.slice(0, slash) || '/';
+  return [`--project-directory ${quoted ? `'${folder}'` : folder}`];
 }
 
 /** The duplicate-name warning's sentence, with the command that keeps one row when one opens. */

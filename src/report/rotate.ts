@@ -150,7 +150,7 @@ export function buildRunbook(
           `them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself ` +
           `otherwise): ${slackCatchUp}`
         : ''),
-    `Check: lmnr-keys check-deployment ${configFlags.join(' ')} && lmnr-keys doctor ${configFlags.join(' ')}`.replace(/ +/g, ' '),
+    `Check: ${invocation('check-deployment', { configFlags })} && ${invocation('doctor', { configFlags })}`,
   );
   if (saved.length > 0) steps.push(`Once doctor is healthy, delete the old key file${saved.length > 1 ? 's' : ''} and the backup.`);
   return { alreadyInUse, steps };

@@ -88,3 +88,15 @@ describe('jsonPieces', () => {
     expect(JSON.parse(out.text()).findings).toHaveLength(1000);
   });
 });
+
+describe('invocation', () => {
+  it("repeats the run's --env-file, and check-deployment gets the env file's folder as its project directory", async () => {
+    const { invocation } = await import('../../src/core/advice.js');
+    expect(invocation('doctor')).toBe('lmnr-keys doctor');
+    expect(invocation('rotate', { configFlags: ['--env-file ../laminar/.env'] })).toBe('lmnr-keys rotate --env-file ../laminar/.env');
+    expect(invocation('check-deployment', { configFlags: ['--env-file ../laminar/.env'] })).toBe(
+      'lmnr-keys check-deployment --env-file ../laminar/.env --project-directory ../laminar',
+    );
+    expect(invocation('check-deployment', { configFlags: ['--env-file .env'] })).toBe('lmnr-keys check-deployment --env-file .env');
+  });
+});
