@@ -68,10 +68,28 @@ function projectDirectoryOf(configFlags: readonly string[]): string[] {
 
 /** The duplicate-name warning's sentence, with the command that keeps one row when one opens. */
 export function describeDuplicate(
-  group: { projectId: string; name: string; ids: readonly string[]; openingIds: readonly string[] },
+  group: {
+    projectId: string;
+    name: string;
+    ids: readonly string[];
+    openingIds: readonly string[];
+    /** Rows only another known key opens (a rotation brings them back); ids newest first, as `ids`. */
+    recoverableIds?: readonly string[];
+  },
   context: Pick<AdviceContext, 'configFlags'> = {},
 ): string {
   const set = `${invocation('set', context)} --project ${group.projectId} --name ${group.name}`;
+  const opening = group.openingIds[0];
+  // A newer row that a rotation would bring back is likely the value the user meant: re-seal before choosing.
+  const newerRecoverable = (group.recoverableIds ?? []).filter(
+    (id) => opening === undefined || group.ids.indexOf(id) < group.ids.indexOf(opening),
+  );
+  if (newerRecoverable.length > 0)
+    return (
+      `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
+      `The newest (${newerRecoverable[0]}) opens only under another known key: re-seal first ` +
+      `(the rotate command under "Next steps"), then run doctor again to choose the row to keep.`
+    );
   return (
     `${group.ids.length} rows for ${group.name} in one project; the playground picks one arbitrarily. ` +
     `${group.openingIds.length} of them ${group.openingIds.length === 1 ? 'opens' : 'open'} under the current key. ` +

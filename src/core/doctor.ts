@@ -66,6 +66,8 @@ export interface DuplicateWarning {
   ids: string[];
   /** Which of the duplicates open under the current key. */
   openingIds: string[];
+  /** Which open only under another known key (--candidate, the public default): a rotation brings them back. */
+  recoverableIds: string[];
   detail: string;
 }
 
@@ -347,9 +349,15 @@ async function describeDuplicates(
     store,
     groups.flatMap((group) => group.ids),
   );
-  const opens = new Set(rows.filter((row: SealedRow) => diagnoseValue(store, row, ring).status === 'ok').map((row) => row.id));
+  const diagnoses = new Map(rows.map((row: SealedRow) => [row.id, diagnoseValue(store, row, ring)]));
+  const idsWhere = (ids: string[], test: (d: ReturnType<typeof diagnoseValue>) => boolean) =>
+    ids.filter((id) => {
+      const diagnosis = diagnoses.get(id);
+      return diagnosis !== undefined && test(diagnosis);
+    });
   return groups.map((group) => {
-    const openingIds = group.ids.filter((id) => opens.has(id));
+    const openingIds = idsWhere(group.ids, (d) => d.status === 'ok');
+    const recoverableIds = idsWhere(group.ids, (d) => d.status === 'wrong_secret' && d.decryptsWith !== null);
     return {
       kind: 'duplicate_name' as const,
       projectId: group.project_id,
@@ -358,7 +366,8 @@ async function describeDuplicates(
       name: group.name,
       ids: group.ids,
       openingIds,
-      detail: describeDuplicate({ projectId: group.project_id, name: group.name, ids: group.ids, openingIds }),
+      recoverableIds,
+      detail: describeDuplicate({ projectId: group.project_id, name: group.name, ids: group.ids, openingIds, recoverableIds }),
     };
   });
 }

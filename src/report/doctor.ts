@@ -110,7 +110,11 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
     for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
       lines.push(`  ${c.yellow('!')} project ${project}: ${describeDuplicate(warning, adviceContext)}`);
-      const ids = warning.ids.slice(0, 10).map((id) => (warning.openingIds.includes(id) ? `${id} (opens)` : id));
+      const ids = warning.ids
+        .slice(0, 10)
+        .map((id) =>
+          warning.openingIds.includes(id) ? `${id} (opens)` : warning.recoverableIds.includes(id) ? `${id} (opens under another key)` : id,
+        );
       lines.push(`    ids: ${ids.join(', ')}${warning.ids.length > ids.length ? `, ... ${warning.ids.length - ids.length} more` : ''}`);
     }
     if (shownWarnings.length < doc.warnings.length)

@@ -9,7 +9,7 @@ import pg from 'pg';
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { newKeyHex } from '../support/keys.js';
+import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addProviderKey, addSlack, addWorkspace } from '../support/seed.js';
 import { runCli } from '../support/cli.js';
 import { openAll, snapshotProviderKeys } from '../support/verify.js';
@@ -117,6 +117,17 @@ describe('duplicates', () => {
     expect((await openAll(t, [AEAD])).get(good)).toEqual({ plaintext: 'sk-keep-me-0123456', keyIndex: 0 });
     const restored = await runCli(['restore', 'keep.jsonl', '--yes', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(restored.stdout)).toMatchObject({ ok: true, restored: 1 });
+  });
+
+  it('a newer duplicate that only another known key opens: re-seal first, no --keep that would drop it', async () => {
+    const older = await addProviderKey(t, project, 'GROQ_API_KEY', 'gsk-older-0123456', AEAD);
+    const newest = await addProviderKey(t, project, 'GROQ_API_KEY', 'gsk-newest-012345', DEFAULT_KEY_HEX);
+    await t.query(`update provider_api_keys set created_at = now() - interval '1 day' where id = $1`, [older]);
+    const doctor = await runCli(['doctor', '--json'], { env: env(), cwd: dir });
+    const warning = JSON.parse(doctor.stdout).warnings[0];
+    expect(warning).toMatchObject({ ids: [newest, older], openingIds: [older], recoverableIds: [newest] });
+    expect(warning.detail).toMatch(new RegExp(`The newest \\(${newest}\\) opens only under another known key: re-seal first`));
+    expect(warning.detail).not.toMatch(/--keep/);
   });
 
   it('the --keep hint names the newest row that opens, and lists the rows newest first', async () => {
