@@ -31,7 +31,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
     plan,
     nothingToDo: (made) => made.targets.length === 0,
     present: (made) => ({
-      text: renderQuarantine(quarantineDocument(made, null, { dryRun: true, backup: null }), ctx.output.color, ctx.configFlags()),
+      text: renderQuarantine(quarantineDocument(made, null, { dryRun: true, backup: null }), ctx.output.color, ctx.configFlags(), true),
       question: `Take out these ${made.targets.length} values (after writing them to a 0600 backup)?`,
     }),
     apply: (conn, made, { backup }) => runQuarantine(conn, made.targets, backup),

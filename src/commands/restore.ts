@@ -36,6 +36,7 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
           truncatedLastLine: backup.truncatedLastLine,
         }),
         ctx.output.color,
+        true,
       ),
       question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
     }),

@@ -55,7 +55,7 @@ export function invocation(verb: string, context: Pick<AdviceContext, 'configFla
 }
 
 /** `--project-directory DIR` for the folder of the first `--env-file DIR/FILE`, when that is not here. */
-function projectDirectoryOf(configFlags: readonly string[]): string[] {
+export function projectDirectoryOf(configFlags: readonly string[]): string[] {
   const first = configFlags.find((flag) => flag.startsWith('--env-file '))?.slice('--env-file '.length);
   if (first === undefined) return [];
   const quoted = first.startsWith("'");

@@ -84,7 +84,8 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
   const anyOtherSource = options.serviceFiles.length > 0 || options.containers !== null || kubernetes;
   if (!compose.project && !anyOtherSource) {
     throw new ConfigError(
-      `no compose file in ${io.cwd} or above (compose.yaml, compose.yml, docker-compose.yml, ` +
+      `no compose file in ${options.projectDirectory ? path.resolve(io.cwd, options.projectDirectory) : io.cwd} or above ` +
+        `(compose.yaml, compose.yml, docker-compose.yml, ` +
         `docker-compose.yaml) and no other source given`,
       "run it in Laminar's folder, or name what to check: -f FILE, --service NAME=ENV_FILE, --containers " +
         'FILE, --helm-values FILE, --manifests FILE',

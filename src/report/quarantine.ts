@@ -39,7 +39,13 @@ export function quarantineDocument(
 }
 
 /** `configFlags`: the run's --env-file flags, repeated in the commands printed. */
-export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance, configFlags: readonly string[] = []): string {
+/** `confirming`: the plan shown before the question on a terminal (not a dry run). */
+export function renderQuarantine(
+  doc: QuarantineDocument,
+  c: ChalkInstance,
+  configFlags: readonly string[] = [],
+  confirming = false,
+): string {
   if (doc.targets.length === 0) return c.green('Nothing to quarantine: every stored value opens under some available key.');
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {
@@ -65,7 +71,7 @@ export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance, conf
         `Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { configFlags })} ${doc.backup}`,
       );
     lines.push(...howToReenter(doc.targets, configFlags));
-  } else {
+  } else if (!confirming) {
     lines.push('', 'Run again without --dry-run (and with --yes when no terminal is attached) to take them out.');
   }
   return lines.join('\n');

@@ -20,9 +20,11 @@ export function restoreDocument(
   return documentOf('restore', result.leftAlone.length === 0 && result.incomplete.length === 0, { ...extra, ...result });
 }
 
-export function renderRestore(doc: RestoreDocument, c: ChalkInstance): string {
+/** `confirming`: the plan shown before the question on a terminal (not a dry run). */
+export function renderRestore(doc: RestoreDocument, c: ChalkInstance, confirming = false): string {
+  const plan = confirming ? `Restore plan from ${doc.backup}` : `Restore plan from ${doc.backup} (dry run: nothing written)`;
   const lines = [
-    c.bold(doc.dryRun ? `Restore plan from ${doc.backup} (dry run: nothing written)` : `Restore from ${doc.backup}`),
+    c.bold(doc.dryRun ? plan : `Restore from ${doc.backup}`),
     `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ` +
       `${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} ` +
       `left alone`,

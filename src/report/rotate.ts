@@ -1,5 +1,5 @@
 /** The rotate document, its human rendering, and the runbook printed after a rotation. */
-import { invocation } from '../core/advice.js';
+import { invocation, projectDirectoryOf } from '../core/advice.js';
 import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
@@ -140,7 +140,7 @@ export function buildRunbook(
     `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} ` +
       `for every Laminar service that reads it: frontend and app-server (and app-server-consumer ` +
       `in Helm).`,
-    'Recreate them so they read it: docker compose up -d --force-recreate (a restart keeps the old ' +
+    `Recreate them so they read it: ${['docker compose', ...projectDirectoryOf(configFlags)].join(' ')} up -d --force-recreate (a restart keeps the old ` +
       'environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server ' +
       'deployment/laminar-app-server-consumer.',
     `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}` +

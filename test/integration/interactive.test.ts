@@ -114,6 +114,8 @@ describe.skipIf(!hasScript)('rotate on a terminal', () => {
     const restore = await onTerminal(`restore ${path.join(dir, 'set2.jsonl')}`, 'Put back', 'n\r');
     expect(restore.screen).toMatch(/Restore plan from/);
     expect(restore.screen.indexOf('Restore plan from')).toBeLessThan(restore.screen.indexOf('Put back'));
+    // The plan before the question is not a dry run, and does not say so.
+    expect(restore.screen).not.toMatch(/dry run: nothing written/);
     expect(restore.code).toBe(2);
   });
 });
