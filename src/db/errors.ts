@@ -44,6 +44,11 @@ const PG_HINTS: Record<string, string> = {
   '57P03': 'the server is starting up or shutting down: try again in a moment',
   '53300': 'too many connections: wait, or raise max_connections',
   '25006': 'a write was attempted in a read-only transaction (a bug: please report it)',
+  // Only a database whose encoding is not UTF8 (SQL_ASCII) can hold such text; Laminar's Postgres image is UTF8.
+  '22021':
+    'the database holds text that is not valid UTF-8 (its encoding is not UTF8, e.g. SQL_ASCII), ' +
+    'which lmnr-keys cannot read; find the row with SELECT id FROM provider_api_keys WHERE NOT value ~ ' +
+    "'^[0-9a-fA-F]*$' and fix or remove it",
 };
 
 export function isConnectionLost(error: unknown): boolean {

@@ -2,9 +2,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../support/database.js';
+import { adminUrl, createTestDatabase, withDatabaseName, type TestDatabase } from '../support/database.js';
+import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 import { newKeyHex } from '../support/keys.js';
 import { addDeployment, addProject, addProviderKey, addRawProviderKey, addWorkspace, seal } from '../support/seed.js';
 import { runCli } from '../support/cli.js';
@@ -243,6 +245,39 @@ describe('bad configuration', () => {
     const result = await run(['doctor', '--json'], { DATABASE_URL: t.url, AEAD_SECRET_KEY: `${AEAD}\r` });
     expect(result.code).toBe(1);
     expect(JSON.parse(result.stdout).secrets[0].status).toBe('needs_cleanup');
+  });
+
+  it('a SQL_ASCII database holding bytes that are not UTF-8: one clear line, exit 4', async () => {
+    const admin = new pg.Client({ connectionString: adminUrl() });
+    await admin.connect();
+    const name = `lk_ascii_${randomBytes(4).toString('hex')}`;
+    await admin.query(`create database ${name} encoding 'SQL_ASCII' template template0 locale 'C'`);
+    await admin.end();
+    const url = withDatabaseName(adminUrl(), name);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(LAMINAR_SCHEMA_SQL);
+      const ws = randomUUID();
+      const project = randomUUID();
+      await client.query('insert into workspaces (id, name) values ($1, $2)', [ws, 'W']);
+      await client.query('insert into projects (id, name, workspace_id) values ($1, $2, $3)', [project, 'P', ws]);
+      await client.query(
+        `insert into provider_api_keys (project_id, name, nonce_hex, value) ` +
+          `values ($1, 'OPENAI_API_KEY', repeat('ab', 24), convert_from('\\xc3a9'::bytea, 'LATIN1') || '1234')`,
+        [project],
+      );
+      const result = await run(['doctor'], { DATABASE_URL: url, AEAD_SECRET_KEY: AEAD });
+      expect(result.code).toBe(4);
+      expect(result.stderr).toMatch(/holds text that is not valid UTF-8 .*SQL_ASCII/);
+      expect(result.stderr.trim().split('\n')).toHaveLength(1);
+    } finally {
+      await client.end();
+      const cleanup = new pg.Client({ connectionString: adminUrl() });
+      await cleanup.connect();
+      await cleanup.query(`drop database if exists ${name} with (force)`);
+      await cleanup.end();
+    }
   });
 
   it('a missing env file: exit 3', async () => {
