@@ -46,11 +46,6 @@ export interface CommandContext {
   backupDirectory: () => { path: string; explicit: boolean };
   /** Where the rotate runbook proposes to keep an old key ($LMNR_KEYS_KEY_DIR, else the state folder's keys/). */
   keyFolder: () => string;
-  /**
-   * The flags that told this run where its configuration is (`--env-file FILE`, quoted for a
-   * shell), for the commands it prints. Never --database-url: it holds the password.
-   */
-  configFlags: () => string[];
   /** Resolves key references (--from, --to, --candidate); stdin is read by one reference per run at most. */
   resolveKeys: (refs: Array<{ text: string; flag: string }>) => Promise<SecretKey[]>;
   /** Resolves a provider value reference (--value, --key): env:NAME, file:PATH or -. */
@@ -136,7 +131,6 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     },
     backupDirectory: () => resolveBackupDirectory(io.processEnv),
     keyFolder: () => resolveKeyDirectory(io.processEnv),
-    configFlags: () => global.envFile.map((file) => `--env-file ${shellWord(file)}`),
     resolveKeys: async (refs) => {
       const parsed = refs.map(({ text, flag }) => {
         const position = (positions.get(flag) ?? 0) + 1;
@@ -175,9 +169,4 @@ export function requireAeadKey(secrets: LaminarSecrets): SecretKey {
       ? 'set AEAD_SECRET_KEY to the value Laminar runs with (e.g. --env-file path/to/laminar/.env)'
       : 'it must be exactly 64 hex characters, the same value Laminar runs with',
   );
-}
-
-/** A word as a POSIX shell reads it back: as it is when it is plain, else in single quotes. */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -27,7 +27,7 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
   emit(ctx.output, document, (doc) =>
     renderDoctor(doc, ctx.output.color, {
       all: Boolean(flags.all),
-      configFlags: ctx.configFlags(),
+      envFiles: ctx.global.envFile,
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
       candidates: candidateFlags(candidates.map((key) => key.label)),
     }),

@@ -159,6 +159,6 @@ function explainBackupAfterFailure(ctx: CommandContext, backup: BackupSink): voi
     }
   }
   ctx.output.note(
-    `backup of what was changed before the failure: ${displayPath(ctx, backup)} (${invocation('restore', { configFlags: ctx.configFlags() })} puts it back)`,
+    `backup of what was changed before the failure: ${displayPath(ctx, backup)} (${invocation('restore', { envFiles: ctx.global.envFile })} puts it back)`,
   );
 }

@@ -31,13 +31,13 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
     plan,
     nothingToDo: (made) => made.targets.length === 0,
     present: (made) => ({
-      text: renderQuarantine(quarantineDocument(made, null, { dryRun: true, backup: null }), ctx.output.color, ctx.configFlags(), true),
+      text: renderQuarantine(quarantineDocument(made, null, { dryRun: true, backup: null }), ctx.output.color, ctx.global.envFile, true),
       question: `Take out these ${made.targets.length} values (after writing them to a 0600 backup)?`,
     }),
     apply: (conn, made, { backup }) => runQuarantine(conn, made.targets, backup),
   });
   const document = quarantineDocument(outcome.plan, outcome.result, { dryRun: outcome.dryRun, backup: outcome.backup });
-  emit(ctx.output, document, (doc) => renderQuarantine(doc, ctx.output.color, ctx.configFlags()));
+  emit(ctx.output, document, (doc) => renderQuarantine(doc, ctx.output.color, ctx.global.envFile));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
 

@@ -89,13 +89,13 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       to: to!.label,
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
-      runbook: buildRunbook(flags, ctx.configFlags(), to!, stores, current, ctx.keyFolder(), slackUnderFrom),
+      runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder(), slackUnderFrom),
       rerun:
         typeof flags.backup === 'string'
           ? 'run the same command again with another --backup path (that one now exists)'
           : 'run the same command again',
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
-      configFlags: ctx.configFlags(),
+      envFiles: ctx.global.envFile,
     };
   }
   const final = outcome.result ?? outcome.plan;

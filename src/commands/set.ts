@@ -48,6 +48,6 @@ export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Pr
     apply: (conn, plan, { backup }) => applySet(conn, plan, { value, key, backup }),
   });
   const document = setDocument(outcome.plan, outcome.result, { dryRun: outcome.dryRun, backup: outcome.backup });
-  emit(ctx.output, document, (doc) => renderSet(doc, key.fingerprint, ctx.output.color, outcome.plan, ctx.configFlags()));
+  emit(ctx.output, document, (doc) => renderSet(doc, key.fingerprint, ctx.output.color, outcome.plan, ctx.global.envFile));
   return ExitCode.healthy;
 }

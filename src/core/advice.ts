@@ -28,10 +28,10 @@ function asReference(label: string): string | null {
 export interface AdviceContext {
   quarantineAdvisable: boolean;
   /**
-   * The run's configuration flags (`--env-file FILE`), repeated in every command printed, so a
-   * command copied from doctor's output reads the same configuration doctor did.
+   * The run's `--env-file` paths, as given: repeated in every command printed, so a command
+   * copied from the output reads the same configuration the run did.
    */
-  configFlags?: readonly string[];
+  envFiles?: readonly string[];
   /**
    * The keys doctor tried besides the current one, as references: a printed quarantine must name
    * them too, or it would take out values one of them opens.
@@ -44,26 +44,30 @@ export function candidateFlags(labels: readonly string[]): string[] {
   return labels.map((label) => `--candidate ${asReference(label) ?? `<the key you gave as ${label}>`}`);
 }
 
-/**
- * `lmnr-keys VERB` with the run's configuration flags: how every printed command starts.
- * check-deployment also reads the compose files of a folder: when the run's --env-file lives in
- * another folder (Laminar's checkout), it is named as the project directory.
- */
-export function invocation(verb: string, context: Pick<AdviceContext, 'configFlags'> = {}): string {
-  const flags = context.configFlags ?? [];
-  return ['lmnr-keys', verb, ...flags, ...(verb === 'check-deployment' ? projectDirectoryOf(flags) : [])].join(' ');
+/** A word as a POSIX shell reads it back: as it is when it is plain, else in single quotes. */
+export function shellWord(word: string): string {
+  return /^[\w@%+=:,./~-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-/** `--project-directory DIR` for the folder of the first `--env-file DIR/FILE`, when that is not here. */
-export function projectDirectoryOf(configFlags: readonly string[]): string[] {
-  const first = configFlags.find((flag) => flag.startsWith('--env-file '))?.slice('--env-file '.length);
-  if (first === undefined) return [];
-  const quoted = first.startsWith("'");
-  const file = quoted ? first.slice(1, -1) : first;
-  const slash = file.lastIndexOf('/');
-  if (slash < 0) return [];
-  const folder = file.slice(0, slash) || '/';
-  return [`--project-directory ${quoted ? `'${folder}'` : folder}`];
+/** `--env-file FILE` for each of the run's env files, quoted for a shell. */
+export function envFileFlags(envFiles: readonly string[] = []): string[] {
+  return envFiles.map((file) => `--env-file ${shellWord(file)}`);
+}
+
+/** `--project-directory DIR` for the folder of the first env file, when that is not here (Laminar's checkout). */
+export function projectDirectoryOf(envFiles: readonly string[] = []): string[] {
+  const first = envFiles[0];
+  if (first === undefined || !first.includes('/')) return [];
+  return [`--project-directory ${shellWord(first.slice(0, first.lastIndexOf('/')) || '/')}`];
+}
+
+/**
+ * `lmnr-keys VERB` with the run's env files: how every printed command starts. check-deployment
+ * also reads the compose files of a folder: the env file's folder is named as its project directory.
+ */
+export function invocation(verb: string, context: Pick<AdviceContext, 'envFiles'> = {}): string {
+  const projectDirectory = verb === 'check-deployment' ? projectDirectoryOf(context.envFiles) : [];
+  return ['lmnr-keys', verb, ...envFileFlags(context.envFiles), ...projectDirectory].join(' ');
 }
 
 /** The duplicate-name warning's sentence, with the command that keeps one row when one opens. */
@@ -76,7 +80,7 @@ export function describeDuplicate(
     /** Rows only another known key opens (a rotation brings them back); ids newest first, as `ids`. */
     recoverableIds?: readonly string[];
   },
-  context: Pick<AdviceContext, 'configFlags'> = {},
+  context: Pick<AdviceContext, 'envFiles'> = {},
 ): string {
   const set = `${invocation('set', context)} --project ${group.projectId} --name ${group.name}`;
   const opening = group.openingIds[0];

@@ -28,7 +28,7 @@ const SHOWN_WHEN_SUMMARISED = 20;
 export interface DoctorRenderOptions {
   all: boolean;
   /** The run's `--env-file` flags, repeated in every command printed. */
-  configFlags?: readonly string[];
+  envFiles?: readonly string[];
   /** The run named its database with --database-url, which is never printed (it holds the password). */
   databaseUrlFlag?: boolean;
   /** The run's --candidate flags (`candidateFlags`), which a printed quarantine must repeat. */
@@ -40,7 +40,7 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
   const { verdict } = doc;
   const adviceContext: AdviceContext = {
     quarantineAdvisable: verdict.quarantineAdvisable,
-    configFlags: options.configFlags ?? [],
+    envFiles: options.envFiles ?? [],
     candidates: options.candidates ?? [],
   };
   if (doc.writer) {

@@ -38,14 +38,9 @@ export function quarantineDocument(
   });
 }
 
-/** `configFlags`: the run's --env-file flags, repeated in the commands printed. */
+/** `envFiles`: the run's --env-file paths, repeated in the commands printed. */
 /** `confirming`: the plan shown before the question on a terminal (not a dry run). */
-export function renderQuarantine(
-  doc: QuarantineDocument,
-  c: ChalkInstance,
-  configFlags: readonly string[] = [],
-  confirming = false,
-): string {
+export function renderQuarantine(doc: QuarantineDocument, c: ChalkInstance, envFiles: readonly string[] = [], confirming = false): string {
   if (doc.targets.length === 0) return c.green('Nothing to quarantine: every stored value opens under some available key.');
   const lines = [c.bold(doc.dryRun ? `Values no available key opens (${doc.targets.length})` : 'Quarantine')];
   for (const t of doc.targets) {
@@ -67,10 +62,8 @@ export function renderQuarantine(
     if (doc.changed.length > 0)
       lines.push(c.yellow(`${doc.changed.length} changed since the plan and were left alone: ${doc.changed.join(', ')}`));
     if (doc.backup)
-      lines.push(
-        `Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { configFlags })} ${doc.backup}`,
-      );
-    lines.push(...howToReenter(doc.targets, configFlags));
+      lines.push(`Backup (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { envFiles })} ${doc.backup}`);
+    lines.push(...howToReenter(doc.targets, envFiles));
   } else if (!confirming) {
     lines.push('', 'Run again without --dry-run (and with --yes when no terminal is attached) to take them out.');
   }
@@ -78,12 +71,12 @@ export function renderQuarantine(
 }
 
 /** What the operator does next for each kind of value taken out. */
-function howToReenter(targets: Array<Pick<QuarantineTarget, 'store'>>, configFlags: readonly string[]): string[] {
+function howToReenter(targets: Array<Pick<QuarantineTarget, 'store'>>, envFiles: readonly string[]): string[] {
   const stores = new Set(targets.map((t) => t.store));
   const lines: string[] = [];
   if (stores.has('provider_api_keys'))
     lines.push(
-      `Re-enter the provider keys that matter with \`${invocation('set', { configFlags })} --project ID --name NAME\` or in the project settings.`,
+      `Re-enter the provider keys that matter with \`${invocation('set', { envFiles })} --project ID --name NAME\` or in the project settings.`,
     );
   for (const name of stores) {
     const note = findStore(name)?.whenTakenOut;

@@ -1,5 +1,5 @@
 /** The rotate document, its human rendering, and the runbook printed after a rotation. */
-import { invocation, projectDirectoryOf } from '../core/advice.js';
+import { envFileFlags, invocation, projectDirectoryOf } from '../core/advice.js';
 import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
@@ -87,8 +87,8 @@ function reusable(reference: string): string | null {
  */
 export function buildRunbook(
   flags: RunbookFlags,
-  /** The run's `--env-file` flags (CommandContext.configFlags), repeated in every command. */
-  configFlags: string[],
+  /** The run's `--env-file` paths, repeated in every command. */
+  envFiles: readonly string[],
   to: SecretKey,
   stores: StoreDefinition[],
   current: Partial<Record<string, SecretKey | null>>,
@@ -96,6 +96,7 @@ export function buildRunbook(
   slackUnderFrom = 0,
 ): Runbook {
   const variables = [...new Set(stores.map((s) => s.secretVariable))];
+  const configFlags = envFileFlags(envFiles);
   const alreadyInUse = variables.every((variable) => current[variable] != null && current[variable]!.fingerprint === to.fingerprint);
   if (alreadyInUse) return { alreadyInUse, steps: [] };
   const saved = variables
@@ -140,7 +141,7 @@ export function buildRunbook(
     `Set the new key (fingerprint ${to.fingerprint}) as ${variables.join(' and ')} ` +
       `for every Laminar service that reads it: frontend and app-server (and app-server-consumer ` +
       `in Helm).`,
-    `Recreate them so they read it: ${['docker compose', ...projectDirectoryOf(configFlags)].join(' ')} up -d --force-recreate (a restart keeps the old ` +
+    `Recreate them so they read it: ${['docker compose', ...projectDirectoryOf(envFiles)].join(' ')} up -d --force-recreate (a restart keeps the old ` +
       'environment), or kubectl rollout restart deployment/laminar-frontend deployment/laminar-app-server ' +
       'deployment/laminar-app-server-consumer.',
     `Re-seal what the platform sealed with the old key meanwhile: ${catchUp}` +
@@ -150,7 +151,7 @@ export function buildRunbook(
           `them with (on Helm it follows AEAD_SECRET_KEY when unset; set it yourself ` +
           `otherwise): ${slackCatchUp}`
         : ''),
-    `Check: ${invocation('check-deployment', { configFlags })} && ${invocation('doctor', { configFlags })}`,
+    `Check: ${invocation('check-deployment', { envFiles })} && ${invocation('doctor', { envFiles })}`,
   );
   if (saved.length > 0) steps.push(`Once doctor is healthy, delete the old key file${saved.length > 1 ? 's' : ''} and the backup.`);
   return { alreadyInUse, steps };
@@ -167,7 +168,7 @@ export interface RotationRenderContext {
   /** The run named its database with --database-url: printed commands need it added (it holds the password, so it is not printed). */
   databaseUrlFlag: boolean;
   /** The run's --env-file flags, repeated in the commands printed. */
-  configFlags?: readonly string[];
+  envFiles?: readonly string[];
 }
 
 export function renderRotation(doc: RotationDocument, c: ChalkInstance, context: RotationRenderContext): string {

@@ -54,7 +54,7 @@ export function renderSet(
   fingerprint: string,
   c: ChalkInstance,
   plan: SetPlan,
-  configFlags: readonly string[] = [],
+  envFiles: readonly string[] = [],
 ): string {
   if (doc.dryRun) return `${renderSetPlan(plan, fingerprint, c)}\n\nDry run: nothing written. Run again without --dry-run to do it.`;
   const lines = [
@@ -65,7 +65,7 @@ export function renderSet(
   ];
   if (doc.backup)
     lines.push(
-      `Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { configFlags })} ${doc.backup}`,
+      `Backup of the removed rows (mode 0600, ciphertext only): ${doc.backup}  ->  undo with: ${invocation('restore', { envFiles })} ${doc.backup}`,
     );
   return lines.join('\n');
 }

@@ -90,13 +90,16 @@ describe('jsonPieces', () => {
 });
 
 describe('invocation', () => {
-  it("repeats the run's --env-file, and check-deployment gets the env file's folder as its project directory", async () => {
+  it("repeats the run's --env-file, quoted for a shell, and check-deployment gets the env file's folder as its project directory", async () => {
     const { invocation } = await import('../../src/core/advice.js');
     expect(invocation('doctor')).toBe('lmnr-keys doctor');
-    expect(invocation('rotate', { configFlags: ['--env-file ../laminar/.env'] })).toBe('lmnr-keys rotate --env-file ../laminar/.env');
-    expect(invocation('check-deployment', { configFlags: ['--env-file ../laminar/.env'] })).toBe(
+    expect(invocation('rotate', { envFiles: ['../laminar/.env'] })).toBe('lmnr-keys rotate --env-file ../laminar/.env');
+    expect(invocation('check-deployment', { envFiles: ['../laminar/.env'] })).toBe(
       'lmnr-keys check-deployment --env-file ../laminar/.env --project-directory ../laminar',
     );
-    expect(invocation('check-deployment', { configFlags: ['--env-file .env'] })).toBe('lmnr-keys check-deployment --env-file .env');
+    expect(invocation('check-deployment', { envFiles: ["/srv/it's here/.env"] })).toBe(
+      `lmnr-keys check-deployment --env-file '/srv/it'\\''s here/.env' --project-directory '/srv/it'\\''s here'`,
+    );
+    expect(invocation('check-deployment', { envFiles: ['.env'] })).toBe('lmnr-keys check-deployment --env-file .env');
   });
 });
