@@ -241,7 +241,7 @@ async function diagnoseStore(
     let sinceProgress = 0;
     const onTuple = (tuple: CopyTuple) => {
       candidates?.add(tuple);
-      if (ring.current !== null && opensToUtf8(opener, tuple, ring.current.bytes, encoding)) {
+      if (ring.current !== null && opensToUtf8(opener, tuple, encoding)) {
         report.total += 1;
         report.ok += 1;
       } else if (encoding === 'bytes' && !decodedExactly(tuple)) {
@@ -255,18 +255,23 @@ async function diagnoseStore(
         deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
       }
     };
-    if (encoding === 'bytes') {
-      await sql`savepoint lmnr_keys_scan`.execute(trx);
-      try {
-        await copyStore(trx, store, {}, onTuple, 'bytes');
-      } catch (error) {
-        if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
-        await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
-        continue;
+    if (ring.current !== null) opener.holdKey(ring.current.bytes);
+    try {
+      if (encoding === 'bytes') {
+        await sql`savepoint lmnr_keys_scan`.execute(trx);
+        try {
+          await copyStore(trx, store, {}, onTuple, 'bytes');
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== INVALID_HEX_SQLSTATE) throw error;
+          await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
+          continue;
+        }
+        await sql`release savepoint lmnr_keys_scan`.execute(trx);
+      } else {
+        await copyStore(trx, store, {}, onTuple, 'hex');
       }
-      await sql`release savepoint lmnr_keys_scan`.execute(trx);
-    } else {
-      await copyStore(trx, store, {}, onTuple, 'hex');
+    } finally {
+      opener.releaseKey();
     }
     for (let i = 0; i < rereadIds.length; i += 5000)
       for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
@@ -279,11 +284,12 @@ async function diagnoseStore(
 }
 
 /**
- * The fast verdict "ok": the stored value decodes to a sealed value, the key opens it with the
- * row's AAD, and the plaintext is UTF-8 — exactly diagnoseValue's "ok" (property-tested in
- * test/unit/copy-paths.test.ts). False means "not decided here", never "failing".
+ * The fast verdict "ok": the stored value decodes to a sealed value, the key the opener holds
+ * (holdKey: the current key) opens it with the row's AAD, and the plaintext is UTF-8 — exactly
+ * diagnoseValue's "ok" (property-tested in test/unit/copy-paths.test.ts). False means "not
+ * decided here", never "failing".
  */
-export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Uint8Array, encoding: SealedEncoding = 'hex'): boolean {
+export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding = 'hex'): boolean {
   const { buffer, starts, lengths } = tuple;
   const ct = FIELD.ciphertext;
   const nonce = FIELD.nonce;
@@ -306,9 +312,8 @@ export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, key: Ui
     if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
     opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
   }
-  const utf8 = opener.tryKey(key) && opener.plaintextIsValidUtf8();
-  opener.clear();
-  return utf8;
+  if (!opener.tryHeldKey()) return false;
+  return opener.plaintextIsValidUtf8ThenWipe();
 }
 
 interface DuplicateGroup {

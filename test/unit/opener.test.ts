@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { encodeAad, loadCipher, openSealed, parseSealedText, sealToText } from '../../src/crypto/aead.js';
+import { isUtf8 } from 'node:buffer';
 import { SealedValueOpener } from '../../src/crypto/opener.js';
 
 beforeAll(loadCipher);
@@ -65,5 +66,70 @@ describe('SealedValueOpener', () => {
     expect(opener.load(small.ciphertextHex, small.nonceHex).ok).toBe(true);
     expect(opener.open(k, encodeAad('B'))).toBe(true);
     expect([...opener.takePlaintext()]).toEqual([1, 2, 3]);
+  });
+});
+
+function occurrences(heap: Buffer, needle: Uint8Array): number[] {
+  const found: number[] = [];
+  for (let at = heap.indexOf(needle); at >= 0; at = heap.indexOf(needle, at + 1)) found.push(at);
+  return found;
+}
+
+describe("the scan's held key and UTF-8 verdict", () => {
+  it('opens as tryKey does, judges UTF-8 as isUtf8 does, and leaves neither plaintext nor key in the heap', () => {
+    const opener = new SealedValueOpener();
+    // Keys that look like keys (a run of zeros would be "found" in any heap).
+    const distinctKey = key.filter((k) => new Set(k).size >= 16);
+    fc.assert(
+      fc.property(
+        distinctKey,
+        distinctKey,
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }),
+          fc.string({ maxLength: 300 }).map((t) => new TextEncoder().encode(t)),
+          fc
+            .tuple(fc.string({ minLength: 1, maxLength: 300 }), fc.nat(), fc.integer({ min: 128, max: 255 }))
+            .map(([t, at, byte]) => {
+              const bytes = new TextEncoder().encode(t);
+              bytes[at % bytes.length] = byte;
+              return bytes;
+            }),
+        ),
+        fc.string({ maxLength: 40 }),
+        fc.boolean(),
+        (held, other, generated, aad, underHeld) => {
+          fc.pre(Buffer.compare(held, other) !== 0);
+          // A marker in front (ASCII: it changes no verdict) so the plaintext can be found in the heap.
+          const plaintext = Buffer.concat([Buffer.from('lmnr-keys test plaintext:'), generated]);
+          const { ciphertextHex, nonceHex } = sealToText(underHeld ? held : other, plaintext, encodeAad(aad));
+          expect(opener.load(ciphertextHex, nonceHex).ok).toBe(true);
+          opener.setAad(encodeAad(aad));
+          const expected = opener.tryKey(held);
+          expect(expected).toBe(underHeld);
+          opener.clear();
+          // libsodium-wrappers' own seal (sealToText) leaves copies in the heap: only new ones count.
+          const before = occurrences(opener.heapBytes(), plaintext);
+          const keysBefore = occurrences(opener.heapBytes(), held);
+          opener.holdKey(held);
+          try {
+            expect(opener.tryHeldKey()).toBe(expected);
+            if (expected) {
+              const opened = occurrences(opener.heapBytes(), plaintext).filter((at) => !before.includes(at));
+              expect(opened).toHaveLength(1);
+              expect(opener.plaintextIsValidUtf8ThenWipe()).toBe(isUtf8(plaintext));
+              const at = opened[0]!;
+              expect(opener.heapBytes().subarray(at, at + plaintext.length).every((byte) => byte === 0)).toBe(true);
+            }
+          } finally {
+            opener.releaseKey();
+          }
+          // Wiped: no new copy of the plaintext or of the key is left in libsodium's heap.
+          expect(occurrences(opener.heapBytes(), plaintext)).toEqual(before);
+          expect(occurrences(opener.heapBytes(), held)).toEqual(keysBefore);
+          expect(() => opener.takePlaintext()).toThrow(/no plaintext/);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
