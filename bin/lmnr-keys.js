@@ -6,7 +6,7 @@
 // script; `env -S node --` would pass it, but BusyBox's env (Alpine images) has no -S. Every
 // /bin/sh (dash, bash, BusyBox ash) runs the line above. No V8 flags: memory is bounded by
 // the program itself.
-import { main } from '../dist/cli.js';
+import { main } from '../dist/bundle/cli.js';
 
 // `lmnr-keys ... | head` closes stdout early: that is the reader's choice, not a crash.
 process.stdout.on('error', (error) => {

@@ -4,16 +4,15 @@
  * are imported only when their command runs, so `--help` stays fast.
  */
 import { Command, CommanderError } from '@commander-js/extra-typings';
-import { createRequire } from 'node:module';
 import { readProcessEnvironment, type Environment } from './config/environment.js';
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
 import { documentOf, errorDocument, type CommandName as DocumentCommand } from './report/document.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
+import { packageVersion } from './package-root.js';
 
-const require = createRequire(import.meta.url);
-const { version } = require('../package.json') as { version: string };
+const version = packageVersion();
 
 type Action<N extends CommandName> = (ctx: CommandContext, flags: FlagsOf<N>, args: ArgsOf<N>) => Promise<ExitCodeValue>;
 

