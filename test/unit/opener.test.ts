@@ -87,13 +87,11 @@ describe("the scan's held key and UTF-8 verdict", () => {
         fc.oneof(
           fc.uint8Array({ maxLength: 300 }),
           fc.string({ maxLength: 300 }).map((t) => new TextEncoder().encode(t)),
-          fc
-            .tuple(fc.string({ minLength: 1, maxLength: 300 }), fc.nat(), fc.integer({ min: 128, max: 255 }))
-            .map(([t, at, byte]) => {
-              const bytes = new TextEncoder().encode(t);
-              bytes[at % bytes.length] = byte;
-              return bytes;
-            }),
+          fc.tuple(fc.string({ minLength: 1, maxLength: 300 }), fc.nat(), fc.integer({ min: 128, max: 255 })).map(([t, at, byte]) => {
+            const bytes = new TextEncoder().encode(t);
+            bytes[at % bytes.length] = byte;
+            return bytes;
+          }),
         ),
         fc.string({ maxLength: 40 }),
         fc.boolean(),
@@ -118,7 +116,12 @@ describe("the scan's held key and UTF-8 verdict", () => {
               expect(opened).toHaveLength(1);
               expect(opener.plaintextIsValidUtf8ThenWipe()).toBe(isUtf8(plaintext));
               const at = opened[0]!;
-              expect(opener.heapBytes().subarray(at, at + plaintext.length).every((byte) => byte === 0)).toBe(true);
+              expect(
+                opener
+                  .heapBytes()
+                  .subarray(at, at + plaintext.length)
+                  .every((byte) => byte === 0),
+              ).toBe(true);
             }
           } finally {
             opener.releaseKey();
