@@ -56,13 +56,11 @@ const plaintexts = fc.oneof(
   fc.uint8Array({ maxLength: 200 }),
   fc.string({ unit: 'grapheme', maxLength: 60 }).map((t) => new TextEncoder().encode(t)),
   fc.string({ maxLength: 200 }).map((t) => new TextEncoder().encode(t)),
-  fc
-    .tuple(fc.string({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 255 }))
-    .map(([t, at, byte]) => {
-      const bytes = new TextEncoder().encode(t);
-      bytes[at % bytes.length] = byte;
-      return bytes;
-    }),
+  fc.tuple(fc.string({ minLength: 1, maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 255 })).map(([t, at, byte]) => {
+    const bytes = new TextEncoder().encode(t);
+    bytes[at % bytes.length] = byte;
+    return bytes;
+  }),
 );
 /** AAD texts with what COPY's text format would have had to escape, and unicode. */
 const aadText = fc.oneof(
