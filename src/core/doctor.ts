@@ -215,7 +215,7 @@ async function diagnoseStore(
   for (const encoding of encodings) {
     const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
     const findings: RawFinding[] = [];
-    const candidates = watchDuplicates ? new DuplicateCandidates() : null;
+    const candidates = watchDuplicates ? new DuplicateCandidates(encoding) : null;
     const rereadIds: string[] = [];
     const opener = sharedOpener();
     const classify = (row: SealedRow) => {
@@ -246,7 +246,7 @@ async function diagnoseStore(
         report.ok += 1;
       } else if (encoding === 'bytes' && !decodedExactly(tuple)) {
         // decode() skipped whitespace: only the stored text can be judged (below).
-        rereadIds.push(tupleId(tuple));
+        rereadIds.push(tupleId(tuple, encoding));
       } else {
         classify(sealedRowFromTuple(store, tuple, encoding));
       }
