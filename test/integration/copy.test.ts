@@ -1,5 +1,5 @@
 /** The binary COPY paths against a real Postgres, compared with the string paths they replace. */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
@@ -113,6 +113,37 @@ describe('copyOut through Kysely', () => {
       await expect(
         copyOut(conn, 'copy (select no_such_column from provider_api_keys) to stdout (format binary)', 1, () => {}),
       ).rejects.toMatchObject({ code: '42703' });
+      expect((await sql<{ one: number }>`select 1 as one`.execute(conn)).rows).toEqual([{ one: 1 }]);
+    });
+  });
+
+  it('reads the socket itself as pg would: the same tuples, an error after rows, a working connection after', async () => {
+    const text = `copy (select g, repeat(md5(g::text), case when g = 7000 then 100000 else 1 + g % 9 end), null::text
+      from generate_series(1, 20000) g) to stdout (format binary)`;
+    const digests = await Promise.all(
+      (['socket', 'pg'] as const).map(async (reader) => {
+        const hash = createHash('sha256');
+        let rows = 0;
+        await copyOut(
+          t.db,
+          text,
+          3,
+          (tuple) => {
+            rows += 1;
+            hash.update(tuple.buffer.subarray(tuple.start, tuple.end));
+          },
+          reader,
+        );
+        return `${rows} ${hash.digest('hex')}`;
+      }),
+    );
+    expect(digests[0]).toMatch(/^20000 /);
+    expect(digests[0]).toBe(digests[1]);
+    await t.db.connection().execute(async (conn) => {
+      let rows = 0;
+      const failing = `copy (select case when g < 15000 then g else 1 / (g - g) end from generate_series(1, 20000) g) to stdout (format binary)`;
+      await expect(copyOut(conn, failing, 1, () => rows++)).rejects.toMatchObject({ code: '22012' });
+      expect(rows).toBeGreaterThan(1000);
       expect((await sql<{ one: number }>`select 1 as one`.execute(conn)).rows).toEqual([{ one: 1 }]);
     });
   });
