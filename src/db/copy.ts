@@ -195,7 +195,7 @@ export class BinaryCopyOut extends CopyQuery {
    */
   private readSocketUntilCopyEnds(connection: PgConnection): void {
     const { stream } = connection;
-    const readers = stream.listeners('data');
+    const readers = typeof stream?.listeners === 'function' ? stream.listeners('data') : [];
     if (readers.length !== 1) return;
     const pgReader = readers[0] as (chunk: Buffer) => void;
     const ourReader = (chunk: Buffer): void => {

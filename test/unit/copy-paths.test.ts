@@ -528,7 +528,11 @@ function binaryCopy(rows: Array<Array<Buffer | null>>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Runs copyOut against a stand-in for Kysely + pg that delivers `stream` cut into `pieces`. */
+/**
+ * Runs copyOut against a stand-in for Kysely + pg that delivers `stream` cut into `pieces`,
+ * through pg's parser (the CopyData messages' payloads); test/unit/copy-socket.test.ts cuts the
+ * socket's bytes instead.
+ */
 function copyOutOver(stream: Buffer, cuts: number[], onTuple: (tuple: CopyTuple) => void): Promise<number> {
   const db = {
     async executeQuery(compiled: { sql: unknown }) {
@@ -551,7 +555,7 @@ function copyOutOver(stream: Buffer, cuts: number[], onTuple: (tuple: CopyTuple)
       return query;
     },
   } as unknown as LaminarDb;
-  return copyOut(db, 'copy (select 1) to stdout (format binary)', 7, onTuple);
+  return copyOut(db, 'copy (select 1) to stdout (format binary)', 7, onTuple, 'pg');
 }
 
 describe('copyOut (binary COPY parsing)', () => {

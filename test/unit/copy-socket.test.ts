@@ -94,4 +94,31 @@ describe('copyOut reading the socket', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('after a tuple callback throws, drains the rest, still gives pg its bytes, and rejects with that error', async () => {
+    const header = Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
+    const rows = [0, 1, 2, 3].map((i) => message('d', Buffer.concat([i === 0 ? header : Buffer.alloc(0), tupleBytes([Buffer.from([i])])])));
+    const end = Buffer.concat([message('c', Buffer.alloc(0)), message('C', Buffer.from('COPY 4\0')), message('Z', Buffer.from('I'))]);
+    const stream = Object.assign(new EventEmitter(), { write: () => true });
+    const toPg: Buffer[] = [];
+    stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
+    let calls = 0;
+    const query = new BinaryCopyOut(
+      'copy',
+      () => {
+        calls += 1;
+        if (calls === 2) throw new Error('the second row');
+      },
+      1,
+      'socket',
+    );
+    query.submit({ stream, query: () => {}, endCopyFrom: () => {}, sendCopyFail: () => {} } as never);
+    stream.emit('data', Buffer.concat([message('H', Buffer.from([1, 0, 0])), ...rows, end]));
+    expect(calls).toBe(2);
+    expect(Buffer.concat(toPg).equals(end)).toBe(true);
+    // What pg does with those bytes: CommandComplete, then ReadyForQuery.
+    query.handleCommandComplete({ text: 'COPY 4' });
+    query.handleReadyForQuery();
+    await expect(Promise.resolve(query)).rejects.toThrow('the second row');
+  });
 });
