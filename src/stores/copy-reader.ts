@@ -145,7 +145,12 @@ export function fieldUuid(tuple: CopyTuple, field: number): string | null {
   const length = tuple.lengths[field]!;
   if (length < 0) return null;
   if (length !== 16) throw new Error(`COPY field ${field} is ${length} bytes, not a uuid's 16`);
-  const hex = tuple.buffer.toString('hex', tuple.starts[field]!, tuple.starts[field]! + 16);
+  return uuidText(tuple.buffer, tuple.starts[field]!);
+}
+
+/** The 16 bytes of a uuid at `buffer[start]` as text, as Postgres writes it. */
+export function uuidText(buffer: Buffer, start: number): string {
+  const hex = buffer.toString('hex', start, start + 16);
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
