@@ -121,4 +121,19 @@ describe('copyOut reading the socket', () => {
     query.handleReadyForQuery();
     await expect(Promise.resolve(query)).rejects.toThrow('the second row');
   });
+
+  it('gives a message with an impossible length to pg (whose parser reports it) instead of looping on it', () => {
+    const broken = Buffer.from([0x64, 0xff, 0xff, 0xff, 0xf0, 1, 2, 3]);
+    // Cut inside its header (completed from kept bytes), and whole in one read.
+    for (const cut of [3, broken.length]) {
+      const stream = Object.assign(new EventEmitter(), { write: () => true });
+      const toPg: Buffer[] = [];
+      stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
+      const query = new BinaryCopyOut('copy', () => {}, 1, 'socket');
+      query.submit({ stream, query: () => {}, endCopyFrom: () => {}, sendCopyFail: () => {} } as never);
+      stream.emit('data', Buffer.concat([message('H', Buffer.from([1, 0, 0])), broken.subarray(0, cut)]));
+      if (cut < broken.length) stream.emit('data', broken.subarray(cut));
+      expect(Buffer.concat(toPg).equals(broken)).toBe(true);
+    }
+  });
 });
