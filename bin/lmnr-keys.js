@@ -6,7 +6,16 @@
 // script; `env -S node --` would pass it, but BusyBox's env (Alpine images) has no -S. Every
 // /bin/sh (dash, bash, BusyBox ash) runs the line above. No V8 flags: memory is bounded by
 // the program itself.
-import { main } from '../dist/bundle/cli.js';
+const bundle = new URL('../dist/bundle/cli.js', import.meta.url);
+let main;
+try {
+  ({ main } = await import(bundle.href));
+} catch (error) {
+  // A clone where the build did not run (or failed): say so, not a Node stack.
+  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/bundle/cli.js')) throw error;
+  process.stderr.write('lmnr-keys: not built (dist/bundle/cli.js is missing): run `npm run build` in its folder (npm ci runs it)\n');
+  process.exit(3);
+}
 
 // `lmnr-keys ... | head` closes stdout early: that is the reader's choice, not a crash.
 process.stdout.on('error', (error) => {

