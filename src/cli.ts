@@ -11,6 +11,7 @@ import { createOutput, type Output } from './report/output.js';
 import { documentOf, errorDocument, type CommandName as DocumentCommand } from './report/document.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 import { packageVersion } from './package-root.js';
+import { leaveOnInterrupt, setInterruptedLeave } from './interrupt.js';
 
 const version = packageVersion();
 
@@ -110,8 +111,18 @@ Examples:
         state.output = output;
         state.commandName = name;
         const ctx = createContext(global, output, processContextIo(io.processEnv, io.cwd));
-        const action = await loaders[name]();
-        state.exitCode = await action(ctx, flags, positionals);
+        setInterruptedLeave((note) => {
+          output.note(note ?? 'interrupted (Ctrl-C) before anything was written; run the same command again');
+          if (output.jsonMode && !output.jsonWritten)
+            output.json(errorDocument(name as DocumentCommand, ExitCode.interrupted, 'interrupted (Ctrl-C)', 'run the same command again'));
+        });
+        const stopListening = leaveOnInterrupt();
+        try {
+          const action = await loaders[name]();
+          state.exitCode = await action(ctx, flags, positionals);
+        } finally {
+          stopListening();
+        }
       });
     program.addCommand(command as unknown as Command);
   }

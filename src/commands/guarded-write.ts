@@ -9,6 +9,7 @@
  * A first Ctrl-C while applying asks the core to stop after the batch in flight; a second one
  * leaves at once (every batch is its own transaction, so either way nothing is half-written).
  */
+import { leaveInterrupted } from '../interrupt.js';
 import { invocation } from '../core/advice.js';
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
@@ -109,9 +110,8 @@ export async function runGuardedWrite<Plan, Result>(
       return;
     }
     const file = backup?.written() ? displayPath(ctx, backup) : null;
-    ctx.output.note(`interrupted${file ? `: backup at ${file}` : ''}; run the same command again to finish`);
     process.removeListener('SIGINT', onInterrupt);
-    process.kill(process.pid, 'SIGINT');
+    leaveInterrupted(`interrupted${file ? `: backup at ${file}` : ''}; run the same command again to finish`);
   };
   let failed = true;
   try {

@@ -16,6 +16,8 @@ export interface Output {
   debug: (text: string) => void;
   color: ChalkInstance;
   jsonMode: boolean;
+  /** Whether the JSON document has been written (there is only one). */
+  readonly jsonWritten: boolean;
   /** A spinner is allowed: stderr is a terminal, not --json, not CI. */
   interactive: boolean;
   redactor: Redactor;
@@ -39,11 +41,13 @@ export function createOutput(options: OutputOptions): Output {
     const safe = redactor.apply(text);
     stream.write(safe.endsWith('\n') ? safe : `${safe}\n`);
   };
+  let jsonWritten = false;
   return {
     result: (text) => write(stdout, text),
     // Piece by piece (a large document, 200,000 findings, is 100 MB of text: one string of it, then
     // its redacted copy, doubled peak memory); the text is exactly JSON.stringify(document, null, 2).
     json: (document) => {
+      jsonWritten = true;
       for (const piece of jsonPieces(document)) stdout.write(redactor.apply(piece));
       stdout.write('\n');
     },
@@ -53,6 +57,9 @@ export function createOutput(options: OutputOptions): Output {
     },
     color,
     jsonMode: options.json,
+    get jsonWritten() {
+      return jsonWritten;
+    },
     // A terminal that reports no width (some pseudo-terminals) would send ora's line clearing into a loop.
     interactive: Boolean(stderr.isTTY) && (stderr.columns ?? 0) > 0 && !options.json && !options.ci,
     redactor,

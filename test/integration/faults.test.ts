@@ -121,6 +121,48 @@ describe('kill -9 at random points', () => {
 });
 
 describe('Ctrl-C', () => {
+  it('doctor (reading, nothing to undo) leaves at once: one line, exit 130, and still one JSON document', async () => {
+    const t = await createTestDatabase();
+    const holder = new pg.Client({ connectionString: t.url });
+    try {
+      const project = await addProject(t, await addWorkspace(t, 'W'), 'P');
+      await addManyProviderKeys(t, project, 10, OLD);
+      // doctor then waits on this lock inside its read: Ctrl-C arrives mid-run, whatever the machine's speed.
+      await holder.connect();
+      await holder.query('begin');
+      await holder.query('lock table provider_api_keys in access exclusive mode');
+      const child = spawn(process.execPath, ['--', BIN, 'doctor', '--json'], {
+        env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += chunk));
+      child.stderr.on('data', (chunk) => (stderr += chunk));
+      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const { rows } = await t.query(
+          "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'lmnr-keys%' and wait_event_type = 'Lock'",
+        );
+        if (rows[0].n > 0) break;
+        if (Date.now() > deadline) throw new Error(`doctor never waited on the lock: ${stderr}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      child.kill('SIGINT');
+      expect(await exit).toBe(130);
+      expect(JSON.parse(stdout)).toMatchObject({
+        command: 'doctor',
+        ok: false,
+        error: { exitCode: 130, message: 'interrupted (Ctrl-C)' },
+      });
+      expect(stderr.trim().split('\n')).toEqual(['interrupted (Ctrl-C) before anything was written; run the same command again']);
+    } finally {
+      await holder.end().catch(() => {});
+      await t.drop();
+    }
+  });
+
   it('stops after the batch in flight, says how far it got and where the backup is; the same command finishes', async () => {
     const t = await createTestDatabase();
     try {
