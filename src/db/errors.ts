@@ -102,7 +102,7 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
     const why = code && PG_HINTS[code] ? `: ${PG_HINTS[code]}` : code === 'ECONNRESET' ? `: ${NETWORK_HINTS.ECONNRESET}` : '';
     return new DatabaseError(
       `lost the connection to Postgres at ${where} while ${doing}${why}`,
-      'every batch is its own transaction, so nothing half-written was kept: run the command again',
+      'nothing half-written is kept (a write commits whole batches or nothing; doctor and verify-provider only read): run the command again',
       { cause: error, pgCode: code },
     );
   }
@@ -119,6 +119,13 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
       cause: error,
       pgCode: code,
     });
+  }
+  if (/does not support SSL/i.test(pgError.message ?? '')) {
+    return new DatabaseError(
+      `TLS problem with Postgres at ${where}: ${firstLine(pgError.message)}`,
+      'this server does not offer TLS: connect with ?sslmode=disable (or sslmode=prefer, which falls back to plain), or enable TLS on the server',
+      { cause: error, pgCode: code },
+    );
   }
   if (/SSL|TLS|certificate/i.test(pgError.message ?? '')) {
     return new DatabaseError(

@@ -310,7 +310,12 @@ describe('bad configuration', () => {
     url.searchParams.set('sslmode', mode);
     const result = await run(['doctor'], { DATABASE_URL: url.toString(), AEAD_SECRET_KEY: AEAD });
     expect(result.code).toBe(code);
-    if (code === 4) expect(result.stderr).toMatch(/TLS|SSL/);
+    if (code === 4) {
+      expect(result.stderr).toMatch(/TLS|SSL/);
+      // The way out, not the setting that failed.
+      expect(result.stderr).toContain('hint: this server does not offer TLS: connect with ?sslmode=disable');
+      expect(result.stderr).not.toContain('?sslmode=require');
+    }
     expect(result.stderr).not.toContain(decodeURIComponent(url.password));
   });
 });
