@@ -23,7 +23,7 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
       ),
     ),
   );
-  const document = doctorDocument(report);
+  const document = doctorDocument(report, { envFiles: ctx.global.envFile });
   emit(ctx.output, document, (doc) =>
     renderDoctor(doc, ctx.output.color, {
       all: Boolean(flags.all),

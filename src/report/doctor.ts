@@ -8,8 +8,13 @@ import { printable } from '../printable.js';
 
 export interface DoctorDocument extends Envelope<'doctor'>, DoctorReport {}
 
-export function doctorDocument(report: DoctorReport): DoctorDocument {
-  return documentOf('doctor', report.verdict.ok, report);
+/**
+ * The document: the report, with each duplicate's `detail` (which prints a `set` command)
+ * written for this run's `--env-file` flags, as the human output writes it.
+ */
+export function doctorDocument(report: DoctorReport, context: Pick<AdviceContext, 'envFiles'> = {}): DoctorDocument {
+  const warnings = report.warnings.map((warning) => ({ ...warning, detail: describeDuplicate(warning, context) }));
+  return documentOf('doctor', report.verdict.ok, { ...report, warnings });
 }
 
 const SECRET_WORDS: Record<string, string> = {

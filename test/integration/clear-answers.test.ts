@@ -101,6 +101,10 @@ describe('duplicates', () => {
     const stale = await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-stale-01234567', newKeyHex());
     const doctor = await runCli(['doctor', '--json'], { env: env(), cwd: dir });
     expect(JSON.parse(doctor.stdout).warnings[0].detail).toMatch(new RegExp(`--keep ${good}`));
+    // With --env-file, the command in the JSON detail repeats it, as the human output does.
+    fs.writeFileSync(path.join(dir, 'dup.env'), '# nothing needed here\n');
+    const withFile = await runCli(['doctor', '--json', '--env-file', 'dup.env'], { env: env(), cwd: dir });
+    expect(JSON.parse(withFile.stdout).warnings[0].detail).toMatch(/lmnr-keys set --env-file dup\.env --project /);
     const refused = await runCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--keep', stale, '--yes'], {
       env: env(),
       cwd: dir,
