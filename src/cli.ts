@@ -106,6 +106,8 @@ Examples:
           debug: Boolean(globals.debug),
           color: globals.color !== false && !io.processEnv.NO_COLOR,
         };
+        // Stacks under --debug name the compiled modules rather than the bundle's chunks (scripts/bundle.mjs).
+        if (global.debug) process.setSourceMapsEnabled(true);
         const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
         const output = createOutput({ json: global.json, debug: global.debug, color: global.color && Boolean(process.stdout.isTTY), ci });
         state.output = output;

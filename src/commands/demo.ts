@@ -60,8 +60,9 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    say(c.bold('lmnr-keys demo: a broken self-hosted Laminar, diagnosed and repaired on a throwaway Postgres'));
+    // The banner once the server runs: a missing optional dependency is then the only line.
     server = await startThrowawayPostgres({ note: (message) => output.note(c.yellow(message)), label: 'lmnr-keys-demo-' });
+    say(c.bold('lmnr-keys demo: a broken self-hosted Laminar, diagnosed and repaired on a throwaway Postgres'));
     await loadCipher();
     const keys: DemoKeys = {
       current: randomBytes(32),
