@@ -402,8 +402,12 @@ async function rotateStore(pass: Pass, run: Run, progress: () => void): Promise<
     if (writeFailure !== null) throw (writeFailure as { error: unknown }).error;
     progress();
     // Ctrl-C: stop between batches. The batch planned meanwhile was never written; its backup
-    // lines have no commit mark, so restore counts them as never applied.
-    if (deps.signal?.aborted) return;
+    // lines have no commit mark, so restore counts them as never applied, and its values are
+    // not counted as read (the next run reads them): the summary adds up.
+    if (deps.signal?.aborted) {
+      pass.report.total -= next.count;
+      return;
+    }
     current = next;
     read = nextRead;
   }

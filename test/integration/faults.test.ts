@@ -24,8 +24,8 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 // Default backups (under the test HOME): every re-run below follows the failed one at once, as a script would.
 const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes'];
 
-function startRotation(databaseUrl: string, batchSize: number) {
-  const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize)], {
+function startRotation(databaseUrl: string, batchSize: number, extra: string[] = []) {
+  const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize), ...extra], {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: TEST_HOME,
@@ -191,12 +191,23 @@ describe('Ctrl-C', () => {
             `backup at \\S+\\.jsonl; run the same command again to finish\\.`,
         ),
       );
+      // Interrupted again, with --json: its summary adds up (a batch planned but not written is not counted).
+      const second = startRotation(t.url, 50, ['--json']);
+      let secondExited = false;
+      void second.exit.then(() => (secondExited = true));
+      while (!secondExited && (await resealed()) < done + 1000) await new Promise((r) => setTimeout(r, 10));
+      second.child.kill('SIGINT');
+      expect(await second.exit).toBe(130);
+      const interrupted = JSON.parse(second.stdout()).summary;
+      expect(interrupted.rotated + interrupted.alreadyCurrent + interrupted.stuck).toBe(interrupted.total);
+      expect(interrupted.alreadyCurrent + interrupted.rotated).toBe(await resealed());
+      const doneAfter = await resealed();
       const rerun = await runCli([...rotateArgs, '--json'], {
         env: { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD, OLD_KEY: OLD, NEW_KEY: NEW },
         cwd: dir,
       });
       expect(rerun.code).toBe(0);
-      expect(JSON.parse(rerun.stdout).summary).toMatchObject({ alreadyCurrent: done, rotated: 10_000 - done });
+      expect(JSON.parse(rerun.stdout).summary).toMatchObject({ alreadyCurrent: doneAfter, rotated: 10_000 - doneAfter });
       const opened = await openAll(t, [NEW]);
       for (const [id, plaintext] of expected) expect(opened.get(id)).toEqual({ plaintext, keyIndex: 0 });
     } finally {
