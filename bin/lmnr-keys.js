@@ -6,14 +6,19 @@
 // script; `env -S node --` would pass it, but BusyBox's env (Alpine images) has no -S. Every
 // /bin/sh (dash, bash, BusyBox ash) runs the line above. No V8 flags: memory is bounded by
 // the program itself.
-const bundle = new URL('../dist/bundle/cli.js', import.meta.url);
+// The bundle `npm run build` makes (fast to start); the compiled modules when it could not make it
+// (scripts/bundle.mjs: no esbuild binary on this platform); else the build never ran.
 let main;
-try {
-  ({ main } = await import(bundle.href));
-} catch (error) {
-  // A clone where the build did not run (or failed): say so, not a Node stack.
-  if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes('dist/bundle/cli.js')) throw error;
-  process.stderr.write('lmnr-keys: not built (dist/bundle/cli.js is missing): run `npm run build` in its folder (npm ci runs it)\n');
+for (const entry of ['../dist/bundle/cli.js', '../dist/cli.js']) {
+  try {
+    ({ main } = await import(new URL(entry, import.meta.url).href));
+    break;
+  } catch (error) {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND' || !String(error.message).includes(entry.slice(3))) throw error;
+  }
+}
+if (!main) {
+  process.stderr.write('lmnr-keys: not built (dist/ is missing): run `npm run build` in its folder (npm ci runs it)\n');
   process.exit(3);
 }
 

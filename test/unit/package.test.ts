@@ -30,7 +30,9 @@ describe('package', () => {
   });
 
   it('the bundle the bin runs keeps that: no chunk --help loads holds a heavy library', () => {
-    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8')).toContain("new URL('../dist/bundle/cli.js', import.meta.url)");
+    expect(fs.readFileSync(path.join(root, 'bin/lmnr-keys.js'), 'utf8')).toContain(
+      "for (const entry of ['../dist/bundle/cli.js', '../dist/cli.js'])",
+    );
     const chunks = [...staticImports(path.join(root, 'dist/bundle/cli.js'))].filter((s) => !s.startsWith('pkg:'));
     expect(chunks.length).toBeGreaterThan(1);
     // esbuild marks where each bundled file starts with a comment naming it.
@@ -53,16 +55,27 @@ describe('package', () => {
     }
   });
 
-  it('a clone whose build is missing gets one line saying to build, exit 3', () => {
-    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-unbuilt-'));
+  it('without the bundle (no esbuild binary here) the bin runs the compiled modules; with neither, one line says to build (exit 3)', () => {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-unbundled-'));
     try {
       fs.mkdirSync(path.join(scratch, 'bin'));
       fs.copyFileSync(path.join(root, 'bin/lmnr-keys.js'), path.join(scratch, 'bin/lmnr-keys.js'));
-      const run = spawnSync(process.execPath, ['--', path.join(scratch, 'bin/lmnr-keys.js'), '--version'], { encoding: 'utf8' });
-      expect(run.status).toBe(3);
-      expect(run.stderr.trim().split('\n')).toEqual([
-        'lmnr-keys: not built (dist/bundle/cli.js is missing): run `npm run build` in its folder (npm ci runs it)',
+      fs.copyFileSync(path.join(root, 'package.json'), path.join(scratch, 'package.json'));
+      fs.symlinkSync(path.join(root, 'node_modules'), path.join(scratch, 'node_modules'));
+      const run = () => spawnSync(process.execPath, ['--', path.join(scratch, 'bin/lmnr-keys.js'), '--version'], { encoding: 'utf8' });
+      const unbuilt = run();
+      expect(unbuilt.status).toBe(3);
+      expect(unbuilt.stderr.trim().split('\n')).toEqual([
+        'lmnr-keys: not built (dist/ is missing): run `npm run build` in its folder (npm ci runs it)',
       ]);
+      fs.cpSync(path.join(root, 'dist'), path.join(scratch, 'dist'), {
+        recursive: true,
+        filter: (source) => !source.startsWith(path.join(root, 'dist/bundle')),
+      });
+      expect(fs.existsSync(path.join(scratch, 'dist/bundle'))).toBe(false);
+      const unbundled = run();
+      expect(unbundled.stderr).toBe('');
+      expect(unbundled.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).version);
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
