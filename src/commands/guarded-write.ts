@@ -9,8 +9,8 @@
  * A first Ctrl-C while applying asks the core to stop after the batch in flight; a second one
  * leaves at once (every batch is its own transaction, so either way nothing is half-written).
  */
-import { leaveInterrupted } from '../interrupt.js';
 import { invocation } from '../core/advice.js';
+import { leaveInterrupted } from '../interrupt.js';
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
 import type { DatabaseTarget } from '../config/database-target.js';
