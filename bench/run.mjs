@@ -5,9 +5,9 @@
  * Starts an embedded Postgres and, at each scale (default 100,000, 300,000 and 1,000,000 provider
  * keys, five per project, ~160-character plaintexts), measures in one run: the read floor (COPY
  * out, drained) and doctor in paired rounds (median ratio reported, every round kept), the write
- * floor (one UPDATE of both sealed columns of every row), and rotate (batches as the CLI defaults them, conditional, read back), each started both ways an
- * operator does: `node bin/lmnr-keys.js` with no Node flags at all, and through the bin's
- * shebang. Then rotate once more with a backup file at the largest scale, and verify-provider on
+ * floor (one UPDATE of both sealed columns of every row), and rotate (batches as the CLI
+ * defaults them, conditional, read back), each started both ways an operator does:
+ * `node bin/lmnr-keys.js` with no Node flags at all, and through the bin's shebang. Then rotate once more with a backup file at the largest scale, and verify-provider on
  * 1,000 credentials against a 100 ms loopback imitation. Prints a table and writes
  * bench/results.json. `--quick`: 50,000 and 200,000 rows, for iterating. Not part of npm test.
  *
