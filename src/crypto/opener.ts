@@ -306,9 +306,16 @@ export class SealedValueOpener {
 
   /** Tries one key on the loaded value with the AAD last set. */
   tryKey(key: Uint8Array): boolean {
-    this.wipePlaintext();
     const heap = this.heapU8();
     heap.set(key, this.key);
+    const opened = this.openWithKeyAt(this.key);
+    heap.fill(0, this.key, this.key + KEY_BYTES);
+    return opened;
+  }
+
+  /** Opens the loaded value with the key at `keyPointer` in the heap; the plaintext stays until wiped. */
+  private openWithKeyAt(keyPointer: number): boolean {
+    this.wipePlaintext();
     const result = this.decrypt(
       this.message,
       0,
@@ -320,9 +327,8 @@ export class SealedValueOpener {
       this.aadLength,
       0,
       this.nonceAt,
-      this.key,
+      keyPointer,
     );
-    heap.fill(0, this.key, this.key + KEY_BYTES);
     if (result !== 0) return false;
     this.plaintextLength = this.ciphertextLength - TAG_BYTES;
     return true;
@@ -347,23 +353,7 @@ export class SealedValueOpener {
   /** `tryKey` with the held key. */
   tryHeldKey(): boolean {
     if (!this.holdsKey) throw new Error('no key held: holdKey() first');
-    this.wipePlaintext();
-    const result = this.decrypt(
-      this.message,
-      0,
-      0,
-      this.ciphertextAt,
-      this.ciphertextLength,
-      0,
-      this.aadAt,
-      this.aadLength,
-      0,
-      this.nonceAt,
-      this.heldKey,
-    );
-    if (result !== 0) return false;
-    this.plaintextLength = this.ciphertextLength - TAG_BYTES;
-    return true;
+    return this.openWithKeyAt(this.heldKey);
   }
 
   /** Whether the plaintext of the last successful open is valid UTF-8 (what Laminar needs). */

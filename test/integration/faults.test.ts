@@ -24,17 +24,10 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 // Default backups (under the test HOME): every re-run below follows the failed one at once, as a script would.
 const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes'];
 
-function startRotation(databaseUrl: string, batchSize: number, extra: string[] = []) {
-  const child = spawn(process.execPath, ['--', BIN, ...rotateArgs, '--batch-size', String(batchSize), ...extra], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: TEST_HOME,
-      CI: 'true',
-      DATABASE_URL: databaseUrl,
-      AEAD_SECRET_KEY: OLD,
-      OLD_KEY: OLD,
-      NEW_KEY: NEW,
-    },
+/** Starts the bin in the background, output collected, for a test to signal or kill it mid-run. */
+function startCli(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--', BIN, ...args], {
+    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -43,6 +36,29 @@ function startRotation(databaseUrl: string, batchSize: number, extra: string[] =
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, exit, stdout: () => stdout, stderr: () => stderr };
+}
+
+function startRotation(databaseUrl: string, batchSize: number, extra: string[] = []) {
+  return startCli([...rotateArgs, '--batch-size', String(batchSize), ...extra], {
+    DATABASE_URL: databaseUrl,
+    AEAD_SECRET_KEY: OLD,
+    OLD_KEY: OLD,
+    NEW_KEY: NEW,
+  });
+}
+
+/** Sends `signal` once `progress()` reaches `target` (or the run has ended by then); resolves with the exit code. */
+async function signalAt(
+  run: ReturnType<typeof startCli>,
+  progress: () => Promise<number>,
+  target: number,
+  signal: NodeJS.Signals,
+): Promise<number | null> {
+  let exited = false;
+  void run.exit.then(() => (exited = true));
+  while (!exited && (await progress()) < target) await new Promise((resolve) => setTimeout(resolve, 10));
+  run.child.kill(signal);
+  return run.exit;
 }
 
 async function rotatedCount(t: TestDatabase, total: number): Promise<number> {
@@ -86,12 +102,7 @@ describe('kill -9 at random points', () => {
       for (const fraction of [0.2, 0.45, 0.7]) {
         // A random point around 20 %, 45 % and 70 % of the way.
         const target = Math.floor(30_000 * (fraction + (Math.random() - 0.5) * 0.1));
-        const run = startRotation(t.url, 100);
-        let exited = false;
-        void run.exit.then(() => (exited = true));
-        while (!exited && (await resealed()) < target) await new Promise((r) => setTimeout(r, 10));
-        run.child.kill('SIGKILL');
-        await run.exit;
+        await signalAt(startRotation(t.url, 100), resealed, target, 'SIGKILL');
         // A COMMIT sent just before the kill may still be running in the dead process's backend:
         // count only once that backend is gone, as the re-run will see it.
         await untilNoSessionOf('lmnr-keys', t);
@@ -131,32 +142,24 @@ describe('Ctrl-C', () => {
       await holder.connect();
       await holder.query('begin');
       await holder.query('lock table provider_api_keys in access exclusive mode');
-      const child = spawn(process.execPath, ['--', BIN, 'doctor', '--json'], {
-        env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk) => (stdout += chunk));
-      child.stderr.on('data', (chunk) => (stderr += chunk));
-      const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const doctor = startCli(['doctor', '--json'], { DATABASE_URL: t.url, AEAD_SECRET_KEY: OLD });
       const deadline = Date.now() + 10_000;
       for (;;) {
         const { rows } = await t.query(
           "select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name like 'lmnr-keys%' and wait_event_type = 'Lock'",
         );
         if (rows[0].n > 0) break;
-        if (Date.now() > deadline) throw new Error(`doctor never waited on the lock: ${stderr}`);
+        if (Date.now() > deadline) throw new Error(`doctor never waited on the lock: ${doctor.stderr()}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
-      child.kill('SIGINT');
-      expect(await exit).toBe(130);
-      expect(JSON.parse(stdout)).toMatchObject({
+      doctor.child.kill('SIGINT');
+      expect(await doctor.exit).toBe(130);
+      expect(JSON.parse(doctor.stdout())).toMatchObject({
         command: 'doctor',
         ok: false,
         error: { exitCode: 130, message: 'interrupted (Ctrl-C)' },
       });
-      expect(stderr.trim().split('\n')).toEqual(['interrupted (Ctrl-C) before anything was written; run the same command again']);
+      expect(doctor.stderr().trim().split('\n')).toEqual(['interrupted (Ctrl-C) before anything was written; run the same command again']);
     } finally {
       await holder.end().catch(() => {});
       await t.drop();
@@ -178,11 +181,7 @@ describe('Ctrl-C', () => {
           ).rows[0].n,
         );
       const run = startRotation(t.url, 50);
-      let exited = false;
-      void run.exit.then(() => (exited = true));
-      while (!exited && (await resealed()) < 1000) await new Promise((r) => setTimeout(r, 10));
-      run.child.kill('SIGINT');
-      expect(await run.exit).toBe(130);
+      expect(await signalAt(run, resealed, 1000, 'SIGINT')).toBe(130);
       const done = await resealed();
       expect(done).toBeLessThan(10_000);
       expect(run.stdout()).toMatch(
@@ -193,11 +192,7 @@ describe('Ctrl-C', () => {
       );
       // Interrupted again, with --json: its summary adds up (a batch planned but not written is not counted).
       const second = startRotation(t.url, 50, ['--json']);
-      let secondExited = false;
-      void second.exit.then(() => (secondExited = true));
-      while (!secondExited && (await resealed()) < done + 1000) await new Promise((r) => setTimeout(r, 10));
-      second.child.kill('SIGINT');
-      expect(await second.exit).toBe(130);
+      expect(await signalAt(second, resealed, done + 1000, 'SIGINT')).toBe(130);
       const interrupted = JSON.parse(second.stdout()).summary;
       expect(interrupted.rotated + interrupted.alreadyCurrent + interrupted.stuck).toBe(interrupted.total);
       expect(interrupted.alreadyCurrent + interrupted.rotated).toBe(await resealed());
