@@ -10,7 +10,7 @@ export interface DoctorDocument extends Envelope<'doctor'>, DoctorReport {}
 
 /**
  * The document: the report, with each duplicate's `detail` (which prints a `set` command)
- * written for this run's `--env-file` flags, as the human output writes it.
+ * written for this run's `--env-file` flags; the human output prints that same detail.
  */
 export function doctorDocument(report: DoctorReport, context: Pick<AdviceContext, 'envFiles'> = {}): DoctorDocument {
   const warnings = report.warnings.map((warning) => ({ ...warning, detail: describeDuplicate(warning, context) }));
@@ -114,7 +114,7 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
       lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
     for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
-      lines.push(`  ${c.yellow('!')} project ${project}: ${describeDuplicate(warning, adviceContext)}`);
+      lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
       const ids = warning.ids
         .slice(0, 10)
         .map((id) =>
