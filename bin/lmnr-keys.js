@@ -22,10 +22,8 @@ if (!main) {
   process.exit(3);
 }
 
-// `lmnr-keys ... | head` closes stdout early: that is the reader's choice, not a crash.
-process.stdout.on('error', (error) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw error;
-});
+// stdout is written through file descriptor 1 (src/report/text-sink.ts, which handles EPIPE);
+// stderr may lose its reader (a terminal closed by SIGHUP): the exit code still tells.
+process.stderr.on('error', () => {});
 
 process.exitCode = await main(process.argv);

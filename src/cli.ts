@@ -6,12 +6,14 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { readProcessEnvironment, type Environment } from './config/environment.js';
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
+import tty from 'node:tty';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
-import { documentOf, errorDocument, type CommandName as DocumentCommand } from './report/document.js';
+import { documentError, documentOf, type CommandName as DocumentCommand } from './report/document.js';
+import { fdTextSink } from './report/text-sink.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 import { packageVersion } from './package-root.js';
-import { leaveOnInterrupt, setInterruptedLeave } from './interrupt.js';
+import { describeSignal, exitCodeForSignal, handleStopSignals, setLeaveAnnouncer } from './interrupt.js';
 
 const version = packageVersion();
 
@@ -75,7 +77,15 @@ Examples:
   $ lmnr-keys verify-provider --json`,
     )
     .exitOverride();
-  const writeOut = (text: string) => (state.captured === null ? process.stdout.write(text) : (state.captured += text));
+  const writeOut = (text: string) => {
+    if (state.captured !== null) state.captured += text;
+    else {
+      // Help and version, before any output exists: straight to file descriptor 1, as every result.
+      const sink = fdTextSink(1, () => {});
+      sink.write(text);
+      sink.flush();
+    }
+  };
   program.configureOutput({ writeOut });
 
   const loaders = { ...actions, ...io.actions } as Record<
@@ -109,21 +119,23 @@ Examples:
         // Stacks under --debug name the compiled modules rather than the bundle's chunks (scripts/bundle.mjs).
         if (global.debug) process.setSourceMapsEnabled(true);
         const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
-        const output = createOutput({ json: global.json, debug: global.debug, color: global.color && Boolean(process.stdout.isTTY), ci });
+        const output = createOutput({ json: global.json, debug: global.debug, color: global.color && tty.isatty(1), ci });
         state.output = output;
         state.commandName = name;
         const ctx = createContext(global, output, processContextIo(io.processEnv, io.cwd));
-        setInterruptedLeave((note) => {
-          output.note(note ?? 'interrupted (Ctrl-C) before anything was written; run the same command again');
-          if (output.jsonMode && !output.jsonWritten)
-            output.json(errorDocument(name as DocumentCommand, ExitCode.interrupted, 'interrupted (Ctrl-C)', 'run the same command again'));
+        setLeaveAnnouncer((signal, note) => {
+          const what = describeSignal(signal);
+          output.note(note ?? `${what} before anything was written; run the same command again`);
+          if (output.jsonMode)
+            output.jsonError(name as DocumentCommand, documentError(exitCodeForSignal(signal), what, 'run the same command again'));
+          output.flush();
         });
-        const stopListening = leaveOnInterrupt();
+        const stopHandlingSignals = handleStopSignals();
         try {
           const action = await loaders[name]();
           state.exitCode = await action(ctx, flags, positionals);
         } finally {
-          stopListening();
+          stopHandlingSignals();
         }
       });
     program.addCommand(command as unknown as Command);
@@ -140,48 +152,53 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
     captured: argv.includes('--json') ? '' : null,
   };
   const program = buildCli(state, io);
+  let exitCode: number;
   try {
     await program.parseAsync(argv);
-    return state.exitCode;
+    exitCode = state.exitCode;
   } catch (error) {
-    return reportError(error, state, argv);
+    exitCode = reportError(error, state, argv);
   }
+  state.output?.flush();
+  // A result that could not be delivered (stdout failed: a full disk under `> file`) is a local environment problem.
+  if (state.output?.stdoutFailure && exitCode < ExitCode.configuration) return ExitCode.configuration;
+  return exitCode;
 }
 
 function reportError(error: unknown, state: RunState, argv: string[]): number {
   const jsonMode = state.output?.jsonMode ?? argv.includes('--json');
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
   const command = (state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName) as DocumentCommand;
+  const fail = (exitCode: number, message: string, hint: string | null, details: Record<string, unknown> = {}) => {
+    if (jsonMode) output.jsonError(command, documentError(exitCode, message, hint, details));
+    output.flush();
+    return exitCode;
+  };
   if (error instanceof CommanderError) {
     // `--help`, `help` and `help COMMAND` (commander.help with exit code 0; without a command it is 1) and `--version`.
     const helpAsked = error.code === 'commander.helpDisplayed' || (error.code === 'commander.help' && error.exitCode === 0);
     if (helpAsked || error.code === 'commander.version') {
       const text = (state.captured ?? '').trim();
       if (jsonMode) output.json(documentOf(command, true, error.code === 'commander.version' ? { lmnrKeys: text } : { help: text }));
+      output.flush();
       return 0;
     }
-    if (error.code === 'commander.help') {
-      // No command given: commander printed the help on stderr. A usage error, not a success a script could mistake.
-      if (jsonMode) output.json(errorDocument(command, ExitCode.usage, 'no command given', 'run lmnr-keys --help for the commands'));
-      return ExitCode.usage;
-    }
+    // No command given: commander printed the help on stderr. A usage error, not a success a script could mistake.
+    if (error.code === 'commander.help') return fail(ExitCode.usage, 'no command given', 'run lmnr-keys --help for the commands');
     // commander already printed its one-line message on stderr.
-    if (jsonMode) output.json(errorDocument(command, ExitCode.usage, error.message.replace(/^error: /, ''), null));
-    return ExitCode.usage;
+    return fail(ExitCode.usage, error.message.replace(/^error: /, ''), null);
   }
   if (error instanceof CliError) {
     output.note(`${output.color.red('error:')} ${error.message}`);
     if (error.hint) output.note(`hint: ${error.hint}`);
     if (error.cause) output.debug(`cause: ${describeCause(error.cause)}`);
     output.debug(error.stack ?? '');
-    if (jsonMode) output.json(errorDocument(command, error.exitCode, error.message, error.hint ?? null));
-    return error.exitCode;
+    return fail(error.exitCode, error.message, error.hint ?? null, error.details);
   }
   output.note(`internal error: ${error instanceof Error ? error.message : String(error)}`);
   output.note('This is a bug in lmnr-keys; please report it with the output of --debug (it never contains secrets).');
   output.debug(error instanceof Error ? (error.stack ?? '') : '');
-  if (jsonMode) output.json(errorDocument(command, ExitCode.problemsFound, 'internal error', null));
-  return ExitCode.problemsFound;
+  return fail(ExitCode.problemsFound, 'internal error', null);
 }
 
 /** The command a run named, for the error document of a run that failed before its action started (a bad flag). */

@@ -8,17 +8,42 @@ export const ExitCode = {
   healthy: 0,
   problemsFound: 1,
   usage: 2,
+  /** Configuration or the local environment: an env file, a key file, the backup disk, a tool. */
   configuration: 3,
   database: 4,
-  /** Stopped by Ctrl-C (128 + SIGINT, what shells report for it). */
+  /** Stopped by signal N exits 128 + N, as shells report it: SIGHUP (a closed terminal). */
+  hangup: 129,
+  /** SIGINT: Ctrl-C. */
   interrupted: 130,
+  /** SIGTERM: docker stop, a Kubernetes Job's deadline, systemd. */
+  terminated: 143,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * The one table of exit codes: `--help` prints it, the README and every JSON error document
+ * carry it. Keys are the codes as text (JSON object keys).
+ */
+export const EXIT_CODE_MEANINGS: Readonly<Record<string, string>> = {
+  '0': 'healthy',
+  '1': 'problems found',
+  '2': 'usage error or refused',
+  '3': 'configuration or local environment (a file, a disk, a tool)',
+  '4': 'database',
+  '129': 'stopped by SIGHUP (128 + 1)',
+  '130': 'stopped by SIGINT, Ctrl-C (128 + 2)',
+  '143': 'stopped by SIGTERM (128 + 15)',
+};
 
 export abstract class CliError extends Error {
   abstract readonly exitCode: ExitCodeValue;
   /** One line telling the operator what to do next. */
   readonly hint: string | undefined;
+  /**
+   * Facts the JSON error document carries beside the message: what a write had committed when
+   * it failed (`committed`, `backup`, `backupComplete`). Set by the layer that knows them.
+   */
+  details: Record<string, unknown> = {};
   constructor(message: string, hint?: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -48,6 +73,20 @@ export class DatabaseError extends CliError {
   constructor(message: string, hint?: string, options?: { cause?: unknown; pgCode?: string }) {
     super(message, hint, options);
     this.pgCode = options?.pgCode;
+  }
+}
+
+/**
+ * A local file could not be written, synced, read or created: the backup, a key file, a report.
+ * Always exit 3 and never blamed on Postgres; the message names the path and the error code.
+ */
+export class LocalFileError extends ConfigError {
+  readonly path: string;
+  readonly code: string;
+  constructor(message: string, hint: string | undefined, options: { cause?: unknown; path: string; code: string }) {
+    super(message, hint, { cause: options.cause });
+    this.path = options.path;
+    this.code = options.code;
   }
 }
 

@@ -224,10 +224,12 @@ Examples:
           .addOption(
             new Option(
               '--expect <n>',
-              'the exact count this run takes out: needed to take out more than half of a store (a wrong key makes ' +
-                'everything look lost); when given, any other count refuses',
+              'the exact count this run takes out: needed to take out more than 100 values, more than 1% of a store of ' +
+                '1,000 or more, or more than half of any store (a wrong key makes everything look lost); when given, any ' +
+                'other count refuses',
             ).argParser(nonNegativeInteger('--expect')),
           )
+          .option('--all', 'list every value taken out (or, with --dry-run, every value that would be), however many')
           .addOption(
             new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000),
           ),

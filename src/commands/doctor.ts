@@ -2,35 +2,73 @@ import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
-import { runDoctor } from '../core/doctor.js';
+import { runDoctor, toSecretReport, type Finding } from '../core/doctor.js';
 import { candidateFlags } from '../core/advice.js';
-import { doctorDocument, renderDoctor } from '../report/doctor.js';
-import { emit, withProgress } from '../report/output.js';
+import {
+  doctorDocumentTail,
+  writeFinding,
+  renderDoctor,
+  renderDoctorHead,
+  renderFindingLine,
+  renderFindingsHeading,
+  type DoctorRenderOptions,
+} from '../report/doctor.js';
+import { withProgress } from '../report/output.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 
+/**
+ * doctor. With --json the document is written as the scan goes (findings in store and id order,
+ * then the counts); with --all every failing value is printed as it is found. Either way memory
+ * holds counts and the first values, never the whole list.
+ */
 export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'>): Promise<ExitCodeValue> {
   const secrets = ctx.laminarSecrets();
   requireAeadKey(secrets);
   const candidates = await ctx.resolveKeys(flags.candidate.map((text) => ({ text, flag: '--candidate' })));
   const target = ctx.databaseTarget();
   await loadCipher();
-  const report = await withProgress(ctx.output, 'Reading stored secrets', (update) =>
+  const { output } = ctx;
+  const renderOptions: DoctorRenderOptions = {
+    all: Boolean(flags.all),
+    envFiles: ctx.global.envFile,
+    databaseUrlFlag: ctx.global.databaseUrl !== undefined,
+    candidates: candidateFlags(candidates.map((key) => key.label)),
+    doctorFlags: flags.strict ? ['--strict'] : [],
+  };
+  const secretReports = [secrets.aead, secrets.slack].map(toSecretReport);
+  // Streamed findings: the JSON document's array, or --all's lines (named by quarantine advice the
+  // verdict decides only at the end: each line advises as if quarantine were advisable, and the
+  // verdict above the summary says when it is not).
+  let onFinding: ((finding: Finding) => void) | undefined;
+  const document = output.jsonMode ? output.jsonDocument('doctor') : null;
+  if (document) {
+    document.field('secrets', secretReports);
+    document.beginArray('findings');
+    onFinding = (finding) => document.itemWith((out) => writeFinding(out, finding));
+  } else if (flags.all) {
+    output.resultLine(renderDoctorHead(secretReports, output.color));
+    let first = true;
+    const context = { quarantineAdvisable: false, envFiles: ctx.global.envFile, candidates: renderOptions.candidates ?? [] };
+    onFinding = (finding) => {
+      if (first) output.resultLine(renderFindingsHeading(output.color));
+      first = false;
+      output.resultLine(renderFindingLine(finding, output.color, context));
+    };
+  }
+  const report = await withProgress(output, 'Reading stored secrets', (update) =>
     usingLaminarDatabase(target, (db) =>
       runDoctor(
-        { db, onProgress: (p) => update(`${p.store}: ${p.scanned} checked, ${p.failing} failing`) },
+        { db, onProgress: (p) => update(`${p.store}: ${p.scanned} checked, ${p.failing} failing`), ...(onFinding ? { onFinding } : {}) },
         { secrets, candidates, batchSize: flags.batchSize, strict: Boolean(flags.strict) },
       ),
     ),
   );
-  const document = doctorDocument(report, { envFiles: ctx.global.envFile });
-  emit(ctx.output, document, (doc) =>
-    renderDoctor(doc, ctx.output.color, {
-      all: Boolean(flags.all),
-      envFiles: ctx.global.envFile,
-      databaseUrlFlag: ctx.global.databaseUrl !== undefined,
-      candidates: candidateFlags(candidates.map((key) => key.label)),
-    }),
-  );
-  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
+  if (document) {
+    for (const [name, value] of Object.entries(doctorDocumentTail(report, { envFiles: ctx.global.envFile }))) document.field(name, value);
+    document.end(report.verdict.ok);
+  } else {
+    output.result(renderDoctor(report, output.color, renderOptions, Boolean(flags.all)));
+  }
+  return report.verdict.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -5,24 +5,30 @@
  *   2. --dry-run: plan in a READ ONLY transaction on a plain connection, no lock (works under
  *      a SELECT-only role), and stop;
  *   3. otherwise: take the writer lock, plan, show the plan and the target, ask (unless
- *      --yes), open the backup (created on the first record only), apply, close.
- * A first Ctrl-C while applying asks the core to stop after the batch in flight; a second one
- * leaves at once (every batch is its own transaction, so either way nothing is half-written).
+ *      --yes), check that the backup's disk has room for it, open the backup (created on the
+ *      first record only), apply, close.
+ * A first stop request (SIGINT, SIGTERM, SIGHUP) while applying asks the core to stop after
+ * the batch in flight; a second one leaves at once (every batch is its own transaction, so
+ * either way nothing is half-written). Before that, a signal leaves at once: nothing was written.
+ *
+ * After any failure the run says exactly what was committed and whether the backup holds every
+ * value changed (the journal counts both); the JSON error document carries the same facts.
  */
 import { invocation } from '../core/advice.js';
-import { leaveInterrupted } from '../interrupt.js';
-import fs from 'node:fs';
+import { CliError } from '../errors.js';
+import { describeSignal, stoppableBy, type StopSignal } from '../interrupt.js';
 import type { CommandContext } from '../context.js';
 import type { DatabaseTarget } from '../config/database-target.js';
 import type { LaminarDb } from '../db/connect.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 import { withWriterLock } from '../db/lock.js';
 import { readDatabaseIdentity } from '../db/identity.js';
-import type { BackupHeader, BackupSink } from '../core/backup.js';
+import { WriteJournal, type BackupHeader, type BackupSink } from '../core/backup.js';
 import { confirmOrRefuse, refuseWithoutConsent } from '../report/prompt.js';
 import { describeTargetFully } from '../report/target.js';
 import { lockOptionsFrom } from './lock-option.js';
-import { displayPath, openBackup } from './backup-option.js';
+import { checkBackupRoom, displayPath, openBackup, removeUnusedBackup } from './backup-option.js';
+import { plural } from '../report/format.js';
 
 export interface WriteFlags {
   dryRun?: boolean;
@@ -35,7 +41,9 @@ export interface WriteFlags {
 
 export interface ApplyContext {
   backup: BackupSink | null;
-  /** Aborted by a first Ctrl-C: stop after the batch in flight. */
+  /** Every batch's commit is reported here right after it (and its commit mark written). */
+  journal: WriteJournal;
+  /** Aborted by a first stop request: stop after the batch in flight. */
   signal: AbortSignal;
 }
 
@@ -51,6 +59,12 @@ export interface GuardedWriteSpec<Plan, Result> {
   nothingToDo: (plan: Plan) => boolean;
   /** The plan as a human reads it before the question, and the question itself. */
   present: (plan: Plan) => { text: string; question: string };
+  /**
+   * About how many bytes the backup of this plan takes (compared with the free space of its
+   * disk before the first write). `freeBytes` lets an estimate that is only an upper bound
+   * (rotate with --yes plans nothing first) measure exactly when the bound does not fit.
+   */
+  estimateBackupBytes?: (conn: LaminarDb, plan: Plan, freeBytes: number) => Promise<number>;
   apply: (conn: LaminarDb, plan: Plan, context: ApplyContext) => Promise<Result>;
   /** What the lock holder shows in pg_stat_activity (doctor reads it): defaults to "lmnr-keys COMMAND". */
   lockPurpose?: string;
@@ -69,8 +83,14 @@ export interface GuardedWriteOutcome<Plan, Result> {
   result: Result | null;
   /** The backup file written, as shown to the operator; null when none was written. */
   backup: string | null;
-  /** The run was asked to stop (Ctrl-C) and stopped between batches. */
-  interrupted: boolean;
+  /** The signal that asked the run to stop between batches (it exits 128 + N), or null. */
+  stoppedBy: StopSignal | null;
+  /** Values changed in committed batches. */
+  committed: number;
+  /** Every committed value has its record on disk in the backup. */
+  backupComplete: boolean;
+  /** The backup's estimated size, checked against its disk's free space before the first write (null: not measured). */
+  backupEstimateBytes: number | null;
 }
 
 export async function runGuardedWrite<Plan, Result>(
@@ -81,9 +101,9 @@ export async function runGuardedWrite<Plan, Result>(
   const confirmed = Boolean(spec.flags.yes);
   if (!dryRun) refuseWithoutConsent({ yes: confirmed, stdinIsTerminal: ctx.stdinIsTerminal, command: spec.command });
   const where = describeTargetFully(spec.target);
-  ctx.output.note(`${dryRun ? 'Planning against' : 'Writing to'} ${where}`);
 
   if (dryRun) {
+    ctx.output.note(`Planning against ${where}`);
     const plan = await usingLaminarDatabase(spec.target, (db) =>
       db
         .transaction()
@@ -91,7 +111,7 @@ export async function runGuardedWrite<Plan, Result>(
         .setAccessMode('read only')
         .execute((trx) => spec.plan(trx)),
     );
-    return { dryRun, plan, result: null, backup: null, interrupted: false };
+    return { dryRun, plan, result: null, backup: null, stoppedBy: null, committed: 0, backupComplete: true, backupEstimateBytes: null };
   }
 
   // Checked now, before anything is read: an explicit --backup that exists is refused (exit 3).
@@ -100,26 +120,26 @@ export async function runGuardedWrite<Plan, Result>(
   const backup: BackupSink | null = spec.backup
     ? openBackup(ctx, spec.flags.backup, spec.backup.operation, spec.target, spec.backup.toFingerprint, () => identity)
     : null;
+  const journal = new WriteJournal(backup);
   const stop = new AbortController();
-  let interruptions = 0;
-  const onInterrupt = () => {
-    interruptions += 1;
-    if (interruptions === 1) {
-      ctx.output.note('stopping after the batch in flight (Ctrl-C again to leave at once; nothing half-written is ever kept)');
-      stop.abort();
-      return;
-    }
-    const file = backup?.written() ? displayPath(ctx, backup) : null;
-    process.removeListener('SIGINT', onInterrupt);
-    leaveInterrupted(`interrupted${file ? `: backup at ${file}` : ''}; run the same command again to finish`);
+  const committedSoFar = () =>
+    `${plural(journal.committedValues, 'value')} changed in committed batches` +
+    (backup?.written() ? `, backup at ${displayPath(ctx, backup)}` : '') +
+    '; run the same command again to finish';
+  const onFirstSignal = (signal: StopSignal) => {
+    ctx.output.note(
+      `${describeSignal(signal)}: stopping after the batch in flight (signal again to leave at once; nothing half-written is ever kept)`,
+    );
+    stop.abort();
   };
-  let failed = true;
+  let announced = false;
+  let backupEstimateBytes: number | null = null;
   try {
     const outcome = await usingLaminarDatabase(spec.target, (db) =>
       withWriterLock(db, lockOptionsFrom(spec.flags, spec.lockPurpose ?? `lmnr-keys ${spec.command}`), async (conn) => {
         identity = await readDatabaseIdentity(conn);
         const plan = confirmed && spec.quickPlan ? spec.quickPlan() : await spec.plan(conn);
-        if (!(confirmed && spec.quickPlan) && spec.nothingToDo(plan)) return { plan, result: null };
+        if (!(confirmed && spec.quickPlan) && spec.nothingToDo(plan)) return { plan, result: null, stoppedBy: null };
         if (!confirmed) {
           const { text, question } = spec.present(plan);
           if (!ctx.output.jsonMode) ctx.output.note(text);
@@ -130,35 +150,68 @@ export async function runGuardedWrite<Plan, Result>(
             question: `${question} (${where})`,
           });
         }
-        process.on('SIGINT', onInterrupt);
-        return { plan, result: await spec.apply(conn, plan, { backup, signal: stop.signal }) };
+        if (backup && spec.estimateBackupBytes)
+          backupEstimateBytes = await checkBackupRoom(ctx, backup, (free) => spec.estimateBackupBytes!(conn, plan, free));
+        ctx.output.note(`Writing to ${where}`);
+        announced = true;
+        const { value, stoppedBy } = await stoppableBy(
+          onFirstSignal,
+          () => spec.apply(conn, plan, { backup, journal, signal: stop.signal }),
+          () => `left at once: ${committedSoFar()}`,
+        );
+        if (stoppedBy) ctx.output.note(`${describeSignal(stoppedBy)}: stopped after the batch in flight; ${committedSoFar()}`);
+        return { plan, result: value, stoppedBy };
       }),
     );
-    failed = false;
-    return { dryRun, ...outcome, backup: displayPath(ctx, backup), interrupted: stop.signal.aborted };
-  } finally {
-    process.removeListener('SIGINT', onInterrupt);
     backup?.close();
-    if (failed && backup?.written()) explainBackupAfterFailure(ctx, backup);
+    // Stopped before its first batch committed: the file holds only changes never applied.
+    if (journal.committedValues === 0 && backup) removeUnusedBackup(ctx, backup, announced);
+    return {
+      dryRun,
+      ...outcome,
+      backup: displayPath(ctx, backup),
+      committed: journal.committedValues,
+      backupComplete: journal.backupComplete(),
+      backupEstimateBytes,
+    };
+  } catch (error) {
+    backup?.close();
+    if (journal.committedValues === 0 && backup) removeUnusedBackup(ctx, backup, announced);
+    if (announced) explainAfterFailure(ctx, journal, backup);
+    if (error instanceof CliError)
+      error.details = {
+        ...error.details,
+        committed: journal.committedValues,
+        backup: displayPath(ctx, backup),
+        backupComplete: journal.backupComplete(),
+      };
+    throw error;
   }
 }
 
 /**
- * A write that failed (a permission, a lost connection, a read-back) may leave a backup. One in
- * which no batch committed holds only changes that were never applied, ciphertexts a reader
- * could still use: it is removed. Otherwise it is named, since it covers what did commit.
+ * The account of a write that failed after it started: what was committed (every batch commits
+ * whole or not at all), and whether the backup verifiably holds every changed value. "restore
+ * puts it back" is said only then.
  */
-function explainBackupAfterFailure(ctx: CommandContext, backup: BackupSink): void {
-  if (backup.committedBatches() === 0) {
-    try {
-      fs.unlinkSync(backup.path);
-      ctx.output.note('nothing was changed, so its backup file was removed');
-      return;
-    } catch {
-      // Fall through and name it.
-    }
+function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup: BackupSink | null): void {
+  const committed = journal.committedValues;
+  if (committed === 0) {
+    ctx.output.note('Nothing was changed: no batch committed.');
+    return;
   }
-  ctx.output.note(
-    `backup of what was changed before the failure: ${displayPath(ctx, backup)} (${invocation('restore', { envFiles: ctx.global.envFile })} puts it back)`,
-  );
+  const file = displayPath(ctx, backup);
+  const changed = `${plural(committed, 'value')} ${committed === 1 ? 'was' : 'were'} changed before the failure (in ${plural(journal.committedBatches, 'committed batch')}; the rest are as they were)`;
+  if (file === null) {
+    ctx.output.note(`${changed}; no backup was kept (--no-backup).`);
+    return;
+  }
+  if (journal.backupComplete())
+    ctx.output.note(
+      `${changed}. The backup ${file} holds every one of them: \`${invocation('restore', { envFiles: ctx.global.envFile })} ${file}\` puts them back, or run the same command again to finish.`,
+    );
+  else
+    ctx.output.note(
+      `${changed}. The backup ${file} is INCOMPLETE: it holds ${backup!.durableRecords()} records for them; keep it, and run doctor before anything else.`,
+    );
 }

@@ -1,24 +1,26 @@
 import type { CommandContext } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { describeTarget } from '../config/database-target.js';
-import { readBackupFile, type ParsedBackup } from '../core/backup.js';
+import { openBackupFile, type BackupFile } from '../core/backup.js';
+import { exitCodeForSignal } from '../interrupt.js';
 import { runRestore, type RestoreResult } from '../core/restore.js';
 import { readDatabaseIdentity } from '../db/identity.js';
 import type { LaminarDb } from '../db/connect.js';
-import { findStore } from '../stores/stores.js';
+import { findStore, STORES } from '../stores/stores.js';
 import { emit } from '../report/output.js';
 import { renderRestore, restoreDocument } from '../report/restore.js';
 import type { ArgsOf, FlagsOf } from './definitions.js';
 import { runGuardedWrite } from './guarded-write.js';
 
 export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restore'>, [file]: ArgsOf<'restore'>): Promise<ExitCodeValue> {
-  const backup = readBackupFile(file, (name) => findStore(name) !== undefined);
+  const backup = openBackupFile(file, (name) => findStore(name) !== undefined);
+  const tables = [...new Set(STORES.map((store) => store.table))];
   if (backup.truncatedLastLine)
     ctx.output.note(ctx.output.color.yellow(`warning: the last line of ${file} was cut short (a crash while writing it) and is ignored`));
   const target = ctx.databaseTarget();
   const plan = async (db: LaminarDb): Promise<RestoreResult> => {
     await refuseOtherDatabase(db, backup, describeTarget(target), target.database, Boolean(flags.force));
-    return runRestore(db, backup.records, { dryRun: true, batchSize: 500 });
+    return runRestore(db, backup.newestFirst(), tables, { dryRun: true, batchSize: 500 });
   };
   const outcome = await runGuardedWrite(ctx, {
     command: 'restore',
@@ -40,7 +42,8 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
       ),
       question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
     }),
-    apply: (conn) => runRestore(conn, backup.records, { dryRun: false, batchSize: 500 }),
+    apply: (conn, _plan, { journal, signal }) =>
+      runRestore(conn, backup.newestFirst(), tables, { dryRun: false, batchSize: 500, journal, signal }),
   });
   const document = restoreDocument(outcome.result ?? outcome.plan, {
     dryRun: outcome.dryRun,
@@ -49,6 +52,7 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
     truncatedLastLine: backup.truncatedLastLine,
   });
   emit(ctx.output, document, (doc) => renderRestore(doc, ctx.output.color));
+  if (outcome.stoppedBy) return exitCodeForSignal(outcome.stoppedBy);
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }
 
@@ -56,7 +60,7 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
  * A backup belongs to one database. Compared by identity (cluster system identifier and
  * database name) when the backup recorded it, else by database name; --force overrides.
  */
-async function refuseOtherDatabase(db: LaminarDb, backup: ParsedBackup, here: string, databaseName: string, force: boolean): Promise<void> {
+async function refuseOtherDatabase(db: LaminarDb, backup: BackupFile, here: string, databaseName: string, force: boolean): Promise<void> {
   const identity = await readDatabaseIdentity(db);
   const recorded = backup.header.databaseIdentity ?? null;
   const same =

@@ -1,4 +1,9 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { CommandContext } from '../context.js';
+import { exitCodeForSignal, type StopSignal } from '../interrupt.js';
+import { estimateBackupBytes, type WriteJournal } from '../core/backup.js';
+import { checkStorePresence, measureSealedValues, type SealedSizes } from '../stores/scan.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { sameKey } from '../crypto/keys.js';
@@ -10,6 +15,8 @@ import { refusePublicKey } from './public-key-option.js';
 import { runGuardedWrite } from './guarded-write.js';
 import type { FlagsOf } from './definitions.js';
 import { selectStores } from './stores-option.js';
+
+const NO_SIZES: SealedSizes = { values: 0, ciphertextBytes: 0, nonceBytes: 0 };
 
 interface RotationPlan {
   rotation: RotationResult | null;
@@ -40,6 +47,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
     dryRun: boolean,
     backup: Parameters<typeof runRotation>[0]['backup'],
     signal?: AbortSignal,
+    journal?: WriteJournal,
   ) =>
     withProgress(ctx.output, dryRun ? 'Planning rotation' : 'Rotating', (update) =>
       runRotation(
@@ -47,25 +55,53 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
           db,
           backup,
           signal,
+          journal: journal ?? null,
           onProgress: (p) => update(`${p.store}: ${p.scanned} read, ${p.rotated} ${dryRun ? 'to rotate' : 'rotated'}`),
         },
         { ...options, dryRun },
       ),
     );
-  const document = (result: RotationResult, dryRun: boolean, backup: string | null, slackUnderFrom: number): RotationDocument =>
+  const document = (
+    result: RotationResult,
+    dryRun: boolean,
+    backup: string | null,
+    slackUnderFrom: number,
+    write: { stoppedBy?: StopSignal | null; committed?: number; backupComplete?: boolean; backupEstimateBytes?: number | null } = {},
+  ): RotationDocument =>
     rotationDocument(result, {
       dryRun,
       backup,
       slackUnderFrom,
       publicDefaultInBackup: backup !== null && result.stores.some((store) => store.fromPublicDefault > 0),
+      interrupted: Boolean(write.stoppedBy),
+      committed: write.committed ?? 0,
+      backupComplete: write.backupComplete ?? true,
+      backupEstimateBytes: write.backupEstimateBytes ?? (dryRun ? estimateRotationBackup(result) : null),
     });
+  // Sizes of the stores' sealed values, measured once per run (the room check, a dry run's estimate).
+  let sizes: Map<string, SealedSizes> | null = null;
+  const measure = async (db: Parameters<typeof runRotation>[0]['db']) => {
+    if (sizes === null) {
+      sizes = new Map();
+      for (const store of stores)
+        if ((await checkStorePresence(db, store)).present) sizes.set(store.name, await measureSealedValues(db, store));
+    }
+    return sizes;
+  };
+  const estimateRotationBackup = (result: RotationResult) =>
+    sizes === null
+      ? null
+      : result.stores.reduce((sum, store) => sum + estimateBackupBytes('update', store.rotated, sizes!.get(store.store) ?? NO_SIZES), 0);
 
   const outcome = await runGuardedWrite<RotationPlan, RotationPlan>(ctx, {
     command: 'rotate',
     flags,
     target,
     backup: { operation: 'rotate', toFingerprint: to.fingerprint },
-    plan: async (db) => ({ rotation: await rotate(db, true, null), slackUnderFrom: await slackLeftBehind(db) }),
+    plan: async (db) => {
+      await measure(db);
+      return { rotation: await rotate(db, true, null), slackUnderFrom: await slackLeftBehind(db) };
+    },
     quickPlan: () => ({ rotation: null, slackUnderFrom: 0 }),
     nothingToDo: (plan) => plan.rotation !== null && plan.rotation.stores.every((store) => store.rotated === 0),
     present: (plan) => ({
@@ -77,8 +113,21 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
         `Re-seal ${plan.rotation!.stores.reduce((n, s) => n + s.rotated, 0)} values ` +
         `under ${to.label} (fingerprint ${to.fingerprint})?`,
     }),
-    apply: async (conn, plan, { backup, signal }) => ({
-      rotation: await rotate(conn, false, backup, signal),
+    // With --yes nothing was planned: every stored value is the upper bound, and when that does
+    // not fit, a planning pass counts exactly what would be re-sealed (a catch-up run re-seals few).
+    estimateBackupBytes: async (conn, plan, free) => {
+      const measured = await measure(conn);
+      if (plan.rotation !== null) return estimateRotationBackup(plan.rotation)!;
+      const bound = stores.reduce((sum, store) => {
+        const size = measured.get(store.name) ?? NO_SIZES;
+        return sum + estimateBackupBytes('update', size.values, size);
+      }, 0);
+      if (bound <= free * 0.8) return bound;
+      ctx.output.note('Counting exactly what needs re-sealing (the largest possible backup would not fit comfortably)...');
+      return estimateRotationBackup(await rotate(conn, true, null))!;
+    },
+    apply: async (conn, plan, { backup, signal, journal }) => ({
+      rotation: await rotate(conn, false, backup, signal, journal),
       slackUnderFrom: plan.rotation === null ? await slackLeftBehind(conn) : plan.slackUnderFrom,
     }),
   });
@@ -90,8 +139,9 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
       fingerprint: to!.fingerprint,
       variables: [...new Set(stores.map((s) => s.secretVariable))],
       runbook: buildRunbook(flags, ctx.global.envFile, to!, stores, current, ctx.keyFolder(), slackUnderFrom),
+      // A --backup file that now exists cannot be named again (never overwritten).
       rerun:
-        typeof flags.backup === 'string'
+        typeof flags.backup === 'string' && fs.existsSync(path.resolve(ctx.cwd, flags.backup))
           ? 'run the same command again with another --backup path (that one now exists)'
           : 'run the same command again',
       databaseUrlFlag: ctx.global.databaseUrl !== undefined,
@@ -100,10 +150,8 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
   }
   const final = outcome.result ?? outcome.plan;
   // Nothing to re-seal reads as a finished run, not as a plan: the database is already where the run would leave it.
-  const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom);
-  emit(ctx.output, { ...doc, interrupted: outcome.interrupted }, (d) =>
-    renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)),
-  );
-  if (outcome.interrupted) return ExitCode.interrupted;
+  const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom, outcome);
+  emit(ctx.output, doc, (d) => renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)));
+  if (outcome.stoppedBy) return exitCodeForSignal(outcome.stoppedBy);
   return doc.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -45,7 +45,7 @@ export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Pr
         ? `Keep row ${keepId} and remove the others?`
         : `Replace the ${flags.name} rows of project ${flags.project} with the new value?`,
     }),
-    apply: (conn, plan, { backup }) => applySet(conn, plan, { value, key, backup }),
+    apply: (conn, plan, { backup, journal }) => applySet(conn, plan, { value, key, backup, journal }),
   });
   const document = setDocument(outcome.plan, outcome.result, { dryRun: outcome.dryRun, backup: outcome.backup });
   emit(ctx.output, document, (doc) => renderSet(doc, key.fingerprint, ctx.output.color, outcome.plan, ctx.global.envFile));

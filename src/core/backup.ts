@@ -11,6 +11,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors.js';
+import { DurableFile } from '../files/durable-file.js';
+import { nodeFileSystem, type FileSystem } from '../files/file-system.js';
 import type { StoreName } from '../stores/stores.js';
 
 export interface BackupHeader {
@@ -71,21 +73,55 @@ export type BackupLine = BackupHeader | BackupRecord | CommitMark;
 export interface BackupSink {
   /** The file's path; it exists only once a record was appended (see `written`). */
   path: string;
-  /** Appends records and forces them to disk; the first call creates the file. */
+  /** Appends records and forces them to disk (the first call creates the file); throws LocalFileError. */
   append: (records: BackupRecord[]) => void;
   /** True once the file exists: a run that changed nothing leaves no file behind. */
   written: () => boolean;
   /**
-   * Appends lines already formatted as JSON records (rotate's hot path builds them straight
-   * from the bytes it read and wrote; test/unit/reseal-batch.test.ts checks they equal
-   * JSON.stringify of the record), and, with `sync` (the default), forces the file to disk.
+   * Appends `count` records already formatted as JSON lines (rotate's hot path builds them
+   * straight from the bytes it read and wrote; tests check they equal JSON.stringify of the
+   * record), and, with `sync` (the default), forces the file to disk.
    */
-  appendLines: (lines: Buffer, sync?: boolean) => void;
+  appendLines: (lines: Buffer, count: number, sync?: boolean) => void;
+  /** Forces every record appended so far to disk (before the transaction they protect commits). */
+  sync: () => void;
   /** Records that a batch's transaction committed, and forces it to disk. */
   markCommitted: (batch: number, count: number) => void;
-  /** How many batches were marked committed: none means the file holds only changes never applied. */
-  committedBatches: () => number;
+  /** Records known to be on disk (the last sync): what a restore can put back. */
+  durableRecords: () => number;
   close: () => void;
+}
+
+/**
+ * What a write has committed so far, batch by batch, and the commit marks in its backup: every
+ * write reports each commit here, right after it, so a failure or a signal can say exactly what
+ * was changed and whether the backup holds all of it.
+ */
+export class WriteJournal {
+  committedValues = 0;
+  committedBatches = 0;
+  /** Of the committed values, those the backup must hold (a row `set` adds did not exist before: nothing to back up). */
+  backedUpValues = 0;
+
+  constructor(readonly backup: BackupSink | null) {}
+
+  /**
+   * Called right after a batch's transaction committed. The mark is written after the commit by
+   * nature: if it cannot be, this throws (the run stops before its next batch) but the counts
+   * already say the batch did commit.
+   */
+  committed(batch: number, count: number, backedUp = count): void {
+    this.committedValues += count;
+    this.backedUpValues += backedUp;
+    this.committedBatches += 1;
+    this.backup?.markCommitted(batch, backedUp);
+  }
+
+  /** Every committed change has its record on disk in the backup (vacuously true when there is none to hold). */
+  backupComplete(): boolean {
+    if (this.backedUpValues === 0) return true;
+    return this.backup !== null && this.backup.written() && this.backup.durableRecords() >= this.backedUpValues;
+  }
 }
 
 /**
@@ -97,79 +133,58 @@ export function defaultBackupName(now: Date, operation: BackupHeader['operation'
   return `lmnr-keys-${operation}-${stamp}-${random()}.jsonl`;
 }
 
-export class BackupExistsError extends ConfigError {}
-
 /**
  * A backup file created on the first append, exclusively (never overwrites: an existing file
  * is an error) with mode 0600, header first. Nothing is created for a run that writes no
- * record, so a rotation with nothing to change leaves no file.
+ * record, so a rotation with nothing to change leaves no file. Every byte goes through
+ * DurableFile: short writes looped, any failure a LocalFileError (exit 3) before the commit.
  */
-export function createBackupFile(filePath: string, header: () => BackupHeader): BackupSink {
-  let fd: number | null = null;
-  const writeLines = (lines: BackupLine[]) => {
-    if (lines.length === 0 || fd === null) return;
-    fs.writeSync(fd, lines.map((line) => JSON.stringify(line)).join('\n') + '\n');
-    fs.fsyncSync(fd);
+export function createBackupFile(filePath: string, header: () => BackupHeader, fs: FileSystem = nodeFileSystem): BackupSink {
+  let file: DurableFile | null = null;
+  let appended = 0;
+  let durable = 0;
+  const open = (): DurableFile => {
+    if (file !== null) return file;
+    file = DurableFile.createExclusive(fs, filePath, 'the backup file', 0o600);
+    file.write(`${JSON.stringify(header())}\n`);
+    return file;
   };
-  const open = () => {
-    try {
-      fd = fs.openSync(filePath, 'wx', 0o600);
-    } catch (error) {
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST')
-        throw new BackupExistsError(
-          `backup file ${filePath} already exists`,
-          'choose another --backup path; lmnr-keys never overwrites a backup',
-        );
-      throw new ConfigError(`cannot create backup file ${filePath} (${code ?? 'error'})`, 'choose a writable --backup path');
-    }
-    // umask cannot widen 0600, but make the mode explicit in case the file system ignored it.
-    fs.fchmodSync(fd, 0o600);
-    writeLines([header()]);
+  const sync = () => {
+    if (file === null) return;
+    file.sync();
+    durable = appended;
   };
-  const writeAll = (bytes: Buffer) => {
-    if (fd === null) open();
-    for (let written = 0; written < bytes.length;) written += fs.writeSync(fd!, bytes, written, bytes.length - written);
-  };
-  let committed = 0;
   return {
     path: filePath,
     append: (records) => {
       if (records.length === 0) return;
-      if (fd === null) open();
-      writeLines(records);
+      open().write(records.map((record) => JSON.stringify(record)).join('\n') + '\n');
+      appended += records.length;
+      sync();
     },
-    appendLines: (lines, sync = true) => {
+    appendLines: (lines, count, shouldSync = true) => {
       if (lines.length === 0) return;
-      writeAll(lines);
-      if (sync) fs.fsyncSync(fd!);
+      open().write(lines);
+      appended += count;
+      if (shouldSync) sync();
     },
+    sync,
     markCommitted: (batch, count) => {
-      if (fd === null) return;
-      committed += 1;
-      writeLines([{ type: 'commit', batch, count }]);
+      if (file === null) return;
+      file.writeDurably(`${JSON.stringify({ type: 'commit', batch, count } satisfies CommitMark)}\n`);
     },
-    written: () => fd !== null,
-    committedBatches: () => committed,
-    close: () => {
-      if (fd !== null) fs.closeSync(fd);
-    },
+    written: () => file !== null,
+    durableRecords: () => durable,
+    close: () => file?.closeQuietly(),
   };
-}
-
-export interface ParsedBackup {
-  header: BackupHeader;
-  records: BackupRecord[];
-  /** The last line was cut short (a crash mid-write) and was ignored. */
-  truncatedLastLine: boolean;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isTextOrNull = (value: unknown) => value === null || typeof value === 'string';
 
-/** Checks a record's shape, so a hand-edited file is refused with its line number instead of failing in SQL. */
-function checkRecord(record: BackupRecord, line: number, file: string, isStore: (name: string) => boolean): void {
-  const bad = (what: string) => new ConfigError(`backup file ${file} line ${line}: ${what}`, 'pass an lmnr-keys backup file, unedited');
+/** Checks a record's shape, so a hand-edited file is refused with its place instead of failing in SQL. */
+function checkRecord(record: BackupRecord, where: () => string, file: string, isStore: (name: string) => boolean): void {
+  const bad = (what: string) => new ConfigError(`backup file ${file} ${where()}: ${what}`, 'pass an lmnr-keys backup file, unedited');
   if (!isStore(record.store)) throw bad(`unknown store ${JSON.stringify(String(record.store)).slice(0, 60)}`);
   if (typeof record.id !== 'string' || !UUID.test(record.id)) throw bad('the id is not a uuid');
   if (record.type === 'update') {
@@ -180,62 +195,164 @@ function checkRecord(record: BackupRecord, line: number, file: string, isStore: 
   }
 }
 
+/** Bytes read at a time, from the end of the file backwards. */
+const READ_CHUNK = 1 << 20;
+
 /**
- * Reads a backup. A truncated last line (a crash mid-write) is reported and ignored; anything
- * else malformed, and a version this lmnr-keys does not know, is an error.
+ * A backup file, read line by line and never whole (the backup of a million-value rotation is
+ * close to a gigabyte; Node's longest string is about half that). The header is read when it is
+ * opened; `newestFirst` reads the records from the end of the file backwards, so a value changed
+ * twice (a retried batch) unwinds in order, and each record is marked committed or not by the
+ * commit marks, which always follow their batch's records and so are met first.
  */
-export function readBackupFile(filePath: string, isStore: (name: string) => boolean): ParsedBackup {
-  let text: string;
-  try {
-    text = fs.readFileSync(filePath, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read backup file ${filePath} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
-  }
+export interface BackupFile {
+  path: string;
+  header: BackupHeader;
+  /** The last line was cut short (a crash mid-write) and is ignored. */
+  truncatedLastLine: boolean;
+  /** The records, newest first; reads the file again on each call. */
+  newestFirst: () => Generator<BackupRecord>;
+}
+
+export function openBackupFile(filePath: string, isStore: (name: string) => boolean): BackupFile {
   const name = path.basename(filePath);
-  const lines = text.split('\n');
-  const records: BackupRecord[] = [];
-  const committedBatches = new Set<number>();
-  let header: BackupHeader | null = null;
-  let truncatedLastLine = false;
-  for (const [index, line] of lines.entries()) {
-    if (line.trim() === '') continue;
-    let parsed: BackupLine;
+  const cannot = (error: unknown) =>
+    new ConfigError(`cannot read backup file ${filePath} (${(error as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path');
+  let fd: number;
+  let size: number;
+  try {
+    fd = fs.openSync(filePath, 'r');
+    size = fs.fstatSync(fd).size;
+  } catch (error) {
+    throw cannot(error);
+  }
+  const notBackup = () =>
+    new ConfigError(`${name} is not an lmnr-keys backup (no header line)`, 'pass a file written by lmnr-keys rotate, set or quarantine');
+  try {
+    // The header: the first line.
+    const head = Buffer.alloc(Math.min(size, 64 * 1024));
+    fs.readSync(fd, head, 0, head.length, 0);
+    const end = head.indexOf(0x0a);
+    let header: BackupHeader;
     try {
-      parsed = JSON.parse(line) as BackupLine;
+      header = JSON.parse(head.toString('utf8', 0, end < 0 ? head.length : end)) as BackupHeader;
     } catch {
-      // Only the very last line can be cut short by a crash (it has no newline yet).
-      if (index === lines.length - 1) {
-        truncatedLastLine = true;
-        continue;
-      }
-      throw new ConfigError(`backup file ${name} line ${index + 1} is not JSON`, 'pass an lmnr-keys backup file, unedited');
+      throw notBackup();
     }
-    if (parsed === null || typeof parsed !== 'object')
-      throw new ConfigError(`backup file ${name} line ${index + 1} is not a record`, 'pass an lmnr-keys backup file, unedited');
-    if (parsed.type === 'header') {
-      if (parsed.tool !== 'lmnr-keys') break;
-      if (parsed.version !== 1) {
-        throw new ConfigError(
-          `backup file ${name} has version ${JSON.stringify(parsed.version)}, which this lmnr-keys does not know`,
-          'restore it with the lmnr-keys version that wrote it',
-        );
+    if (header === null || typeof header !== 'object' || header.type !== 'header' || header.tool !== 'lmnr-keys') throw notBackup();
+    if (header.version !== 1)
+      throw new ConfigError(
+        `backup file ${name} has version ${JSON.stringify(header.version)}, which this lmnr-keys does not know`,
+        'restore it with the lmnr-keys version that wrote it',
+      );
+    const firstRecordAt = end < 0 ? size : end + 1;
+    // A crash mid-write leaves the last line without its newline: it is ignored (and said so).
+    let truncatedLastLine = false;
+    for (const { line } of linesBackwards(fd, firstRecordAt, size)) {
+      if (line.length > 0) {
+        try {
+          JSON.parse(line);
+        } catch {
+          truncatedLastLine = true;
+        }
       }
-      header = parsed;
-    } else if (parsed.type === 'update' || parsed.type === 'delete') {
-      checkRecord(parsed, index + 1, name, isStore);
-      records.push(parsed);
-    } else if (parsed.type === 'commit' && typeof parsed.batch === 'number') {
-      committedBatches.add(parsed.batch);
+      break;
     }
+    return {
+      path: filePath,
+      header,
+      truncatedLastLine,
+      newestFirst: function* () {
+        const committed = new Set<number>();
+        // Line numbers are counted only for a message: the reader goes by byte offsets.
+        const lineAt = (offset: number) => lineNumberAt(fd, offset);
+        let last = true;
+        for (const { line, offset } of linesBackwards(fd, firstRecordAt, size)) {
+          const isLast = last;
+          last = false;
+          if (line.trim() === '') continue;
+          let parsed: BackupLine;
+          try {
+            parsed = JSON.parse(line) as BackupLine;
+          } catch {
+            if (isLast) continue;
+            throw new ConfigError(`backup file ${name} line ${lineAt(offset)} is not JSON`, 'pass an lmnr-keys backup file, unedited');
+          }
+          if (parsed === null || typeof parsed !== 'object')
+            throw new ConfigError(`backup file ${name} line ${lineAt(offset)} is not a record`, 'pass an lmnr-keys backup file, unedited');
+          if (parsed.type === 'commit') {
+            if (typeof parsed.batch === 'number') committed.add(parsed.batch);
+          } else if (parsed.type === 'update' || parsed.type === 'delete') {
+            checkRecord(parsed, () => `line ${lineAt(offset)}`, name, isStore);
+            if (typeof parsed.batch === 'number') parsed.committed = committed.has(parsed.batch);
+            yield parsed;
+          }
+        }
+      },
+    };
+  } catch (error) {
+    fs.closeSync(fd);
+    if (error instanceof ConfigError) throw error;
+    throw cannot(error);
   }
-  for (const record of records) {
-    if (typeof record.batch === 'number') record.committed = committedBatches.has(record.batch);
+}
+
+/** The number of the line starting at byte `offset` (1 + the newlines before it). */
+function lineNumberAt(fd: number, offset: number): number {
+  const chunk = Buffer.allocUnsafe(READ_CHUNK);
+  let lines = 1;
+  for (let position = 0; position < offset; position += READ_CHUNK) {
+    const read = fs.readSync(fd, chunk, 0, Math.min(READ_CHUNK, offset - position), position);
+    for (let at = chunk.indexOf(0x0a); at >= 0 && at < read; at = chunk.indexOf(0x0a, at + 1)) lines += 1;
   }
-  if (!header || header.tool !== 'lmnr-keys') {
-    throw new ConfigError(
-      `${name} is not an lmnr-keys backup (no header line)`,
-      'pass a file written by lmnr-keys rotate, set or quarantine',
-    );
+  return lines;
+}
+
+/** The lines of `fd` between `start` and `end`, last first, each with the byte offset it starts at. */
+function* linesBackwards(fd: number, start: number, end: number): Generator<{ line: string; offset: number }> {
+  let position = end;
+  let carry: Buffer = Buffer.alloc(0);
+  // A newline at the very end closes the last line; it does not start an empty one.
+  let skipFinalNewline = true;
+  while (position > start) {
+    const length = Math.min(READ_CHUNK, position - start);
+    position -= length;
+    const chunk = Buffer.allocUnsafe(length);
+    fs.readSync(fd, chunk, 0, length, position);
+    let block = carry.length > 0 ? Buffer.concat([chunk, carry]) : chunk;
+    if (skipFinalNewline) {
+      skipFinalNewline = false;
+      if (block.length > 0 && block[block.length - 1] === 0x0a) block = block.subarray(0, block.length - 1);
+    }
+    let lineEnd = block.length;
+    for (let at = block.lastIndexOf(0x0a, lineEnd - 1); at >= 0; at = lineEnd > 0 ? block.lastIndexOf(0x0a, lineEnd - 1) : -1) {
+      yield { line: block.toString('utf8', at + 1, lineEnd), offset: position + at + 1 };
+      lineEnd = at;
+      if (lineEnd === 0) break;
+    }
+    carry = Buffer.from(block.subarray(0, lineEnd));
   }
-  return { header, records, truncatedLastLine };
+  if (carry.length > 0) yield { line: carry.toString('utf8'), offset: start };
+}
+
+/** The header line and a margin for commit marks. */
+const BACKUP_FIXED_BYTES = 4096;
+
+/**
+ * About how many bytes the backup records of `values` values take, from the average stored
+ * sizes (measureSealedValues): an update record holds the old and new ciphertext and nonce
+ * (rotate, a cleared pair), a delete record the whole row (every column as text).
+ */
+export function estimateBackupBytes(
+  kind: 'update' | 'delete',
+  values: number,
+  sizes: { values: number; ciphertextBytes: number; nonceBytes: number },
+): number {
+  if (values === 0) return 0;
+  const averageCiphertext = sizes.values > 0 ? sizes.ciphertextBytes / sizes.values : 0;
+  const averageNonce = sizes.values > 0 ? sizes.nonceBytes / sizes.values : 48;
+  // Field names, quotes, the id, the store name, the batch number: under 300 bytes; a deleted
+  // row's other columns (ids, names, timestamps) under 600.
+  const perRecord = kind === 'update' ? 300 + 2 * averageCiphertext + averageNonce + 48 : 600 + averageCiphertext + averageNonce;
+  return BACKUP_FIXED_BYTES + Math.ceil(values * perRecord);
 }

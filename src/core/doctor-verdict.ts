@@ -5,7 +5,18 @@
 import type { SecretVariable, StoreName } from '../stores/stores.js';
 import { findStore } from '../stores/stores.js';
 import type { WriterLockHolder } from '../db/lock.js';
-import type { DuplicateWarning, Finding, SecretReport, StoreReport } from './doctor.js';
+import type { CauseCount } from './failure-tally.js';
+
+/** What the verdict reads of a doctor report (declared here, so the verdict depends on nothing of doctor's). */
+interface JudgedSecret {
+  name: string;
+  status: string;
+  fingerprint: string | null;
+}
+interface JudgedStore {
+  store: StoreName;
+  total: number;
+}
 
 /** A store where nearly every value fails and no key we know opens them: the key itself is the first suspect. */
 export interface SuspectedKey {
@@ -32,18 +43,21 @@ const SUSPECT_MINIMUM = 3;
 
 export function judgeDoctor(
   report: {
-    secrets: SecretReport[];
-    stores: StoreReport[];
-    findings: Finding[];
-    warnings: DuplicateWarning[];
+    secrets: JudgedSecret[];
+    stores: JudgedStore[];
+    /** Failing values per cause (failure-tally.ts). */
+    causes: CauseCount[];
+    warnings: readonly unknown[];
     writer: WriterLockHolder | null;
   },
   strict: boolean,
 ): DoctorVerdict {
   const unopened = new Map<StoreName, number>();
-  for (const finding of report.findings) {
-    if (finding.status === 'wrong_secret' && finding.decryptsWith === null)
-      unopened.set(finding.store, (unopened.get(finding.store) ?? 0) + 1);
+  let failing = 0;
+  for (const cause of report.causes) {
+    failing += cause.count;
+    if (cause.status === 'wrong_secret' && cause.decryptsWith === null)
+      unopened.set(cause.store, (unopened.get(cause.store) ?? 0) + cause.count);
   }
   const suspectedWrongKey: SuspectedKey[] = [];
   for (const store of report.stores) {
@@ -55,7 +69,7 @@ export function judgeDoctor(
   }
   const problems: string[] = [];
   const total = report.stores.reduce((sum, store) => sum + store.total, 0);
-  if (report.findings.length > 0) problems.push(`${report.findings.length} of ${total} stored secrets cannot be used by Laminar`);
+  if (failing > 0) problems.push(`${failing} of ${total} stored secrets cannot be used by Laminar`);
   if (report.secrets.some((secret) => secret.status === 'needs_cleanup')) problems.push('a key variable needs cleanup');
   if (strict && report.secrets.some((secret) => secret.status === 'public_default'))
     problems.push("Laminar's public default key is in use (--strict)");

@@ -15,6 +15,8 @@ import {
   FIELD,
   INVALID_HEX_SQLSTATE,
   sealedRowFromTuple,
+  fieldText,
+  fieldUuid,
   tupleId,
   type SealedEncoding,
 } from '../stores/copy-reader.js';
@@ -24,6 +26,9 @@ import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
 import { DuplicateCandidates } from './duplicates.js';
 import { findEmptiedValues } from '../stores/taken-out.js';
 import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
+import { FailureTally, type CauseCount, type PlaceCount } from './failure-tally.js';
+import { parseUuid, UuidTable } from '../util/uuid-table.js';
+import { PlaceDirectory } from '../stores/name-directory.js';
 import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
 
@@ -40,6 +45,8 @@ export interface StoreReport {
   total: number;
   ok: number;
   failing: number;
+  /** Values per status (ok and every failing status), zeros left out. */
+  byStatus: Partial<Record<ValueStatus, number>>;
   /** Why the store was skipped; null when present. */
   reason?: string | null;
 }
@@ -80,17 +87,40 @@ export interface TakenOutNote {
   detail: string;
 }
 
+/** A place failing values live in, named. */
+export interface FailingPlace extends PlaceCount {
+  projectName: string | null;
+  workspaceName: string | null;
+}
+
+/** What is kept of the failing values, however many there are: counts, the largest places, the first values. */
+export interface FailureSummary {
+  /** Failing values per cause (store, status, the key that opens them), largest first. */
+  causes: CauseCount[];
+  /** The places with the most failing values (projects; workspaces for workspace-level stores), largest first. */
+  places: FailingPlace[];
+  /** How many distinct places hold failing values. */
+  placeCount: number;
+  /** The first failing values in (store, id) order: all of them when there are at most SAMPLE_SIZE. */
+  sample: Finding[];
+}
+
 export interface DoctorReport {
   secrets: SecretReport[];
   stores: StoreReport[];
   summary: { total: number; ok: number; failing: number };
-  findings: Finding[];
+  failures: FailureSummary;
   warnings: DuplicateWarning[];
   takenOut: TakenOutNote[];
   /** An lmnr-keys writer (a rotation...) holding the lock while doctor read: its values are mid-change. */
   writer: WriterLockHolder | null;
   verdict: DoctorVerdict;
 }
+
+/** How many failing values are kept whole: a report lists them all up to this many. */
+export const SAMPLE_SIZE = 100;
+/** How many places the summary names. */
+export const TOP_PLACES = 10;
 
 export interface DoctorProgress {
   store: StoreName;
@@ -101,6 +131,12 @@ export interface DoctorProgress {
 export interface DoctorDeps {
   db: LaminarDb;
   onProgress?: (progress: DoctorProgress) => void;
+  /**
+   * Every failing value, as it is found, in (store, id) order, named: the stores are then read
+   * in id order (Postgres orders them) and the names of every project read first. Without it
+   * only the summary is kept.
+   */
+  onFinding?: (finding: Finding) => void;
 }
 
 export interface DoctorOptions {
@@ -112,7 +148,8 @@ export interface DoctorOptions {
   /**
    * How sealed values are read: decoded by Postgres when it can ('bytes', the default; a store
    * holding a value that is not hex is read again as text), or always as text ('hex'). Both
-   * give the same report (test/integration/copy.test.ts).
+   * give the same report (test/integration/copy.test.ts). Findings streamed in order are
+   * always read as text: a value decode() refuses would stop a stream already under way.
    */
   readSealedAs?: SealedEncoding;
 }
@@ -121,6 +158,8 @@ export function toSecretReport(check: SecretCheck): SecretReport {
   return { name: check.name, status: check.status, fingerprint: check.fingerprint, problem: check.problem };
 }
 
+const storeOrder = (name: StoreName) => STORES.findIndex((store) => store.name === name);
+
 export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promise<DoctorReport> {
   return deps.db
     .transaction()
@@ -128,23 +167,27 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
     .setAccessMode('read only')
     .execute(async (trx) => {
       const stores: StoreReport[] = [];
-      const rawFindings: Array<Omit<Finding, 'workspaceName' | 'projectName'>> = [];
       const providerStore = STORES.find((store) => store.name === 'provider_api_keys')!;
       const presences = new Map<StoreName, StorePresence>();
       for (const store of STORES) presences.set(store.name, await checkStorePresence(trx, store));
       await assertRowsVisible(trx, [...new Set(STORES.filter((s) => presences.get(s.name)!.present).map((s) => s.table))]);
+      const directory = deps.onFinding ? await PlaceDirectory.load(trx) : null;
+      // One table of places for every store's count (the directory's when there is one: places held once).
+      const tables = directory
+        ? { project: directory.projects, workspace: directory.workspaces }
+        : { project: new UuidTable(), workspace: new UuidTable() };
+      const tally = new FailureTally<Finding>(SAMPLE_SIZE, storeOrder, tables);
       // Duplicate names are spotted during the scan and confirmed in SQL afterwards (duplicates.ts).
       let duplicateCandidates = new DuplicateCandidates();
       for (const store of STORES) {
         const presence = presences.get(store.name)!;
         if (!presence.present) {
-          stores.push({ store: store.name, present: false, total: 0, ok: 0, failing: 0, reason: presence.reason });
+          stores.push({ store: store.name, present: false, total: 0, ok: 0, failing: 0, byStatus: {}, reason: presence.reason });
           continue;
         }
         const ring = keyRingFor(store, options.secrets, options.candidates);
-        const scanned = await diagnoseStore(trx, store, ring, store === providerStore, deps, options);
+        const scanned = await diagnoseStore(trx, store, ring, store === providerStore, tally, directory, deps, options, tables);
         stores.push(scanned.report);
-        for (const finding of scanned.findings) rawFindings.push(finding);
         if (scanned.candidates) duplicateCandidates = scanned.candidates;
       }
 
@@ -155,21 +198,24 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         for (const value of await findEmptiedValues(trx, store)) emptied.push({ store: store.name, ...value, detail: store.whenTakenOut! });
       }
 
+      // Names only for what the report shows: the sample, the largest places, duplicates, notes.
+      const sample = tally.sample();
+      const places = tally.topPlaces(TOP_PLACES);
       const names = await lookUpNames(
         trx,
-        [...new Set([...rawFindings, ...duplicates].flatMap((f) => (f.projectId ? [f.projectId] : [])))],
-        [...new Set([...rawFindings, ...emptied].flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
+        [...new Set([...sample, ...places, ...duplicates].flatMap((f) => (f.projectId ? [f.projectId] : [])))],
+        [...new Set([...sample, ...places, ...emptied].flatMap((f) => (f.workspaceId ? [f.workspaceId] : [])))],
       );
-      const findings: Finding[] = rawFindings.map((finding) => {
-        const project = finding.projectId ? names.projects.get(finding.projectId) : undefined;
-        const workspaceId = finding.workspaceId ?? project?.workspaceId ?? null;
+      const nameOf = <T extends { projectId: string | null; workspaceId: string | null }>(item: T) => {
+        const project = item.projectId ? names.projects.get(item.projectId) : undefined;
+        const workspaceId = item.workspaceId ?? project?.workspaceId ?? null;
         return {
-          ...finding,
+          ...item,
           workspaceId,
           workspaceName: workspaceId ? (names.workspaces.get(workspaceId) ?? null) : null,
           projectName: project?.name ?? null,
         };
-      });
+      };
       const warnings = duplicates.map((warning) => {
         const project = names.projects.get(warning.projectId);
         return { ...warning, projectName: project?.name ?? null, workspaceId: project?.workspaceId ?? null };
@@ -180,70 +226,172 @@ export async function runDoctor(deps: DoctorDeps, options: DoctorOptions): Promi
         { total: 0, ok: 0, failing: 0 },
       );
       const writer = await findWriterLockHolder(trx);
-      const partial = {
-        secrets: [options.secrets.aead, options.secrets.slack].map(toSecretReport),
+      const secrets = [options.secrets.aead, options.secrets.slack].map(toSecretReport);
+      const causes = tally.causeCounts();
+      return {
+        secrets,
         stores,
         summary,
-        findings,
+        failures: { causes, places: places.map(nameOf), placeCount: tally.placeCount, sample: sample.map(nameOf) },
         warnings,
         takenOut: emptied.map((note) => ({
           ...note,
           workspaceName: note.workspaceId ? (names.workspaces.get(note.workspaceId) ?? null) : null,
         })),
+        writer,
+        verdict: judgeDoctor({ secrets, stores, causes, warnings, writer }, options.strict),
       };
-      return { ...partial, writer, verdict: judgeDoctor({ ...partial, writer }, options.strict) };
     });
 }
 
-type RawFinding = Omit<Finding, 'workspaceName' | 'projectName'>;
+/** What the fast path reports for a value no key opens, and for one a fallback key opens (by its position). */
+const NOT_OPENED = (ring: KeyRing) =>
+  `does not open under the current ${ring.secretVariable} nor any candidate ` +
+  `key (sealed with a key that is not available, or with a different AAD)`;
+const OPENED_BY = (ring: KeyRing, key: SecretKey) => `sealed with ${key.label}, not the current ${ring.secretVariable}`;
 
 /**
  * One store, one COPY, classified tuple by tuple as the bytes arrive, in the transaction's
  * snapshot. Values that open under the current key to UTF-8 are counted straight from pg's
- * buffer; every other value takes diagnoseValue's path, which explains it. Read as 'bytes'
- * inside a savepoint first; a value decode() refuses sends the store back to be read as text.
+ * buffer; so are values it does not open (the common case of an incident: a million of them),
+ * tried against each fallback key in place. Every other value takes diagnoseValue's path,
+ * which explains it. Read as 'bytes' inside a savepoint first; a value decode() refuses sends
+ * the store back to be read as text (its counts start again: they are merged only at the end).
  */
 async function diagnoseStore(
   trx: LaminarDb,
   store: StoreDefinition,
   ring: KeyRing,
   watchDuplicates: boolean,
+  tally: FailureTally<Finding>,
+  directory: PlaceDirectory | null,
   deps: DoctorDeps,
   options: DoctorOptions,
+  tables: ConstructorParameters<typeof FailureTally>[2],
 ) {
-  const encodings: SealedEncoding[] = options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
+  const streaming = deps.onFinding !== undefined;
+  const encodings: SealedEncoding[] = streaming || options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
+  const workspaceLevel = store.projectIdColumn === null;
   for (const encoding of encodings) {
-    const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0 };
-    const findings: RawFinding[] = [];
+    const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0, byStatus: {} };
+    const byStatus = new Map<ValueStatus, number>();
+    const mine = new FailureTally<Finding>(SAMPLE_SIZE, storeOrder, tables);
     const candidates = watchDuplicates ? new DuplicateCandidates(encoding) : null;
     const rereadIds: string[] = [];
     const opener = sharedOpener();
+    // The fast path's causes: index 0 opens under no key, index i + 1 under fallback i.
+    const fastCauses = [null, ...ring.fallbacks].map((key) =>
+      mine.counter({ store: store.name, status: 'wrong_secret', decryptsWith: key?.label ?? null }),
+    );
+    const fastDetails = [NOT_OPENED(ring), ...ring.fallbacks.map((key) => OPENED_BY(ring, key))];
+    let wrongSecret = 0;
+    const placeScratch = new Uint8Array(16);
+    const idScratch = Buffer.alloc(16);
+    // The sample's order: the id's 16 bytes as latin1 when the scan sends bytes, else its text (one form per store).
+    const sortKey = (id: string) => (encoding === 'bytes' && parseUuid(id, idScratch) ? idScratch.toString('latin1') : id);
+    const placeKind = workspaceLevel ? 'workspace' : 'project';
+    const placeOfText = (text: string | null) => (text !== null && parseUuid(text, placeScratch) ? placeScratch : null);
+    // One object shape for every finding (a million of them: no spread, fields in Finding's order).
+    const report_ = (finding: Omit<Finding, 'workspaceName' | 'projectName'>): Finding => {
+      const names = directory?.namesOf(finding.projectId, finding.workspaceId);
+      return {
+        store: finding.store,
+        id: finding.id,
+        workspaceId: names?.workspaceId ?? finding.workspaceId,
+        workspaceName: names?.workspaceName ?? null,
+        projectId: finding.projectId,
+        projectName: names?.projectName ?? null,
+        name: finding.name,
+        status: finding.status,
+        decryptsWith: finding.decryptsWith,
+        detail: finding.detail,
+      };
+    };
     const classify = (row: SealedRow) => {
       const diagnosis = diagnoseValue(store, row, ring);
       if (diagnosis.status === 'unset') return;
       report.total += 1;
+      byStatus.set(diagnosis.status, (byStatus.get(diagnosis.status) ?? 0) + 1);
       if (diagnosis.status === 'ok') {
         report.ok += 1;
         return;
       }
       report.failing += 1;
-      findings.push({
-        store: store.name,
-        id: row.id,
-        workspaceId: row.workspaceId,
-        projectId: row.projectId,
-        name: row.name,
-        status: diagnosis.status,
-        decryptsWith: diagnosis.decryptsWith,
-        detail: diagnosis.detail,
-      });
+      const finding = (): Finding =>
+        report_({
+          store: store.name,
+          id: row.id,
+          workspaceId: row.workspaceId,
+          projectId: row.projectId,
+          name: row.name,
+          status: diagnosis.status as Finding['status'],
+          decryptsWith: diagnosis.decryptsWith,
+          detail: diagnosis.detail,
+        });
+      const made = deps.onFinding ? finding() : null;
+      mine.addTo(
+        mine.counter({ store: store.name, status: diagnosis.status, decryptsWith: diagnosis.decryptsWith }),
+        placeKind,
+        placeOfText(workspaceLevel ? row.workspaceId : row.projectId),
+        0,
+        sortKey(row.id),
+        () => made ?? finding(),
+      );
+      if (made) deps.onFinding!(made);
+    };
+    /** A loaded value the current key did not open: tried against each fallback in place. */
+    const classifyUnopened = (tuple: CopyTuple) => {
+      let opened = 0;
+      for (let i = 0; i < ring.fallbacks.length; i++) {
+        if (opener.tryKey(ring.fallbacks[i]!.bytes)) {
+          opened = i + 1;
+          break;
+        }
+      }
+      opener.clear();
+      report.total += 1;
+      report.failing += 1;
+      wrongSecret += 1;
+      const { buffer, starts, lengths } = tuple;
+      const field = workspaceLevel ? FIELD.workspaceId : FIELD.projectId;
+      const length = lengths[field]!;
+      // The place's 16 bytes as sent, or parsed from its text when the scan reads text.
+      const placeBytes =
+        length < 0 ? null : encoding === 'bytes' ? buffer : placeOfText(buffer.toString('latin1', starts[field]!, starts[field]! + length));
+      const placeStart = encoding === 'bytes' ? starts[field]! : 0;
+      const idKey =
+        encoding === 'bytes'
+          ? buffer.toString('latin1', starts[FIELD.id]!, starts[FIELD.id]! + 16)
+          : buffer.toString('latin1', starts[FIELD.id]!, starts[FIELD.id]! + lengths[FIELD.id]!);
+      let made: Finding | null = null;
+      const finding = (): Finding => {
+        if (made) return made;
+        // Only what a finding names (no strings for the sealed columns: the incident has a million of these).
+        const row = placeOfTuple(store, tuple, encoding);
+        return (made = report_({
+          store: store.name,
+          id: row.id,
+          workspaceId: row.workspaceId,
+          projectId: row.projectId,
+          name: row.name,
+          status: 'wrong_secret',
+          decryptsWith: ring.fallbacks[opened - 1]?.label ?? null,
+          detail: fastDetails[opened]!,
+        }));
+      };
+      if (deps.onFinding) finding();
+      mine.addTo(fastCauses[opened]!, placeKind, placeBytes, placeStart, idKey, finding);
+      if (deps.onFinding) deps.onFinding(finding());
     };
     let sinceProgress = 0;
     const onTuple = (tuple: CopyTuple) => {
       candidates?.add(tuple);
-      if (ring.current !== null && opensToUtf8(opener, tuple, encoding)) {
+      const verdict = ring.current === null ? LOAD_FAILED : openWithHeldKey(opener, tuple, encoding);
+      if (verdict === OPENED_UTF8) {
         report.total += 1;
         report.ok += 1;
+      } else if (verdict === NOT_OPENED_BY_HELD_KEY) {
+        classifyUnopened(tuple);
       } else if (encoding === 'bytes' && !decodedExactly(tuple)) {
         // decode() skipped whitespace: only the stored text can be judged (below).
         rereadIds.push(tupleId(tuple, encoding));
@@ -268,7 +416,7 @@ async function diagnoseStore(
         }
         await sql`release savepoint lmnr_keys_scan`.execute(trx);
       } else {
-        await copyStore(trx, store, {}, onTuple, 'hex');
+        await copyStore(trx, store, { ordered: streaming }, onTuple, 'hex');
       }
     } finally {
       opener.releaseKey();
@@ -276,20 +424,48 @@ async function diagnoseStore(
     for (let i = 0; i < rereadIds.length; i += 5000)
       for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
     deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-    // In key order, as a keyset scan reported them (the COPY reads in physical order).
-    findings.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return { report, findings, candidates };
+    report.ok = report.ok;
+    const okCount = report.ok - (byStatus.get('ok') ?? 0);
+    if (okCount > 0) byStatus.set('ok', (byStatus.get('ok') ?? 0) + okCount);
+    if (wrongSecret > 0) byStatus.set('wrong_secret', (byStatus.get('wrong_secret') ?? 0) + wrongSecret);
+    report.byStatus = Object.fromEntries([...byStatus.entries()].filter(([, count]) => count > 0));
+    tally.merge(mine);
+    return { report, candidates };
   }
   throw new Error('unreachable: the text read has no fallback');
 }
 
+/** The id, place and name of a tuple, as sealedRowFromTuple gives them, without the sealed columns. */
+function placeOfTuple(store: StoreDefinition, tuple: CopyTuple, encoding: SealedEncoding) {
+  const uuid = encoding === 'bytes' ? fieldUuid : fieldText;
+  const aad = fieldText(tuple, FIELD.aad) ?? '';
+  return {
+    id: tupleId(tuple, encoding),
+    projectId: uuid(tuple, FIELD.projectId),
+    workspaceId: uuid(tuple, FIELD.workspaceId),
+    name: store.fixedName ?? (store.nameColumn === store.aadColumn ? aad : (fieldText(tuple, FIELD.name) ?? '')),
+  };
+}
+
+/** What the held (current) key made of a tuple. */
+const OPENED_UTF8 = 0;
+const NOT_OPENED_BY_HELD_KEY = 1;
+/** Not decided here: the value's shape needs the string path (not hex, empty, NULL, lenient), or it opened to bytes that are not UTF-8. */
+const LOAD_FAILED = 2;
+
 /**
- * The fast verdict "ok": the stored value decodes to a sealed value, the key the opener holds
- * (holdKey: the current key) opens it with the row's AAD, and the plaintext is UTF-8 — exactly
- * diagnoseValue's "ok" (property-tested in test/unit/copy-paths.test.ts). False means "not
- * decided here", never "failing".
+ * Loads the tuple's sealed value and AAD into the opener and tries the key it holds (holdKey:
+ * the current key). OPENED_UTF8 is exactly diagnoseValue's "ok" (property-tested in
+ * test/unit/copy-paths.test.ts); NOT_OPENED_BY_HELD_KEY leaves the value loaded, AAD set, for
+ * the fallback keys; LOAD_FAILED means "not decided here", never "failing".
  */
-export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding = 'hex'): boolean {
+function openWithHeldKey(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding): number {
+  if (!loadTuple(opener, tuple, encoding)) return LOAD_FAILED;
+  if (!opener.tryHeldKey()) return NOT_OPENED_BY_HELD_KEY;
+  return opener.plaintextIsValidUtf8ThenWipe() ? OPENED_UTF8 : LOAD_FAILED;
+}
+
+function loadTuple(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding): boolean {
   const { buffer, starts, lengths } = tuple;
   const ct = FIELD.ciphertext;
   const nonce = FIELD.nonce;
@@ -302,18 +478,24 @@ export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, encodin
       lengths[nonce]! >= 0 &&
       starts[nonce] === starts[ct]! + lengths[ct]! + 4 &&
       starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
-    if (consecutive) {
-      if (!opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!)) return false;
-    } else {
-      if (!opener.loadBytesFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
-      opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
-    }
-  } else {
-    if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+    if (consecutive) return opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!);
+    if (!opener.loadBytesFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
     opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+    return true;
   }
-  if (!opener.tryHeldKey()) return false;
-  return opener.plaintextIsValidUtf8ThenWipe();
+  if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
+  opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
+  return true;
+}
+
+/**
+ * The fast verdict "ok": the stored value decodes to a sealed value, the key the opener holds
+ * (holdKey: the current key) opens it with the row's AAD, and the plaintext is UTF-8 — exactly
+ * diagnoseValue's "ok" (property-tested in test/unit/copy-paths.test.ts). False means "not
+ * decided here", never "failing".
+ */
+export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding = 'hex'): boolean {
+  return openWithHeldKey(opener, tuple, encoding) === OPENED_UTF8;
 }
 
 interface DuplicateGroup {

@@ -8,7 +8,7 @@ import { findStore, type StoreDefinition, type StoreName } from '../stores/store
 import { updateSealedValues } from '../stores/write.js';
 import { referencingKeys } from '../stores/dependents.js';
 import { insertWholeRow, rowExists } from '../stores/restore-rows.js';
-import type { BackupRecord, DeleteRecord, UpdateRecord } from './backup.js';
+import type { BackupRecord, DeleteRecord, UpdateRecord, WriteJournal } from './backup.js';
 
 export interface LeftAlone {
   store: StoreName;
@@ -32,39 +32,79 @@ export interface RestoreResult {
    * values were never changed, so there is nothing to put back and nothing to worry about.
    */
   notApplied: number;
+  /** How many records were left alone; `leftAlone` lists the first LISTED of them. */
+  leftAloneCount: number;
   leftAlone: LeftAlone[];
-  /** Restored, but not whole: never reported as full success. */
+  /** How many rows were put back not whole; `incomplete` lists the first LISTED of them. Never full success. */
+  incompleteCount: number;
   incomplete: Incomplete[];
+  /** Stopped by a signal between batches: the records not reached are for another run. */
+  stopped: boolean;
 }
+
+/** Entries of `leftAlone` and `incomplete` kept (their counts are whole): a million-record backup must not become a million-entry list in memory. */
+export const LISTED = 1000;
 
 export interface RestoreOptions {
   dryRun: boolean;
   batchSize: number;
+  /** Where each committed batch is reported (absent in a dry run). */
+  journal?: WriteJournal;
+  /** Aborted by a stop request: stop after the batch in flight. */
+  signal?: AbortSignal;
+}
+
+function leaveAlone(result: RestoreResult, entry: LeftAlone): void {
+  result.leftAloneCount += 1;
+  if (result.leftAlone.length < LISTED) result.leftAlone.push(entry);
 }
 
 /**
  * Newest record first, so that a value rotated twice (a retry) unwinds in order. Within one
  * batch an id appears at most once.
  */
-export async function runRestore(db: LaminarDb, records: BackupRecord[], options: RestoreOptions): Promise<RestoreResult> {
-  const result: RestoreResult = { total: records.length, restored: 0, alreadyRestored: 0, notApplied: 0, leftAlone: [], incomplete: [] };
-  await assertRowsVisible(db, [...new Set(records.flatMap((r) => findStore(r.store)?.table ?? []))]);
-  const pending = [...records].reverse();
-  while (pending.length > 0) {
+export async function runRestore(
+  db: LaminarDb,
+  newestFirst: Iterable<BackupRecord>,
+  tables: string[],
+  options: RestoreOptions,
+): Promise<RestoreResult> {
+  const result: RestoreResult = {
+    total: 0,
+    restored: 0,
+    alreadyRestored: 0,
+    notApplied: 0,
+    leftAloneCount: 0,
+    leftAlone: [],
+    incompleteCount: 0,
+    incomplete: [],
+    stopped: false,
+  };
+  await assertRowsVisible(db, tables);
+  const records = newestFirst[Symbol.iterator]();
+  let next = records.next();
+  let batchNumber = 0;
+  while (!next.done) {
+    if (options.signal?.aborted) {
+      result.stopped = true;
+      break;
+    }
     const batch: BackupRecord[] = [];
     const seen = new Set<string>();
-    while (pending.length > 0 && batch.length < options.batchSize) {
-      const next = pending[0]!;
-      const key = `${next.store}:${next.id}`;
+    while (!next.done && batch.length < options.batchSize) {
+      const key = `${next.value.store}:${next.value.id}`;
       if (seen.has(key)) break;
       seen.add(key);
-      batch.push(pending.shift()!);
+      batch.push(next.value);
+      result.total += 1;
+      next = records.next();
     }
+    const before = result.restored;
     for (const store of new Set(batch.map((record) => record.store))) {
       const definition = findStore(store);
       if (!definition) {
         for (const record of batch.filter((r) => r.store === store))
-          result.leftAlone.push({ store, id: record.id, reason: 'unknown store in backup' });
+          leaveAlone(result, { store, id: record.id, reason: 'unknown store in backup' });
         continue;
       }
       const updates = batch.filter((r): r is UpdateRecord => r.store === store && r.type === 'update');
@@ -72,6 +112,7 @@ export async function runRestore(db: LaminarDb, records: BackupRecord[], options
       await restoreUpdates(db, definition, updates, options, result);
       await restoreDeletes(db, definition, deletes, options, result);
     }
+    if (!options.dryRun && result.restored > before) options.journal?.committed(++batchNumber, result.restored - before, 0);
   }
   return result;
 }
@@ -117,10 +158,10 @@ async function restoreUpdates(
     // was eligible above (the process died between the commit and the mark); any other state
     // means the write never happened.
     if (record.committed === false) result.notApplied += 1;
-    else if (!row) result.leftAlone.push({ store: store.name, id: record.id, reason: 'the row no longer exists' });
+    else if (!row) leaveAlone(result, { store: store.name, id: record.id, reason: 'the row no longer exists' });
     else if (row.ciphertextHex === record.oldCiphertextHex && row.nonceHex === record.oldNonceHex) result.alreadyRestored += 1;
     else
-      result.leftAlone.push({
+      leaveAlone(result, {
         store: store.name,
         id: record.id,
         reason: 'the value changed after the backup was written (not what lmnr-keys wrote)',
@@ -141,6 +182,8 @@ async function restoreDeletes(
   const lostWithIt = cascades.length === 0 ? null : cascades.map((key) => `${key.table}${key.column ? `.${key.column}` : ''}`).join(', ');
   const markIncomplete = (record: DeleteRecord) => {
     if (lostWithIt === null) return;
+    result.incompleteCount += 1;
+    if (result.incomplete.length >= LISTED) return;
     result.incomplete.push({
       store: store.name,
       id: record.id,
@@ -157,7 +200,7 @@ async function restoreDeletes(
         // Still there as it was: either restored already, or its batch never committed (no mark).
         if (record.committed === false) result.notApplied += 1;
         else result.alreadyRestored += 1;
-      } else result.leftAlone.push({ store: store.name, id: record.id, reason: 'a row with this id exists again' });
+      } else leaveAlone(result, { store: store.name, id: record.id, reason: 'a row with this id exists again' });
       continue;
     }
     if (options.dryRun) {
@@ -171,7 +214,7 @@ async function restoreDeletes(
       markIncomplete(record);
     } catch (error) {
       const code = (error as { code?: string }).code;
-      result.leftAlone.push({
+      leaveAlone(result, {
         store: store.name,
         id: record.id,
         reason:

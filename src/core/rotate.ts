@@ -28,7 +28,7 @@ import { copyStore, FIELD, FIELD_COUNT, sealedRowFromTuple, tupleId } from '../s
 import { applyResealBatch, ResealBatch } from '../stores/copy-writer.js';
 import { assertRowsVisible, checkStorePresence, countRows, readRows, type SealedRow } from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
-import type { BackupSink } from './backup.js';
+import type { BackupSink, WriteJournal } from './backup.js';
 import { loadShape } from './diagnose.js';
 import { IntegrityError } from '../errors.js';
 
@@ -84,6 +84,8 @@ export interface RotationDeps {
   /** The connection holding the writer lock (see withWriterLock). */
   db: LaminarDb;
   backup: BackupSink | null;
+  /** Where each batch's commit is reported (and its backup commit mark written); absent in a dry run. */
+  journal?: WriteJournal | null;
   onProgress?: (progress: RotationProgress) => void;
   /** Aborted (Ctrl-C): stop after the batch in flight; what was committed stays. */
   signal?: AbortSignal | undefined;
@@ -425,9 +427,9 @@ async function writeWithRetries(pass: Pass, run: Run, batch: ResealBatch): Promi
       return applied.changed;
     });
     const written = batch.count - changed.length;
-    deps.backup?.markCommitted(batch.number, written);
     report.rotated += written;
     run.committed += written;
+    deps.journal?.committed(batch.number, written);
     if (changed.length === 0) return;
     // The platform changed these rows between our read and our write: re-read and re-plan them.
     report.retried += changed.length;

@@ -1,20 +1,56 @@
 /** The doctor document and its human rendering. */
 import type { ChalkInstance } from 'chalk';
 import { adviseOnFinding, describeDuplicate, invocation, type AdviceContext } from '../core/advice.js';
-import type { DoctorReport, Finding } from '../core/doctor.js';
-import { documentOf, type Envelope } from './document.js';
+import type { DoctorReport, Finding, SecretReport } from '../core/doctor.js';
+import type { CauseCount } from '../core/failure-tally.js';
+import type { JsonElementWriter } from './json-stream.js';
 import { groupByWorkspaceAndProject, plural } from './format.js';
 import { printable } from '../printable.js';
 
-export interface DoctorDocument extends Envelope<'doctor'>, DoctorReport {}
+/**
+ * The document's fields after the streamed findings, in order: the report, with each
+ * duplicate's `detail` (which prints a `set` command) written for this run's `--env-file`
+ * flags; the human output prints that same detail.
+ */
+export function doctorDocumentTail(report: DoctorReport, context: Pick<AdviceContext, 'envFiles'> = {}) {
+  return {
+    stores: report.stores,
+    summary: report.summary,
+    failures: report.failures,
+    warnings: report.warnings.map((warning) => ({ ...warning, detail: describeDuplicate(warning, context) })),
+    takenOut: report.takenOut,
+    writer: report.writer,
+    verdict: report.verdict,
+  };
+}
 
 /**
- * The document: the report, with each duplicate's `detail` (which prints a `set` command)
- * written for this run's `--env-file` flags; the human output prints that same detail.
+ * A finding as one compact JSON line, exactly JSON.stringify(finding) (a unit test holds them
+ * equal), written field by field into the document's buffer: a million findings stream through
+ * here, and a string per finding was what grew the garbage collector's young generation.
  */
-export function doctorDocument(report: DoctorReport, context: Pick<AdviceContext, 'envFiles'> = {}): DoctorDocument {
-  const warnings = report.warnings.map((warning) => ({ ...warning, detail: describeDuplicate(warning, context) }));
-  return documentOf('doctor', report.verdict.ok, { ...report, warnings });
+export function writeFinding(out: JsonElementWriter, f: Finding): void {
+  out.raw('{"store":');
+  out.string(f.store);
+  out.raw(',"id":');
+  out.string(f.id);
+  out.raw(',"workspaceId":');
+  out.string(f.workspaceId);
+  out.raw(',"workspaceName":');
+  out.string(f.workspaceName);
+  out.raw(',"projectId":');
+  out.string(f.projectId);
+  out.raw(',"projectName":');
+  out.string(f.projectName);
+  out.raw(',"name":');
+  out.string(f.name);
+  out.raw(',"status":');
+  out.string(f.status);
+  out.raw(',"decryptsWith":');
+  out.string(f.decryptsWith);
+  out.raw(',"detail":');
+  out.string(f.detail);
+  out.raw('}');
 }
 
 const SECRET_WORDS: Record<string, string> = {
@@ -36,23 +72,68 @@ export interface DoctorRenderOptions {
   envFiles?: readonly string[];
   /** The run named its database with --database-url, which is never printed (it holds the password). */
   databaseUrlFlag?: boolean;
-  /** The run's --candidate flags (`candidateFlags`), which a printed quarantine must repeat. */
+  /** The run's --candidate flags (`candidateFlags`), which a printed doctor or quarantine must repeat. */
   candidates?: readonly string[];
+  /** The run's other flags that change doctor's answer (--strict), repeated in a printed doctor. */
+  doctorFlags?: readonly string[];
 }
 
-export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: DoctorRenderOptions): string {
-  const lines: string[] = [];
-  const { verdict } = doc;
-  const adviceContext: AdviceContext = {
-    quarantineAdvisable: verdict.quarantineAdvisable,
+function adviceContextOf(report: Pick<DoctorReport, 'verdict'>, options: DoctorRenderOptions): AdviceContext {
+  return {
+    quarantineAdvisable: report.verdict.quarantineAdvisable,
     envFiles: options.envFiles ?? [],
     candidates: options.candidates ?? [],
   };
-  if (doc.writer) {
+}
+
+/** doctor as the operator reruns it: the run's env files, candidates and flags that change the answer. */
+function doctorAgain(options: DoctorRenderOptions, context: AdviceContext): string {
+  return [invocation('doctor', context), ...(options.candidates ?? []), ...(options.doctorFlags ?? [])].join(' ');
+}
+
+/** The first part of the human report, before any failing value: the key variables. */
+export function renderDoctorHead(secrets: SecretReport[], c: ChalkInstance): string {
+  const lines = [c.bold('Secrets')];
+  for (const secret of secrets) {
+    const paint =
+      secret.status === 'ok' ? c.green : secret.status === 'missing' && secret.name === 'SLACK_ENCRYPTION_KEY' ? c.yellow : c.red;
+    const word = (SECRET_WORDS[secret.status] ?? secret.status).padEnd(SECRET_WORD_WIDTH);
+    const fingerprint = secret.fingerprint ? c.dim(`fingerprint ${secret.fingerprint}`) : '';
+    lines.push(`  ${secret.name.padEnd(22)} ${paint(word)}  ${fingerprint}`.trimEnd());
+    if (secret.problem) lines.push(`    ${secret.status === 'public_default' ? c.red.bold('WARNING: ') : ''}${secret.problem}`);
+  }
+  return lines.join('\n');
+}
+
+/** The heading of the streamed list (--all). */
+export function renderFindingsHeading(c: ChalkInstance): string {
+  return `\n${c.bold('Values Laminar cannot use')}`;
+}
+
+/** One failing value, with its place, cause and next step (--all streams these). */
+export function renderFindingLine(finding: Finding, c: ChalkInstance, context: AdviceContext): string {
+  const advice = adviseOnFinding(finding, context);
+  return [
+    `  ${c.red('x')} ${printable(finding.name)} ${c.dim(`[${finding.store} ${finding.id}]`)} ${c.red(finding.status)} ${c.dim(`in ${placeLabel(finding)}`)}`,
+    `    cause: ${advice.cause}`,
+    `    next:  ${advice.command ? c.cyan(advice.command) : advice.nextStep}`,
+  ].join('\n');
+}
+
+/**
+ * The report after the scan. With `streamed` (--all), the failing values were already printed
+ * one by one and are not listed again; otherwise the first ones are listed whole (all of them
+ * up to SAMPLE_SIZE) with counts per cause and place.
+ */
+export function renderDoctor(report: DoctorReport, c: ChalkInstance, options: DoctorRenderOptions, streamed = false): string {
+  const lines: string[] = [];
+  const { verdict } = report;
+  const adviceContext = adviceContextOf(report, options);
+  if (report.writer) {
     lines.push(
       c.yellow.bold('An lmnr-keys writer is running on this database right now') +
         c.yellow(
-          ` (${doc.writer.purpose ?? 'lmnr-keys'}, backend pid ${doc.writer.pid}${doc.writer.since ? `, since ${doc.writer.since}` : ''}): `,
+          ` (${report.writer.purpose ?? 'lmnr-keys'}, backend pid ${report.writer.pid}${report.writer.since ? `, since ${report.writer.since}` : ''}): `,
         ) +
         c.yellow(
           'values it has not reached yet still open only under its old key. Run doctor again when it has ' +
@@ -66,24 +147,16 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
       c.red.bold(`${suspect.failing} of ${suspect.total} ${suspect.store} values open under no key lmnr-keys knows. `) +
         c.red(`First question: is ${suspect.variable} (fingerprint ${suspect.fingerprint ?? 'none'}) the key Laminar runs with? `) +
         c.red(
-          `Compare with \`${invocation('check-deployment', adviceContext)}\`, or \`docker compose exec frontend printenv AEAD_SECRET_KEY ` +
+          `Compare with \`${invocation('check-deployment', adviceContext)}\`, or \`docker compose exec -T frontend printenv AEAD_SECRET_KEY ` +
             '| lmnr-keys fingerprint`. Do not quarantine before you know.',
         ),
       '',
     );
   }
-  lines.push(c.bold('Secrets'));
-  for (const secret of doc.secrets) {
-    const paint =
-      secret.status === 'ok' ? c.green : secret.status === 'missing' && secret.name === 'SLACK_ENCRYPTION_KEY' ? c.yellow : c.red;
-    const word = (SECRET_WORDS[secret.status] ?? secret.status).padEnd(SECRET_WORD_WIDTH);
-    const fingerprint = secret.fingerprint ? c.dim(`fingerprint ${secret.fingerprint}`) : '';
-    lines.push(`  ${secret.name.padEnd(22)} ${paint(word)}  ${fingerprint}`.trimEnd());
-    if (secret.problem) lines.push(`    ${secret.status === 'public_default' ? c.red.bold('WARNING: ') : ''}${secret.problem}`);
-  }
+  if (!streamed) lines.push(renderDoctorHead(report.secrets, c));
 
   lines.push('', c.bold('Stores'));
-  for (const store of doc.stores) {
+  for (const store of report.stores) {
     if (!store.present) {
       lines.push(`  ${store.store.padEnd(38)} ${c.dim(`not present (${store.reason ?? 'older Laminar'})`)}`);
       continue;
@@ -92,29 +165,34 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
     lines.push(`  ${store.store.padEnd(38)} ${plural(store.total, 'value').padEnd(14)} ${String(store.ok).padStart(8)} ok   ${failing}`);
   }
 
-  if (doc.findings.length > 0) {
+  const failing = report.summary.failing;
+  const { failures } = report;
+  if (failing > 0 && !streamed) {
     lines.push('', c.bold('Values Laminar cannot use'));
-    const summarise = !options.all && doc.findings.length > FULL_LIST_LIMIT;
+    const summarise = !options.all && failing > FULL_LIST_LIMIT;
     if (summarise) {
-      appendSummary(lines, doc.findings, c);
+      appendSummary(lines, report, c);
       lines.push('', `  The first ${SHOWN_WHEN_SUMMARISED}:`);
     }
-    appendFindings(lines, summarise ? doc.findings.slice(0, SHOWN_WHEN_SUMMARISED) : doc.findings, c, adviceContext);
+    appendFindings(lines, summarise ? failures.sample.slice(0, SHOWN_WHEN_SUMMARISED) : failures.sample, c, adviceContext);
     if (summarise)
       lines.push(
-        `  ... and ${doc.findings.length - SHOWN_WHEN_SUMMARISED} more: list them all with \`${invocation('doctor', adviceContext)} --all\`, or \`--json\`.`,
+        `  ... and ${failing - SHOWN_WHEN_SUMMARISED} more: list them all with \`${doctorAgain(options, adviceContext)} --all\`, or \`--json\`.`,
       );
+  } else if (failing > FULL_LIST_LIMIT) {
+    lines.push('', c.bold('Summary of the values above'));
+    appendSummary(lines, report, c);
   }
 
-  if (doc.warnings.length > 0) {
+  if (report.warnings.length > 0) {
     lines.push('', c.bold('Warnings'));
     const shownWarnings =
-      options.all || doc.warnings.length <= FULL_LIST_LIMIT ? doc.warnings : doc.warnings.slice(0, SHOWN_WHEN_SUMMARISED);
-    if (shownWarnings.length < doc.warnings.length)
-      lines.push(`  ${doc.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
+      options.all || report.warnings.length <= FULL_LIST_LIMIT ? report.warnings : report.warnings.slice(0, SHOWN_WHEN_SUMMARISED);
+    if (shownWarnings.length < report.warnings.length)
+      lines.push(`  ${report.warnings.length} key names are stored more than once in one project; the first ${shownWarnings.length}:`);
     for (const warning of shownWarnings) {
       const project = warning.projectName ? `"${printable(warning.projectName)}" (${warning.projectId})` : warning.projectId;
-      lines.push(`  ${c.yellow('!')} project ${project}: ${warning.detail}`);
+      lines.push(`  ${c.yellow('!')} project ${project}: ${describeDuplicate(warning, adviceContext)}`);
       const ids = warning.ids
         .slice(0, 10)
         .map((id) =>
@@ -122,13 +200,15 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
         );
       lines.push(`    ids: ${ids.join(', ')}${warning.ids.length > ids.length ? `, ... ${warning.ids.length - ids.length} more` : ''}`);
     }
-    if (shownWarnings.length < doc.warnings.length)
-      lines.push(`  ... and ${doc.warnings.length - shownWarnings.length} more: \`--all\` or \`--json\`.`);
+    if (shownWarnings.length < report.warnings.length)
+      lines.push(
+        `  ... and ${report.warnings.length - shownWarnings.length} more: \`${doctorAgain(options, adviceContext)} --all\` or \`--json\`.`,
+      );
   }
 
-  if (doc.takenOut.length > 0) {
+  if (report.takenOut.length > 0) {
     lines.push('', c.bold('Taken out earlier'));
-    for (const note of doc.takenOut) {
+    for (const note of report.takenOut) {
       const workspace = note.workspaceName
         ? `"${printable(note.workspaceName)}" (${note.workspaceId})`
         : (note.workspaceId ?? 'unknown workspace');
@@ -136,9 +216,10 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
     }
   }
 
+  // One command per cause: the command depends on the cause alone, never on the value.
   const commands = new Set<string>();
-  for (const finding of doc.findings) {
-    const command = adviseOnFinding(finding, adviceContext).command;
+  for (const cause of failures.causes) {
+    const command = adviseOnFinding(representative(cause), adviceContext).command;
     if (command !== null) commands.add(command);
   }
   if (commands.size > 0) {
@@ -146,11 +227,39 @@ export function renderDoctor(doc: DoctorDocument, c: ChalkInstance, options: Doc
     lines.push('  Re-seal what an available key opens (plans first; add --dry-run to only look):');
     for (const command of commands) lines.push(`    ${c.cyan(command)}`);
   }
-  if (options.databaseUrlFlag && (commands.size > 0 || doc.findings.length > 0 || doc.warnings.length > 0))
+  if (options.databaseUrlFlag && (commands.size > 0 || failing > 0 || report.warnings.length > 0))
     lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
 
-  lines.push('', verdictLine(doc, c, adviceContext));
+  lines.push('', verdictLine(report, c, adviceContext));
   return lines.join('\n');
+}
+
+/** A finding standing for every value of one cause (advice depends on the cause, not the value). */
+function representative(cause: CauseCount): Finding {
+  return {
+    store: cause.store,
+    id: '',
+    workspaceId: null,
+    workspaceName: null,
+    projectId: null,
+    projectName: null,
+    name: '',
+    status: cause.status as Finding['status'],
+    decryptsWith: cause.decryptsWith,
+    detail: null,
+  };
+}
+
+function placeLabel(item: {
+  workspaceId: string | null;
+  workspaceName: string | null;
+  projectId: string | null;
+  projectName: string | null;
+}): string {
+  const workspace = item.workspaceName ? `"${printable(item.workspaceName)}"` : (item.workspaceId ?? 'no workspace');
+  return item.projectId
+    ? `workspace ${workspace} / project ${item.projectName ? `"${printable(item.projectName)}" (${item.projectId})` : item.projectId}`
+    : `workspace ${workspace}${item.workspaceId && item.workspaceName ? ` (${item.workspaceId})` : ''}`;
 }
 
 function appendFindings(lines: string[], findings: Finding[], c: ChalkInstance, context: AdviceContext): void {
@@ -171,34 +280,25 @@ function appendFindings(lines: string[], findings: Finding[], c: ChalkInstance, 
   }
 }
 
-/** Counts per cause and per place, largest first: what an operator reads when thousands fail. */
-function appendSummary(lines: string[], findings: Finding[], c: ChalkInstance): void {
-  const byCause = new Map<string, number>();
-  const byPlace = new Map<string, number>();
-  for (const finding of findings) {
-    const cause = `${finding.status}${finding.decryptsWith ? ` (opens with ${finding.decryptsWith})` : ''} in ${finding.store}`;
-    byCause.set(cause, (byCause.get(cause) ?? 0) + 1);
-    const workspace = finding.workspaceName ? `"${printable(finding.workspaceName)}"` : (finding.workspaceId ?? 'no workspace');
-    const place = finding.projectId
-      ? `workspace ${workspace} / project ${finding.projectName ? `"${printable(finding.projectName)}"` : finding.projectId}`
-      : `workspace ${workspace}`;
-    byPlace.set(place, (byPlace.get(place) ?? 0) + 1);
-  }
-  const top = (counts: Map<string, number>, limit: number) => [...counts.entries()].sort((a, b) => b[1] - a[1]).slice(0, limit);
-  lines.push(`  ${plural(findings.length, 'value')} fail. By cause:`);
-  for (const [cause, count] of top(byCause, 20)) lines.push(`    ${String(count).padStart(8)}  ${cause}`);
-  const places = top(byPlace, 10);
+/** Counts per cause and per place (by id, named), largest first: what an operator reads when thousands fail. */
+function appendSummary(lines: string[], report: DoctorReport, c: ChalkInstance): void {
+  const { failures } = report;
+  lines.push(`  ${plural(report.summary.failing, 'value')} fail. By cause:`);
+  for (const cause of failures.causes.slice(0, 20))
+    lines.push(
+      `    ${String(cause.count).padStart(8)}  ${cause.status}${cause.decryptsWith ? ` (opens with ${cause.decryptsWith})` : ''} in ${cause.store}`,
+    );
   lines.push(
-    `  Where (${byPlace.size > places.length ? `the ${places.length} largest of ${byPlace.size} places` : plural(byPlace.size, 'place')}):`,
+    `  Where (${failures.placeCount > failures.places.length ? `the ${failures.places.length} largest of ${failures.placeCount} places` : plural(failures.placeCount, 'place')}):`,
   );
-  for (const [place, count] of places) lines.push(`    ${String(count).padStart(8)}  ${place}`);
+  for (const place of failures.places) lines.push(`    ${String(place.count).padStart(8)}  ${placeLabel(place)}`);
   lines.push(c.dim('  (each cause has the same fix: the commands under "Next steps" cover every value they name)'));
 }
 
-function verdictLine(doc: DoctorDocument, c: ChalkInstance, context: AdviceContext): string {
-  const { total } = doc.summary;
-  if (doc.verdict.ok) {
-    const defaultKey = doc.secrets.some((secret) => secret.status === 'public_default');
+function verdictLine(report: DoctorReport, c: ChalkInstance, context: AdviceContext): string {
+  const { total } = report.summary;
+  if (report.verdict.ok) {
+    const defaultKey = report.secrets.some((secret) => secret.status === 'public_default');
     return defaultKey
       ? c.yellow(
           `Verdict: all ${plural(total, 'stored secret')} open, but under Laminar's ` +
@@ -207,5 +307,5 @@ function verdictLine(doc: DoctorDocument, c: ChalkInstance, context: AdviceConte
         )
       : c.green(`Verdict: healthy: all ${plural(total, 'stored secret')} open under the current keys.`);
   }
-  return c.red(`Verdict: problems found: ${doc.verdict.problems.join('; ')}.`);
+  return c.red(`Verdict: problems found: ${report.verdict.problems.join('; ')}.`);
 }

@@ -2,6 +2,9 @@
  * The envelope every --json document shares, built here and nowhere else: each report module
  * declares its document's body and builds it with `documentOf`.
  */
+import { EXIT_CODE_MEANINGS } from '../errors.js';
+import type { DocumentError } from './json-stream.js';
+
 export const DOCUMENT_VERSION = 1;
 
 export type CommandName =
@@ -25,11 +28,15 @@ export interface Envelope<C extends CommandName> {
   ok: boolean;
 }
 
+/** `version` and `command` first and `ok` last, as in a document written as it goes (json-stream.ts). */
 export function documentOf<C extends CommandName, B extends object>(command: C, ok: boolean, body: B): Envelope<C> & B {
-  return { version: DOCUMENT_VERSION, command, ok, ...body };
+  return { version: DOCUMENT_VERSION, command, ...body, ok };
 }
 
-/** The document of a run that failed before it could build its own. */
-export function errorDocument(command: CommandName, exitCode: number, message: string, hint: string | null) {
-  return documentOf(command, false, { error: { exitCode, message, hint } });
+/**
+ * The `error` of a failed run's document: its exit code, the one line and hint printed on
+ * stderr, what a write had committed when it failed (`extra`), and the table of exit codes.
+ */
+export function documentError(exitCode: number, message: string, hint: string | null, extra: Record<string, unknown> = {}): DocumentError {
+  return { exitCode, message, hint, ...extra, exitCodes: EXIT_CODE_MEANINGS };
 }

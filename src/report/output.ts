@@ -5,19 +5,35 @@
  */
 import chalk, { Chalk, type ChalkInstance } from 'chalk';
 import { Redactor } from './redact.js';
+import { fdTextSink, streamTextSink, type TextSink } from './text-sink.js';
+import { JsonDocumentWriter, type DocumentError } from './json-stream.js';
+import { DOCUMENT_VERSION, type CommandName } from './document.js';
 
 export interface Output {
   /** Results for humans (not in --json mode). */
   result: (text: string) => void;
-  /** The single JSON document of --json mode. */
+  /** One line of a long human result written as it goes (gathered, not flushed line by line). */
+  resultLine: (text: string) => void;
+  /** The single JSON document of --json mode, written whole. */
   json: (document: unknown) => void;
+  /** The single JSON document of --json mode, written as it goes (see json-stream.ts). */
+  jsonDocument: (command: CommandName) => JsonDocumentWriter;
+  /**
+   * Ends the document a failing run owes: a started one is closed with the error, else an error
+   * document is written. Nothing when a document already ended.
+   */
+  jsonError: (command: CommandName, error: DocumentError) => void;
   /** Warnings, notes and progress, always on stderr. */
   note: (text: string) => void;
   debug: (text: string) => void;
+  /** Pushes out stdout's gathered text (before the process exits). */
+  flush: () => void;
   color: ChalkInstance;
   jsonMode: boolean;
-  /** Whether the JSON document has been written (there is only one). */
+  /** Whether the JSON document has been started (there is only one). */
   readonly jsonWritten: boolean;
+  /** A write to stdout failed (not EPIPE): the output is incomplete; the run ends with exit 3. */
+  readonly stdoutFailure: string | null;
   /** A spinner is allowed: stderr is a terminal, not --json, not CI. */
   interactive: boolean;
   redactor: Redactor;
@@ -28,37 +44,93 @@ export interface OutputOptions {
   debug: boolean;
   color: boolean;
   ci: boolean;
+  /** Tests hand in streams; the process writes file descriptor 1 synchronously (text-sink.ts). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
 }
 
 export function createOutput(options: OutputOptions): Output {
-  const stdout = options.stdout ?? process.stdout;
   const stderr = options.stderr ?? process.stderr;
   const redactor = new Redactor();
   const color = options.color ? chalk : new Chalk({ level: 0 });
-  const write = (stream: NodeJS.WritableStream, text: string) => {
+  const writeErr = (text: string) => {
     const safe = redactor.apply(text);
-    stream.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+    try {
+      stderr.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+    } catch {
+      // A terminal gone after SIGHUP: nothing left to tell.
+    }
   };
-  let jsonWritten = false;
+  const stdout: TextSink = options.stdout
+    ? streamTextSink(options.stdout)
+    : fdTextSink(1, (code) => writeErr(`error: cannot write to standard output (${code}): the output is incomplete`));
+  let started = false;
+  let active: JsonDocumentWriter | null = null;
+  const jsonDocument = (command: CommandName) => {
+    if (started) throw new Error('a JSON document was already written');
+    started = true;
+    // Each segment is decoded once for the redactor; unchanged (the rule), its bytes go out as they are.
+    active = new JsonDocumentWriter(
+      (bytes, length) => {
+        const text = bytes.toString('utf8', 0, length);
+        const safe = redactor.apply(text);
+        if (safe === text) stdout.writeBytes(bytes, length);
+        else stdout.write(safe);
+      },
+      command,
+      () => {
+        active = null;
+        stdout.flush();
+      },
+    );
+    return active;
+  };
   return {
-    result: (text) => write(stdout, text),
-    // Piece by piece (a large document, 200,000 findings, is 100 MB of text: one string of it, then
-    // its redacted copy, doubled peak memory); the text is exactly JSON.stringify(document, null, 2).
+    result: (text) => {
+      const safe = redactor.apply(text);
+      stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
+      stdout.flush();
+    },
+    resultLine: (text) => stdout.write(`${redactor.apply(text)}\n`),
+    // Piece by piece, gathered into segments (a large document is hundreds of MB of text: one
+    // string of it, then its redacted copy, would double peak memory); the text is exactly
+    // JSON.stringify(document, null, 2).
     json: (document) => {
-      jsonWritten = true;
-      for (const piece of jsonPieces(document)) stdout.write(redactor.apply(piece));
-      stdout.write('\n');
+      started = true;
+      let segment = '';
+      for (const piece of jsonPieces(document)) {
+        segment += piece;
+        if (segment.length >= 1 << 16) {
+          stdout.write(redactor.apply(segment));
+          segment = '';
+        }
+      }
+      stdout.write(redactor.apply(`${segment}\n`));
+      stdout.flush();
     },
-    note: (text) => write(stderr, text),
+    jsonDocument,
+    jsonError: (command, error) => {
+      const open = active as JsonDocumentWriter | null;
+      if (open !== null) open.fail(error);
+      else if (!started) {
+        started = true;
+        const document = { version: DOCUMENT_VERSION, command, error, ok: false };
+        stdout.write(redactor.apply(`${JSON.stringify(document, null, 2)}\n`));
+        stdout.flush();
+      }
+    },
+    note: writeErr,
     debug: (text) => {
-      if (options.debug) write(stderr, color.dim(`debug: ${text}`));
+      if (options.debug) writeErr(color.dim(`debug: ${text}`));
     },
+    flush: () => stdout.flush(),
     color,
     jsonMode: options.json,
     get jsonWritten() {
-      return jsonWritten;
+      return started;
+    },
+    get stdoutFailure() {
+      return stdout.failure;
     },
     // A terminal that reports no width (some pseudo-terminals) would send ora's line clearing into a loop.
     interactive: Boolean(stderr.isTTY) && (stderr.columns ?? 0) > 0 && !options.json && !options.ci,

@@ -17,7 +17,7 @@ export function restoreDocument(
   result: RestoreResult,
   extra: { dryRun: boolean; backup: string; operation: string; truncatedLastLine: boolean },
 ): RestoreDocument {
-  return documentOf('restore', result.leftAlone.length === 0 && result.incomplete.length === 0, { ...extra, ...result });
+  return documentOf('restore', result.leftAloneCount === 0 && result.incompleteCount === 0 && !result.stopped, { ...extra, ...result });
 }
 
 /** `confirming`: the plan shown before the question on a terminal (not a dry run). */
@@ -26,15 +26,21 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance, confirming
   const lines = [
     c.bold(doc.dryRun ? plan : `Restore from ${doc.backup}`),
     `  ${plural(doc.total, 'record')}: ${doc.restored} ${doc.dryRun ? 'would be restored' : 'restored'}, ` +
-      `${doc.alreadyRestored} already as in the backup, ${doc.leftAlone.length} ` +
+      `${doc.alreadyRestored} already as in the backup, ${doc.leftAloneCount} ` +
       `left alone`,
   ];
+  if (doc.stopped)
+    lines.push(
+      c.yellow('  stopped after the batch in flight: the records not reached are untouched; run the same command again to finish'),
+    );
   if (doc.truncatedLastLine) lines.push(c.yellow('  the last line was cut short (a crash while writing it) and was ignored'));
   if (doc.notApplied > 0)
     lines.push(
       `  ${plural(doc.notApplied, 'record')} of a batch that never committed: those values were never changed, nothing to put back`,
     );
-  for (const left of doc.leftAlone) lines.push(`  ${c.yellow('-')} ${left.store} ${left.id}: ${left.reason}`);
+  for (const left of doc.leftAlone.slice(0, 50)) lines.push(`  ${c.yellow('-')} ${left.store} ${left.id}: ${left.reason}`);
+  if (doc.leftAloneCount > 50)
+    lines.push(`  ... and ${doc.leftAloneCount - 50} more left alone (--json lists up to ${doc.leftAlone.length})`);
   if (doc.restored > 0 && !doc.dryRun) {
     if (doc.operation === 'rotate')
       lines.push(
@@ -47,13 +53,11 @@ export function renderRestore(doc: RestoreDocument, c: ChalkInstance, confirming
           'it; `lmnr-keys set --keep ID` keeps one).',
       );
   }
-  if (doc.incomplete.length > 0) {
+  if (doc.incompleteCount > 0) {
     lines.push(
-      c.yellow(
-        `  ${plural(doc.incomplete.length, 'row')} ${doc.dryRun ? 'would be' : 'were'} put back without what was deleted with them:`,
-      ),
+      c.yellow(`  ${plural(doc.incompleteCount, 'row')} ${doc.dryRun ? 'would be' : 'were'} put back without what was deleted with them:`),
     );
-    for (const item of doc.incomplete) lines.push(`  ${c.yellow('!')} ${item.store} ${item.id}: ${item.reason}`);
+    for (const item of doc.incomplete.slice(0, 50)) lines.push(`  ${c.yellow('!')} ${item.store} ${item.id}: ${item.reason}`);
   }
   return lines.join('\n');
 }

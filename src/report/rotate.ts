@@ -19,13 +19,28 @@ export interface RotationDocument extends Envelope<'rotate'> {
   publicDefaultInBackup: boolean;
   /** Slack tokens a --from key opens that stay under it because slack_integrations was not rotated. */
   slackLeftUnderFrom: number;
-  /** Stopped by Ctrl-C between batches: what was done is committed, the rest is for the next run. */
+  /** Stopped by a signal between batches: what was done is committed, the rest is for the next run. */
   interrupted: boolean;
+  /** Values re-sealed in committed batches (every batch commits whole). */
+  committed: number;
+  /** Every committed value has its record on disk in the backup. */
+  backupComplete: boolean;
+  /** The backup's estimated size (checked against its disk's free space before the first write); null when not measured. */
+  backupEstimateBytes: number | null;
 }
 
 export function rotationDocument(
   result: RotationResult,
-  extra: { dryRun: boolean; backup: string | null; slackUnderFrom: number; publicDefaultInBackup: boolean; interrupted?: boolean },
+  extra: {
+    dryRun: boolean;
+    backup: string | null;
+    slackUnderFrom: number;
+    publicDefaultInBackup: boolean;
+    interrupted?: boolean;
+    committed?: number;
+    backupComplete?: boolean;
+    backupEstimateBytes?: number | null;
+  },
 ): RotationDocument {
   const summary = result.stores.reduce(
     (sum, s) => ({
@@ -47,6 +62,9 @@ export function rotationDocument(
     publicDefaultInBackup: extra.publicDefaultInBackup,
     slackLeftUnderFrom: extra.slackUnderFrom,
     interrupted,
+    committed: extra.committed ?? 0,
+    backupComplete: extra.backupComplete ?? true,
+    backupEstimateBytes: extra.backupEstimateBytes ?? null,
   });
 }
 

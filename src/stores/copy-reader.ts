@@ -65,6 +65,8 @@ export interface StoreCopyRange {
   after?: string | null;
   /** Ordered by id and limited to this many rows; unordered (a plain sequential scan) when absent. */
   limit?: number | null;
+  /** Ordered by id without a limit (findings streamed in id order). */
+  ordered?: boolean;
 }
 
 /**
@@ -91,7 +93,7 @@ export function storeCopySql(store: StoreDefinition, range: StoreCopyRange = {},
   const select = fields.join(', ');
   const where = range.after ? ` where ${id} > ${uuidLiteral(range.after)}` : '';
   // Ordered by the uuid column itself (an index range scan), not by its text.
-  const order = range.limit ? ` order by ${id} limit ${Math.trunc(range.limit)}` : '';
+  const order = range.limit ? ` order by ${id} limit ${Math.trunc(range.limit)}` : range.ordered ? ` order by ${id}` : '';
   return `copy (select ${select} from ${quoteIdent(store.table)} as t${where}${order}) to stdout (format binary)`;
 }
 

@@ -34,6 +34,8 @@ const PAYLOAD_BYTES_PER_ROW = 1024;
 export class ResealBatch {
   private readonly payload: BinaryCopyWriter;
   private readonly backup = new ByteBuilder(BACKUP_FLUSH_BYTES + (1 << 16));
+  /** Records gathered in `backup` and not yet handed to the sink. */
+  private backupRecords = 0;
   private readonly withBackup: boolean;
   private readonly recordPrefix: string;
   private recordSuffix = '';
@@ -55,6 +57,7 @@ export class ResealBatch {
   reset(batchNumber: number): void {
     this.payload.reset();
     this.backup.length = 0;
+    this.backupRecords = 0;
     this.count = 0;
     this.number = batchNumber;
     this.recordSuffix = `","batch":${batchNumber}}\n`;
@@ -89,6 +92,7 @@ export class ResealBatch {
       b.text('","newCiphertextHex":"');
       b.bytes(heap, newCt[0], newCt[1]);
       b.text(this.recordSuffix);
+      this.backupRecords += 1;
       this.flushBackup(false);
     }
     this.count += 1;
@@ -97,8 +101,10 @@ export class ResealBatch {
   /** Writes gathered backup lines to the file; with `sync`, all of them, forced to disk. */
   private flushBackup(sync: boolean): void {
     if (this.sink === null || (!sync && this.backup.length < BACKUP_FLUSH_BYTES)) return;
-    this.sink.appendLines(this.backup.view(), sync);
+    if (this.backup.length > 0) this.sink.appendLines(this.backup.view(), this.backupRecords, false);
     this.backup.length = 0;
+    this.backupRecords = 0;
+    if (sync) this.sink.sync();
   }
 
   /** Every backup record of this batch on disk (fsynced): call before its transaction commits. */
@@ -121,6 +127,7 @@ export class ResealBatch {
       this.backup.text(
         `${this.recordPrefix}${row.id}","oldNonceHex":"${row.nonceHex}","oldCiphertextHex":"${row.ciphertextHex}","newNonceHex":"${newNonce}","newCiphertextHex":"${newCt}${this.recordSuffix}`,
       );
+      this.backupRecords += 1;
       this.flushBackup(false);
     }
     this.count += 1;

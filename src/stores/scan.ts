@@ -180,3 +180,20 @@ export async function assertRowsVisible(db: Db, tables: readonly string[]): Prom
     `connect as the tables' owner (the user Laminar runs its migrations as), or let this role bypass it: ALTER ROLE ${role} BYPASSRLS;`,
   );
 }
+
+/** How many values a store holds (both sealed columns set) and their stored sizes, in one scan: what a backup of them takes. */
+export interface SealedSizes {
+  values: number;
+  ciphertextBytes: number;
+  nonceBytes: number;
+}
+
+export async function measureSealedValues(db: Db, store: StoreDefinition): Promise<SealedSizes> {
+  const ct = sql.ref(`t.${store.ciphertextColumn}`);
+  const nonce = sql.ref(`t.${store.nonceColumn}`);
+  const result = await sql<{ values: string; ct: string; nonce: string }>`
+    select count(*)::text as values, coalesce(sum(octet_length(${ct})), 0)::text as ct, coalesce(sum(octet_length(${nonce})), 0)::text as nonce
+    from ${sql.table(store.table)} as t where ${ct} is not null and ${ct} <> ''`.execute(db);
+  const row = result.rows[0];
+  return { values: Number(row?.values ?? 0), ciphertextBytes: Number(row?.ct ?? 0), nonceBytes: Number(row?.nonce ?? 0) };
+}

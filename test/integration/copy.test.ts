@@ -207,7 +207,8 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
       await addSlack(d, ws, 'T\t1', 'xoxb', KEY);
       const asText = await runDoctor({ db: d.db }, optionsFor('hex', other));
       const asBytes = await runDoctor({ db: d.db }, optionsFor('bytes', other));
-      expect(asText.findings.length).toBeGreaterThan(10);
+      expect(asText.summary.failing).toBeGreaterThan(10);
+      expect(asText.failures.sample.length).toBe(asText.summary.failing);
       // Duplicate names too (found from the ids each read sends: text, or a uuid's bytes).
       expect(asText.warnings.length).toBeGreaterThan(0);
       expect(asBytes).toEqual(asText);
@@ -229,7 +230,26 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
       );
       const report = await runDoctor({ db: d.db }, optionsFor('bytes', newKeyHex()));
       expect(report.summary).toEqual({ total: 150_000, ok: 0, failing: 150_000 });
-      expect(report.findings).toHaveLength(150_000);
+      expect(report.failures.causes).toEqual([{ store: 'provider_api_keys', status: 'wrong_secret', decryptsWith: null, count: 150_000 }]);
+      expect(report.failures.places).toEqual([expect.objectContaining({ projectId: p, count: 150_000 })]);
+      // Streamed: every one, in id order, once.
+      let streamed = 0;
+      let last = '';
+      let ordered = true;
+      const again = await runDoctor(
+        {
+          db: d.db,
+          onFinding: (finding) => {
+            streamed += 1;
+            if (finding.id <= last) ordered = false;
+            last = finding.id;
+          },
+        },
+        optionsFor('bytes', newKeyHex()),
+      );
+      expect(again.summary.failing).toBe(150_000);
+      expect(streamed).toBe(150_000);
+      expect(ordered).toBe(true);
     } finally {
       await d.drop();
     }
@@ -239,7 +259,7 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
     const other = newKeyHex();
     const asText = await runDoctor({ db: t.db }, optionsFor('hex', other));
     const asBytes = await runDoctor({ db: t.db }, optionsFor('bytes', other));
-    expect(asText.findings.some((f) => f.detail === 'nonce is not hex')).toBe(true);
+    expect(asText.failures.sample.some((f) => f.detail === 'nonce is not hex')).toBe(true);
     expect(asBytes).toEqual(asText);
   });
 });

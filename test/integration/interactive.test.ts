@@ -91,7 +91,9 @@ describe.skipIf(!hasScript)('rotate on a terminal', () => {
     );
     expect(set.screen).toMatch(/Set plan/);
     expect(set.screen.indexOf('Set plan')).toBeLessThan(set.screen.indexOf('Replace the'));
-    expect(set.screen).toMatch(/Writing to Postgres at .*\(DATABASE_URL from the environment\)/);
+    // The question names the database; "Writing to" is said only once the answer is yes.
+    expect(set.screen).toMatch(/\? Replace the [A-Z_]+ rows .*\(Postgres at .*\(DATABASE_URL from the environment\)\)/);
+    expect(set.screen).not.toMatch(/Writing to/);
     expect(set.code).toBe(2);
     expect(await snapshotProviderKeys(t)).toEqual(before);
     // A backup to restore: set with --yes (no terminal question), then restore on the terminal.

@@ -424,9 +424,10 @@ describe('ResealBatch', () => {
       path: 'x',
       append: () => {},
       appendLines: (lines) => void written.push(Buffer.from(lines)),
+      sync: () => {},
       markCommitted: () => {},
       written: () => true,
-      committedBatches: () => 0,
+      durableRecords: () => 0,
       close: () => {},
     };
     fc.assert(
