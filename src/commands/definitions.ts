@@ -6,9 +6,13 @@
 import { Command, InvalidArgumentError, Option, type OptionValues } from '@commander-js/extra-typings';
 import { PROVIDER_NAMES } from '../providers/names.js';
 import { STORE_NAMES } from '../stores/stores.js';
+import { EXIT_CODE_MEANINGS } from '../errors.js';
 
+/** The --help footer: the one table of exit codes (errors.ts), generated, never hand-copied. */
 export const EXIT_CODE_HELP = `
-Exit codes: 0 healthy · 1 problems found · 2 usage error or refused · 3 configuration · 4 database · 130 interrupted`;
+Exit codes: ${Object.entries(EXIT_CODE_MEANINGS)
+  .map(([code, meaning]) => `${code} ${meaning.replace(/ \(128 \+ \d+\)$/, '')}`)
+  .join(' · ')}`;
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];

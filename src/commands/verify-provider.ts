@@ -1,5 +1,6 @@
-import fs from 'node:fs';
 import path from 'node:path';
+import { writeReportFile } from '../files/atomic-file.js';
+import { nodeFileSystem } from '../files/file-system.js';
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
@@ -112,7 +113,12 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
 
   const document = verifyDocument(results, failing);
   if (flags.junit)
-    fs.writeFileSync(path.resolve(ctx.cwd, flags.junit), ctx.output.redactor.apply(renderJunit(results, failing)), { mode: 0o644 });
+    writeReportFile(
+      nodeFileSystem,
+      path.resolve(ctx.cwd, flags.junit),
+      'the JUnit report',
+      ctx.output.redactor.apply(renderJunit(results, failing)),
+    );
   if (ctx.githubActions) for (const line of githubAnnotations(results, failing)) ctx.output.note(line);
   emit(ctx.output, document, (doc) => renderVerify(doc, names, ctx.output.color, failing, { all: Boolean(flags.all) }));
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;

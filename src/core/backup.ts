@@ -145,8 +145,20 @@ export function createBackupFile(filePath: string, header: () => BackupHeader, f
   let durable = 0;
   const open = (): DurableFile => {
     if (file !== null) return file;
-    file = DurableFile.createExclusive(fs, filePath, 'the backup file', 0o600);
-    file.write(`${JSON.stringify(header())}\n`);
+    const created = DurableFile.createExclusive(fs, filePath, 'the backup file', 0o600);
+    try {
+      created.write(`${JSON.stringify(header())}\n`);
+    } catch (error) {
+      // A file without its header is no backup: not left behind.
+      created.closeQuietly();
+      try {
+        fs.unlinkSync(filePath);
+      } catch {
+        // Its folder may be gone too.
+      }
+      throw error;
+    }
+    file = created;
     return file;
   };
   const sync = () => {
