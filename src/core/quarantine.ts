@@ -93,7 +93,7 @@ export interface QuarantineResult {
 }
 
 export interface QuarantineOptions {
-  stores: StoreDefinition[];
+  stores: readonly StoreDefinition[];
   ids: string[];
   secrets: LaminarSecrets;
   candidates: SecretKey[];
