@@ -9,7 +9,7 @@ import {
   writeFinding,
   renderDoctor,
   renderDoctorHead,
-  renderFindingLine,
+  FindingLines,
   renderFindingsHeading,
   type DoctorRenderOptions,
 } from '../report/doctor.js';
@@ -50,10 +50,11 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
     output.resultLine(renderDoctorHead(secretReports, output.color));
     let first = true;
     const context = { quarantineAdvisable: false, envFiles: ctx.global.envFile, candidates: renderOptions.candidates ?? [] };
+    const lines = new FindingLines(output.color, context, output.resultParts());
     onFinding = (finding) => {
       if (first) output.resultLine(renderFindingsHeading(output.color));
       first = false;
-      output.resultLine(renderFindingLine(finding, output.color, context));
+      lines.write(finding);
     };
   }
   const report = await withProgress(output, 'Reading stored secrets', (update) =>

@@ -1,25 +1,36 @@
 import path from 'node:path';
-import { writeReportFile } from '../files/atomic-file.js';
-import { nodeFileSystem } from '../files/file-system.js';
 import type { CommandContext } from '../context.js';
 import { requireAeadKey } from '../context.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { keyRingFor } from '../core/keyring.js';
 import {
-  loadStoredCredentials,
-  planVerification,
-  runVerification,
+  countResult,
+  newVerifySummary,
   verifySingleKey,
+  verifyStoredCredentials,
   type ProbeDeps,
   type ProbeSettings,
   type VerifyResult,
   type VerifyStatus,
 } from '../core/verify.js';
+import { JunitFile } from './junit-file.js';
+import { lookUpNames, type NameDirectory } from '../stores/scan.js';
 import { findProvider, PROVIDER_NAMES, type ProviderName } from '../providers/index.js';
 import { STORES } from '../stores/stores.js';
-import { emit, withProgress } from '../report/output.js';
-import { FAILABLE_STATUSES, githubAnnotations, renderJunit, renderVerify, verifyDocument } from '../report/verify.js';
+import { withProgress } from '../report/output.js';
+import {
+  FAILABLE_STATUSES,
+  GithubAnnotations,
+  JUNIT_TAIL,
+  junitHead,
+  junitTestcase,
+  renderResultRow,
+  renderVerify,
+  VerifyReportSample,
+  verifyDocumentTail,
+  writeVerifyResult,
+} from '../report/verify.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 import { requireUuid } from './uuid-option.js';
@@ -77,49 +88,85 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
     models: parseProviderMap(flags.model, '--model'),
     maxRetryWaitMs: flags.maxRetryWait,
   };
-  const { results, names } = await withProgress(ctx.output, 'Calling providers', async (update) => {
-    const deps: ProbeDeps = {
-      fetch: globalThis.fetch,
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-      registerSecret: (secret) => ctx.output.redactor.add(secret),
-      onResult: (done, total) => update(`Calling providers: ${done}/${total}`),
-    };
-    if (flags.key !== undefined) {
-      if (providers.length !== 1)
-        throw new UsageError('--key needs exactly one --provider', 'e.g. verify-provider --provider openai --key env:OPENAI_API_KEY');
-      const adapter = findProvider(providers[0]!)!;
-      const key = await ctx.resolveValue(flags.key, '--key');
-      const env = ctx.environment().env;
-      const companions: Record<string, string> = {};
-      for (const companion of adapter.companions) {
-        const value = env[companion.name];
-        if (value) companions[companion.name] = value.trim();
+  // Every result is streamed as it is known: the JSON document, --all's lines, the JUnit file, the
+  // annotations; the human report keeps counts and the first ones (VerifyReportSample).
+  const { output } = ctx;
+  const c = output.color;
+  const summary = newVerifySummary();
+  let failingCount = 0;
+  const sample = new VerifyReportSample();
+  const junit = flags.junit ? new JunitFile(path.resolve(ctx.cwd, flags.junit), (text) => output.redactor.apply(text)) : null;
+  const annotations = ctx.githubActions ? new GithubAnnotations(failing, (line) => output.note(line)) : null;
+  const document = output.jsonMode ? output.jsonDocument('verify-provider') : null;
+  document?.beginArray('results');
+  const onResult = (result: VerifyResult) => {
+    countResult(summary, result);
+    if (failing(result)) failingCount += 1;
+    sample.add(result);
+    document?.itemWith((out) => writeVerifyResult(out, result));
+    if (flags.all && !document) output.resultLine(renderResultRow(result, c, true));
+    junit?.add(junitTestcase(result, failing));
+    annotations?.add(result);
+  };
+  let names: NameDirectory | null = null;
+  try {
+    await withProgress(output, 'Calling providers', async (update) => {
+      const deps: ProbeDeps = {
+        fetch: globalThis.fetch,
+        sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+        registerSecret: (secret) => output.redactor.add(secret),
+        onResult: (done, total) => update(`Calling providers: ${done}/${total}`),
+      };
+      if (flags.key !== undefined) {
+        if (providers.length !== 1)
+          throw new UsageError('--key needs exactly one --provider', 'e.g. verify-provider --provider openai --key env:OPENAI_API_KEY');
+        const adapter = findProvider(providers[0]!)!;
+        const key = await ctx.resolveValue(flags.key, '--key');
+        const env = ctx.environment().env;
+        const companions: Record<string, string> = {};
+        for (const companion of adapter.companions) {
+          const value = env[companion.name];
+          if (value) companions[companion.name] = value.trim();
+        }
+        onResult(await verifySingleKey(adapter, { key, companions }, settings, deps));
+        return;
       }
-      return { results: [await verifySingleKey(adapter, { key, companions }, settings, deps)], names: null };
-    }
-    const secrets = ctx.laminarSecrets();
-    const current = requireAeadKey(secrets);
-    const target = ctx.databaseTarget();
-    await loadCipher();
-    const stored = await usingLaminarDatabase(target, (db) => loadStoredCredentials(db, projects));
-    const doctorRing = keyRingFor(
-      STORES.find((s) => s.name === 'provider_api_keys')!,
-      secrets,
-      [],
+      const secrets = ctx.laminarSecrets();
+      const current = requireAeadKey(secrets);
+      const target = ctx.databaseTarget();
+      await loadCipher();
+      const doctorRing = keyRingFor(
+        STORES.find((s) => s.name === 'provider_api_keys')!,
+        secrets,
+        [],
+      );
+      await usingLaminarDatabase(target, async (db) => {
+        await verifyStoredCredentials(
+          db,
+          { current, doctorRing, providers: providers.length > 0 ? providers : null, projectIds: projects },
+          settings,
+          deps,
+          onResult,
+        );
+        // Names only for what the human report shows.
+        const shown = [...sample.first, ...sample.notOk];
+        names = await lookUpNames(db, [...new Set(shown.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
+      });
+    });
+  } catch (error) {
+    junit?.discard();
+    throw error;
+  }
+  junit?.finish(junitHead(summary.total, failingCount, summary.byStatus.skipped ?? 0), JUNIT_TAIL);
+  annotations?.finish(summary);
+  const ok = failingCount === 0;
+  if (document) {
+    for (const [name, value] of Object.entries(verifyDocumentTail(summary, failingCount))) document.field(name, value);
+    document.end(ok);
+  } else {
+    output.result(
+      renderVerify(summary, sample, failingCount, names, c, failing, { all: Boolean(flags.all), streamed: Boolean(flags.all) }),
     );
-    const jobs = planVerification(stored.rows, { current, doctorRing, providers: providers.length > 0 ? providers : null });
-    return { results: await runVerification(jobs, settings, deps), names: stored.names };
-  });
-
-  const document = verifyDocument(results, failing);
-  if (flags.junit)
-    writeReportFile(
-      nodeFileSystem,
-      path.resolve(ctx.cwd, flags.junit),
-      'the JUnit report',
-      ctx.output.redactor.apply(renderJunit(results, failing)),
-    );
-  if (ctx.githubActions) for (const line of githubAnnotations(results, failing)) ctx.output.note(line);
-  emit(ctx.output, document, (doc) => renderVerify(doc, names, ctx.output.color, failing, { all: Boolean(flags.all) }));
-  return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
+  }
+  return ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { LaminarDb } from '../db/connect.js';
 import type { CopyTuple } from '../db/copy.js';
 import type { SecretCheck, SecretKey } from '../crypto/keys.js';
-import { sharedOpener, type SealedValueOpener } from '../crypto/opener.js';
+import { sharedOpener } from '../crypto/opener.js';
 import { describeDuplicate } from './advice.js';
 import {
   copyStore,
@@ -15,8 +15,6 @@ import {
   FIELD,
   INVALID_HEX_SQLSTATE,
   sealedRowFromTuple,
-  fieldText,
-  fieldUuid,
   tupleId,
   type SealedEncoding,
 } from '../stores/copy-reader.js';
@@ -28,6 +26,7 @@ import { findEmptiedValues } from '../stores/taken-out.js';
 import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
 import { FailureTally, type CauseCount, type PlaceCount } from './failure-tally.js';
 import { parseUuid, UuidTable } from '../util/uuid-table.js';
+import { LOAD_FAILED, NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, placeOfTuple, tryFallbacks } from './tuple-verdict.js';
 import { PlaceDirectory } from '../stores/name-directory.js';
 import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
@@ -341,14 +340,7 @@ async function diagnoseStore(
     };
     /** A loaded value the current key did not open: tried against each fallback in place. */
     const classifyUnopened = (tuple: CopyTuple) => {
-      let opened = 0;
-      for (let i = 0; i < ring.fallbacks.length; i++) {
-        if (opener.tryKey(ring.fallbacks[i]!.bytes)) {
-          opened = i + 1;
-          break;
-        }
-      }
-      opener.clear();
+      const opened = tryFallbacks(opener, ring);
       report.total += 1;
       report.failing += 1;
       wrongSecret += 1;
@@ -433,69 +425,6 @@ async function diagnoseStore(
     return { report, candidates };
   }
   throw new Error('unreachable: the text read has no fallback');
-}
-
-/** The id, place and name of a tuple, as sealedRowFromTuple gives them, without the sealed columns. */
-function placeOfTuple(store: StoreDefinition, tuple: CopyTuple, encoding: SealedEncoding) {
-  const uuid = encoding === 'bytes' ? fieldUuid : fieldText;
-  const aad = fieldText(tuple, FIELD.aad) ?? '';
-  return {
-    id: tupleId(tuple, encoding),
-    projectId: uuid(tuple, FIELD.projectId),
-    workspaceId: uuid(tuple, FIELD.workspaceId),
-    name: store.fixedName ?? (store.nameColumn === store.aadColumn ? aad : (fieldText(tuple, FIELD.name) ?? '')),
-  };
-}
-
-/** What the held (current) key made of a tuple. */
-const OPENED_UTF8 = 0;
-const NOT_OPENED_BY_HELD_KEY = 1;
-/** Not decided here: the value's shape needs the string path (not hex, empty, NULL, lenient), or it opened to bytes that are not UTF-8. */
-const LOAD_FAILED = 2;
-
-/**
- * Loads the tuple's sealed value and AAD into the opener and tries the key it holds (holdKey:
- * the current key). OPENED_UTF8 is exactly diagnoseValue's "ok" (property-tested in
- * test/unit/copy-paths.test.ts); NOT_OPENED_BY_HELD_KEY leaves the value loaded, AAD set, for
- * the fallback keys; LOAD_FAILED means "not decided here", never "failing".
- */
-function openWithHeldKey(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding): number {
-  if (!loadTuple(opener, tuple, encoding)) return LOAD_FAILED;
-  if (!opener.tryHeldKey()) return NOT_OPENED_BY_HELD_KEY;
-  return opener.plaintextIsValidUtf8ThenWipe() ? OPENED_UTF8 : LOAD_FAILED;
-}
-
-function loadTuple(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding): boolean {
-  const { buffer, starts, lengths } = tuple;
-  const ct = FIELD.ciphertext;
-  const nonce = FIELD.nonce;
-  const aad = FIELD.aad;
-  if (encoding === 'bytes') {
-    if (!decodedExactly(tuple)) return false;
-    // Ciphertext, nonce and AAD are consecutive fields: one copy into libsodium's heap.
-    const consecutive =
-      lengths[ct]! >= 0 &&
-      lengths[nonce]! >= 0 &&
-      starts[nonce] === starts[ct]! + lengths[ct]! + 4 &&
-      starts[aad] === starts[nonce]! + lengths[nonce]! + 4;
-    if (consecutive) return opener.loadTupleFrom(buffer, starts[ct]!, lengths[ct]!, lengths[nonce]!, lengths[aad]!);
-    if (!opener.loadBytesFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
-    opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
-    return true;
-  }
-  if (!opener.loadHexFrom(buffer, starts[ct]!, lengths[ct]!, starts[nonce]!, lengths[nonce]!)) return false;
-  opener.setAadFrom(buffer, starts[aad]!, lengths[aad]!);
-  return true;
-}
-
-/**
- * The fast verdict "ok": the stored value decodes to a sealed value, the key the opener holds
- * (holdKey: the current key) opens it with the row's AAD, and the plaintext is UTF-8 — exactly
- * diagnoseValue's "ok" (property-tested in test/unit/copy-paths.test.ts). False means "not
- * decided here", never "failing".
- */
-export function opensToUtf8(opener: SealedValueOpener, tuple: CopyTuple, encoding: SealedEncoding = 'hex'): boolean {
-  return openWithHeldKey(opener, tuple, encoding) === OPENED_UTF8;
 }
 
 interface DuplicateGroup {

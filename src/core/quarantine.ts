@@ -15,18 +15,14 @@
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { IntegrityError } from '../errors.js';
-import {
-  assertRowsVisible,
-  checkStorePresence,
-  lookUpNames,
-  measureSealedValues,
-  readRows,
-  scanStore,
-  type SealedRow,
-} from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, measureSealedValues, readRows, type SealedRow } from '../stores/scan.js';
+import { copyStore, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
+import type { CopyTuple } from '../db/copy.js';
+import { sharedOpener } from '../crypto/opener.js';
+import { LOAD_FAILED, NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, placeOfTuple, tryFallbacks } from './tuple-verdict.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { deleteSealedRows, readWholeRows, updateSealedValues } from '../stores/write.js';
-import { describeDependents, findDependentRows, type DependentRows } from '../stores/dependents.js';
+import { describeDependents, findDependentRows, referencingKeys, type DependentRows } from '../stores/dependents.js';
 import { estimateBackupBytes, type BackupRecord, type BackupSink, type WriteJournal } from './backup.js';
 import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
@@ -125,17 +121,94 @@ function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarg
   };
 }
 
-/** The rows of a store a run looks at: every row in id order, or only the --id rows. */
-async function* rowsOf(db: LaminarDb, store: StoreDefinition, ids: string[], batchSize: number): AsyncGenerator<SealedRow[]> {
-  if (ids.length === 0) {
-    yield* scanStore(db, store, batchSize);
-    return;
+/** A row judged: a target (no key opens it), or why not (for --id), or not a value at all. */
+type Judged =
+  | {
+      kind: 'target';
+      row: SealedRow | null;
+      make: () => QuarantineTarget;
+      id: string;
+      placeId: string | null;
+      status: QuarantineTarget['status'];
+    }
+  | { kind: 'kept'; id: string; why: () => string }
+  | { kind: 'unset' };
+
+/**
+ * Judges a store's rows, calling `onRow` for each, in id order: every row with one COPY (range:
+ * all, or a keyset page), judged in place as doctor judges it (no string per row unless it is
+ * a target); or only the --id rows, read as strings. `needRows`: targets come with their row
+ * (the sealed pair as read: the condition of the write, and the backup).
+ */
+async function judgeRows(
+  db: LaminarDb,
+  store: StoreDefinition,
+  ring: KeyRing,
+  source: { ids: string[] } | { after: string | null; limit: number | null },
+  needRows: boolean,
+  onRow: (judged: Judged) => void,
+): Promise<{ read: number; lastId: string | null }> {
+  const placeIdOf = (row: { projectId: string | null; workspaceId: string | null }) =>
+    store.projectIdColumn === null ? row.workspaceId : row.projectId;
+  const judgeRow = (row: SealedRow) => {
+    const diagnosis = diagnoseValue(store, row, ring);
+    if (diagnosis.status === 'unset') return onRow({ kind: 'unset' });
+    if (isTarget(diagnosis.status, diagnosis.decryptsWith)) {
+      const target = toTarget(store, row, diagnosis.status, diagnosis.detail);
+      return onRow({ kind: 'target', row, make: () => target, id: row.id, placeId: placeIdOf(row), status: diagnosis.status });
+    }
+    onRow({ kind: 'kept', id: row.id, why: () => describeUntaken(diagnosis.status, diagnosis.decryptsWith, ring) });
+  };
+  if ('ids' in source) {
+    for (let i = 0; i < source.ids.length; i += 5000)
+      for (const row of await readRows(db, store, source.ids.slice(i, i + 5000))) judgeRow(row);
+    return { read: source.ids.length, lastId: null };
   }
-  for (let i = 0; i < ids.length; i += batchSize) {
-    const rows = await readRows(db, store, ids.slice(i, i + batchSize));
-    if (rows.length > 0) yield rows;
+  const opener = sharedOpener();
+  const notOpened = NOT_OPENED_DETAIL(ring);
+  let lastId: string | null = null;
+  const onTuple = (tuple: CopyTuple) => {
+    const id = tupleId(tuple);
+    lastId = id;
+    const verdict = ring.current === null ? LOAD_FAILED : openWithHeldKey(opener, tuple, 'hex');
+    if (verdict === OPENED_UTF8) return onRow({ kind: 'kept', id, why: () => `opens under the current ${ring.secretVariable}` });
+    if (verdict === NOT_OPENED_BY_HELD_KEY) {
+      const opened = tryFallbacks(opener, ring);
+      if (opened > 0) {
+        const label = ring.fallbacks[opened - 1]!.label;
+        return onRow({ kind: 'kept', id, why: () => `wrong_secret, opens with ${label}` });
+      }
+      const fields = placeOfTuple(store, tuple, 'hex');
+      const row = needRows ? sealedRowFromTuple(store, tuple) : null;
+      return onRow({
+        kind: 'target',
+        row,
+        id: fields.id,
+        placeId: placeIdOf(fields),
+        status: 'wrong_secret',
+        make: () => ({ store: store.name, ...fields, status: 'wrong_secret', detail: notOpened, action: store.takeOut }),
+      });
+    }
+    judgeRow(sealedRowFromTuple(store, tuple));
+  };
+  if (ring.current !== null) opener.holdKey(ring.current.bytes);
+  try {
+    const read = await copyStore(
+      db,
+      store,
+      source.limit === null ? { ordered: true } : { after: source.after, limit: source.limit },
+      onTuple,
+      'hex',
+    );
+    return { read, lastId };
+  } finally {
+    opener.releaseKey();
   }
 }
+
+const NOT_OPENED_DETAIL = (ring: KeyRing) =>
+  `does not open under the current ${ring.secretVariable} nor any candidate ` +
+  `key (sealed with a key that is not available, or with a different AAD)`;
 
 /**
  * Reads what would be taken out, with plain SELECTs (a dry run works under a SELECT-only role).
@@ -161,29 +234,33 @@ export async function planQuarantine(
     if (!ring.current) continue;
     const count: QuarantineStoreCount = { store: store.name, total: 0, taken: 0 };
     counts.push(count);
-    for await (const batch of rowsOf(db, store, options.ids, options.batchSize)) {
-      const mine: string[] = [];
-      for (const row of batch) {
-        const diagnosis = diagnoseValue(store, row, ring);
-        if (diagnosis.status !== 'unset') count.total += 1;
-        if (isTarget(diagnosis.status, diagnosis.decryptsWith)) {
-          const target = toTarget(store, row, diagnosis.status, diagnosis.detail);
-          count.taken += 1;
-          mine.push(row.id);
-          if (wanted) takenIds.add(row.id);
-          tally.add(
-            { store: store.name, status: diagnosis.status, decryptsWith: null },
-            store.projectIdColumn === null ? 'workspace' : 'project',
-            store.projectIdColumn === null ? row.workspaceId : row.projectId,
-            row.id,
-            () => target,
-          );
-          onTarget?.(target);
-        } else if (wanted) {
-          seen.set(row.id, describeUntaken(diagnosis.status, diagnosis.decryptsWith, ring));
-        }
+    // Rows that reference a target block its delete (or stay, beside an emptied pair): looked up
+    // only where something references this table (in Laminar: Slack's channel mappings), by id.
+    const referenced = (await referencingKeys(db, store)).length > 0;
+    const targetIds: string[] = [];
+    await judgeRows(db, store, ring, wanted ? { ids: options.ids } : { after: null, limit: null }, false, (judged) => {
+      if (judged.kind === 'unset') return;
+      count.total += 1;
+      if (judged.kind === 'kept') {
+        if (wanted) seen.set(judged.id, judged.why());
+        return;
       }
-      for (const found of await findDependentRows(db, store, mine)) {
+      count.taken += 1;
+      if (wanted) takenIds.add(judged.id);
+      if (referenced) targetIds.push(judged.id);
+      let made: QuarantineTarget | null = null;
+      const make = () => (made ??= judged.make());
+      tally.add(
+        { store: store.name, status: judged.status, decryptsWith: null },
+        store.projectIdColumn === null ? 'workspace' : 'project',
+        judged.placeId,
+        judged.id,
+        make,
+      );
+      if (onTarget) onTarget(make());
+    });
+    for (let i = 0; i < targetIds.length; i += 5000) {
+      for (const found of await findDependentRows(db, store, targetIds.slice(i, i + 5000))) {
         const key = `${store.name}\u0000${found.table}\u0000${found.column}`;
         const known = dependents.get(key);
         if (known) known.rows += found.rows;
@@ -263,14 +340,16 @@ export async function applyQuarantine(
     if (!planned || planned.taken === 0) continue;
     const ring = keyRingFor(store, options.secrets, options.candidates);
     if (!ring.current) continue;
-    for await (const rows of rowsOf(db, store, options.ids, TAKE_OUT_BATCH)) {
+    // Keyset pages of TAKE_OUT_BATCH rows (or the --id rows): each page judged again now, its targets taken out in one transaction.
+    let after: string | null = null;
+    for (let page = 0; ; page++) {
       const batch: Array<{ target: QuarantineTarget; row: SealedRow }> = [];
-      for (const row of rows) {
-        const diagnosis = diagnoseValue(store, row, ring);
-        if (isTarget(diagnosis.status, diagnosis.decryptsWith))
-          batch.push({ target: toTarget(store, row, diagnosis.status, diagnosis.detail), row });
-      }
-      if (batch.length === 0) continue;
+      const source = options.ids.length > 0 ? { ids: options.ids } : { after, limit: TAKE_OUT_BATCH };
+      if ('ids' in source && page > 0) break;
+      const { read, lastId } = await judgeRows(db, store, ring, source, true, (judged) => {
+        if (judged.kind === 'target') batch.push({ target: judged.make(), row: judged.row! });
+      });
+      after = lastId;
       if (batch.length > allowed) {
         result.leftOver += batch.length - allowed;
         batch.length = allowed;
@@ -297,7 +376,7 @@ export async function applyQuarantine(
         }
       }
       if (context.signal.aborted) return result;
-      if (allowed === 0) break;
+      if (allowed === 0 || 'ids' in source || read < TAKE_OUT_BATCH) break;
     }
   }
   return result;

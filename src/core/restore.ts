@@ -7,7 +7,7 @@ import { assertRowsVisible, readRows } from '../stores/scan.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
 import { referencingKeys } from '../stores/dependents.js';
-import { insertWholeRow, rowExists } from '../stores/restore-rows.js';
+import { insertWholeRow, insertWholeRows } from '../stores/restore-rows.js';
 import type { BackupRecord, DeleteRecord, UpdateRecord, WriteJournal } from './backup.js';
 
 export interface LeftAlone {
@@ -192,22 +192,63 @@ async function restoreDeletes(
         `CASCADE) and are not in this backup${store.name === 'slack_integrations' ? ": re-map the Slack channels to projects in Laminar's workspace settings" : ''}`,
     });
   };
+  // One read for the whole batch: which rows exist again, and what they hold.
+  const existing = new Map(
+    (
+      await readRows(
+        db,
+        store,
+        records.map((r) => r.id),
+      )
+    ).map((row) => [row.id, row]),
+  );
+  const missing: DeleteRecord[] = [];
   for (const record of records) {
-    if (await rowExists(db, store, record.id)) {
-      const same = await readRows(db, store, [record.id]);
-      const row = same[0];
-      if (row && row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) {
-        // Still there as it was: either restored already, or its batch never committed (no mark).
-        if (record.committed === false) result.notApplied += 1;
-        else result.alreadyRestored += 1;
-      } else leaveAlone(result, { store: store.name, id: record.id, reason: 'a row with this id exists again' });
+    const row = existing.get(record.id);
+    if (!row) {
+      missing.push(record);
       continue;
     }
-    if (options.dryRun) {
+    if (row.ciphertextHex === record.row[store.ciphertextColumn] && row.nonceHex === record.row[store.nonceColumn]) {
+      // Still there as it was: either restored already, or its batch never committed (no mark).
+      if (record.committed === false) result.notApplied += 1;
+      else result.alreadyRestored += 1;
+    } else leaveAlone(result, { store: store.name, id: record.id, reason: 'a row with this id exists again' });
+  }
+  if (missing.length === 0) return;
+  if (options.dryRun) {
+    for (const record of missing) {
       result.restored += 1;
       markIncomplete(record);
-      continue;
     }
+    return;
+  }
+  // The batch in one statement, in its own transaction; if any row is refused (its project is
+  // gone, a conflicting row appeared) the statement rolls back and the rows go one by one, so
+  // each refusal is told apart.
+  const inserted = await db
+    .transaction()
+    .execute((trx) =>
+      insertWholeRows(
+        trx,
+        store,
+        missing.map((r) => r.row),
+      ),
+    )
+    .then(
+      (ids) => ids,
+      () => null,
+    );
+  if (inserted !== null) {
+    for (const record of missing) {
+      if (inserted.has(record.id)) {
+        result.restored += 1;
+        markIncomplete(record);
+      } else leaveAlone(result, { store: store.name, id: record.id, reason: 'a conflicting row exists' });
+    }
+    return;
+  }
+  for (const record of missing) {
     try {
       await insertWholeRow(db, store, record.row);
       result.restored += 1;

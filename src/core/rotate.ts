@@ -144,7 +144,7 @@ export function planValue(store: StoreDefinition, row: SealedRow, from: SecretKe
   if (verdict === 'alreadyCurrent' && shape.lenient !== null && opener.tryKey(to.bytes)) verdict = 'rotate';
   if (verdict === 'rotate') return { kind: 'rotate', plaintext: opener.takePlaintext() };
   if (verdict === 'alreadyCurrent') return { kind: 'alreadyCurrent' };
-  return WRONG_SECRET;
+  return shape.lenient !== null ? { kind: 'stuck', status: 'malformed', detail: shape.lenient } : WRONG_SECRET;
 }
 
 const WRONG_SECRET = { kind: 'stuck', status: 'wrong_secret', detail: 'opens under neither --to nor any --from key' } as const;
@@ -178,6 +178,13 @@ function classifyLoaded(
   }
   opener.clear();
   return 'wrong_secret';
+}
+
+/** Stuck values listed (every one is counted in its store's `stuck`): a rotation with the wrong --from must not hold a million. */
+export const STUCK_LISTED = 1000;
+
+function noteStuck(pass: { stuck: StuckValue[] }, value: StuckValue): void {
+  if (pass.stuck.length < STUCK_LISTED) pass.stuck.push(value);
 }
 
 function stuckValue(store: StoreDefinition, row: SealedRow, plan: Extract<Plan, { kind: 'stuck' }>): StuckValue {
@@ -243,7 +250,7 @@ function planTuple(pass: Pass, target: Target, tuple: CopyTuple): void {
     const verdict = classifyLoaded(opener, options.from, options.to, pass.report);
     if (verdict === 'wrong_secret') {
       countVerdict(pass, target, 'stuck');
-      pass.stuck.push(stuckValue(store, sealedRowFromTuple(store, tuple), WRONG_SECRET));
+      noteStuck(pass, stuckValue(store, sealedRowFromTuple(store, tuple), WRONG_SECRET));
       return;
     }
     countVerdict(pass, target, verdict);
@@ -270,7 +277,7 @@ function planRow(pass: Pass, target: Target, row: SealedRow): void {
   }
   if (shape.kind === 'broken') {
     countVerdict(pass, target, 'stuck');
-    pass.stuck.push(stuckValue(store, row, { kind: 'stuck', status: shape.status, detail: shape.detail }));
+    noteStuck(pass, stuckValue(store, row, { kind: 'stuck', status: shape.status, detail: shape.detail }));
     return;
   }
   opener.setAad(encodeAad(row.aad));
@@ -280,7 +287,11 @@ function planRow(pass: Pass, target: Target, row: SealedRow): void {
   if (verdict === 'alreadyCurrent' && shape.lenient !== null && opener.tryKey(options.to.bytes)) verdict = 'rotate';
   if (verdict === 'wrong_secret') {
     countVerdict(pass, target, 'stuck');
-    pass.stuck.push(stuckValue(store, row, WRONG_SECRET));
+    // Read leniently and opened by no key: what doctor calls malformed (an odd-length or stray-character value), not a wrong key.
+    noteStuck(
+      pass,
+      stuckValue(store, row, shape.lenient !== null ? { kind: 'stuck', status: 'malformed', detail: shape.lenient } : WRONG_SECRET),
+    );
     return;
   }
   countVerdict(pass, target, verdict);
@@ -439,7 +450,7 @@ async function writeWithRetries(pass: Pass, run: Run, batch: ResealBatch): Promi
     if (attempt + 1 >= maxRetries) {
       for (const row of reread) {
         report.stuck += 1;
-        pass.stuck.push({
+        noteStuck(pass, {
           ...stuckValue(store, row, { kind: 'stuck', status: 'wrong_secret', detail: null }),
           detail: `changed by another writer on each of ${maxRetries} attempts; run rotate again`,
         });

@@ -7,12 +7,17 @@ import { encodeAad, isValidUtf8 } from '../crypto/aead.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { SealedRow } from '../stores/scan.js';
 import { STORES } from '../stores/stores.js';
-import { diagnoseValue, loadShape, type KeyRing } from './diagnose.js';
+import { diagnoseValue, loadShape, type KeyRing, type ValueStatus } from './diagnose.js';
 import { adviseOnFinding } from './advice.js';
 import { COMPANION_NAMES, PROVIDERS, providerForKeyName, type ProviderAdapter, type ProviderName } from '../providers/index.js';
 import type { LaminarDb } from '../db/connect.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, readProviderKeys, type NameDirectory } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, readRows } from '../stores/scan.js';
+import { copyStore, FIELD, fieldText, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
+import type { CopyTuple } from '../db/copy.js';
+import { sharedOpener } from '../crypto/opener.js';
+import { PlaceDirectory } from '../stores/name-directory.js';
+import { NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, tryFallbacks } from './tuple-verdict.js';
 import { classifyGenerically, retryAfterSeconds } from '../providers/answer.js';
 import type { Credential, ProbeKind, ProbeStatus, ProviderAnswer } from '../providers/types.js';
 import { printable } from '../printable.js';
@@ -182,9 +187,6 @@ export async function probeCredential(
   return { ...outcome, detail };
 }
 
-/** A credential to probe, or a verdict reached without any request. */
-type Job = { kind: 'probe'; adapter: ProviderAdapter; row: SealedRow; credential: Credential } | { kind: 'done'; result: VerifyResult };
-
 const providerStore = STORES.find((s) => s.name === 'provider_api_keys')!;
 
 function resultFor(row: SealedRow, provider: ProviderName | null, status: VerifyStatus, detail: string | null): VerifyResult {
@@ -212,33 +214,103 @@ function openStored(row: SealedRow, current: SecretKey, doctorRing: KeyRing): { 
   }
   const diagnosis = diagnoseValue(providerStore, row, doctorRing);
   if (diagnosis.status === 'ok' || diagnosis.status === 'unset') return { ok: false, cause: 'cannot be decrypted' };
+  return { ok: false, cause: causeOf(diagnosis as CauseOfFailure, row.name, row.projectId) };
+}
+
+type CauseOfFailure = { status: Exclude<ValueStatus, 'ok'>; decryptsWith: string | null; detail: string | null };
+
+/**
+ * A failing value's cause in doctor's words. It depends on the diagnosis alone (advice's cause
+ * never names the row): said once per kind, since a million rows may fail alike.
+ */
+function causeOf(diagnosis: CauseOfFailure, name: string, projectId: string | null): string {
+  const key = `${diagnosis.status}\u0000${diagnosis.decryptsWith ?? ''}\u0000${diagnosis.detail ?? ''}`;
+  const known = causes.get(key);
+  if (known !== undefined) return known;
   const advice = adviseOnFinding({
     store: 'provider_api_keys',
-    id: row.id,
-    workspaceId: row.workspaceId,
+    id: '',
+    workspaceId: null,
     workspaceName: null,
-    projectId: row.projectId,
+    projectId,
     projectName: null,
-    name: row.name,
+    name,
     status: diagnosis.status,
     decryptsWith: diagnosis.decryptsWith,
     detail: diagnosis.detail,
   });
-  return { ok: false, cause: `${diagnosis.status}: ${advice.cause}` };
+  const cause = `${diagnosis.status}: ${advice.cause}`;
+  if (causes.size < 1000) causes.set(key, cause);
+  return cause;
 }
 
-export interface StoredCredentials {
-  rows: SealedRow[];
-  names: NameDirectory;
+/** openStored's causes, by diagnosis. */
+const causes = new Map<string, string>();
+
+/** Counts of a run, kept whatever the number of credentials (the results themselves are streamed). */
+export interface VerifySummary {
+  total: number;
+  byStatus: Partial<Record<VerifyStatus, number>>;
+  /** Per provider ('none' for rows that are no provider's), per status. */
+  byProvider: Record<string, Partial<Record<VerifyStatus, number>>>;
 }
+
+export function newVerifySummary(): VerifySummary {
+  return { total: 0, byStatus: {}, byProvider: {} };
+}
+
+export function countResult(summary: VerifySummary, result: VerifyResult): void {
+  summary.total += 1;
+  summary.byStatus[result.status] = (summary.byStatus[result.status] ?? 0) + 1;
+  const provider = (summary.byProvider[result.provider ?? 'none'] ??= {});
+  provider[result.status] = (provider[result.status] ?? 0) + 1;
+}
+
+export interface StoredVerification {
+  current: SecretKey;
+  /** What doctor tries on a value the current key does not open, to explain why (never to send it). */
+  doctorRing: KeyRing;
+  providers: ProviderName[] | null;
+  projectIds: string[];
+}
+
+/** Rows to probe read back per query. */
+const ROWS_PER_READ = 500;
 
 /**
- * Reads the stored provider keys (optionally of some projects) in one READ ONLY transaction.
- * A project that does not exist is a usage error, not "nothing stored".
+ * Verifies every stored credential, `onResult` receiving each result as it is known. The scan
+ * (one COPY in id order, in one READ ONLY transaction) judges each value in place, as doctor
+ * does: what needs no request is streamed at once — a value the current key does not open
+ * (decode_failed: nothing is ever sent for it, whatever other key would open it), a row that is
+ * no provider's. Only the ids of the credentials to probe and the companion rows (Azure's
+ * resource, Bedrock's secret and region...) are kept; the probes run after the transaction,
+ * with bounded concurrency, each credential read and opened again just before its request. In
+ * the incident (a million values no key opens) memory holds nothing per credential.
  */
-export async function loadStoredCredentials(db: LaminarDb, projectIds: string[]): Promise<StoredCredentials> {
-  return db
+export async function verifyStoredCredentials(
+  db: LaminarDb,
+  options: StoredVerification,
+  settings: ProbeSettings,
+  deps: ProbeDeps,
+  onResult: (result: VerifyResult) => void,
+): Promise<VerifySummary> {
+  const summary = newVerifySummary();
+  const emit = (result: VerifyResult) => {
+    countResult(summary, result);
+    onResult(result);
+  };
+  const wanted = (adapter: ProviderAdapter) => options.providers === null || options.providers.includes(adapter.name);
+  const toProbe: string[] = [];
+  /** Companion rows, by project; and the owner key names each project stores (for companions alone). */
+  const companionRows = new Map<string, SealedRow[]>();
+  const ownersStored = new Map<string, Set<string>>();
+  const ownerNames = new Set(PROVIDERS.filter((p) => p.companions.length > 0).map((p) => p.keyName));
+  const projectFilter = options.projectIds.length > 0 ? new Set(options.projectIds) : null;
+  let directory: PlaceDirectory | null = null;
+  const workspaceOf = (projectId: string | null) => (projectId === null ? null : (directory?.namesOf(projectId, null).workspaceId ?? null));
+  await db
     .transaction()
+    .setIsolationLevel('repeatable read')
     .setAccessMode('read only')
     .execute(async (trx) => {
       const presence = await checkStorePresence(trx, providerStore);
@@ -248,113 +320,176 @@ export async function loadStoredCredentials(db: LaminarDb, projectIds: string[])
           'an older Laminar stores no provider keys; doctor shows which stores exist',
         );
       await assertRowsVisible(trx, ['provider_api_keys', 'projects']);
-      if (projectIds.length > 0) {
-        const found = await lookUpNames(trx, projectIds, []);
-        const missing = projectIds.filter((id) => !found.projects.has(id));
+      if (options.projectIds.length > 0) {
+        const found = await lookUpNames(trx, options.projectIds, []);
+        const missing = options.projectIds.filter((id) => !found.projects.has(id));
         if (missing.length > 0) throw new UsageError(`no such project: ${missing.join(', ')}`, 'doctor and the web UI list project ids');
       }
-      const rows = await readProviderKeys(trx, projectIds.length > 0 ? projectIds : null);
-      const names = await lookUpNames(trx, [...new Set(rows.flatMap((r) => (r.projectId ? [r.projectId] : [])))], []);
-      return { rows, names };
-    });
-}
-
-/** Folds each project's rows into credentials (companions joined to their key). */
-export function planVerification(
-  rows: SealedRow[],
-  options: { current: SecretKey; doctorRing: KeyRing; providers: ProviderName[] | null },
-): Job[] {
-  const jobs: Job[] = [];
-  const byProject = new Map<string, SealedRow[]>();
-  for (const row of rows) {
-    const key = row.projectId ?? '';
-    byProject.set(key, [...(byProject.get(key) ?? []), row]);
-  }
-  const wanted = (adapter: ProviderAdapter) => options.providers === null || options.providers.includes(adapter.name);
-  for (const projectRows of byProject.values()) {
-    const names = new Set(projectRows.map((r) => r.name));
-    for (const row of projectRows) {
-      const adapter = providerForKeyName(row.name);
-      if (adapter) {
-        if (!wanted(adapter)) continue;
-        const key = openStored(row, options.current, options.doctorRing);
-        if (!key.ok) {
-          jobs.push({ kind: 'done', result: resultFor(row, adapter.name, 'decode_failed', `${key.cause}; nothing was sent`) });
-          continue;
+      const places = await PlaceDirectory.load(trx);
+      directory = places;
+      const opener = sharedOpener();
+      opener.holdKey(options.current.bytes);
+      const fastDetails = [
+        NOT_OPENED_DETAIL(options.doctorRing),
+        ...options.doctorRing.fallbacks.map((key) => OPENED_BY_DETAIL(options.doctorRing, key)),
+      ];
+      const onTuple = (tuple: CopyTuple) => {
+        const name = fieldText(tuple, FIELD.aad) ?? '';
+        const projectId = fieldText(tuple, FIELD.projectId);
+        if (projectFilter && (projectId === null || !projectFilter.has(projectId))) return;
+        if (ownerNames.has(name)) {
+          let owners = ownersStored.get(projectId ?? '');
+          if (!owners) ownersStored.set(projectId ?? '', (owners = new Set()));
+          owners.add(name);
         }
-        const companions: Record<string, string> = {};
-        const problems: string[] = [];
-        let incomplete = false;
-        for (const companion of adapter.companions) {
-          const candidates = projectRows.filter((r) => r.name === companion.name);
-          if (candidates.length === 0) {
-            if (companion.required) {
-              incomplete = true;
-              problems.push(`${companion.name} is not stored for this project`);
-            }
-            continue;
+        const adapter = providerForKeyName(name);
+        if (adapter) {
+          if (!wanted(adapter)) return;
+          const verdict = openWithHeldKey(opener, tuple, 'hex');
+          if (verdict === OPENED_UTF8) {
+            toProbe.push(tupleId(tuple));
+            return;
           }
-          const opened = candidates.map((r) => openStored(r, options.current, options.doctorRing));
-          const good = opened.find((o): o is { ok: true; value: string } => o.ok);
-          if (good) companions[companion.name] = good.value;
-          else problems.push(`${companion.name} cannot be decrypted (${(opened[0] as { cause: string }).cause})`);
+          if (verdict === NOT_OPENED_BY_HELD_KEY) {
+            // The incident's case, judged in place: doctor's words for why, and nothing sent.
+            const opened = tryFallbacks(opener, options.doctorRing);
+            const decryptsWith = options.doctorRing.fallbacks[opened - 1]?.label ?? null;
+            emit({
+              projectId,
+              workspaceId: workspaceOf(projectId),
+              id: tupleId(tuple),
+              name,
+              provider: adapter.name,
+              status: 'decode_failed',
+              httpStatus: null,
+              retryAfterSeconds: null,
+              detail: `${causeOf({ status: 'wrong_secret', decryptsWith, detail: fastDetails[opened]! }, name, projectId)}; nothing was sent`,
+            });
+            return;
+          }
+          const row = sealedRowFromTuple(providerStore, tuple);
+          const key = openStored(row, options.current, options.doctorRing);
+          if (key.ok) toProbe.push(row.id);
+          else
+            emit(
+              resultFor({ ...row, workspaceId: workspaceOf(projectId) }, adapter.name, 'decode_failed', `${key.cause}; nothing was sent`),
+            );
+          return;
         }
-        if (problems.length > 0) {
-          jobs.push({
-            kind: 'done',
-            result: resultFor(
-              row,
-              adapter.name,
-              incomplete && problems.every((p) => p.endsWith('not stored for this project')) ? 'incomplete_credentials' : 'decode_failed',
-              `${problems.join('; ')}; nothing was sent`,
-            ),
-          });
-          continue;
+        if (COMPANION_NAMES.has(name)) {
+          const row = sealedRowFromTuple(providerStore, tuple);
+          const held = companionRows.get(projectId ?? '');
+          if (held) held.push(row);
+          else companionRows.set(projectId ?? '', [row]);
+          return;
         }
-        jobs.push({ kind: 'probe', adapter, row, credential: { key: key.value, companions } });
-        continue;
-      }
-      if (options.providers !== null) continue;
-      if (COMPANION_NAMES.has(row.name)) {
-        const owner = PROVIDERS.find((p) => p.companions.some((c) => c.name === row.name))!;
-        if (names.has(owner.keyName)) continue; // folded into its credential
-        jobs.push({
-          kind: 'done',
-          result: resultFor(row, owner.name, 'skipped', `belongs to ${owner.keyName}, which this project does not store`),
+        if (options.providers !== null) return;
+        emit({
+          projectId,
+          workspaceId: workspaceOf(projectId),
+          id: tupleId(tuple),
+          name,
+          provider: null,
+          status: 'skipped',
+          httpStatus: null,
+          retryAfterSeconds: null,
+          detail: 'not an LLM provider credential (not probed)',
         });
-        continue;
+      };
+      try {
+        await copyStore(trx, providerStore, { ordered: true }, onTuple, 'hex');
+      } finally {
+        opener.releaseKey();
       }
-      jobs.push({ kind: 'done', result: resultFor(row, null, 'skipped', 'not an LLM provider credential (not probed)') });
+    });
+  // Companions whose owner key this project does not store: reported, never probed.
+  if (options.providers === null) {
+    for (const [project, rows] of companionRows) {
+      for (const row of rows) {
+        const owner = PROVIDERS.find((p) => p.companions.some((c) => c.name === row.name))!;
+        if (ownersStored.get(project)?.has(owner.keyName)) continue;
+        emit(
+          resultFor(
+            { ...row, workspaceId: workspaceOf(row.projectId) },
+            owner.name,
+            'skipped',
+            `belongs to ${owner.keyName}, which this project does not store`,
+          ),
+        );
+      }
     }
   }
-  return jobs;
+  // The probes: rows read again and opened just before their request (plaintexts are not held meanwhile).
+  let done = 0;
+  for (let start = 0; start < toProbe.length; start += ROWS_PER_READ) {
+    const rows = await readRows(db, providerStore, toProbe.slice(start, start + ROWS_PER_READ));
+    let next = 0;
+    const worker = async () => {
+      for (;;) {
+        const index = next++;
+        if (index >= rows.length) return;
+        const row = { ...rows[index]!, workspaceId: workspaceOf(rows[index]!.projectId) };
+        const adapter = providerForKeyName(row.name)!;
+        const credential = assembleCredential(adapter, row, companionRows.get(row.projectId ?? '') ?? [], options);
+        if ('result' in credential) emit(credential.result);
+        else {
+          const outcome = await probeCredential(adapter, credential, settings, deps);
+          credential.key = '';
+          emit({
+            ...resultFor(row, adapter.name, outcome.status, outcome.detail),
+            httpStatus: outcome.httpStatus,
+            retryAfterSeconds: outcome.retryAfterSeconds,
+          });
+        }
+        deps.onResult?.(++done, toProbe.length);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, Math.min(settings.concurrency, rows.length)) }, worker));
+  }
+  return summary;
 }
 
-/** Runs probes with bounded concurrency; results keep the jobs' order. */
-export async function runVerification(jobs: Job[], settings: ProbeSettings, deps: ProbeDeps): Promise<VerifyResult[]> {
-  const results: VerifyResult[] = new Array(jobs.length);
-  let next = 0;
-  let done = 0;
-  const worker = async () => {
-    for (;;) {
-      const index = next++;
-      if (index >= jobs.length) return;
-      const job = jobs[index]!;
-      if (job.kind === 'done') results[index] = job.result;
-      else {
-        const outcome = await probeCredential(job.adapter, job.credential, settings, deps);
-        job.credential.key = '';
-        results[index] = {
-          ...resultFor(job.row, job.adapter.name, outcome.status, outcome.detail),
-          httpStatus: outcome.httpStatus,
-          retryAfterSeconds: outcome.retryAfterSeconds,
-        };
+const NOT_OPENED_DETAIL = (ring: KeyRing) =>
+  `does not open under the current ${ring.secretVariable} nor any candidate ` +
+  `key (sealed with a key that is not available, or with a different AAD)`;
+const OPENED_BY_DETAIL = (ring: KeyRing, key: SecretKey) => `sealed with ${key.label}, not the current ${ring.secretVariable}`;
+
+/** The credential of a stored key that opens: the key and its companions, or the result that says why it cannot be probed. */
+function assembleCredential(
+  adapter: ProviderAdapter,
+  row: SealedRow,
+  projectCompanions: SealedRow[],
+  options: StoredVerification,
+): Credential | { result: VerifyResult } {
+  const key = openStored(row, options.current, options.doctorRing);
+  if (!key.ok) return { result: resultFor(row, adapter.name, 'decode_failed', `${key.cause}; nothing was sent`) };
+  const companions: Record<string, string> = {};
+  const problems: string[] = [];
+  let incomplete = false;
+  for (const companion of adapter.companions) {
+    const candidates = projectCompanions.filter((r) => r.name === companion.name);
+    if (candidates.length === 0) {
+      if (companion.required) {
+        incomplete = true;
+        problems.push(`${companion.name} is not stored for this project`);
       }
-      deps.onResult?.(++done, jobs.length);
+      continue;
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(settings.concurrency, jobs.length)) }, worker));
-  return results;
+    const opened = candidates.map((r) => openStored(r, options.current, options.doctorRing));
+    const good = opened.find((o): o is { ok: true; value: string } => o.ok);
+    if (good) companions[companion.name] = good.value;
+    else problems.push(`${companion.name} cannot be decrypted (${(opened[0] as { cause: string }).cause})`);
+  }
+  if (problems.length > 0)
+    return {
+      result: resultFor(
+        row,
+        adapter.name,
+        incomplete && problems.every((p) => p.endsWith('not stored for this project')) ? 'incomplete_credentials' : 'decode_failed',
+        `${problems.join('; ')}; nothing was sent`,
+      ),
+    };
+  return { key: key.value, companions };
 }
 
 /** The --key form: one credential from the operator, no database. */

@@ -69,7 +69,7 @@ export class ReportFile {
     });
   }
 
-  write(text: string): void {
+  write(text: string | Uint8Array): void {
     try {
       this.file.write(text);
     } catch (error) {

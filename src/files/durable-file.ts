@@ -49,9 +49,17 @@ export class DurableFile {
     return file;
   }
 
+  /** Text is encoded here, reused from write to write (a buffer per write is garbage the collector frees late). */
+  private scratch: Buffer | null = null;
+
   /** Writes all of `data` (looping short writes), or throws. Not yet on disk: see `sync`. */
   write(data: Uint8Array | string): void {
-    const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+    let bytes: Uint8Array;
+    if (typeof data === 'string') {
+      const needed = Buffer.byteLength(data, 'utf8');
+      if (this.scratch === null || this.scratch.length < needed) this.scratch = Buffer.allocUnsafe(Math.max(needed, 1 << 16));
+      bytes = this.scratch.subarray(0, this.scratch.write(data, 0, 'utf8'));
+    } else bytes = data;
     const fd = this.openFd();
     if (this.broken)
       throw localFileError(

@@ -110,6 +110,82 @@ export function renderFindingsHeading(c: ChalkInstance): string {
   return `\n${c.bold('Values Laminar cannot use')}`;
 }
 
+const PROJECT_MARK = '\u0001project\u0001';
+const NAME_MARK = '\u0001name\u0001';
+
+/**
+ * --all's lines, as renderFindingLine writes them, part by part into stdout's buffer: a million
+ * findings and no string per line. Each cause's advice is worked out once, with marks where the
+ * value's project and name go, and split around them.
+ */
+export class FindingLines {
+  private readonly advice = new Map<string, { cause: string; next: string[] }>();
+  private readonly x: string;
+  private readonly dim: (text: string) => string;
+  private readonly red: (text: string) => string;
+
+  constructor(
+    private readonly c: ChalkInstance,
+    private readonly context: AdviceContext,
+    private readonly out: { part: (text: string) => void; end: () => void },
+  ) {
+    this.x = c.red('x');
+    this.dim = (text) => c.dim(text);
+    this.red = (text) => c.red(text);
+  }
+
+  write(f: Finding): void {
+    const { out } = this;
+    const colored = this.c.level > 0;
+    out.part('  ');
+    out.part(this.x);
+    out.part(' ');
+    out.part(printable(f.name));
+    out.part(' ');
+    if (colored) out.part(this.dim(`[${f.store} ${f.id}]`));
+    else {
+      out.part('[');
+      out.part(f.store);
+      out.part(' ');
+      out.part(f.id);
+      out.part(']');
+    }
+    out.part(' ');
+    out.part(colored ? this.red(f.status) : f.status);
+    out.part(' ');
+    out.part(colored ? this.dim(`in ${placeLabel(f)}`) : `in ${placeLabel(f)}`);
+    out.end();
+    const advice = this.adviceFor(f);
+    out.part('    cause: ');
+    out.part(advice.cause);
+    out.end();
+    out.part('    next:  ');
+    for (const piece of advice.next) {
+      if (piece === PROJECT_MARK) out.part(f.projectId ?? 'PROJECT_ID');
+      else if (piece === NAME_MARK) out.part(f.name);
+      else out.part(piece);
+    }
+    out.end();
+  }
+
+  private adviceFor(f: Finding): { cause: string; next: string[] } {
+    const key = `${f.store}\u0000${f.status}\u0000${f.decryptsWith ?? ''}\u0000${f.detail ?? ''}`;
+    let known = this.advice.get(key);
+    if (known) return known;
+    const marked = adviseOnFinding({ ...f, projectId: PROJECT_MARK, name: NAME_MARK }, this.context);
+    const next = advice(marked, this.c).split(/(\u0001project\u0001|\u0001name\u0001)/);
+    known = { cause: marked.cause, next };
+    // The cause and next step of a value whose detail is its own (malformed) are not kept: they would not repeat.
+    if (this.advice.size < 1000 && !marked.cause.includes(PROJECT_MARK) && !marked.cause.includes(NAME_MARK)) this.advice.set(key, known);
+    else known = { cause: adviseOnFinding(f, this.context).cause, next: [advice(adviseOnFinding(f, this.context), this.c)] };
+    return known;
+  }
+}
+
+function advice(advice: { command: string | null; nextStep: string }, c: ChalkInstance): string {
+  return advice.command ? c.cyan(advice.command) : advice.nextStep;
+}
+
 /** One failing value, with its place, cause and next step (--all streams these). */
 export function renderFindingLine(finding: Finding, c: ChalkInstance, context: AdviceContext): string {
   const advice = adviseOnFinding(finding, context);

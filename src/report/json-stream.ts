@@ -34,22 +34,92 @@ export interface JsonElementWriter {
   string(value: string | null): void;
 }
 
-export class JsonDocumentWriter {
+/**
+ * Text gathered as UTF-8 in one reusable buffer, handed on (`emit`) in segments of at least
+ * SEGMENT_BYTES, only at boundaries the writer marks (`boundary`): never inside an element or a
+ * line, so a redactor applied per segment sees every string whole.
+ */
+export class ByteSegments {
   private bytes = Buffer.allocUnsafe(SEGMENT_BYTES * 2);
   private used = 0;
+
+  constructor(private readonly emit: (bytes: Buffer, length: number) => void) {}
+
+  write(text: string): void {
+    // At most 3 bytes per UTF-16 unit.
+    if (this.used + text.length * 3 > this.bytes.length) this.reserve(text.length * 3);
+    this.put(text);
+  }
+
+  /** Short ASCII text byte by byte (cheaper than a call into Buffer.write for the dozens of parts of an element). */
+  private put(text: string): void {
+    const bytes = this.bytes;
+    let at = this.used;
+    if (text.length <= 64) {
+      let i = 0;
+      for (; i < text.length; i++) {
+        const code = text.charCodeAt(i);
+        if (code >= 0x80) break;
+        bytes[at++] = code;
+      }
+      if (i === text.length) {
+        this.used = at;
+        return;
+      }
+      at = this.used;
+    }
+    this.used = at + bytes.write(text, at, 'utf8');
+  }
+
+  /** A JSON string (escaped as JSON.stringify would), or `null`. */
+  jsonString(value: string | null): void {
+    if (value === null) {
+      this.write('null');
+      return;
+    }
+    if (needsEscaping(value)) {
+      this.write(JSON.stringify(value));
+      return;
+    }
+    if (this.used + value.length * 3 + 2 > this.bytes.length) this.reserve(value.length * 3 + 2);
+    this.bytes[this.used++] = 0x22;
+    this.put(value);
+    this.bytes[this.used++] = 0x22;
+  }
+
+  private reserve(more: number): void {
+    const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + more));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
+  }
+
+  /** A segment may end here (between two elements or lines). */
+  boundary(): void {
+    if (this.used >= SEGMENT_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.used === 0) return;
+    const used = this.used;
+    this.used = 0;
+    this.emit(this.bytes, used);
+  }
+}
+
+export class JsonDocumentWriter {
+  private readonly out: ByteSegments;
   private openArray: { count: number } | null = null;
   private state: 'open' | 'ended' = 'open';
-  private readonly element: JsonElementWriter = {
-    raw: (text) => this.write(text),
-    string: (value) => this.writeString(value),
-  };
+  private readonly element: JsonElementWriter;
 
   constructor(
     /** Receives each segment: its bytes (valid until the call returns) and how many. */
-    private readonly emit: (bytes: Buffer, length: number) => void,
+    emit: (bytes: Buffer, length: number) => void,
     readonly command: CommandName,
     private readonly onEnd: () => void = () => {},
   ) {
+    this.out = new ByteSegments(emit);
+    this.element = { raw: (text) => this.out.write(text), string: (value) => this.out.jsonString(value) };
     this.write(`{\n  "version": ${DOCUMENT_VERSION},\n  "command": ${JSON.stringify(command)}`);
   }
 
@@ -114,66 +184,16 @@ export class JsonDocumentWriter {
 
   private write(text: string): void {
     if (this.state === 'ended') throw new Error('the document has ended');
-    // At most 3 bytes per UTF-16 unit.
-    if (this.used + text.length * 3 > this.bytes.length) this.reserve(text.length * 3);
-    this.put(text);
-  }
-
-  /** Short ASCII text byte by byte (cheaper than a call into Buffer.write for the dozens of parts of an element). */
-  private put(text: string): void {
-    const bytes = this.bytes;
-    let at = this.used;
-    if (text.length <= 64) {
-      let i = 0;
-      for (; i < text.length; i++) {
-        const code = text.charCodeAt(i);
-        if (code >= 0x80) break;
-        bytes[at++] = code;
-      }
-      if (i === text.length) {
-        this.used = at;
-        return;
-      }
-      at = this.used;
-    }
-    this.used = at + bytes.write(text, at, 'utf8');
-  }
-
-  private writeString(value: string | null): void {
-    if (value === null) {
-      this.write('null');
-      return;
-    }
-    if (needsEscaping(value)) {
-      this.write(JSON.stringify(value));
-      return;
-    }
-    if (this.used + value.length * 3 + 2 > this.bytes.length) this.reserve(value.length * 3 + 2);
-    this.bytes[this.used++] = 0x22;
-    this.put(value);
-    this.bytes[this.used++] = 0x22;
-  }
-
-  private reserve(more: number): void {
-    const grown = Buffer.allocUnsafe(Math.max(this.bytes.length * 2, this.used + more));
-    this.bytes.copy(grown, 0, 0, this.used);
-    this.bytes = grown;
+    this.out.write(text);
   }
 
   /** A segment is handed on only between elements, never inside one. */
   private endOfElement(): void {
-    if (this.used >= SEGMENT_BYTES) this.flushSegment();
-  }
-
-  private flushSegment(): void {
-    if (this.used === 0) return;
-    const used = this.used;
-    this.used = 0;
-    this.emit(this.bytes, used);
+    this.out.boundary();
   }
 
   private finish(): void {
-    this.flushSegment();
+    this.out.flush();
     this.state = 'ended';
     this.onEnd();
   }

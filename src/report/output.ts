@@ -6,7 +6,7 @@
 import chalk, { Chalk, type ChalkInstance } from 'chalk';
 import { Redactor } from './redact.js';
 import { fdTextSink, streamTextSink, type TextSink } from './text-sink.js';
-import { JsonDocumentWriter, type DocumentError } from './json-stream.js';
+import { ByteSegments, JsonDocumentWriter, type DocumentError } from './json-stream.js';
 import { DOCUMENT_VERSION, type CommandName } from './document.js';
 
 export interface Output {
@@ -14,6 +14,11 @@ export interface Output {
   result: (text: string) => void;
   /** One line of a long human result written as it goes (gathered, not flushed line by line). */
   resultLine: (text: string) => void;
+  /**
+   * A long human result written part by part (a million lines: no string per line); `end()`
+   * closes a line. Shares stdout's order with resultLine.
+   */
+  resultParts: () => { part: (text: string) => void; end: () => void };
   /** The single JSON document of --json mode, written whole. */
   json: (document: unknown) => void;
   /** The single JSON document of --json mode, written as it goes (see json-stream.ts). */
@@ -66,6 +71,14 @@ export function createOutput(options: OutputOptions): Output {
     : fdTextSink(1, (code) => writeErr(`error: cannot write to standard output (${code}): the output is incomplete`));
   let started = false;
   let active: JsonDocumentWriter | null = null;
+  // Each segment is decoded once for the redactor; unchanged (the rule), its bytes go out as they are.
+  const emitSegment = (bytes: Buffer, length: number) => {
+    const text = bytes.toString('utf8', 0, length);
+    const safe = redactor.apply(text);
+    if (safe === text) stdout.writeBytes(bytes, length);
+    else stdout.write(safe);
+  };
+  let parts: ByteSegments | null = null;
   const jsonDocument = (command: CommandName) => {
     if (started) throw new Error('a JSON document was already written');
     started = true;
@@ -87,11 +100,25 @@ export function createOutput(options: OutputOptions): Output {
   };
   return {
     result: (text) => {
+      parts?.flush();
       const safe = redactor.apply(text);
       stdout.write(safe.endsWith('\n') ? safe : `${safe}\n`);
       stdout.flush();
     },
-    resultLine: (text) => stdout.write(`${redactor.apply(text)}\n`),
+    resultLine: (text) => {
+      parts?.flush();
+      stdout.write(`${redactor.apply(text)}\n`);
+    },
+    resultParts: () => {
+      const segments = (parts ??= new ByteSegments(emitSegment));
+      return {
+        part: (text) => segments.write(text),
+        end: () => {
+          segments.write('\n');
+          segments.boundary();
+        },
+      };
+    },
     // Piece by piece, gathered into segments (a large document is hundreds of MB of text: one
     // string of it, then its redacted copy, would double peak memory); the text is exactly
     // JSON.stringify(document, null, 2).
@@ -123,7 +150,10 @@ export function createOutput(options: OutputOptions): Output {
     debug: (text) => {
       if (options.debug) writeErr(color.dim(`debug: ${text}`));
     },
-    flush: () => stdout.flush(),
+    flush: () => {
+      parts?.flush();
+      stdout.flush();
+    },
     color,
     jsonMode: options.json,
     get jsonWritten() {

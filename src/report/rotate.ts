@@ -3,7 +3,7 @@ import { envFileFlags, invocation, projectDirectoryOf } from '../core/advice.js'
 import path from 'node:path';
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
-import type { RotationResult, RotationStoreReport, StuckValue } from '../core/rotate.js';
+import { STUCK_LISTED, type RotationResult, type RotationStoreReport, type StuckValue } from '../core/rotate.js';
 import type { SecretKey } from '../crypto/keys.js';
 import type { StoreDefinition } from '../stores/stores.js';
 import { documentOf, type Envelope } from './document.js';
@@ -207,7 +207,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
         `${String(s.retried).padStart(8)}`,
     );
   }
-  if (doc.stuck.length > 0) {
+  if (doc.summary.stuck > 0) {
     lines.push('', c.bold('Stuck values (left byte-for-byte as they were)'));
     const shown = doc.stuck.slice(0, 50);
     for (const v of shown) {
@@ -217,7 +217,10 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
           `${c.red(v.status)}${v.detail ? `: ${v.detail}` : ''}`,
       );
     }
-    if (doc.stuck.length > shown.length) lines.push(`  ... and ${doc.stuck.length - shown.length} more (all of them: --json)`);
+    if (doc.summary.stuck > shown.length)
+      lines.push(
+        `  ... and ${doc.summary.stuck - shown.length} more (--json lists the first ${STUCK_LISTED}; \`${invocation('doctor', context)} --all\` lists every value that fails)`,
+      );
     lines.push(
       `  Name more keys with --from if you have them; otherwise see \`${invocation('doctor', context)}\` for each value's next step.`,
     );

@@ -1,10 +1,10 @@
 /** Rendering of verify-provider results: a table for humans, JUnit for CI, GitHub annotations. */
 import type { ChalkInstance } from 'chalk';
 import { printable } from '../printable.js';
-import type { VerifyResult, VerifyStatus } from '../core/verify.js';
+import type { VerifyResult, VerifyStatus, VerifySummary } from '../core/verify.js';
 import type { NameDirectory } from '../stores/scan.js';
 import { groupByWorkspaceAndProject } from './format.js';
-import { documentOf, type Envelope } from './document.js';
+import type { JsonElementWriter } from './json-stream.js';
 
 export const STATUS_WORDS: Record<VerifyStatus, string> = {
   ok: 'ok',
@@ -22,22 +22,45 @@ export const STATUS_WORDS: Record<VerifyStatus, string> = {
 /** Every status a run can fail on (--fail-on); ok and skipped never fail it. */
 export const FAILABLE_STATUSES: VerifyStatus[] = (Object.keys(STATUS_WORDS) as VerifyStatus[]).filter((s) => s !== 'ok' && s !== 'skipped');
 
-export interface VerifyDocument extends Envelope<'verify-provider'> {
-  results: VerifyResult[];
-  summary: Partial<Record<VerifyStatus, number>>;
-  /** How many results are in --fail-on. */
-  failing: number;
+/** The document's fields after the streamed results. */
+export function verifyDocumentTail(summary: VerifySummary, failing: number) {
+  return { summary: summary.byStatus, byProvider: summary.byProvider, total: summary.total, failing };
 }
 
-export function verifyDocument(results: VerifyResult[], failing: (r: VerifyResult) => boolean): VerifyDocument {
-  const count = results.filter(failing).length;
-  return documentOf('verify-provider', count === 0, { results, summary: summarize(results), failing: count });
+/** A result as one compact JSON line (field order as before: projectId ... detail). */
+export function writeVerifyResult(out: JsonElementWriter, r: VerifyResult): void {
+  out.raw('{"projectId":');
+  out.string(r.projectId);
+  out.raw(',"workspaceId":');
+  out.string(r.workspaceId);
+  out.raw(',"id":');
+  out.string(r.id);
+  out.raw(',"name":');
+  out.string(r.name);
+  out.raw(',"provider":');
+  out.string(r.provider);
+  out.raw(',"status":');
+  out.string(r.status);
+  out.raw(
+    `,"httpStatus":${r.httpStatus === null ? 'null' : String(r.httpStatus)},"retryAfterSeconds":${r.retryAfterSeconds === null ? 'null' : String(r.retryAfterSeconds)},"detail":`,
+  );
+  out.string(r.detail);
+  out.raw('}');
 }
 
-export function summarize(results: VerifyResult[]): Partial<Record<VerifyStatus, number>> {
-  const summary: Partial<Record<VerifyStatus, number>> = {};
-  for (const result of results) summary[result.status] = (summary[result.status] ?? 0) + 1;
-  return summary;
+/**
+ * What the human report keeps of a run: every result while there are at most FULL_LIST_LIMIT
+ * (they are all listed), and the first SHOWN_WHEN_SUMMARISED that are not ok; counts come from
+ * the summary. Bounded whatever the number of credentials.
+ */
+export class VerifyReportSample {
+  readonly first: VerifyResult[] = [];
+  readonly notOk: VerifyResult[] = [];
+
+  add(result: VerifyResult): void {
+    if (this.first.length <= FULL_LIST_LIMIT) this.first.push(result);
+    if (result.status !== 'ok' && result.status !== 'skipped' && this.notOk.length < SHOWN_WHEN_SUMMARISED) this.notOk.push(result);
+  }
 }
 
 function paint(c: ChalkInstance, status: VerifyStatus): (text: string) => string {
@@ -52,36 +75,65 @@ const FULL_LIST_LIMIT = 100;
 const SHOWN_WHEN_SUMMARISED = 20;
 
 export function renderVerify(
-  doc: VerifyDocument,
+  summary: VerifySummary,
+  sample: VerifyReportSample,
+  failingCount: number,
   names: NameDirectory | null,
   c: ChalkInstance,
   failing: (r: VerifyResult) => boolean,
-  options: { all: boolean } = { all: false },
+  options: { all: boolean; streamed?: boolean } = { all: false },
 ): string {
   const lines: string[] = [];
-  const decodeFailed = doc.summary.decode_failed ?? 0;
-  if (doc.results.length >= 3 && decodeFailed >= doc.results.length * 0.75) {
+  const total = summary.total;
+  const decodeFailed = summary.byStatus.decode_failed ?? 0;
+  if (total >= 3 && decodeFailed >= total * 0.75) {
     lines.push(
-      c.red.bold(
-        `${decodeFailed} of ${doc.results.length} stored credentials do not open under AEAD_SECRET_KEY, so none of them was sent. `,
-      ) + c.red('First question: is it the key Laminar runs with? `lmnr-keys doctor`, `lmnr-keys check-deployment`.'),
+      c.red.bold(`${decodeFailed} of ${total} stored credentials do not open under AEAD_SECRET_KEY, so none of them was sent. `) +
+        c.red('First question: is it the key Laminar runs with? `lmnr-keys doctor`, `lmnr-keys check-deployment`.'),
       '',
     );
   }
-  const summarise = !options.all && doc.results.length > FULL_LIST_LIMIT;
-  let shown = doc.results;
+  const summarise = total > FULL_LIST_LIMIT;
+  let shown = options.streamed ? [] : sample.first;
   if (summarise) {
-    const byStatusAndProvider = new Map<string, number>();
-    for (const r of doc.results) {
-      const label = `${STATUS_WORDS[r.status]} (${r.provider ?? 'no provider'})`;
-      byStatusAndProvider.set(label, (byStatusAndProvider.get(label) ?? 0) + 1);
-    }
-    lines.push(`${doc.results.length} credentials. By status and provider:`);
-    for (const [label, count] of [...byStatusAndProvider.entries()].sort((a, b) => b[1] - a[1]))
-      lines.push(`  ${String(count).padStart(8)}  ${label}`);
-    shown = doc.results.filter((r) => r.status !== 'ok' && r.status !== 'skipped').slice(0, SHOWN_WHEN_SUMMARISED);
-    lines.push('', `The first ${shown.length} that are not ok:`);
+    lines.push(`${total} credentials. By status and provider:`);
+    const rows: Array<[string, number]> = [];
+    for (const [provider, statuses] of Object.entries(summary.byProvider))
+      for (const [status, count] of Object.entries(statuses))
+        rows.push([`${STATUS_WORDS[status as VerifyStatus]} (${provider === 'none' ? 'no provider' : provider})`, count]);
+    for (const [label, count] of rows.sort((a, b) => b[1] - a[1])) lines.push(`  ${String(count).padStart(8)}  ${label}`);
+    shown = options.streamed ? [] : sample.notOk;
+    if (!options.streamed) lines.push('', `The first ${shown.length} that are not ok:`);
   }
+  appendResults(lines, shown, names, c);
+  if (summarise && !options.streamed) lines.push('', `All ${total}: \`--all\`, \`--json\` or \`--junit FILE\`.`);
+  const counts = (statuses: Array<[string, number]>) =>
+    statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
+  const entries = Object.entries(summary.byStatus) as Array<[VerifyStatus, number]>;
+  if (failingCount === 0) {
+    lines.push(
+      '',
+      c.green(
+        total === 0
+          ? 'Verdict: no provider credentials stored: nothing to verify.'
+          : `Verdict: every credential passes (${counts(entries)}).`,
+      ),
+    );
+  } else {
+    const failingStatuses = new Set(entries.filter(([status]) => failing({ status } as VerifyResult)).map(([status]) => status));
+    const rest = entries.filter(([status]) => !failingStatuses.has(status));
+    lines.push(
+      '',
+      c.red(
+        `Verdict: ${failingCount} failing (${counts(entries.filter(([status]) => failingStatuses.has(status)))})${rest.length > 0 ? `; also ${counts(rest)}` : ''}.`,
+      ),
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Results grouped by workspace and project, as a table. */
+function appendResults(lines: string[], shown: VerifyResult[], names: NameDirectory | null, c: ChalkInstance): void {
   const located = shown.map((r) => {
     const project = r.projectId ? names?.projects.get(r.projectId) : undefined;
     return {
@@ -97,38 +149,16 @@ export function renderVerify(
       lines.push(
         `    ${'provider'.padEnd(10)} ${'key'.padEnd(22)} ${'status'.padEnd(30)} ${'HTTP'.padEnd(5)} ${'retry'.padEnd(6)} message`,
       );
-      for (const r of project.items) {
-        const retry = r.retryAfterSeconds === null ? '' : `${Math.round(r.retryAfterSeconds)}s`;
-        lines.push(
-          `    ${(r.provider ?? '-').padEnd(10)} ${printable(r.name).padEnd(22)} ${paint(c, r.status)(STATUS_WORDS[r.status].padEnd(30))} ${String(r.httpStatus ?? '').padEnd(5)} ${retry.padEnd(6)} ${r.detail ?? ''}`,
-        );
-      }
+      for (const r of project.items) lines.push(renderResultRow(r, c));
     }
   }
-  if (summarise) lines.push('', `All ${doc.results.length}: \`--all\`, \`--json\` or \`--junit FILE\`.`);
-  const counts = (statuses: Array<[string, number]>) =>
-    statuses.map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`).join(', ');
-  const entries = Object.entries(doc.summary) as Array<[VerifyStatus, number]>;
-  if (doc.ok) {
-    lines.push(
-      '',
-      c.green(
-        doc.results.length === 0
-          ? 'Verdict: no provider credentials stored: nothing to verify.'
-          : `Verdict: every credential passes (${counts(entries)}).`,
-      ),
-    );
-  } else {
-    const failingStatuses = new Set(doc.results.filter(failing).map((r) => r.status));
-    const rest = entries.filter(([status]) => !failingStatuses.has(status));
-    lines.push(
-      '',
-      c.red(
-        `Verdict: ${doc.failing} failing (${counts(entries.filter(([status]) => failingStatuses.has(status)))})${rest.length > 0 ? `; also ${counts(rest)}` : ''}.`,
-      ),
-    );
-  }
-  return lines.join('\n');
+}
+
+/** One result as a table row (--all streams these, with its place). */
+export function renderResultRow(r: VerifyResult, c: ChalkInstance, withPlace = false): string {
+  const retry = r.retryAfterSeconds === null ? '' : `${Math.round(r.retryAfterSeconds)}s`;
+  const place = withPlace && r.projectId ? ` ${c.dim(`[project ${r.projectId}]`)}` : '';
+  return `    ${(r.provider ?? '-').padEnd(10)} ${printable(r.name).padEnd(22)} ${paint(c, r.status)(STATUS_WORDS[r.status].padEnd(30))} ${String(r.httpStatus ?? '').padEnd(5)} ${retry.padEnd(6)} ${r.detail ?? ''}${place}`;
 }
 
 function xml(text: string): string {
@@ -145,37 +175,69 @@ function xml(text: string): string {
 }
 
 /** One testcase per credential; failing when not ok (skipped stays skipped). */
-export function renderJunit(results: VerifyResult[], failing: (r: VerifyResult) => boolean): string {
-  const failures = results.filter(failing).length;
-  const skipped = results.filter((r) => r.status === 'skipped').length;
-  const cases = results.map((r) => {
-    const name = xml(`${r.provider ?? 'unknown'} ${r.name}${r.id ? ` (${r.id})` : ''}`);
-    const classname = xml(r.projectId ? `lmnr-keys.project.${r.projectId}` : 'lmnr-keys.key');
-    const message = xml(`${STATUS_WORDS[r.status]}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}${r.detail ? `: ${r.detail}` : ''}`);
-    if (r.status === 'skipped') return `    <testcase classname="${classname}" name="${name}"><skipped message="${message}"/></testcase>`;
-    if (failing(r))
-      return `    <testcase classname="${classname}" name="${name}"><failure type="${r.status}" message="${message}"/></testcase>`;
-    if (r.status !== 'ok') return `    <testcase classname="${classname}" name="${name}"><system-out>${message}</system-out></testcase>`;
-    return `    <testcase classname="${classname}" name="${name}"/>`;
-  });
+export function junitTestcase(r: VerifyResult, failing: (r: VerifyResult) => boolean): string {
+  const name = xml(`${r.provider ?? 'unknown'} ${r.name}${r.id ? ` (${r.id})` : ''}`);
+  const classname = xml(r.projectId ? `lmnr-keys.project.${r.projectId}` : 'lmnr-keys.key');
+  const message = xml(`${STATUS_WORDS[r.status]}${r.httpStatus ? ` (HTTP ${r.httpStatus})` : ''}${r.detail ? `: ${r.detail}` : ''}`);
+  if (r.status === 'skipped') return `    <testcase classname="${classname}" name="${name}"><skipped message="${message}"/></testcase>`;
+  if (failing(r))
+    return `    <testcase classname="${classname}" name="${name}"><failure type="${r.status}" message="${message}"/></testcase>`;
+  if (r.status !== 'ok') return `    <testcase classname="${classname}" name="${name}"><system-out>${message}</system-out></testcase>`;
+  return `    <testcase classname="${classname}" name="${name}"/>`;
+}
+
+/** The JUnit document's opening (its counts are known only at the end: see JunitWriter). */
+export function junitHead(tests: number, failures: number, skipped: number): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<testsuites name="lmnr-keys verify-provider" tests="${results.length}" failures="${failures}" skipped="${skipped}">`,
-    `  <testsuite name="verify-provider" tests="${results.length}" failures="${failures}" skipped="${skipped}">`,
-    ...cases,
-    '  </testsuite>',
-    '</testsuites>',
+    `<testsuites name="lmnr-keys verify-provider" tests="${tests}" failures="${failures}" skipped="${skipped}">`,
+    `  <testsuite name="verify-provider" tests="${tests}" failures="${failures}" skipped="${skipped}">`,
     '',
   ].join('\n');
 }
 
-/** GitHub Actions workflow commands: ::error:: for failing results, ::warning:: for other non-ok ones. */
-export function githubAnnotations(results: VerifyResult[], failing: (r: VerifyResult) => boolean): string[] {
-  const escape = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  return results
-    .filter((r) => r.status !== 'ok' && r.status !== 'skipped')
-    .map((r) => {
-      const level = failing(r) ? 'error' : 'warning';
-      return `::${level} title=lmnr-keys ${r.provider ?? ''} ${printable(r.name)}::${escape(`${r.projectId ? `project ${r.projectId}: ` : ''}${printable(r.name)} ${STATUS_WORDS[r.status]}${r.detail ? ` - ${r.detail}` : ''}`)}`;
-    });
+export const JUNIT_TAIL = '  </testsuite>\n</testsuites>\n';
+
+/** Kept per kind of annotation: GitHub shows no more than 10 of each kind per step. */
+const ANNOTATIONS_PER_KIND = 10;
+
+/**
+ * GitHub Actions workflow commands, as results arrive: ::error:: for failing results,
+ * ::warning:: for other non-ok ones, the first 10 of each kind; then one summary annotation.
+ */
+export class GithubAnnotations {
+  private readonly shown = { error: 0, warning: 0 };
+  private readonly total = { error: 0, warning: 0 };
+
+  constructor(
+    private readonly failing: (r: VerifyResult) => boolean,
+    private readonly emit: (line: string) => void,
+  ) {}
+
+  add(r: VerifyResult): void {
+    if (r.status === 'ok' || r.status === 'skipped') return;
+    const level = this.failing(r) ? 'error' : 'warning';
+    this.total[level] += 1;
+    if (this.shown[level] >= ANNOTATIONS_PER_KIND) return;
+    this.shown[level] += 1;
+    this.emit(
+      `::${level} title=lmnr-keys ${r.provider ?? ''} ${printable(r.name)}::${escapeAnnotation(`${r.projectId ? `project ${r.projectId}: ` : ''}${printable(r.name)} ${STATUS_WORDS[r.status]}${r.detail ? ` - ${r.detail}` : ''}`)}`,
+    );
+  }
+
+  /** The one annotation that counts everything, when anything was left out. */
+  finish(summary: VerifySummary): void {
+    const left = this.total.error - this.shown.error + (this.total.warning - this.shown.warning);
+    if (left === 0) return;
+    const counts = Object.entries(summary.byStatus)
+      .map(([status, n]) => `${n} ${STATUS_WORDS[status as VerifyStatus]}`)
+      .join(', ');
+    this.emit(
+      `::${this.total.error > 0 ? 'error' : 'warning'} title=lmnr-keys verify-provider::${escapeAnnotation(`${summary.total} credentials: ${counts}. ${left} more not shown as annotations (GitHub shows 10 of each kind): see the report (--json, --junit)`)}`,
+    );
+  }
+}
+
+function escapeAnnotation(text: string): string {
+  return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }

@@ -2,7 +2,7 @@
  * Reads sealed values store by store in keyset-ordered batches, so memory stays flat however
  * many rows there are. Works on a Kysely instance or a transaction.
  */
-import { sql, type Kysely, type RawBuilder } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { LaminarDatabase } from '../db/schema.js';
 import { DatabaseError } from '../errors.js';
 import type { StoreDefinition } from './stores.js';
@@ -134,27 +134,6 @@ export async function lookUpNames(db: Db, projectIds: string[], workspaceIds: st
     for (const row of rows.rows) workspaces.set(row.id, row.name);
   }
   return { projects, workspaces };
-}
-
-/** provider_api_keys with each project's workspace, optionally for some projects only (verify-provider). */
-export async function readProviderKeys(db: Db, projectIds: string[] | null, batchSize = 5000): Promise<SealedRow[]> {
-  const rows: SealedRow[] = [];
-  let after: string | null = null;
-  const hasProjects = (await sql<{ ok: boolean }>`select to_regclass('projects') is not null as ok`.execute(db)).rows[0]?.ok ?? false;
-  for (;;) {
-    const filters: RawBuilder<unknown>[] = [
-      after === null ? sql`true` : sql`k.id > ${after}::uuid`,
-      projectIds === null ? sql`true` : sql`k.project_id = any(${projectIds}::uuid[])`,
-    ];
-    const workspace = hasProjects ? sql`(select p.workspace_id::text from projects p where p.id = k.project_id)` : sql`null::text`;
-    const result: { rows: SealedRow[] } = await sql<SealedRow>`
-      select k.id::text as id, k.value as "ciphertextHex", k.nonce_hex as "nonceHex", k.name as aad, k.project_id::text as "projectId",
-             ${workspace} as "workspaceId", k.name as name
-      from provider_api_keys k where ${sql.join(filters, sql` and `)} order by k.id limit ${batchSize}`.execute(db);
-    rows.push(...result.rows);
-    if (result.rows.length < batchSize) return rows;
-    after = result.rows[result.rows.length - 1]!.id;
-  }
 }
 
 /**

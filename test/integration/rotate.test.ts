@@ -71,6 +71,16 @@ async function seedMixed() {
 }
 
 describe('rotate', () => {
+  it("an odd-length ciphertext is malformed in rotate's stuck list, as doctor calls it", async () => {
+    // Sealed under a key no run has: read leniently (the odd last digit dropped), it opens under none.
+    const good = await seal(LOST, 'sk-odd-0123456789', 'OPENAI_API_KEY');
+    const odd = await addRawProviderKey(t, project, 'OPENAI_API_KEY', good.nonceHex, `${good.ciphertextHex}a`);
+    const doctor = await runCli(['doctor', '--json'], { env: env() });
+    expect(JSON.parse(doctor.stdout).findings.find((f: any) => f.id === odd)).toMatchObject({ status: 'malformed' });
+    const result = await runCli([...rotateArgs, '--yes', '--json', '--no-backup'], { env: env(), cwd: dir });
+    expect(JSON.parse(result.stdout).stuck).toEqual([expect.objectContaining({ id: odd, status: 'malformed' })]);
+  });
+
   it('dry run writes nothing and reports the plan', async () => {
     await seedMixed();
     const before = await snapshotProviderKeys(t);

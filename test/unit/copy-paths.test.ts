@@ -17,7 +17,7 @@ import { decodedExactly, FIELD, sealedRowFromTuple } from '../../src/stores/copy
 import { ResealBatch } from '../../src/stores/copy-writer.js';
 import { findStore, type StoreDefinition } from '../../src/stores/stores.js';
 import { buildKeyRing, diagnoseValue } from '../../src/core/diagnose.js';
-import { opensToUtf8 } from '../../src/core/doctor.js';
+import { opensToUtf8 } from '../../src/core/tuple-verdict.js';
 import { DuplicateCandidates } from '../../src/core/duplicates.js';
 import type { BackupSink } from '../../src/core/backup.js';
 
