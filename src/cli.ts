@@ -7,6 +7,7 @@ import { Command, CommanderError } from '@commander-js/extra-typings';
 import { readProcessEnvironment, type Environment } from './config/environment.js';
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
 import tty from 'node:tty';
+import v8 from 'node:v8';
 import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
 import { documentError, documentOf, type CommandName as DocumentCommand } from './report/document.js';
@@ -143,8 +144,20 @@ Examples:
   return program;
 }
 
+/**
+ * Memory is bounded by the program, not by the operator's command line: V8 grows its young
+ * generation (to 32 MB on 64-bit) when objects survive collections, which every batched write
+ * does (a batch lives across its round trips to Postgres), and what it then promotes grows the
+ * old generation too. Kept at its first size, peak RSS drops by 15 to 40 MB with no loss of speed
+ * (README, Performance: measured with and without). Set before anything is allocated in bulk.
+ */
+function keepYoungGenerationSmall(): void {
+  v8.setFlagsFromString('--semi-space-growth-factor=1');
+}
+
 /** Runs the CLI and returns the exit code. The bin is the only caller of process.exit. */
 export async function main(argv: string[], io: MainIo = { processEnv: readProcessEnvironment(), cwd: process.cwd() }): Promise<number> {
+  keepYoungGenerationSmall();
   const state: RunState = {
     exitCode: ExitCode.healthy,
     commandName: 'lmnr-keys',

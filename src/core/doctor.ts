@@ -25,7 +25,7 @@ import { DuplicateCandidates } from './duplicates.js';
 import { findEmptiedValues } from '../stores/taken-out.js';
 import { findWriterLockHolder, type WriterLockHolder } from '../db/lock.js';
 import { FailureTally, type CauseCount, type PlaceCount } from './failure-tally.js';
-import { parseUuid, UuidTable } from '../util/uuid-table.js';
+import { parseUuid, UuidTable, uuidText } from '../util/uuid-table.js';
 import { LOAD_FAILED, NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, placeOfTuple, tryFallbacks } from './tuple-verdict.js';
 import { PlaceDirectory } from '../stores/name-directory.js';
 import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
@@ -269,9 +269,10 @@ async function diagnoseStore(
   tables: ConstructorParameters<typeof FailureTally>[2],
 ) {
   const streaming = deps.onFinding !== undefined;
-  const encodings: SealedEncoding[] = streaming || options.readSealedAs === 'hex' ? ['hex'] : ['bytes', 'hex'];
   const workspaceLevel = store.projectIdColumn === null;
-  for (const encoding of encodings) {
+  for (let attempt = 0; ; attempt++) {
+    // Read as 'bytes' first unless told otherwise; a value decode() refuses means 'hex' (below).
+    let encoding: SealedEncoding = attempt === 0 && options.readSealedAs !== 'hex' ? 'bytes' : 'hex';
     const report: StoreReport = { store: store.name, present: true, total: 0, ok: 0, failing: 0, byStatus: {} };
     const byStatus = new Map<ValueStatus, number>();
     const mine = new FailureTally<Finding>(SAMPLE_SIZE, storeOrder, tables);
@@ -286,8 +287,8 @@ async function diagnoseStore(
     let wrongSecret = 0;
     const placeScratch = new Uint8Array(16);
     const idScratch = Buffer.alloc(16);
-    // The sample's order: the id's 16 bytes as latin1 when the scan sends bytes, else its text (one form per store).
-    const sortKey = (id: string) => (encoding === 'bytes' && parseUuid(id, idScratch) ? idScratch.toString('latin1') : id);
+    // The sample's order: the id's 16 bytes as latin1 (the ids' order, whichever way the scan sends them).
+    const sortKey = (id: string) => (parseUuid(id, idScratch) ? idScratch.toString('latin1') : id);
     const placeKind = workspaceLevel ? 'workspace' : 'project';
     const placeOfText = (text: string | null) => (text !== null && parseUuid(text, placeScratch) ? placeScratch : null);
     // One object shape for every finding (a million of them: no spread, fields in Finding's order).
@@ -354,7 +355,7 @@ async function diagnoseStore(
       const idKey =
         encoding === 'bytes'
           ? buffer.toString('latin1', starts[FIELD.id]!, starts[FIELD.id]! + 16)
-          : buffer.toString('latin1', starts[FIELD.id]!, starts[FIELD.id]! + lengths[FIELD.id]!);
+          : sortKey(buffer.toString('latin1', starts[FIELD.id]!, starts[FIELD.id]! + lengths[FIELD.id]!));
       let made: Finding | null = null;
       const finding = (): Finding => {
         if (made) return made;
@@ -376,7 +377,13 @@ async function diagnoseStore(
       if (deps.onFinding) deps.onFinding(finding());
     };
     let sinceProgress = 0;
+    // Streaming, the last id handed on: where a read that must change its encoding resumes.
+    const lastId = Buffer.alloc(64);
+    let lastIdLength = 0;
     const onTuple = (tuple: CopyTuple) => {
+      // Streaming cannot take findings back: a value only the stored text can judge ends the
+      // 'bytes' read here (copyOut drains the rest), and the text read resumes after the last id.
+      if (streaming && encoding === 'bytes' && !decodedExactly(tuple)) throw new SwitchToText();
       candidates?.add(tuple);
       const verdict = ring.current === null ? LOAD_FAILED : openWithHeldKey(opener, tuple, encoding);
       if (verdict === OPENED_UTF8) {
@@ -390,14 +397,37 @@ async function diagnoseStore(
       } else {
         classify(sealedRowFromTuple(store, tuple, encoding));
       }
+      if (streaming)
+        lastIdLength = tuple.buffer.copy(lastId, 0, tuple.starts[FIELD.id]!, tuple.starts[FIELD.id]! + tuple.lengths[FIELD.id]!);
       if (++sinceProgress >= options.batchSize) {
         sinceProgress = 0;
         deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
       }
     };
+    const lastIdText = () =>
+      lastIdLength === 0 ? null : encoding === 'bytes' ? uuidText(lastId, 0) : lastId.toString('latin1', 0, lastIdLength);
     if (ring.current !== null) opener.holdKey(ring.current.bytes);
     try {
-      if (encoding === 'bytes') {
+      if (streaming) {
+        for (;;) {
+          if (encoding === 'bytes') await sql`savepoint lmnr_keys_scan`.execute(trx);
+          try {
+            await copyStore(trx, store, { ordered: true, after: lastIdText() }, onTuple, encoding);
+            if (encoding === 'bytes') await sql`release savepoint lmnr_keys_scan`.execute(trx);
+            break;
+          } catch (error) {
+            const refused = (error as { code?: unknown }).code === INVALID_HEX_SQLSTATE;
+            if (encoding !== 'bytes' || !(refused || error instanceof SwitchToText)) throw error;
+            await sql`rollback to savepoint lmnr_keys_scan`.execute(trx);
+            const after = lastIdText();
+            encoding = 'hex';
+            lastIdLength = 0;
+            if (after !== null) lastIdLength = lastId.write(after, 0, 'latin1');
+            // The duplicate filter hashed ids as bytes so far: the exact look-up settles duplicates instead.
+            if (candidates) candidates.overflow = true;
+          }
+        }
+      } else if (encoding === 'bytes') {
         await sql`savepoint lmnr_keys_scan`.execute(trx);
         try {
           await copyStore(trx, store, {}, onTuple, 'bytes');
@@ -408,7 +438,7 @@ async function diagnoseStore(
         }
         await sql`release savepoint lmnr_keys_scan`.execute(trx);
       } else {
-        await copyStore(trx, store, { ordered: streaming }, onTuple, 'hex');
+        await copyStore(trx, store, {}, onTuple, 'hex');
       }
     } finally {
       opener.releaseKey();
@@ -424,8 +454,10 @@ async function diagnoseStore(
     tally.merge(mine);
     return { report, candidates };
   }
-  throw new Error('unreachable: the text read has no fallback');
 }
+
+/** Thrown from a streamed 'bytes' read to end it where only the stored text can judge a value. */
+class SwitchToText extends Error {}
 
 interface DuplicateGroup {
   project_id: string;

@@ -10,7 +10,7 @@ import { BinaryCopyWriter, copyIn, copyOut } from '../../src/db/copy.js';
 import { copyStore, sealedRowFromTuple } from '../../src/stores/copy-reader.js';
 import { readRows, type SealedRow } from '../../src/stores/scan.js';
 import { STORES } from '../../src/stores/stores.js';
-import { findDuplicateGroups, runDoctor, type DoctorOptions } from '../../src/core/doctor.js';
+import { findDuplicateGroups, runDoctor, type DoctorOptions, type Finding } from '../../src/core/doctor.js';
 import { checkSecret } from '../../src/crypto/keys.js';
 import { DuplicateCandidates } from '../../src/core/duplicates.js';
 
@@ -250,6 +250,41 @@ describe("doctor reading values Postgres decoded ('bytes')", () => {
       expect(again.summary.failing).toBe(150_000);
       expect(streamed).toBe(150_000);
       expect(ordered).toBe(true);
+    } finally {
+      await d.drop();
+    }
+  });
+
+  it('streamed in id order, a value decode() refuses or reads leniently mid-table switches to text where it stands: every finding once, as reading the text gives them', async () => {
+    const d = await createTestDatabase();
+    try {
+      const p = await addProject(d, await addWorkspace(d, 'W'), 'P');
+      await d.query(
+        `insert into provider_api_keys (id, project_id, name, nonce_hex, value)
+        select gen_random_uuid(), $1, 'OPENAI_API_KEY', md5(i::text) || left(md5((i + 1)::text), 16), md5(i::text) || md5((i + 2)::text)
+        from generate_series(1, 3000) i`,
+        [p],
+      );
+      const good = await seal(KEY, 'sk-good', 'OPENAI_API_KEY');
+      // Ids in the middle of the table's id order: a non-hex value (decode() refuses), one with whitespace (read leniently).
+      await d.query(
+        `insert into provider_api_keys (id, project_id, name, nonce_hex, value) values
+        ('80000000-0000-4000-8000-000000000001', $1, 'OPENAI_API_KEY', $2, 'not hex at all'),
+        ('90000000-0000-4000-8000-000000000001', $1, 'OPENAI_API_KEY', $2, $3)`,
+        [p, good.nonceHex, ` ${good.ciphertextHex}\n`],
+      );
+      const streamed = async (readSealedAs: 'hex' | 'bytes') => {
+        const findings: Finding[] = [];
+        const report = await runDoctor({ db: d.db, onFinding: (f) => findings.push(f) }, optionsFor(readSealedAs, newKeyHex()));
+        return { findings, report };
+      };
+      const asText = await streamed('hex');
+      const asBytes = await streamed('bytes');
+      expect(asText.findings).toHaveLength(asText.report.summary.failing);
+      expect(asText.findings.map((f) => f.id)).toEqual([...asText.findings.map((f) => f.id)].sort());
+      expect(asBytes.findings).toEqual(asText.findings);
+      expect(asBytes.report.summary).toEqual(asText.report.summary);
+      expect(asText.findings.some((f) => f.id === '80000000-0000-4000-8000-000000000001' && f.status === 'malformed')).toBe(true);
     } finally {
       await d.drop();
     }
