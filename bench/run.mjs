@@ -176,7 +176,11 @@ function runBin(args, env, mode = 'node bin') {
     const child = spawn(file, rest, { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: env.BENCH_CWD ?? os.tmpdir() });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
+    // Kept whole up to 64 MB (JSON documents the bench parses), beyond that only the end: a million-line --all must not fill the bench's memory.
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      if (stdout.length > 64 << 20) stdout = stdout.slice(-(1 << 16));
+    });
     child.stderr.on('data', (c) => (stderr += c));
     child.on('error', reject);
     child.on('close', (code) => {

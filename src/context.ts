@@ -12,7 +12,16 @@ import {
   type LoadedEnvironment,
 } from './config/environment.js';
 import { describeTarget, resolveDatabaseTarget, type DatabaseTarget } from './config/database-target.js';
-import { parseReference, readAllStdin, resolveKey, resolveValue, stdinTwice, type ReferenceIo } from './config/references.js';
+import { describeTargetFully } from './report/target.js';
+import {
+  parseReference,
+  readAllStdin,
+  resolveKey,
+  resolveValue,
+  stdinTwice,
+  type ReferenceIo,
+  type ValueCleaning,
+} from './config/references.js';
 import { checkSecret, type SecretKey } from './crypto/keys.js';
 import { ConfigError } from './errors.js';
 import type { LaminarSecrets } from './core/keyring.js';
@@ -39,7 +48,12 @@ export interface CommandContext {
   /** All of stdin, for input piped in whole (docker inspect JSON, manifests, a key); the run's one stdin reader. */
   readStdin: () => Promise<string>;
   environment: () => LoadedEnvironment;
-  databaseTarget: () => DatabaseTarget;
+  /**
+   * Where to connect, said on stderr (host:port/db as user, and where it came from; `announce:
+   * false` for writes, which say it as "Writing to"), with a note when the environment overrides
+   * the database an --env-file would give, whatever form the file gives it in.
+   */
+  databaseTarget: (options?: { announce?: boolean }) => DatabaseTarget;
   /** Both Laminar keys, checked. */
   laminarSecrets: () => LaminarSecrets;
   /** The default backup folder (from the process environment only, never from env files). */
@@ -48,8 +62,11 @@ export interface CommandContext {
   keyFolder: () => string;
   /** Resolves key references (--from, --to, --candidate); stdin is read by one reference per run at most. */
   resolveKeys: (refs: Array<{ text: string; flag: string }>) => Promise<SecretKey[]>;
-  /** Resolves a provider value reference (--value, --key): env:NAME, file:PATH or -. */
-  resolveValue: (text: string, flag: string) => Promise<string>;
+  /**
+   * Resolves a provider value reference (--value, --key): env:NAME, file:PATH or -. Cleaned
+   * unless `raw` (saying on stderr what cleaning removed, and returning it).
+   */
+  resolveValue: (text: string, flag: string, raw?: boolean) => Promise<{ value: string; cleaned: ValueCleaning[] }>;
 }
 
 export interface ContextIo {
@@ -114,12 +131,30 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     shellEnvironment: io.processEnv,
     readStdin: readStdinOnce,
     environment,
-    databaseTarget: () => {
-      const target = resolveDatabaseTarget(environment().env, global.databaseUrl, environment().origins);
+    databaseTarget: (options = {}) => {
+      const loaded = environment();
+      const target = resolveDatabaseTarget(loaded.env, global.databaseUrl, loaded.origins);
       const url = new URL(target.connectionString);
       output.redactor.add(decodeURIComponent(url.password), { password: true });
       output.redactor.add(url.password, { password: true });
-      output.debug(`database ${describeTarget(target)} as ${target.user} (${target.source})`);
+      if (options.announce !== false) output.note(`Reading ${describeTargetFully(target)}`);
+      // A shell's DATABASE_URL (or DATABASE_*, POSTGRES_*) beats what the env files say: say so when they differ.
+      if (global.databaseUrl === undefined && loaded.filesRead.length > 0) {
+        let fromFiles: DatabaseTarget | null = null;
+        try {
+          fromFiles = resolveDatabaseTarget(loaded.filesOnly, undefined, loaded.filesOnlyOrigins);
+        } catch {
+          fromFiles = null;
+        }
+        const where = (t: DatabaseTarget) => `${describeTarget(t)} as ${t.user}`;
+        if (fromFiles !== null && where(fromFiles) !== where(target))
+          output.note(
+            output.color.yellow(
+              `note: the environment wins: ${target.source} gives ${where(target)}, while ${fromFiles.source} would give ` +
+                `${where(fromFiles)}; unset it in this shell if the env file is right`,
+            ),
+          );
+      }
       return target;
     },
     laminarSecrets: () => {
@@ -146,10 +181,17 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
       }
       return keys;
     },
-    resolveValue: async (text, flag) => {
-      const value = await resolveValue(parseReference(text, flag, 1, 'value'), referenceIo());
-      output.redactor.add(value);
-      return value;
+    resolveValue: async (text, flag, raw = false) => {
+      const resolved = await resolveValue(parseReference(text, flag, 1, 'value'), referenceIo(), raw);
+      output.redactor.add(resolved.value);
+      if (resolved.cleaned.length > 0)
+        output.note(
+          output.color.yellow(
+            `note: ${flag} was cleaned before use (${resolved.cleaned.join(', ')} removed)` +
+              (flag === '--value' ? "; Laminar's own UI stores exactly what it is given: --raw stores the value as it is" : ''),
+          ),
+        );
+      return resolved;
     },
   };
 }

@@ -195,6 +195,10 @@ Examples:
           .requiredOption('--project <id>', 'project id (uuid)')
           .requiredOption('--name <KEY_NAME>', 'e.g. OPENAI_API_KEY')
           .option('--value <ref>', 'env:NAME, file:PATH or - (stdin); asked with hidden input when omitted on a terminal')
+          .option(
+            '--raw',
+            'store exactly what --value yields (the whole variable, file or stdin); by default surrounding whitespace, quotes and `export ` are removed, as a note says',
+          )
           .option('--keep <id>', 'keep this existing row (it must open under the current key) and remove the others of the same name')
           .option('--force', 'allow a name Laminar does not use')
           .option('--allow-public-key', "seal even when AEAD_SECRET_KEY is Laminar's public default key"),
@@ -332,7 +336,7 @@ Examples:
         `${EXIT_CODE_HELP} (1 = the key needs cleanup; 3 = empty or not a key)
 
 Examples:
-  $ docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
+  $ docker compose exec -T frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
   $ kubectl exec deploy/laminar-app-server -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
   $ lmnr-keys fingerprint env:AEAD_SECRET_KEY --env-file .env --json`,
       ),

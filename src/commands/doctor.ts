@@ -14,6 +14,7 @@ import {
   type DoctorRenderOptions,
 } from '../report/doctor.js';
 import { withProgress } from '../report/output.js';
+import { targetDocument } from '../report/target.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 
@@ -43,6 +44,7 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
   let onFinding: ((finding: Finding) => void) | undefined;
   const document = output.jsonMode ? output.jsonDocument('doctor') : null;
   if (document) {
+    document.field('target', targetDocument(target));
     document.field('secrets', secretReports);
     document.beginArray('findings');
     onFinding = (finding) => document.itemWith((out) => writeFinding(out, finding));

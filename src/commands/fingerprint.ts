@@ -11,7 +11,7 @@ import type { ArgsOf, FlagsOf } from './definitions.js';
 /**
  * Prints the fingerprint of one key, as doctor and check-deployment show it, so a key in any
  * container can be compared without being shown:
- *   docker compose exec frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
+ *   docker compose exec -T frontend printenv AEAD_SECRET_KEY | lmnr-keys fingerprint
  * The key is read raw (not cleaned) so that a CR, quotes or spaces around it are reported.
  */
 export async function fingerprintCommand(
@@ -53,8 +53,18 @@ export async function fingerprintCommand(
     }
   };
   const { raw, label } = await read();
-  // What printenv or a key file adds: the line break that ends it. Anything else is the key's own.
-  const value = raw.replace(/\n$/, '').split('\n')[0] ?? '';
+  // What printenv or a key file adds: the line break that ends it. Anything else is the key's own,
+  // but for one thing: a terminal ends lines with CR LF, so `docker compose exec` without -T (a
+  // TTY) hands over the key with a CR. From stdin that CR is the TTY's, not the key's: noted and
+  // dropped. From env: or file: it stays a finding (Laminar's Rust server rejects it).
+  const fromTty = ref.kind === 'stdin' && /\r\n$/.test(raw);
+  const value = (fromTty ? raw.replace(/\r\n$/, '') : raw.replace(/\n$/, '')).split('\n')[0] ?? '';
+  if (fromTty)
+    output.note(
+      output.color.yellow(
+        'note: stdin ended in a trailing carriage return, probably from a TTY (docker compose exec without -T): fingerprinted without it',
+      ),
+    );
   output.redactor.add(value);
   output.redactor.add(value.trim());
   const check = checkSecret('the key', value);

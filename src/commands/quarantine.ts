@@ -7,6 +7,7 @@ import { candidateFlags, invocation, shellWord } from '../core/advice.js';
 import { exitCodeForSignal } from '../interrupt.js';
 import { quarantineDocumentTail, renderQuarantine, renderTargetLine, writeTarget } from '../report/quarantine.js';
 import type { FlagsOf } from './definitions.js';
+import { targetDocument } from '../report/target.js';
 import { runGuardedWrite } from './guarded-write.js';
 import { selectStores } from './stores-option.js';
 import { requireUuid } from './uuid-option.js';
@@ -22,7 +23,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
   const secrets = ctx.laminarSecrets();
   requireAeadKey(secrets);
   const candidates = await ctx.resolveKeys(flags.candidate.map((text) => ({ text, flag: '--candidate' })));
-  const target = ctx.databaseTarget();
+  const target = ctx.databaseTarget({ announce: false });
   await loadCipher();
   const { output } = ctx;
   const c = output.color;
@@ -31,6 +32,7 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
   const document = output.jsonMode ? output.jsonDocument('quarantine') : null;
   let stream: ((target: QuarantineTarget) => void) | undefined;
   if (document) {
+    document.field('target', targetDocument(target));
     document.field('dryRun', dryRun);
     document.beginArray('targets');
     stream = (t) => document.itemWith((out) => writeTarget(out, t));

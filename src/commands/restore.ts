@@ -1,4 +1,6 @@
 import type { CommandContext } from '../context.js';
+import { withTarget } from '../report/document.js';
+import { targetDocument } from '../report/target.js';
 import { ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { describeTarget } from '../config/database-target.js';
 import { openBackupFile, type BackupFile } from '../core/backup.js';
@@ -17,10 +19,10 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
   const tables = [...new Set(STORES.map((store) => store.table))];
   if (backup.truncatedLastLine)
     ctx.output.note(ctx.output.color.yellow(`warning: the last line of ${file} was cut short (a crash while writing it) and is ignored`));
-  const target = ctx.databaseTarget();
+  const target = ctx.databaseTarget({ announce: false });
   const plan = async (db: LaminarDb): Promise<RestoreResult> => {
     await refuseOtherDatabase(db, backup, describeTarget(target), target.database, Boolean(flags.force));
-    return runRestore(db, backup.newestFirst(), tables, { dryRun: true, batchSize: 500 });
+    return runRestore(db, backup.newestFirst(), tables, { dryRun: true, batchSize: 500, database: describeTarget(target) });
   };
   const outcome = await runGuardedWrite(ctx, {
     command: 'restore',
@@ -43,7 +45,7 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
       question: `Put back ${planned.restored} values from ${file} (${backup.header.operation} of ${backup.header.createdAt})?`,
     }),
     apply: (conn, _plan, { journal, signal }) =>
-      runRestore(conn, backup.newestFirst(), tables, { dryRun: false, batchSize: 500, journal, signal }),
+      runRestore(conn, backup.newestFirst(), tables, { dryRun: false, batchSize: 500, journal, signal, database: describeTarget(target) }),
   });
   const document = restoreDocument(outcome.result ?? outcome.plan, {
     dryRun: outcome.dryRun,
@@ -51,7 +53,7 @@ export async function restoreCommand(ctx: CommandContext, flags: FlagsOf<'restor
     operation: backup.header.operation,
     truncatedLastLine: backup.truncatedLastLine,
   });
-  emit(ctx.output, document, (doc) => renderRestore(doc, ctx.output.color));
+  emit(ctx.output, withTarget(document, targetDocument(target)), (doc) => renderRestore(doc, ctx.output.color));
   if (outcome.stoppedBy) return exitCodeForSignal(outcome.stoppedBy);
   return document.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

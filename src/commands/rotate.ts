@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { CommandContext } from '../context.js';
+import { withTarget } from '../report/document.js';
+import { targetDocument } from '../report/target.js';
 import { exitCodeForSignal, type StopSignal } from '../interrupt.js';
 import { estimateBackupBytes, type WriteJournal } from '../core/backup.js';
 import { checkStorePresence, measureSealedValues, type SealedSizes } from '../stores/scan.js';
@@ -37,7 +39,7 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
     );
   }
   refusePublicKey(ctx, to, Boolean(flags.allowPublicKey), '--to');
-  const target = ctx.databaseTarget();
+  const target = ctx.databaseTarget({ announce: false });
   await loadCipher();
   const options = { stores, from, to, batchSize: flags.batchSize };
   const slackLeftBehind = async (db: Parameters<typeof runRotation>[0]['db']) =>
@@ -151,7 +153,9 @@ export async function rotateCommand(ctx: CommandContext, flags: FlagsOf<'rotate'
   const final = outcome.result ?? outcome.plan;
   // Nothing to re-seal reads as a finished run, not as a plan: the database is already where the run would leave it.
   const doc = document(final.rotation!, outcome.dryRun, outcome.backup, final.slackUnderFrom, outcome);
-  emit(ctx.output, doc, (d) => renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)));
+  emit(ctx.output, withTarget(doc, targetDocument(target)), (d) =>
+    renderRotation(d, ctx.output.color, renderContext(d.slackLeftUnderFrom)),
+  );
   if (outcome.stoppedBy) return exitCodeForSignal(outcome.stoppedBy);
   return doc.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

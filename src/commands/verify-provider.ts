@@ -19,6 +19,7 @@ import { lookUpNames, type NameDirectory } from '../stores/scan.js';
 import { findProvider, PROVIDER_NAMES, type ProviderName } from '../providers/index.js';
 import { STORES } from '../stores/stores.js';
 import { withProgress } from '../report/output.js';
+import { targetDocument } from '../report/target.js';
 import {
   FAILABLE_STATUSES,
   GithubAnnotations,
@@ -97,7 +98,10 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   const sample = new VerifyReportSample();
   const junit = flags.junit ? new JunitFile(path.resolve(ctx.cwd, flags.junit), (text) => output.redactor.apply(text)) : null;
   const annotations = ctx.githubActions ? new GithubAnnotations(failing, (line) => output.note(line)) : null;
+  // The database, for a run that reads one (not --key): named before anything is read.
+  const target = flags.key === undefined ? ctx.databaseTarget() : null;
   const document = output.jsonMode ? output.jsonDocument('verify-provider') : null;
+  if (target) document?.field('target', targetDocument(target));
   document?.beginArray('results');
   const onResult = (result: VerifyResult) => {
     countResult(summary, result);
@@ -121,7 +125,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
         if (providers.length !== 1)
           throw new UsageError('--key needs exactly one --provider', 'e.g. verify-provider --provider openai --key env:OPENAI_API_KEY');
         const adapter = findProvider(providers[0]!)!;
-        const key = await ctx.resolveValue(flags.key, '--key');
+        const { value: key } = await ctx.resolveValue(flags.key, '--key');
         const env = ctx.environment().env;
         const companions: Record<string, string> = {};
         for (const companion of adapter.companions) {
@@ -133,14 +137,13 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
       }
       const secrets = ctx.laminarSecrets();
       const current = requireAeadKey(secrets);
-      const target = ctx.databaseTarget();
       await loadCipher();
       const doctorRing = keyRingFor(
         STORES.find((s) => s.name === 'provider_api_keys')!,
         secrets,
         [],
       );
-      await usingLaminarDatabase(target, async (db) => {
+      await usingLaminarDatabase(target!, async (db) => {
         await verifyStoredCredentials(
           db,
           { current, doctorRing, providers: providers.length > 0 ? providers : null, projectIds: projects },

@@ -67,6 +67,9 @@ export interface LoadedEnvironment {
   overridden: Array<{ name: string; file: string; fileValue: string }>;
   /** Where each variable was set, in order ('the environment' last when it wins): for messages. */
   origins: Readonly<Record<string, readonly string[]>>;
+  /** What the env files alone give (no process environment), and where each came from: what the environment may override. */
+  filesOnly: Environment;
+  filesOnlyOrigins: Readonly<Record<string, readonly string[]>>;
 }
 
 /**
@@ -121,6 +124,8 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     }
     filesRead.push(fullPath);
   }
+  const filesOnly: Record<string, string | undefined> = { ...merged };
+  const filesOnlyOrigins = Object.fromEntries(Object.entries(origins).map(([name, places]) => [name, [...places]]));
   const overridden: LoadedEnvironment['overridden'] = [];
   for (const [name, value] of Object.entries(processEnv)) {
     if (value === undefined) continue;
@@ -131,7 +136,7 @@ export function loadEnvironment({ processEnv, envFiles, cwd }: EnvironmentSource
     merged[name] = value;
     if (name in origins) noteOrigin(name, 'the environment');
   }
-  return { env: merged, filesRead, origins, readDifferently, overridden };
+  return { env: merged, filesRead, origins, readDifferently, overridden, filesOnly, filesOnlyOrigins };
 }
 
 /** lmnr-keys's own state folder: $XDG_STATE_HOME/lmnr-keys, else ~/.local/state/lmnr-keys. */

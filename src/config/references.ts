@@ -65,7 +65,13 @@ export function firstLine(text: string): string {
 }
 
 /** The raw text a reference points at (not yet cleaned). */
-async function readReference(ref: Exclude<Reference, { kind: 'laminar-default' } | { kind: 'literal' }>, io: ReferenceIo): Promise<string> {
+/** The reference's text: its first line (keys, cleaned values), or with `whole` all of it (set --raw). */
+async function readReference(
+  ref: Exclude<Reference, { kind: 'laminar-default' } | { kind: 'literal' }>,
+  io: ReferenceIo,
+  whole = false,
+): Promise<string> {
+  const pick = whole ? (text: string) => text : firstLine;
   switch (ref.kind) {
     case 'env': {
       const value = io.env[ref.name];
@@ -75,7 +81,7 @@ async function readReference(ref: Exclude<Reference, { kind: 'laminar-default' }
     }
     case 'file': {
       try {
-        return firstLine(fs.readFileSync(path.resolve(io.cwd, ref.path), 'utf8'));
+        return pick(fs.readFileSync(path.resolve(io.cwd, ref.path), 'utf8'));
       } catch (error) {
         throw new ConfigError(
           `${ref.label}: cannot read the file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
@@ -84,7 +90,7 @@ async function readReference(ref: Exclude<Reference, { kind: 'laminar-default' }
       }
     }
     case 'stdin':
-      return firstLine(await io.readStdin());
+      return pick(await io.readStdin());
   }
 }
 
@@ -113,12 +119,31 @@ export async function resolveKey(ref: Reference, io: ReferenceIo): Promise<Secre
 }
 
 /** Turns a reference into a provider value (trimmed, unquoted). */
-export async function resolveValue(ref: Reference, io: ReferenceIo): Promise<string> {
+/** What cleaning removed from a value: the words JSON and notes use. */
+export type ValueCleaning = 'whitespace' | 'export' | 'quotes';
+
+/**
+ * A provider value (set --value, verify-provider --key). Cleaned by default, as a pasted key
+ * needs (a trailing newline, quotes, `export `), saying what was removed; with `raw`, exactly
+ * what the reference yields (the whole variable, file or stdin), as Laminar's own UI stores
+ * what it is given. Empty is refused: stdin that was empty is a usage error (exit 2).
+ */
+export async function resolveValue(ref: Reference, io: ReferenceIo, raw = false): Promise<{ value: string; cleaned: ValueCleaning[] }> {
   if (ref.kind === 'laminar-default' || ref.kind === 'literal')
     throw new UsageError(`${ref.label} is a key reference, not a value`, `forms: ${VALUE_REFERENCE_FORMS}`);
-  const cleaned = cleanSecretText(await readReference(ref, io)).value;
-  if (cleaned === '') throw new ConfigError(`${describe(ref)} is empty`, 'put the value there, or name another reference');
-  return cleaned;
+  const text = await readReference(ref, io, raw);
+  const { value, removed } = raw ? { value: text, removed: [] as string[] } : cleanSecretText(text);
+  if (value === '' || (raw && value.trim() === '')) {
+    if (ref.kind === 'stdin')
+      throw new UsageError('stdin was empty: there is no value to use', 'pipe the value in, e.g. `printf %s "$KEY" | lmnr-keys ... -`');
+    throw new ConfigError(`${describe(ref)} is empty`, 'put the value there, or name another reference');
+  }
+  const cleaned = [
+    ...new Set(
+      removed.map((what): ValueCleaning => (what === 'quotes' ? 'quotes' : what.startsWith('an `export') ? 'export' : 'whitespace')),
+    ),
+  ];
+  return { value, cleaned };
 }
 
 /** Several key references at once; stdin may be read by one of them only. */

@@ -208,7 +208,9 @@ export function adviseOnFinding(finding: Finding, context: AdviceContext = { qua
       return { cause: `half of the value is missing: ${finding.detail ?? ''}`, nextStep: reenterStep(finding, context), command: null };
     case 'not_utf8':
       return {
-        cause: 'opens under the current key, but the plaintext is not UTF-8 text, so Laminar cannot use it',
+        cause:
+          "opens under the current key, but the plaintext is not UTF-8 text: Laminar's web app decodes it leniently " +
+          '(invalid bytes become U+FFFD), so the provider receives a mangled key',
         nextStep: reenterStep(finding, context),
         command: null,
       };

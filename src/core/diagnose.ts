@@ -103,7 +103,9 @@ export function diagnoseValue(store: StoreDefinition, row: SealedRow, ring: KeyR
       : {
           status: 'not_utf8',
           decryptsWith: null,
-          detail: 'opens under the current key, but the plaintext is not valid UTF-8, so Laminar cannot use it',
+          detail:
+            "opens under the current key, but the plaintext is not valid UTF-8: Laminar's web app decodes it leniently, " +
+            'each invalid byte becoming a replacement character (U+FFFD), so the key it sends is not the one saved',
         };
   }
   const found = ring.fallbacks.find((key) => opener.open(key.bytes, aad)) ?? null;

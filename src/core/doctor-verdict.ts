@@ -30,6 +30,8 @@ export interface SuspectedKey {
 
 export interface DoctorVerdict {
   ok: boolean;
+  /** Laminar's tables are there but hold no secret at all: healthy, and said so (an empty database pointed at by mistake must be obvious). */
+  noSecretsYet: boolean;
   /** Why the run fails, in words (empty exactly when ok). */
   problems: string[];
   suspectedWrongKey: SuspectedKey[];
@@ -76,6 +78,7 @@ export function judgeDoctor(
   if (strict && report.warnings.length > 0) problems.push('duplicate key names (--strict)');
   return {
     ok: problems.length === 0,
+    noSecretsYet: total === 0,
     problems,
     suspectedWrongKey,
     quarantineAdvisable: report.writer === null && suspectedWrongKey.length === 0,

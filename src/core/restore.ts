@@ -3,7 +3,8 @@
  * still holds exactly what lmnr-keys wrote. Anything changed since is left alone and listed.
  */
 import type { LaminarDb } from '../db/connect.js';
-import { assertRowsVisible, readRows } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, readRows } from '../stores/scan.js';
+import { ConfigError } from '../errors.js';
 import { findStore, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { updateSealedValues } from '../stores/write.js';
 import { referencingKeys } from '../stores/dependents.js';
@@ -47,6 +48,8 @@ export const LISTED = 1000;
 
 export interface RestoreOptions {
   dryRun: boolean;
+  /** host:port/database, for the message when the backup's table is not there. */
+  database?: string;
   batchSize: number;
   /** Where each committed batch is reported (absent in a dry run). */
   journal?: WriteJournal;
@@ -82,6 +85,17 @@ export async function runRestore(
   };
   await assertRowsVisible(db, tables);
   const records = newestFirst[Symbol.iterator]();
+  // Each store's table checked once, before its first record is touched: a backup restored (with
+  // --force) into a database without that table gets one line, not Postgres's raw 42P01.
+  const present = new Map<StoreName, boolean>();
+  const requirePresent = async (store: StoreDefinition) => {
+    if (!present.has(store.name)) present.set(store.name, (await checkStorePresence(db, store)).present);
+    if (!present.get(store.name))
+      throw new ConfigError(
+        `the backup holds ${store.name} values, but ${options.database ?? 'this database'} has no table ${store.table} (or lacks its columns)`,
+        'restore into the database the backup came from (a Laminar database of the same version)',
+      );
+  };
   let next = records.next();
   let batchNumber = 0;
   while (!next.done) {
@@ -107,6 +121,7 @@ export async function runRestore(
           leaveAlone(result, { store, id: record.id, reason: 'unknown store in backup' });
         continue;
       }
+      await requirePresent(definition);
       const updates = batch.filter((r): r is UpdateRecord => r.store === store && r.type === 'update');
       const deletes = batch.filter((r): r is DeleteRecord => r.store === store && r.type === 'delete');
       await restoreUpdates(db, definition, updates, options, result);

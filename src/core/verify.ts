@@ -18,7 +18,7 @@ import type { CopyTuple } from '../db/copy.js';
 import { sharedOpener } from '../crypto/opener.js';
 import { PlaceDirectory } from '../stores/name-directory.js';
 import { NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, tryFallbacks } from './tuple-verdict.js';
-import { classifyGenerically, retryAfterSeconds } from '../providers/answer.js';
+import { classifyGenerically, classifySuccess, retryAfterSeconds } from '../providers/answer.js';
 import type { Credential, ProbeKind, ProbeStatus, ProviderAnswer } from '../providers/types.js';
 import { printable } from '../printable.js';
 
@@ -141,7 +141,11 @@ async function callOnce(
     json = null;
   }
   const answer: ProviderAnswer = { status: response.status, headers: response.headers, text, json };
-  const classification = classifyGenerically(answer) ?? adapter.classify(answer);
+  // A 2xx proves the key only in the provider's own success shape for the probe made.
+  const classification =
+    response.status >= 200 && response.status < 300
+      ? classifySuccess(answer, adapter.name, new URL(request.url).host, request.quotaChecked ? 'generate' : 'auth', adapter.provesSuccess)
+      : (classifyGenerically(answer) ?? adapter.classify(answer));
   return {
     outcome: {
       status: classification.status,
@@ -170,7 +174,8 @@ export async function probeCredential(
   settings: ProbeSettings,
   deps: ProbeDeps,
 ): Promise<ProbeOutcome> {
-  const secrets = [credential.key, ...Object.values(credential.companions)];
+  // The key and the companions that are secrets; a resource name or a region stays readable in errors.
+  const secrets = [credential.key, ...adapter.companions.filter((c) => c.secret).flatMap((c) => credential.companions[c.name] ?? [])];
   for (const secret of secrets) deps.registerSecret(secret);
   let first = await callOnce(adapter, credential, settings, deps);
   // One retry, honouring the provider's retry-after; when it asks for longer than

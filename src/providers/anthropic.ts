@@ -1,4 +1,4 @@
-import { classified, classifyByStatus, errorMessage, joinUrl, jsonHeaders, pickString } from './answer.js';
+import { classified, pick, classifyByStatus, errorMessage, joinUrl, jsonHeaders, pickString } from './answer.js';
 import type { ProviderAdapter } from './types.js';
 
 export const anthropic: ProviderAdapter = {
@@ -19,6 +19,8 @@ export const anthropic: ProviderAdapter = {
       quotaChecked: true,
     };
   },
+  provesSuccess: (json, probe) =>
+    probe === 'generate' ? pick(json, 'type') === 'message' && Array.isArray(pick(json, 'content')) : Array.isArray(pick(json, 'data')),
   classify: (answer) => {
     const type = pickString(answer.json, 'error', 'type') ?? '';
     const message = errorMessage(answer) ?? '';

@@ -1,4 +1,13 @@
-import { classified, classifyByStatus, errorMessage, joinUrl, jsonHeaders, pickString, retryAfterSeconds } from './answer.js';
+import {
+  classified,
+  openAiStyleSuccess,
+  classifyByStatus,
+  errorMessage,
+  joinUrl,
+  jsonHeaders,
+  pickString,
+  retryAfterSeconds,
+} from './answer.js';
 import type { ProviderAdapter } from './types.js';
 
 export const AZURE_API_VERSION = '2024-10-21';
@@ -25,6 +34,7 @@ export const azure: ProviderAdapter = {
     body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }], max_tokens: 1 }),
     quotaChecked: true,
   }),
+  provesSuccess: openAiStyleSuccess,
   classify: (answer) => {
     const message = errorMessage(answer) ?? '';
     const code = pickString(answer.json, 'error', 'code') ?? '';

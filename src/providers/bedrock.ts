@@ -1,5 +1,5 @@
 import { AwsClient } from 'aws4fetch';
-import { classified, classifyByStatus, errorMessage, joinUrl, jsonHeaders, pickString } from './answer.js';
+import { classified, pick, classifyByStatus, errorMessage, joinUrl, jsonHeaders, pickString } from './answer.js';
 import type { ProviderAdapter, ProviderAnswer } from './types.js';
 
 /** Bedrock names its errors in x-amzn-ErrorType ("Name:namespace"), sometimes in the body's __type. */
@@ -12,7 +12,7 @@ export const bedrock: ProviderAdapter = {
   name: 'bedrock',
   keyName: 'AWS_ACCESS_KEY_ID',
   companions: [
-    { name: 'AWS_SECRET_ACCESS_KEY', required: false },
+    { name: 'AWS_SECRET_ACCESS_KEY', required: false, secret: true },
     { name: 'AWS_REGION', required: false },
   ],
   defaultModel: 'amazon.nova-micro-v1:0',
@@ -37,6 +37,10 @@ export const bedrock: ProviderAdapter = {
     const headers: Record<string, string> = {};
     signed.headers.forEach((value, name) => (headers[name] = value));
     return { url, method: 'POST', headers, body, quotaChecked: true };
+  },
+  provesSuccess: (json) => {
+    const message = pick(json, 'output', 'message');
+    return message !== null && typeof message === 'object';
   },
   classify: (answer) => {
     const type = bedrockErrorType(answer);

@@ -41,6 +41,8 @@ export const gemini: ProviderAdapter = {
       quotaChecked: true,
     };
   },
+  // At MAX_TOKENS a candidate may come without content.parts: the candidates array is the proof.
+  provesSuccess: (json, probe) => Array.isArray(pick(json, probe === 'generate' ? 'candidates' : 'models')),
   classify: (answer) => {
     const message = errorMessage(answer) ?? '';
     const reasons = detailsOf(answer).map((d) => pickString(d, 'reason') ?? '');

@@ -1,4 +1,4 @@
-import { classified, classifyByStatus, pickString } from './answer.js';
+import { classified, openAiStyleSuccess, classifyByStatus, pickString } from './answer.js';
 import { classifyOpenAiStyle } from './openai.js';
 import { chatCompletionProbe } from './openai-shape.js';
 import type { ProviderAdapter } from './types.js';
@@ -11,6 +11,7 @@ export const groq: ProviderAdapter = {
   defaultBaseUrl: () => 'https://api.groq.com/openai/v1',
   ownHost: /^api\.groq\.com$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
+  provesSuccess: openAiStyleSuccess,
   classify: (answer) => {
     const shared = classifyOpenAiStyle(answer);
     if (shared) return shared;

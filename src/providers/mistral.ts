@@ -1,4 +1,4 @@
-import { classified, classifyByStatus, errorMessage } from './answer.js';
+import { classified, openAiStyleSuccess, classifyByStatus, errorMessage } from './answer.js';
 import { chatCompletionProbe } from './openai-shape.js';
 import type { ProviderAdapter } from './types.js';
 
@@ -10,6 +10,7 @@ export const mistral: ProviderAdapter = {
   defaultBaseUrl: () => 'https://api.mistral.ai/v1',
   ownHost: /^api\.mistral\.ai$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
+  provesSuccess: openAiStyleSuccess,
   classify: (answer) => {
     if (answer.status === 401) {
       return classified(

@@ -1,4 +1,4 @@
-import { classified, classifyByStatus, errorMessage, pickString } from './answer.js';
+import { classified, openAiStyleSuccess, classifyByStatus, errorMessage, pickString } from './answer.js';
 import { chatCompletionProbe } from './openai-shape.js';
 import type { Classification, ProviderAdapter, ProviderAnswer } from './types.js';
 
@@ -28,6 +28,7 @@ export const openai: ProviderAdapter = {
   defaultBaseUrl: () => 'https://api.openai.com/v1',
   ownHost: /^api\.openai\.com$/,
   buildRequest: async (credential, options) => chatCompletionProbe(credential, options),
+  provesSuccess: openAiStyleSuccess,
   classify: (answer) => {
     const shared = classifyOpenAiStyle(answer);
     if (shared) return shared;

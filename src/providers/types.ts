@@ -52,7 +52,12 @@ export interface ProviderAdapter {
   /** The provider_api_keys name holding the credential. */
   keyName: string;
   /** Names stored beside it that belong to the same credential; required ones make it incomplete when missing. */
-  companions: ReadonlyArray<{ name: string; required: boolean }>;
+  /**
+   * Names stored beside it that belong to the same credential; required ones make it incomplete
+   * when missing; `secret` ones (Bedrock's secret access key) are redacted from every output
+   * like the key (a resource name or a region is not: it names hosts operators need in errors).
+   */
+  companions: ReadonlyArray<{ name: string; required: boolean; secret?: boolean }>;
   defaultModel: string;
   /** The provider's own base URL for this credential (with the version segment). */
   defaultBaseUrl: (credential: Credential) => string;
@@ -61,4 +66,10 @@ export interface ProviderAdapter {
   buildRequest: (credential: Credential, options: { probe: ProbeKind; baseUrl: string; model: string }) => Promise<ProbeRequest>;
   /** Classifies a non-2xx JSON answer; the generic rules (5xx, non-JSON) have already run. */
   classify: (answer: ProviderAnswer) => Classification;
+  /**
+   * Whether a 2xx answer is this provider's own success for the probe made (a generation, or the
+   * key-only listing): its documented shape. Anything else with 2xx (a proxy's login page, a
+   * captive portal, a wrong --base-url, an empty body) is someone else answering, never `ok`.
+   */
+  provesSuccess: (json: unknown, probe: ProbeKind) => boolean;
 }

@@ -373,6 +373,11 @@ function appendSummary(lines: string[], report: DoctorReport, c: ChalkInstance):
 
 function verdictLine(report: DoctorReport, c: ChalkInstance, context: AdviceContext): string {
   const { total } = report.summary;
+  if (report.verdict.ok && report.verdict.noSecretsYet)
+    return c.yellow(
+      'Verdict: no stored secrets yet: the Laminar tables are there but hold no provider key, deployment or Slack token. ' +
+        'If you expected some, check that this is the database Laminar uses (the line "Reading Postgres at ..." above).',
+    );
   if (report.verdict.ok) {
     const defaultKey = report.secrets.some((secret) => secret.status === 'public_default');
     return defaultKey

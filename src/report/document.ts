@@ -40,3 +40,12 @@ export function documentOf<C extends CommandName, B extends object>(command: C, 
 export function documentError(exitCode: number, message: string, hint: string | null, extra: Record<string, unknown> = {}): DocumentError {
   return { exitCode, message, hint, ...extra, exitCodes: EXIT_CODE_MEANINGS };
 }
+
+/** The document with the database it describes (`target`) after its envelope's first fields; `ok` stays last. */
+export function withTarget<D extends { version: number; command: string; ok: boolean }>(
+  document: D,
+  target: object,
+): D & { target: object } {
+  const { version, command, ok, ...body } = document;
+  return { version, command, target, ...body, ok } as unknown as D & { target: object };
+}

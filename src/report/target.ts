@@ -8,3 +8,8 @@ import { describeTarget, type DatabaseTarget } from '../config/database-target.j
 export function describeTargetFully(target: DatabaseTarget): string {
   return `Postgres at ${describeTarget(target)} as ${target.user} (${target.source})`;
 }
+
+/** The database a document describes, as JSON (never the password). */
+export function targetDocument(target: DatabaseTarget) {
+  return { host: target.host, port: target.port, database: target.database, user: target.user, source: target.source };
+}

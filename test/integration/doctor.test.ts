@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, withDatabaseName, adminUrl, type TestDatabase } from '../support/database.js';
 import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
 import { addDeployment, addProject, addProviderKey, addRawProviderKey, addSlack, addWorkspace, seal } from '../support/seed.js';
-import { findLeaks, runCli } from '../support/cli.js';
+import { findLeaks, runCli, quiet } from '../support/cli.js';
 
 const CURRENT = newKeyHex();
 const OLD = newKeyHex();
@@ -165,7 +165,7 @@ describe('doctor on a broken Laminar database', () => {
     expect(out).toMatch(/half of the value is missing/);
     expect(out).toMatch(/2 rows for OPENAI_API_KEY/);
     expect(out).toMatch(/Verdict: problems found: 10 of 14 stored secrets cannot be used by Laminar/);
-    expect(result.stderr).toBe('');
+    expect(quiet(result.stderr)).toBe('');
     expect(findLeaks([result.stdout, result.stderr], secretsOf())).toEqual([]);
   });
 
@@ -350,7 +350,7 @@ describe('doctor secrets and exit codes', () => {
         { mode: 0o600 },
       );
       const result = await runCli(['doctor', '--env-file', path.join(dir, 'laminar.env')], { cwd: dir });
-      expect(result.stderr).toBe('');
+      expect(quiet(result.stderr)).toBe('');
       expect(result.code).toBe(0);
       expect(result.stdout).toMatch(/Verdict: healthy/);
     } finally {

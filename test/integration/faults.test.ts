@@ -9,7 +9,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startEmbeddedPostgres } from '../support/embedded.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
-import { BIN, runCli, TEST_HOME } from '../support/cli.js';
+import { BIN, runCli, TEST_HOME, quiet } from '../support/cli.js';
 import { openAll } from '../support/verify.js';
 import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 
@@ -159,7 +159,9 @@ describe('Ctrl-C', () => {
         ok: false,
         error: { exitCode: 130, message: 'interrupted (Ctrl-C)' },
       });
-      expect(doctor.stderr().trim().split('\n')).toEqual(['interrupted (Ctrl-C) before anything was written; run the same command again']);
+      expect(quiet(doctor.stderr()).trim().split('\n')).toEqual([
+        'interrupted (Ctrl-C) before anything was written; run the same command again',
+      ]);
     } finally {
       await holder.end().catch(() => {});
       await t.drop();

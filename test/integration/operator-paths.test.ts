@@ -383,7 +383,7 @@ describe('text from outside is printed inert', () => {
     expect(verify.code).toBe(1);
     expect(verify.stdout).toMatch(/invalid key/);
     expect(verify.stdout + verify.stderr).not.toContain(ESC);
-    expect(verify.stdout).toContain('\\x1b[2J');
+    expect(verify.stdout).toContain('\\u{1b}[2J');
     await addProviderKey(t, named, 'GEMINI_API_KEY', 'AIza-lost-0123456789', newKeyHex());
     const doctor = await runCli(['doctor'], { env: env(), cwd: dir });
     expect(doctor.stdout + doctor.stderr).not.toContain(ESC);

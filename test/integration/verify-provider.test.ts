@@ -4,7 +4,7 @@ import path from 'node:path';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
-import { newKeyHex } from '../support/keys.js';
+import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
 import { addProject, addProviderKey, addWorkspace } from '../support/seed.js';
 import { findLeaks, runCli } from '../support/cli.js';
 import { freePort } from '../support/embedded.js';
@@ -18,7 +18,7 @@ let dir: string;
 const plaintexts: string[] = [];
 const projectOf = new Map<string, string>();
 
-const EXPECTED: Record<Exclude<Scenario, 'hang'>, string> = {
+const EXPECTED: Record<Exclude<Scenario, 'hang' | 'echo'>, string> = {
   ok: 'ok',
   invalid: 'invalid_key',
   quota: 'quota_exceeded',
@@ -321,5 +321,41 @@ describe('verify-provider at scale', () => {
       await slow.close();
       await db.drop();
     }
+  });
+});
+
+describe('what must never leave, and what must never reach the terminal', () => {
+  it("a key sealed under Laminar's public default key while the current key is another: decode_failed, and no request carries it", async () => {
+    const project = await addProject(t, workspace, 'sealed-under-default');
+    const value = secretValue('openai', 'ok');
+    await addProviderKey(t, project, 'OPENAI_API_KEY', value, DEFAULT_KEY_HEX);
+    imitation.log.length = 0;
+    const run = await runCli(['verify-provider', '--json', '--project', project, ...imitation.baseUrlFlags()], { env: env(), cwd: dir });
+    expect(run.code).toBe(1);
+    const result = JSON.parse(run.stdout).results.find((r: any) => r.projectId === project);
+    expect(result).toMatchObject({ status: 'decode_failed', provider: 'openai' });
+    expect(result.detail).toMatch(/sealed with Laminar's public default key.*nothing was sent/);
+    expect(imitation.log.filter((l) => l.key.includes(value))).toEqual([]);
+    expect(imitation.log).toEqual([]);
+  });
+
+  it('an echo of the key only the last redaction pass knows (base64, upper case, a piece) reaches no output path: human, JSON, --debug, JUnit, annotations', async () => {
+    const project = await addProject(t, workspace, 'echoes');
+    const value = secretValue('openai', 'echo');
+    await addProviderKey(t, project, 'OPENAI_API_KEY', value, AEAD);
+    const forms = [Buffer.from(`user:${value}`).toString('base64').slice(8, 40), value.toUpperCase().slice(2, 20)];
+    const outputs: string[] = [];
+    for (const args of [['--json', '--junit', path.join(dir, 'echo.xml')], ['--debug'], ['--all']]) {
+      const run = await runCli(['verify-provider', '--project', project, ...args, ...imitation.baseUrlFlags()], {
+        env: env({ GITHUB_ACTIONS: 'true' }),
+        cwd: dir,
+      });
+      expect(run.code).toBe(1);
+      expect(run.stdout + run.stderr).toMatch(/invalid key|invalid_key/);
+      outputs.push(run.stdout, run.stderr);
+    }
+    outputs.push(fs.readFileSync(path.join(dir, 'echo.xml'), 'utf8'));
+    expect(outputs.join('\n')).toMatch(/\[redacted\]/);
+    for (const form of forms) for (const text of outputs) expect(text.toLowerCase()).not.toContain(form.toLowerCase());
   });
 });

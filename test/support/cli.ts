@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll } from 'vitest';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BIN = path.join(here, '../../bin/lmnr-keys.js');
@@ -21,8 +22,12 @@ export interface CliOptions {
   timeoutMs?: number;
 }
 
-/** A home folder of this test process: default backups land under it, never in the real one. */
+/**
+ * A home folder of this test file: default backups land under it, never in the real one.
+ * Removed when the file's tests end (vitest's workers do not always run exit handlers).
+ */
 export const TEST_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-home-'));
+afterAll(() => fs.rmSync(TEST_HOME, { recursive: true, force: true }));
 process.on('exit', () => fs.rmSync(TEST_HOME, { recursive: true, force: true }));
 
 /** Runs the bin with a clean environment (PATH and a throwaway HOME only) plus `env`. CI=true so no spinners. */
@@ -55,4 +60,9 @@ export function findLeaks(texts: string[], secrets: string[]): string[] {
     }
   }
   return leaks;
+}
+
+/** stderr without the line every connecting command starts with ("Reading Postgres at HOST:PORT/DB as USER (source)"). */
+export function quiet(stderr: string): string {
+  return stderr.replace(/^Reading Postgres at [^\n]*\n/m, '');
 }

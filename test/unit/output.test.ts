@@ -103,3 +103,16 @@ describe('invocation', () => {
     expect(invocation('check-deployment', { envFiles: ['.env'] })).toBe('lmnr-keys check-deployment --env-file .env');
   });
 });
+
+describe('printable', () => {
+  it('escapes C0, DEL, C1 (NEL included), the line and paragraph separators and the bidi controls as \\u{...}', async () => {
+    const { printable } = await import('../../src/printable.js');
+    expect(printable('a\u001b[2Jb')).toBe('a\\u{1b}[2Jb');
+    expect(printable('\u007f\u0085\u009b')).toBe('\\u{7f}\\u{85}\\u{9b}');
+    expect(printable('x\u2028y\u2029z')).toBe('x\\u{2028}y\\u{2029}z');
+    expect(printable('\u200e\u200f\u202a\u202e\u2066\u2069')).toBe('\\u{200e}\\u{200f}\\u{202a}\\u{202e}\\u{2066}\\u{2069}');
+    // Line breaks and tabs keep one value on one line; ordinary text, non-ASCII included, is untouched.
+    expect(printable('a\tb\r\nc')).toBe('a b c');
+    expect(printable('Café — 東京')).toBe('Café — 東京');
+  });
+});

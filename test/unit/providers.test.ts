@@ -1,6 +1,6 @@
 /** Every row of the classification table in shared/PROVIDERS.md, against recorded bodies. */
 import { describe, expect, it } from 'vitest';
-import { classifyGenerically, retryAfterSeconds } from '../../src/providers/answer.js';
+import { classifyGenerically, classifySuccess, retryAfterSeconds } from '../../src/providers/answer.js';
 import { findProvider } from '../../src/providers/index.js';
 import type { ProviderAnswer } from '../../src/providers/types.js';
 import { probeCredential, redactEcho } from '../../src/core/verify.js';
@@ -17,7 +17,9 @@ function answer(status: number, body: unknown, headers: Record<string, string> =
 }
 
 function classify(provider: string, a: ProviderAnswer) {
-  return (classifyGenerically(a) ?? findProvider(provider)!.classify(a)).status;
+  const adapter = findProvider(provider)!;
+  if (a.status >= 200 && a.status < 300) return classifySuccess(a, provider, 'api.test', 'generate', adapter.provesSuccess).status;
+  return (classifyGenerically(a) ?? adapter.classify(a)).status;
 }
 
 const oa = (type: string, code: string, message = 'm') => ({ error: { message, type, param: null, code } });
@@ -29,7 +31,8 @@ const ROWS: Array<[string, string, ProviderAnswer, string]> = [
   ['any 5xx', 'openai', answer(500, { error: { message: 'boom' } }), 'provider_error'],
   ['any 529', 'anthropic', answer(529, anth('overloaded_error', 'Overloaded')), 'provider_error'],
   ['any non-JSON 403 edge page', 'gemini', answer(403, '<html>blocked</html>'), 'provider_error'],
-  ['any 2xx', 'bedrock', answer(200, { output: {} }), 'ok'],
+  ['bedrock 2xx in its own shape', 'bedrock', answer(200, { output: { message: { role: 'assistant', content: [] } } }), 'ok'],
+  ['bedrock 2xx of another shape', 'bedrock', answer(200, { output: {} }), 'provider_error'],
   ['openai 429 insufficient_quota', 'openai', answer(429, oa('insufficient_quota', 'insufficient_quota')), 'quota_exceeded'],
   ['openai 429 credit_balance_exhausted', 'openai', answer(429, oa('x', 'credit_balance_exhausted')), 'quota_exceeded'],
   ['openai 429 *_spend_limit_exceeded', 'openai', answer(429, oa('x', 'monthly_spend_limit_exceeded')), 'quota_exceeded'],
@@ -455,7 +458,8 @@ describe('the single retry', () => {
   it('waits what the provider asks when that is within --max-retry-wait, then asks again', async () => {
     const waits: number[] = [];
     let calls = 0;
-    const fetch = (async () => (++calls === 1 ? busy('3') : new Response('{}', { status: 200 }))) as typeof globalThis.fetch;
+    const fetch = (async () =>
+      ++calls === 1 ? busy('3') : new Response(JSON.stringify({ choices: [] }), { status: 200 })) as typeof globalThis.fetch;
     const outcome = await probeCredential(findProvider('azure')!, credential, settings, {
       fetch,
       sleep: async (ms) => void waits.push(ms),
@@ -478,4 +482,59 @@ describe('the single retry', () => {
     expect(waits).toEqual([]);
     expect(outcome).toMatchObject({ status: 'rate_limited', retryAfterSeconds: 10 });
   });
+});
+
+/**
+ * A 200 proves a key only in the provider's own success shape (shared/PROVIDERS.md rule 4):
+ * an HTML page (a proxy's login, a captive portal), an empty body or JSON of another shape,
+ * answered with 200, is provider_error saying what came back, never ok, for every adapter and
+ * both probes.
+ */
+describe('a 200 that is not the provider', () => {
+  const SUCCESS: Record<string, { generate: unknown; auth: unknown }> = {
+    openai: { generate: { choices: [{ message: { content: 'Hi' } }] }, auth: { object: 'list', data: [] } },
+    groq: { generate: { choices: [] }, auth: { data: [] } },
+    mistral: { generate: { choices: [] }, auth: { data: [] } },
+    azure: { generate: { choices: [] }, auth: { choices: [] } },
+    anthropic: { generate: { type: 'message', content: [] }, auth: { data: [] } },
+    gemini: { generate: { candidates: [{ finishReason: 'MAX_TOKENS' }] }, auth: { models: [] } },
+    bedrock: { generate: { output: { message: { content: [] } } }, auth: { output: { message: { content: [] } } } },
+  };
+  const credential = (provider: string) => ({
+    key: `${provider}-key-0123456789abcdef`,
+    companions: { OPENAI_AZURE_RESOURCE_ID: 'r', OPENAI_AZURE_DEPLOYMENT_NAME: 'd', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'us-east-1' },
+  });
+  const probe = (provider: string, kind: 'generate' | 'auth', response: () => Response) =>
+    probeCredential(
+      findProvider(provider)!,
+      credential(provider),
+      { probe: kind, timeoutMs: 1000, concurrency: 1, baseUrls: {}, models: {}, maxRetryWaitMs: 0 },
+      { fetch: (async () => response()) as typeof globalThis.fetch, sleep: async () => {}, registerSecret: () => {} },
+    );
+  for (const provider of Object.keys(SUCCESS))
+    for (const kind of ['generate', 'auth'] as const) {
+      it(`${provider}, ${kind}: its own shape is ok; an HTML page, an empty body, other JSON are provider_error`, async () => {
+        const body = SUCCESS[provider]![kind];
+        expect((await probe(provider, kind, () => new Response(JSON.stringify(body), { status: 200 }))).status).toBe('ok');
+        const html = await probe(
+          provider,
+          kind,
+          () =>
+            new Response('<!DOCTYPE html><html><body>Sign in to the proxy</body></html>', {
+              status: 200,
+              headers: { 'content-type': 'text/html' },
+            }),
+        );
+        expect(html).toMatchObject({ status: 'provider_error' });
+        expect(html.detail).toMatch(
+          new RegExp(`an HTML page from \\S+, not ${provider}'s answer: a proxy, a captive portal or a wrong --base-url\\?`),
+        );
+        const empty = await probe(provider, kind, () => new Response('', { status: 200 }));
+        expect(empty).toMatchObject({ status: 'provider_error' });
+        expect(empty.detail).toMatch(/an empty body/);
+        const other = await probe(provider, kind, () => new Response(JSON.stringify({ status: 'ok', welcome: true }), { status: 200 }));
+        expect(other).toMatchObject({ status: 'provider_error' });
+        expect(other.detail).toMatch(/JSON of another shape/);
+      });
+    }
 });
