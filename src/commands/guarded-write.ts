@@ -176,8 +176,10 @@ export async function runGuardedWrite<Plan, Result>(
     };
   } catch (error) {
     backup?.close();
-    if (journal.committedValues === 0 && backup) removeUnusedBackup(ctx, backup, announced);
-    if (announced) explainAfterFailure(ctx, journal, backup);
+    // A backup of a write that committed nothing holds only changes never applied: removed (said below).
+    const removed = journal.committedValues === 0 && backup !== null && backup.written();
+    if (removed) removeUnusedBackup(ctx, backup, false);
+    if (announced) explainAfterFailure(ctx, journal, removed ? null : backup, removed);
     if (error instanceof CliError)
       error.details = {
         ...error.details,
@@ -194,10 +196,12 @@ export async function runGuardedWrite<Plan, Result>(
  * whole or not at all), and whether the backup verifiably holds every changed value. "restore
  * puts it back" is said only then.
  */
-function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup: BackupSink | null): void {
+function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup: BackupSink | null, backupRemoved: boolean): void {
   const committed = journal.committedValues;
   if (committed === 0) {
-    ctx.output.note('Nothing was changed: no batch committed.');
+    ctx.output.note(
+      `Nothing was changed: no batch committed${backupRemoved ? ' (its backup file, which held only changes never applied, was removed)' : ''}.`,
+    );
     return;
   }
   const file = displayPath(ctx, backup);

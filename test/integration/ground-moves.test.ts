@@ -158,7 +158,7 @@ describe('the backup disk fails mid-run (the bin)', () => {
       );
       expect(await run.exit).toBe(3);
       const document = JSON.parse(run.stdout());
-      expect(document).toMatchObject({ ok: false, error: { exitCode: 3, backupComplete: true } });
+      expect(document).toMatchObject({ ok: false, error: { exitCode: 3, backupComplete: true, exitCodes: { '3': expect.stringMatching(/local environment/), '143': expect.any(String) } } });
       expect(document.error.message).toMatch(/cannot write the backup file .*\(EFBIG\)/);
       expect(run.stderr()).not.toMatch(/Postgres at .* failed/);
       const committed: number = document.error.committed;
@@ -287,6 +287,28 @@ describe('the backup disk fails mid-run (the bin)', () => {
       }
     });
   }
+});
+
+describe('stdout that cannot be written', () => {
+  it('a full disk under `> file` (/dev/full): one line on stderr, exit 3; a closed pipe (`| head`) is the reader\'s choice, not an error', async () => {
+    const t = await createTestDatabase();
+    try {
+      await seedLost(t, 50);
+      const full = spawnSync('sh', ['-c', `"${process.execPath}" -- "${BIN}" doctor --json > /dev/full`], {
+        env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', ...env(t) },
+        encoding: 'utf8',
+      });
+      expect(full.status).toBe(3);
+      expect(full.stderr).toMatch(/^error: cannot write to standard output \(ENOSPC\): the output is incomplete$/m);
+      const head = spawnSync('sh', ['-c', `"${process.execPath}" -- "${BIN}" doctor --all | head -c 10 > /dev/null; exit 0`], {
+        env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', ...env(t) },
+        encoding: 'utf8',
+      });
+      expect(head.stderr).not.toMatch(/EPIPE|cannot write to standard output/);
+    } finally {
+      await t.drop();
+    }
+  });
 });
 
 describe('every stop request is honoured by every write', () => {
