@@ -165,11 +165,12 @@ export async function runGuardedWrite<Plan, Result>(
     );
     backup?.close();
     // Stopped before its first batch committed: the file holds only changes never applied.
-    if (journal.committedValues === 0 && backup) removeUnusedBackup(ctx, backup, announced);
+    const unused = journal.committedValues === 0 && backup !== null && backup.written();
+    if (unused) removeUnusedBackup(ctx, backup, announced);
     return {
       dryRun,
       ...outcome,
-      backup: displayPath(ctx, backup),
+      backup: unused ? null : displayPath(ctx, backup),
       committed: journal.committedValues,
       backupComplete: journal.backupComplete(),
       backupEstimateBytes,
@@ -184,7 +185,7 @@ export async function runGuardedWrite<Plan, Result>(
       error.details = {
         ...error.details,
         committed: journal.committedValues,
-        backup: displayPath(ctx, backup),
+        backup: removed ? null : displayPath(ctx, backup),
         backupComplete: journal.backupComplete(),
       };
     throw error;

@@ -158,7 +158,14 @@ describe('the backup disk fails mid-run (the bin)', () => {
       );
       expect(await run.exit).toBe(3);
       const document = JSON.parse(run.stdout());
-      expect(document).toMatchObject({ ok: false, error: { exitCode: 3, backupComplete: true, exitCodes: { '3': expect.stringMatching(/local environment/), '143': expect.any(String) } } });
+      expect(document).toMatchObject({
+        ok: false,
+        error: {
+          exitCode: 3,
+          backupComplete: true,
+          exitCodes: { '3': expect.stringMatching(/local environment/), '143': expect.any(String) },
+        },
+      });
       expect(document.error.message).toMatch(/cannot write the backup file .*\(EFBIG\)/);
       expect(run.stderr()).not.toMatch(/Postgres at .* failed/);
       const committed: number = document.error.committed;
@@ -178,20 +185,20 @@ describe('the backup disk fails mid-run (the bin)', () => {
     }
   });
 
-  it('a backup that cannot fit is refused before anything is written (exit 3, "needs about")', async () => {
+  it('a backup that cannot fit is refused before anything is written (exit 3, "needs about")', async (context) => {
     const t = await createTestDatabase();
     try {
       await seedLost(t, 300);
       const before = await rowsOf(t);
       if (!isRoot) {
         console.warn('*** SKIPPED: not root; the room check on a real small disk did not run ***');
-        return;
+        return context.skip();
       }
       const small = path.join(dir, 'small');
       fs.mkdirSync(small);
       if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', small]).status !== 0) {
         console.warn('*** SKIPPED: mounting a tmpfs was refused; the room check on a real small disk did not run ***');
-        return;
+        return context.skip();
       }
       try {
         const refused = await runCli(['quarantine', '--yes', '--expect', '300', '--json'], {
@@ -211,10 +218,10 @@ describe('the backup disk fails mid-run (the bin)', () => {
     }
   });
 
-  it('EROFS: a read-only backup volume (root: a tmpfs remounted read-only) is refused before anything is written; no Postgres blamed', async () => {
+  it('EROFS: a read-only backup volume (root: a tmpfs remounted read-only) is refused before anything is written; no Postgres blamed', async (context) => {
     if (!isRoot) {
       console.warn('*** SKIPPED: not root; the EROFS test on a real tmpfs did not run ***');
-      return;
+      return context.skip();
     }
     const t = await createTestDatabase();
     const disk = path.join(dir, 'ro');
@@ -222,7 +229,7 @@ describe('the backup disk fails mid-run (the bin)', () => {
     if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]).status !== 0) {
       console.warn('*** SKIPPED: mounting a tmpfs was refused; the EROFS test did not run ***');
       await t.drop();
-      return;
+      return context.skip();
     }
     try {
       // Linux refuses to remount read-only while a file is open for writing: the volume turns read-only before the run.
@@ -242,10 +249,10 @@ describe('the backup disk fails mid-run (the bin)', () => {
   });
 
   for (const fault of ['ENOSPC'] as const) {
-    it(`${fault} on a real file system, mid-quarantine (root: a tmpfs filled between batches)`, async () => {
+    it(`${fault} on a real file system, mid-quarantine (root: a tmpfs filled between batches)`, async (context) => {
       if (!isRoot) {
         console.warn(`*** SKIPPED: not root; the ${fault} test on a real tmpfs did not run ***`);
-        return;
+        return context.skip();
       }
       const t = await createTestDatabase();
       const disk = path.join(dir, 'disk');
@@ -253,7 +260,7 @@ describe('the backup disk fails mid-run (the bin)', () => {
       if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', disk]).status !== 0) {
         console.warn(`*** SKIPPED: mounting a tmpfs was refused; the ${fault} test did not run ***`);
         await t.drop();
-        return;
+        return context.skip();
       }
       try {
         await seedLost(t, 6000);
@@ -290,7 +297,7 @@ describe('the backup disk fails mid-run (the bin)', () => {
 });
 
 describe('stdout that cannot be written', () => {
-  it('a full disk under `> file` (/dev/full): one line on stderr, exit 3; a closed pipe (`| head`) is the reader\'s choice, not an error', async () => {
+  it("a full disk under `> file` (/dev/full): one line on stderr, exit 3; a closed pipe (`| head`) is the reader's choice, not an error", async () => {
     const t = await createTestDatabase();
     try {
       await seedLost(t, 50);
