@@ -239,7 +239,9 @@ Examples:
           )
           .option('--all', 'list every value taken out (or, with --dry-run, every value that would be), however many')
           .addOption(
-            new Option('--batch-size <n>', 'rows read per query').argParser(positiveInteger('--batch-size', 100_000)).default(5000),
+            new Option('--batch-size <n>', 'rows read per query; up to 500 of them taken out per transaction')
+              .argParser(positiveInteger('--batch-size', 100_000))
+              .default(5000),
           ),
       ),
     ).addHelpText(

@@ -78,10 +78,14 @@ export async function fingerprintCommand(
   if (check.status === 'invalid')
     throw new ConfigError(`${label}: ${check.problem}`, `a key is 64 hex characters (${KEY_REFERENCE_FORMS})`);
   const ok = check.status === 'ok' || check.status === 'public_default';
-  emit(output, fingerprintDocument(ok, { fingerprint: check.fingerprint, status: check.status, problem: check.problem }), (doc) => {
-    if (check.status === 'public_default') output.note(output.color.yellow("this is Laminar's public default key"));
-    if (check.status === 'needs_cleanup') output.note(output.color.red(check.problem!));
-    return doc.fingerprint!;
-  });
+  emit(
+    output,
+    fingerprintDocument(ok, { fingerprint: check.fingerprint, status: check.status, problem: check.problem, ttyLineEnding: fromTty }),
+    (doc) => {
+      if (check.status === 'public_default') output.note(output.color.yellow("this is Laminar's public default key"));
+      if (check.status === 'needs_cleanup') output.note(output.color.red(check.problem!));
+      return doc.fingerprint!;
+    },
+  );
   return ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -69,6 +69,11 @@ export interface GuardedWriteSpec<Plan, Result> {
   /** What the lock holder shows in pg_stat_activity (doctor reads it): defaults to "lmnr-keys COMMAND". */
   lockPurpose?: string;
   /**
+   * How to finish after a stop or a failure, once `committed` values are done: "run the same
+   * command again" by default; quarantine names the --expect the rest needs.
+   */
+  howToFinish?: (plan: Plan, committed: number) => string;
+  /**
    * With --yes, skip the separate planning pass and hand `apply` the plan `quickPlan` gives
    * (rotate: its apply reads every value anyway; a second full scan of a million rows would
    * only be to print what nobody is there to read).
@@ -122,10 +127,13 @@ export async function runGuardedWrite<Plan, Result>(
     : null;
   const journal = new WriteJournal(backup);
   const stop = new AbortController();
+  let planned: { plan: Plan } | null = null;
+  const finish = () =>
+    planned !== null && spec.howToFinish ? spec.howToFinish(planned.plan, journal.committedValues) : 'run the same command again to finish';
   const committedSoFar = () =>
     `${plural(journal.committedValues, 'value')} changed in committed batches` +
     (backup?.written() ? `, backup at ${displayPath(ctx, backup)}` : '') +
-    '; run the same command again to finish';
+    `; ${finish()}`;
   const onFirstSignal = (signal: StopSignal) => {
     ctx.output.note(
       `${describeSignal(signal)}: stopping after the batch in flight (signal again to leave at once; nothing half-written is ever kept)`,
@@ -134,11 +142,14 @@ export async function runGuardedWrite<Plan, Result>(
   };
   let announced = false;
   let backupEstimateBytes: number | null = null;
+  // Named before anything is read, also when the plan is refused (an --expect that does not match).
+  ctx.output.note(`Planning against ${where}`);
   try {
     const outcome = await usingLaminarDatabase(spec.target, (db) =>
       withWriterLock(db, lockOptionsFrom(spec.flags, spec.lockPurpose ?? `lmnr-keys ${spec.command}`), async (conn) => {
         identity = await readDatabaseIdentity(conn);
         const plan = confirmed && spec.quickPlan ? spec.quickPlan() : await spec.plan(conn);
+        planned = { plan };
         if (!(confirmed && spec.quickPlan) && spec.nothingToDo(plan)) return { plan, result: null, stoppedBy: null };
         if (!confirmed) {
           const { text, question } = spec.present(plan);
@@ -180,7 +191,7 @@ export async function runGuardedWrite<Plan, Result>(
     // A backup of a write that committed nothing holds only changes never applied: removed (said below).
     const removed = journal.committedValues === 0 && backup !== null && backup.written();
     if (removed) removeUnusedBackup(ctx, backup, false);
-    if (announced) explainAfterFailure(ctx, journal, removed ? null : backup, removed);
+    if (announced) explainAfterFailure(ctx, journal, removed ? null : backup, removed, finish);
     if (error instanceof CliError)
       error.details = {
         ...error.details,
@@ -197,7 +208,13 @@ export async function runGuardedWrite<Plan, Result>(
  * whole or not at all), and whether the backup verifiably holds every changed value. "restore
  * puts it back" is said only then.
  */
-function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup: BackupSink | null, backupRemoved: boolean): void {
+function explainAfterFailure(
+  ctx: CommandContext,
+  journal: WriteJournal,
+  backup: BackupSink | null,
+  backupRemoved: boolean,
+  finish: () => string,
+): void {
   const committed = journal.committedValues;
   if (committed === 0) {
     ctx.output.note(
@@ -205,6 +222,7 @@ function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup:
     );
     return;
   }
+  const again = finish();
   const file = displayPath(ctx, backup);
   const changed = `${plural(committed, 'value')} ${committed === 1 ? 'was' : 'were'} changed before the failure (in ${plural(journal.committedBatches, 'committed batch')}; the rest are as they were)`;
   if (file === null) {
@@ -213,7 +231,7 @@ function explainAfterFailure(ctx: CommandContext, journal: WriteJournal, backup:
   }
   if (journal.backupComplete())
     ctx.output.note(
-      `${changed}. The backup ${file} holds every one of them: \`${invocation('restore', { envFiles: ctx.global.envFile })} ${file}\` puts them back, or run the same command again to finish.`,
+      `${changed}. The backup ${file} holds every one of them: \`${invocation('restore', { envFiles: ctx.global.envFile })} ${file}\` puts them back; or ${again}.`,
     );
   else
     ctx.output.note(

@@ -40,11 +40,18 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
     stream = (t) => output.resultLine(renderTargetLine(t, c));
   }
   // The flags a printed quarantine or doctor must repeat to give the same answer.
-  const sameAnswer = [...flags.store.map((s) => `--store ${shellWord(s)}`), ...candidateFlags(candidates.map((key) => key.label))];
+  const sameAnswer = [
+    ...flags.store.map((s) => `--store ${shellWord(s)}`),
+    ...flags.id.map((id) => `--id ${id}`),
+    ...candidateFlags(candidates.map((key) => key.label)),
+  ];
+  /** quarantine as the operator runs it again: the same answer, taking out `count` values (no terminal needed). */
+  const quarantineFor = (count: number) =>
+    [invocation('quarantine', { envFiles: ctx.global.envFile }), ...sameAnswer, `--expect ${count}`, '--yes'].join(' ');
   const plan = async (db: Parameters<typeof planQuarantine>[0]): Promise<QuarantinePlan> => {
     const made = await planQuarantine(db, options, dryRun ? stream : undefined);
     refuseSurprises(made, ids, flags.expect, dryRun, (message) => output.note(c.yellow(message)), {
-      quarantine: [invocation('quarantine', { envFiles: ctx.global.envFile }), ...sameAnswer].join(' '),
+      quarantine: quarantineFor(made.count),
       doctor: [invocation('doctor', { envFiles: ctx.global.envFile }), ...sameAnswer.filter((f) => f.startsWith('--candidate'))].join(' '),
     });
     return made;
@@ -61,6 +68,9 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
       question: `Take out these ${made.count} values (after writing them to a 0600 backup)?`,
     }),
     estimateBackupBytes: async (_conn, made) => made.backupEstimateBytes,
+    // What remains after a stop or a failure needs its own --expect: the same command would be refused.
+    howToFinish: (made, committed) =>
+      `run \`${quarantineFor(Math.max(0, made.count - committed))}\` to take out the rest (\`--dry-run\` shows it first)`,
     apply: (conn, made, { backup, journal, signal }) =>
       applyQuarantine(conn, made, options, { backup, journal, signal, ...(stream ? { onTaken: stream } : {}) }),
   });
@@ -78,6 +88,8 @@ export async function quarantineCommand(ctx: CommandContext, flags: FlagsOf<'qua
   } else {
     output.result(
       renderQuarantine(outcome.plan, c, {
+        rerun: quarantineFor(outcome.plan.count),
+        finish: quarantineFor(Math.max(0, outcome.plan.count - outcome.committed)),
         dryRun: outcome.dryRun,
         streamed: Boolean(flags.all),
         envFiles: ctx.global.envFile,
@@ -136,7 +148,7 @@ function refuseSurprises(
     `when many values fail, the key is usually wrong, or an older key opens them (a rotation away from working)`;
   const hint =
     `first try the old keys you have: \`${commands.doctor} --candidate file:OLD.key\` (and check-deployment); ` +
-    `if you are sure, run \`${commands.quarantine} --expect ${count}\``;
+    `if you are sure, run \`${commands.quarantine}\``;
   // A dry run shows the plan and says what the real run will need; the real run refuses.
   if (dryRun) return warn(`warning: ${message}; ${hint}`);
   throw new UsageError(`refusing: ${message}`, hint);

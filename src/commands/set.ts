@@ -35,6 +35,12 @@ export async function setCommand(ctx: CommandContext, flags: FlagsOf<'set'>): Pr
     else if (ctx.stdinIsTerminal) value = await askSecret(`New value for ${flags.name} (input hidden)`);
     else throw new UsageError('no --value and no terminal to ask for it', 'pass --value env:NAME, --value file:PATH or --value - (stdin)');
     ctx.output.redactor.add(value);
+    if (!flags.raw && /[\r\n]/.test(value))
+      ctx.output.note(
+        ctx.output.color.yellow(
+          'warning: the value holds a line break inside it: a provider key with one is almost certainly broken (check what was pasted; --raw if it is meant)',
+        ),
+      );
   }
   const target = ctx.databaseTarget({ announce: false });
   await loadCipher();

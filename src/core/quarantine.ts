@@ -334,6 +334,8 @@ export async function applyQuarantine(
   const result: QuarantineResult = { removed: 0, changedCount: 0, changed: [], leftOver: 0 };
   let batchNumber = 0;
   let allowed = plan.count;
+  // --batch-size, up to TAKE_OUT_BATCH values per transaction.
+  const takeOutBatch = Math.min(options.batchSize, TAKE_OUT_BATCH);
   for (const store of options.stores) {
     if (context.signal.aborted) break;
     const planned = plan.stores.find((count) => count.store === store.name);
@@ -344,7 +346,7 @@ export async function applyQuarantine(
     let after: string | null = null;
     for (let page = 0; ; page++) {
       const batch: Array<{ target: QuarantineTarget; row: SealedRow }> = [];
-      const source = options.ids.length > 0 ? { ids: options.ids } : { after, limit: TAKE_OUT_BATCH };
+      const source = options.ids.length > 0 ? { ids: options.ids } : { after, limit: takeOutBatch };
       if ('ids' in source && page > 0) break;
       const { read, lastId } = await judgeRows(db, store, ring, source, true, (judged) => {
         if (judged.kind === 'target') batch.push({ target: judged.make(), row: judged.row! });
@@ -376,7 +378,7 @@ export async function applyQuarantine(
         }
       }
       if (context.signal.aborted) return result;
-      if (allowed === 0 || 'ids' in source || read < TAKE_OUT_BATCH) break;
+      if (allowed === 0 || 'ids' in source || read < takeOutBatch) break;
     }
   }
   return result;

@@ -181,7 +181,9 @@ export async function probeCredential(
   // One retry, honouring the provider's retry-after; when it asks for longer than
   // --max-retry-wait, retrying earlier would only be refused again: report it as it stands.
   const askedMs = first.outcome.retryAfterSeconds === null ? null : first.outcome.retryAfterSeconds * 1000;
-  if (RETRYABLE.has(first.outcome.status) && (askedMs === null || askedMs <= settings.maxRetryWaitMs)) {
+  // A 2xx that is not the provider's answer (a proxy, a portal) is not an outage: the key is not sent there twice.
+  const notTheProvider = first.outcome.httpStatus !== null && first.outcome.httpStatus >= 200 && first.outcome.httpStatus < 300;
+  if (RETRYABLE.has(first.outcome.status) && !notTheProvider && (askedMs === null || askedMs <= settings.maxRetryWaitMs)) {
     await deps.sleep(askedMs ?? Math.min(500, settings.maxRetryWaitMs));
     first = await callOnce(adapter, credential, settings, deps);
   }

@@ -17,6 +17,8 @@ export interface FingerprintBody {
   fingerprint: string | null;
   status: string;
   problem: string | null;
+  /** stdin ended in CR LF (a TTY: docker compose exec without -T): fingerprinted without the CR, noted. */
+  ttyLineEnding?: boolean;
 }
 
 export function fingerprintDocument(ok: boolean, body: FingerprintBody) {

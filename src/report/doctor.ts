@@ -292,17 +292,23 @@ export function renderDoctor(report: DoctorReport, c: ChalkInstance, options: Do
     }
   }
 
-  // One command per cause: the command depends on the cause alone, never on the value.
+  // One step per cause: the advice depends on the cause alone, never on the value (the per-value
+  // details, a project or a name, are the placeholders PROJECT_ID and NAME here).
   const commands = new Set<string>();
+  const otherSteps = new Map<string, number>();
   for (const cause of failures.causes) {
-    const command = adviseOnFinding(representative(cause), adviceContext).command;
-    if (command !== null) commands.add(command);
+    const advice = adviseOnFinding(representative(cause), adviceContext);
+    if (advice.command !== null) commands.add(advice.command);
+    else otherSteps.set(advice.nextStep, (otherSteps.get(advice.nextStep) ?? 0) + cause.count);
   }
+  if (commands.size > 0 || (otherSteps.size > 0 && failing > FULL_LIST_LIMIT)) lines.push('', c.bold('Next steps'));
   if (commands.size > 0) {
-    lines.push('', c.bold('Next steps'));
     lines.push('  Re-seal what an available key opens (plans first; add --dry-run to only look):');
     for (const command of commands) lines.push(`    ${c.cyan(command)}`);
   }
+  // Listed one by one above when there are few; summarised here when there are many.
+  if (failing > FULL_LIST_LIMIT)
+    for (const [step, count] of otherSteps) lines.push(`  For ${plural(count, 'value')} no available key re-seals: ${step}`);
   if (options.databaseUrlFlag && (commands.size > 0 || failing > 0 || report.warnings.length > 0))
     lines.push(c.dim('  (Add the --database-url you gave to these commands: it is not printed, since it holds the password.)'));
 
@@ -319,7 +325,7 @@ function representative(cause: CauseCount): Finding {
     workspaceName: null,
     projectId: null,
     projectName: null,
-    name: '',
+    name: 'NAME',
     status: cause.status as Finding['status'],
     decryptsWith: cause.decryptsWith,
     detail: null,
@@ -368,7 +374,7 @@ function appendSummary(lines: string[], report: DoctorReport, c: ChalkInstance):
     `  Where (${failures.placeCount > failures.places.length ? `the ${failures.places.length} largest of ${failures.placeCount} places` : plural(failures.placeCount, 'place')}):`,
   );
   for (const place of failures.places) lines.push(`    ${String(place.count).padStart(8)}  ${placeLabel(place)}`);
-  lines.push(c.dim('  (each cause has the same fix: the commands under "Next steps" cover every value they name)'));
+  lines.push(c.dim('  (each cause has one fix: "Next steps" below says it for every value of that cause)'));
 }
 
 function verdictLine(report: DoctorReport, c: ChalkInstance, context: AdviceContext): string {

@@ -92,6 +92,10 @@ export interface QuarantineRenderOptions {
   backup?: string | null;
   stoppedBy?: string | null;
   committed?: number;
+  /** The command that takes these values out (the run's flags, --expect, --yes), for a dry run's last line. */
+  rerun?: string;
+  /** The command that takes out what a stopped run left (its own --expect). */
+  finish?: string;
 }
 
 export function renderQuarantine(plan: QuarantinePlan, c: ChalkInstance, options: QuarantineRenderOptions): string {
@@ -139,7 +143,8 @@ export function renderQuarantine(plan: QuarantinePlan, c: ChalkInstance, options
     if (options.stoppedBy)
       lines.push(
         c.yellow(
-          `Stopped by ${options.stoppedBy} after the batch in flight: ${plural(options.committed ?? 0, 'value')} taken out in committed batches; run the same command again to finish.`,
+          `Stopped by ${options.stoppedBy} after the batch in flight: ${plural(options.committed ?? 0, 'value')} taken out in committed batches; ` +
+            `the rest: ${options.finish ?? 'run quarantine again'} (--dry-run shows what remains).`,
         ),
       );
     lines.push(
@@ -149,7 +154,12 @@ export function renderQuarantine(plan: QuarantinePlan, c: ChalkInstance, options
       ),
     );
   } else if (!options.confirming) {
-    lines.push('', 'Run again without --dry-run (and with --yes when no terminal is attached) to take them out.');
+    lines.push(
+      '',
+      options.rerun
+        ? `To take them out (a backup first): ${options.rerun}`
+        : 'Run again without --dry-run (and with --yes when no terminal is attached) to take them out.',
+    );
   }
   return lines.join('\n');
 }

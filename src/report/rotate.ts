@@ -116,7 +116,25 @@ export function buildRunbook(
   const variables = [...new Set(stores.map((s) => s.secretVariable))];
   const configFlags = envFileFlags(envFiles);
   const alreadyInUse = variables.every((variable) => current[variable] != null && current[variable]!.fingerprint === to.fingerprint);
-  if (alreadyInUse) return { alreadyInUse, steps: [] };
+  if (alreadyInUse) {
+    // Slack tokens a --from key opens were left out (slack_integrations is rotated only when named): their step still applies.
+    const steps =
+      slackUnderFrom > 0 && !stores.some((store) => store.name === 'slack_integrations')
+        ? [
+            `Re-seal the ${slackUnderFrom} Slack token${slackUnderFrom === 1 ? '' : 's'} still under a --from key, once ` +
+              `SLACK_ENCRYPTION_KEY holds the key Laminar opens them with (on Helm it follows AEAD_SECRET_KEY when unset; ` +
+              `set it yourself otherwise): ${[
+                'lmnr-keys rotate',
+                ...configFlags,
+                '--store slack_integrations',
+                ...flags.from.map((r) => `--from ${reusable(r) ?? '<the old key>'}`),
+                '--to env:SLACK_ENCRYPTION_KEY',
+                '--yes',
+              ].join(' ')}`,
+          ]
+        : [];
+    return { alreadyInUse, steps };
+  }
   const saved = variables
     .filter((variable) => current[variable] != null && current[variable]!.fingerprint !== to.fingerprint)
     .map((variable) => ({ variable, file: path.join(keyFolder, `old-${variable}-${current[variable]!.fingerprint}.key`) }));
@@ -285,9 +303,11 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   lines.push(c.bold('Next steps'));
   if (context.runbook.alreadyInUse) {
     lines.push(
-      `  The values are sealed under the key Laminar already uses (${context.variables.join(', ')}): nothing to restart.`,
-      `  Check: ${c.cyan(invocation('doctor', context))}`,
+      `  The values are sealed under the key lmnr-keys was given as ${context.variables.join(' and ')}. If every Laminar ` +
+        `service runs with that key, there is nothing to restart; \`${invocation('check-deployment', context)}\` shows what each holds.`,
     );
+    context.runbook.steps.forEach((step) => lines.push(`  ${step}`));
+    lines.push(`  Check: ${c.cyan(invocation('doctor', context))}`);
   } else {
     context.runbook.steps.forEach((step, index) => lines.push(`  ${index + 1}. ${step}`));
     if (context.databaseUrlFlag)

@@ -308,6 +308,7 @@ describe('fingerprint', () => {
       fingerprint: fp(APP),
       status: 'ok',
       problem: null,
+      ttyLineEnding: false,
     });
     const fromEnv = await fingerprint(['env:MY_KEY'], '', { MY_KEY: WEB });
     expect(fromEnv.stdout).toBe(`${fp(WEB)}\n`);

@@ -392,3 +392,30 @@ describe('every stop request is honoured by every write', () => {
     }
   });
 });
+
+describe('how to finish a stopped quarantine', () => {
+  it('names the --expect the rest needs (the same command would be refused), and that command finishes', async () => {
+    const t = await createTestDatabase();
+    try {
+      await seedLost(t, 12_000);
+      const before = await rowsOf(t);
+      const backups = path.join(dir, 'b');
+      const run = startCli(['quarantine', '--yes', '--expect', '12000', '--batch-size', '100'], env(t, { LMNR_KEYS_BACKUP_DIR: backups }));
+      await until(
+        async () => 12_000 - Number((await t.query('select count(*)::int as n from provider_api_keys')).rows[0].n) >= 2000,
+        'a few batches taken out',
+      );
+      run.child.kill('SIGTERM');
+      expect(await run.exit).toBe(143);
+      const gone = await expectNothingLost(t, before, backupIn(backups));
+      const rest = 12_000 - gone;
+      const printed = new RegExp(`run \`(lmnr-keys quarantine --expect ${rest} --yes)\` to take out the rest`);
+      expect(run.stderr()).toMatch(printed);
+      const again = await runCli(printed.exec(run.stderr())![1]!.split(' ').slice(1), { env: env(t, { LMNR_KEYS_BACKUP_DIR: backups }) });
+      expect(again.code).toBe(0);
+      expect(await expectNothingLost(t, before, backupIn(backups))).toBe(12_000);
+    } finally {
+      await t.drop();
+    }
+  });
+});

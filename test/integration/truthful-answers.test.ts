@@ -133,6 +133,10 @@ describe('fingerprint and a TTY', () => {
     expect(piped.code).toBe(0);
     expect(piped.stdout).toBe(clean.stdout);
     expect(piped.stderr).toMatch(/note: stdin ended in a trailing carriage return, probably from a TTY/);
+    expect(JSON.parse((await runCli(['fingerprint', '--json'], { input: `${AEAD}\r\n` })).stdout)).toMatchObject({
+      ttyLineEnding: true,
+      status: 'ok',
+    });
     const file = path.join(dir, 'key');
     fs.writeFileSync(file, `${AEAD}\r\n`);
     const fromFile = await runCli(['fingerprint', `file:${file}`]);

@@ -504,13 +504,16 @@ describe('a 200 that is not the provider', () => {
     key: `${provider}-key-0123456789abcdef`,
     companions: { OPENAI_AZURE_RESOURCE_ID: 'r', OPENAI_AZURE_DEPLOYMENT_NAME: 'd', AWS_SECRET_ACCESS_KEY: 's', AWS_REGION: 'us-east-1' },
   });
-  const probe = (provider: string, kind: 'generate' | 'auth', response: () => Response) =>
-    probeCredential(
+  let calls = 0;
+  const probe = (provider: string, kind: 'generate' | 'auth', response: () => Response) => {
+    calls = 0;
+    return probeCredential(
       findProvider(provider)!,
       credential(provider),
-      { probe: kind, timeoutMs: 1000, concurrency: 1, baseUrls: {}, models: {}, maxRetryWaitMs: 0 },
-      { fetch: (async () => response()) as typeof globalThis.fetch, sleep: async () => {}, registerSecret: () => {} },
+      { probe: kind, timeoutMs: 1000, concurrency: 1, baseUrls: {}, models: {}, maxRetryWaitMs: 5000 },
+      { fetch: (async () => (calls++, response())) as typeof globalThis.fetch, sleep: async () => {}, registerSecret: () => {} },
     );
+  };
   for (const provider of Object.keys(SUCCESS))
     for (const kind of ['generate', 'auth'] as const) {
       it(`${provider}, ${kind}: its own shape is ok; an HTML page, an empty body, other JSON are provider_error`, async () => {
@@ -526,6 +529,8 @@ describe('a 200 that is not the provider', () => {
             }),
         );
         expect(html).toMatchObject({ status: 'provider_error' });
+        // Not retried: the key is not sent twice to a host that did not answer as the provider.
+        expect(calls).toBe(1);
         expect(html.detail).toMatch(
           new RegExp(`an HTML page from \\S+, not ${provider}'s answer: a proxy, a captive portal or a wrong --base-url\\?`),
         );
