@@ -372,7 +372,6 @@ async function diagnoseStore(
           detail: fastDetails[opened]!,
         }));
       };
-      if (deps.onFinding) finding();
       mine.addTo(fastCauses[opened]!, placeKind, placeBytes, placeStart, idKey, finding);
       if (deps.onFinding) deps.onFinding(finding());
     };
@@ -446,10 +445,9 @@ async function diagnoseStore(
     for (let i = 0; i < rereadIds.length; i += 5000)
       for (const row of await readRows(trx, store, rereadIds.slice(i, i + 5000))) classify(row);
     deps.onProgress?.({ store: store.name, scanned: report.total, failing: report.failing });
-    report.ok = report.ok;
-    const okCount = report.ok - (byStatus.get('ok') ?? 0);
-    if (okCount > 0) byStatus.set('ok', (byStatus.get('ok') ?? 0) + okCount);
-    if (wrongSecret > 0) byStatus.set('wrong_secret', (byStatus.get('wrong_secret') ?? 0) + wrongSecret);
+    // The fast paths count ok and wrong_secret values without the map: their totals go in here.
+    byStatus.set('ok', report.ok);
+    byStatus.set('wrong_secret', (byStatus.get('wrong_secret') ?? 0) + wrongSecret);
     report.byStatus = Object.fromEntries([...byStatus.entries()].filter(([, count]) => count > 0));
     tally.merge(mine);
     return { report, candidates };
