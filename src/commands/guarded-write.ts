@@ -140,6 +140,16 @@ export async function runGuardedWrite<Plan, Result>(
     );
     stop.abort();
   };
+  /**
+   * Closes the backup. Stopped or failed before its first batch committed, the file holds only
+   * changes never applied: it is removed (and true returned).
+   */
+  const closeBackup = (sayRemoved: boolean): boolean => {
+    backup?.close();
+    const unused = journal.committedValues === 0 && backup !== null && backup.written();
+    if (unused) removeUnusedBackup(ctx, backup, sayRemoved);
+    return unused;
+  };
   let announced = false;
   let backupEstimateBytes: number | null = null;
   // Named before anything is read, also when the plan is refused (an --expect that does not match).
@@ -174,10 +184,7 @@ export async function runGuardedWrite<Plan, Result>(
         return { plan, result: value, stoppedBy };
       }),
     );
-    backup?.close();
-    // Stopped before its first batch committed: the file holds only changes never applied.
-    const unused = journal.committedValues === 0 && backup !== null && backup.written();
-    if (unused) removeUnusedBackup(ctx, backup, announced);
+    const unused = closeBackup(announced);
     return {
       dryRun,
       ...outcome,
@@ -187,10 +194,8 @@ export async function runGuardedWrite<Plan, Result>(
       backupEstimateBytes,
     };
   } catch (error) {
-    backup?.close();
-    // A backup of a write that committed nothing holds only changes never applied: removed (said below).
-    const removed = journal.committedValues === 0 && backup !== null && backup.written();
-    if (removed) removeUnusedBackup(ctx, backup, false);
+    // Its removal is said in the account below.
+    const removed = closeBackup(false);
     if (announced) explainAfterFailure(ctx, journal, removed ? null : backup, removed, finish);
     if (error instanceof CliError)
       error.details = {

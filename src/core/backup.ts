@@ -3,10 +3,10 @@
  * plaintext). Each batch's records are written and fsynced before the batch commits, so a
  * crash at any moment leaves a backup that covers every value that may have changed.
  *
- * rotate numbers its batches and appends a commit mark once a batch's transaction commits, so
- * a restore can tell the records of a batch that never committed (killed, rolled back) from
- * values changed after the backup. Backups without marks (set, quarantine, older versions) are
- * read as before: every record applied.
+ * Every write (rotate, quarantine, set) numbers its batches and appends a commit mark once a
+ * batch's transaction commits, so a restore can tell the records of a batch that never
+ * committed (killed, rolled back) from values changed after the backup. Records without a batch
+ * number (backups of older versions) are read as before: every record applied.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -38,7 +38,7 @@ export interface UpdateRecord {
   oldCiphertextHex: string | null;
   newNonceHex: string | null;
   newCiphertextHex: string | null;
-  /** rotate's batch number; the batch committed only if a commit mark with it follows. */
+  /** The write's batch number; the batch committed only if a commit mark with it follows. */
   batch?: number;
   /**
    * Set by readBackupFile: false for a record of a numbered batch that has no commit mark (its

@@ -18,7 +18,7 @@ import {
   tupleId,
   type SealedEncoding,
 } from '../stores/copy-reader.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, placeOfValue, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
 import { DuplicateCandidates } from './duplicates.js';
@@ -319,11 +319,7 @@ async function diagnoseStore(
       report.failing += 1;
       const finding = (): Finding =>
         report_({
-          store: store.name,
-          id: row.id,
-          workspaceId: row.workspaceId,
-          projectId: row.projectId,
-          name: row.name,
+          ...placeOfValue(store, row),
           status: diagnosis.status as Finding['status'],
           decryptsWith: diagnosis.decryptsWith,
           detail: diagnosis.detail,
@@ -360,13 +356,8 @@ async function diagnoseStore(
       const finding = (): Finding => {
         if (made) return made;
         // Only what a finding names (no strings for the sealed columns: the incident has a million of these).
-        const row = placeOfTuple(store, tuple, encoding);
         return (made = report_({
-          store: store.name,
-          id: row.id,
-          workspaceId: row.workspaceId,
-          projectId: row.projectId,
-          name: row.name,
+          ...placeOfValue(store, placeOfTuple(store, tuple, encoding)),
           status: 'wrong_secret',
           decryptsWith: ring.fallbacks[opened - 1]?.label ?? null,
           detail: fastDetails[opened]!,

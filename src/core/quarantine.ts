@@ -15,7 +15,7 @@
 import type { SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { IntegrityError } from '../errors.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, measureSealedValues, readRows, type SealedRow } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, lookUpNames, measureSealedValues, placeOfValue, readRows, type SealedRow, type ValuePlace } from '../stores/scan.js';
 import { copyStore, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
 import type { CopyTuple } from '../db/copy.js';
 import { sharedOpener } from '../crypto/opener.js';
@@ -29,12 +29,7 @@ import { keyRingFor, type LaminarSecrets } from './keyring.js';
 import { FailureTally, type CauseCount, type PlaceCount } from './failure-tally.js';
 import { UuidTable } from '../util/uuid-table.js';
 
-export interface QuarantineTarget {
-  store: StoreName;
-  id: string;
-  workspaceId: string | null;
-  projectId: string | null;
-  name: string;
+export interface QuarantineTarget extends ValuePlace {
   status: Exclude<ValueStatus, 'ok' | 'not_utf8' | 'secret_missing'>;
   detail: string | null;
   /** How it is taken out: the row deleted (nothing references it) or the sealed pair emptied in place. */
@@ -109,16 +104,7 @@ function isTarget(status: ValueStatus | 'unset', decryptsWith: string | null): s
 }
 
 function toTarget(store: StoreDefinition, row: SealedRow, status: QuarantineTarget['status'], detail: string | null): QuarantineTarget {
-  return {
-    store: store.name,
-    id: row.id,
-    workspaceId: row.workspaceId,
-    projectId: row.projectId,
-    name: row.name,
-    status,
-    detail,
-    action: store.takeOut,
-  };
+  return { ...placeOfValue(store, row), status, detail, action: store.takeOut };
 }
 
 /** A row judged: a target (no key opens it), or why not (for --id), or not a value at all. */

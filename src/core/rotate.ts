@@ -26,7 +26,7 @@ import type { LaminarDb } from '../db/connect.js';
 import { TupleBuffer, type CopyTuple } from '../db/copy.js';
 import { copyStore, FIELD, FIELD_COUNT, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
 import { applyResealBatch, ResealBatch } from '../stores/copy-writer.js';
-import { assertRowsVisible, checkStorePresence, countRows, readRows, type SealedRow } from '../stores/scan.js';
+import { assertRowsVisible, checkStorePresence, countRows, placeOfValue, readRows, type SealedRow, type ValuePlace } from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
 import type { BackupSink, WriteJournal } from './backup.js';
 import { loadShape } from './diagnose.js';
@@ -54,12 +54,7 @@ export interface RotationStoreReport {
   fromPublicDefault: number;
 }
 
-export interface StuckValue {
-  store: StoreName;
-  id: string;
-  workspaceId: string | null;
-  projectId: string | null;
-  name: string;
+export interface StuckValue extends ValuePlace {
   status: 'wrong_secret' | 'malformed' | 'incomplete';
   detail: string | null;
 }
@@ -188,15 +183,7 @@ function noteStuck(pass: { stuck: StuckValue[] }, value: StuckValue): void {
 }
 
 function stuckValue(store: StoreDefinition, row: SealedRow, plan: Extract<Plan, { kind: 'stuck' }>): StuckValue {
-  return {
-    store: store.name,
-    id: row.id,
-    workspaceId: row.workspaceId,
-    projectId: row.projectId,
-    name: row.name,
-    status: plan.status,
-    detail: plan.detail,
-  };
+  return { ...placeOfValue(store, row), status: plan.status, detail: plan.detail };
 }
 
 /** What planning a store needs: where counts go, and the opener. */

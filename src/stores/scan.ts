@@ -5,7 +5,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { LaminarDatabase } from '../db/schema.js';
 import { DatabaseError } from '../errors.js';
-import type { StoreDefinition } from './stores.js';
+import type { StoreDefinition, StoreName } from './stores.js';
 
 /** One stored value with what identifies it. Ciphertext and nonce exactly as stored. */
 export interface SealedRow {
@@ -16,6 +16,20 @@ export interface SealedRow {
   projectId: string | null;
   workspaceId: string | null;
   name: string;
+}
+
+/** Where a stored value lives, as every report names it (doctor's findings, rotate's stuck list, quarantine's targets). */
+export interface ValuePlace {
+  store: StoreName;
+  id: string;
+  workspaceId: string | null;
+  projectId: string | null;
+  name: string;
+}
+
+/** The place of `row` in `store`, its fields in the order reports write them. */
+export function placeOfValue(store: StoreDefinition, row: Pick<SealedRow, 'id' | 'workspaceId' | 'projectId' | 'name'>): ValuePlace {
+  return { store: store.name, id: row.id, workspaceId: row.workspaceId, projectId: row.projectId, name: row.name };
 }
 
 type Db = Kysely<LaminarDatabase>;

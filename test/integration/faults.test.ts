@@ -2,14 +2,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { startEmbeddedPostgres } from '../support/embedded.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
-import { BIN, runCli, TEST_HOME, quiet } from '../support/cli.js';
+import { runCli, startCli, quiet } from '../support/cli.js';
 import { openAll } from '../support/verify.js';
 import { LAMINAR_SCHEMA_SQL } from '../../src/demo/laminar-schema.js';
 
@@ -23,20 +22,6 @@ afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 // Default backups (under the test HOME): every re-run below follows the failed one at once, as a script would.
 const rotateArgs = ['rotate', '--from', 'env:OLD_KEY', '--to', 'env:NEW_KEY', '--yes'];
-
-/** Starts the bin in the background, output collected, for a test to signal or kill it mid-run. */
-function startCli(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--', BIN, ...args], {
-    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exit, stdout: () => stdout, stderr: () => stderr };
-}
 
 function startRotation(databaseUrl: string, batchSize: number, extra: string[] = []) {
   return startCli([...rotateArgs, '--batch-size', String(batchSize), ...extra], {

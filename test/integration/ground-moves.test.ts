@@ -7,12 +7,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addWorkspace } from '../support/seed.js';
-import { BIN, runCli, TEST_HOME } from '../support/cli.js';
+import { BIN, runCli, startCli, TEST_HOME } from '../support/cli.js';
 import { openBackupFile, type BackupRecord } from '../../src/core/backup.js';
 import { createBackupFile, WriteJournal } from '../../src/core/backup.js';
 import { applyQuarantine, planQuarantine } from '../../src/core/quarantine.js';
@@ -60,22 +60,6 @@ async function expectNothingLost(t: TestDatabase, before: Map<string, Row>, back
       expect({ nonce: record!.row.nonce_hex, value: record!.row.value }).toEqual({ nonce: row.nonce_hex, value: row.value });
   }
   return gone;
-}
-
-function startCli(args: string[], env: Record<string, string>, shell?: string) {
-  const command = shell
-    ? ['sh', ['-c', `${shell}; exec "$0" -- "$@"`, process.execPath, BIN, ...args]]
-    : [process.execPath, ['--', BIN, ...args]];
-  const child = spawn(command[0] as string, command[1] as string[], {
-    env: { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk) => (stdout += chunk));
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, ms = 30_000): Promise<void> {

@@ -30,11 +30,16 @@ export const TEST_HOME = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-home-'));
 afterAll(() => fs.rmSync(TEST_HOME, { recursive: true, force: true }));
 process.on('exit', () => fs.rmSync(TEST_HOME, { recursive: true, force: true }));
 
+function cliEnvironment(extra: Record<string, string | undefined> = {}): Record<string, string> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1' };
+  for (const [name, value] of Object.entries(extra)) if (value !== undefined) env[name] = value;
+  return env;
+}
+
 /** Runs the bin with a clean environment (PATH and a throwaway HOME only) plus `env`. CI=true so no spinners. */
 export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: TEST_HOME, CI: 'true', NO_COLOR: '1' };
-    for (const [name, value] of Object.entries(options.env ?? {})) if (value !== undefined) env[name] = value;
+    const env = cliEnvironment(options.env);
     const child = spawn(process.execPath, ['--', BIN, ...args], { env, cwd: options.cwd ?? here, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -48,6 +53,23 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/**
+ * Starts the bin in the background (same environment as runCli), output collected, for a test
+ * to signal or kill it mid-run. `shell` runs first in `sh` (a ulimit, say), then execs the bin.
+ */
+export function startCli(args: string[], env: Record<string, string>, shell?: string) {
+  const [command, commandArgs] = shell
+    ? ['sh', ['-c', `${shell}; exec "$0" -- "$@"`, process.execPath, BIN, ...args]]
+    : [process.execPath, ['--', BIN, ...args]];
+  const child = spawn(command, commandArgs, { env: cliEnvironment(env), cwd: here, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
 
 /** Fails when any of the secrets appears in any of the texts (also in lower/upper case). */
