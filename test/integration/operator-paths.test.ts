@@ -80,6 +80,48 @@ describe('re-running a write', () => {
     }
   });
 
+  it('rotate, quarantine and restore each started twice at the same moment from one folder: one does the work, nothing is lost', async () => {
+    // Values no key opens (sealed under a key nobody has) beside values under OLD.
+    const lost = newKeyHex();
+    const failing = await addManyProviderKeys(t, project, 1500, lost, 'sk-lost');
+    const healthy = await addManyProviderKeys(t, project, 1500, OLD);
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-home-'));
+    const folder = path.join(home, '.local/state/lmnr-keys/backups');
+    const twice = (args: string[], extra: Record<string, string> = {}) =>
+      Promise.all([0, 1].map(() => runCli([...args, '--yes', '--wait', '--json'], { env: env({ HOME: home, ...extra }), cwd: dir })));
+    try {
+      // rotate: the second waits for the lock, then finds nothing under OLD and changes nothing
+      // (both exit 1: the values no key opens are stuck, and said so).
+      const rotations = await twice(['rotate', '--from', 'env:AEAD_SECRET_KEY', '--to', 'env:NEW_KEY', '--batch-size', '200']);
+      expect(rotations.map((r) => r.code)).toEqual([1, 1]);
+      const documents = rotations.map((r) => JSON.parse(r.stdout));
+      expect(documents.map((d) => d.backup === null).sort()).toEqual([false, true]);
+      expect(backupsIn(folder)).toHaveLength(1);
+      const rotated = await openAll(t, [NEW]);
+      for (const [id, plaintext] of healthy) expect(rotated.get(id)?.plaintext).toBe(plaintext);
+
+      // quarantine: the second plans under the lock after the first is done, finds 0, and is refused by its --expect.
+      const quarantines = await twice(['quarantine', '--expect', '1500'], { AEAD_SECRET_KEY: NEW });
+      expect(quarantines.map((r) => r.code).sort()).toEqual([0, 2]);
+      const refused = quarantines.find((r) => r.code === 2)!;
+      expect(refused.stderr).toMatch(/--expect 1500 was given, but this run would take out 0 values/);
+      expect((await snapshotProviderKeys(t)).size).toBe(1500);
+      const quarantineBackups = backupsIn(folder).filter((file) => file.includes('quarantine'));
+      expect(quarantineBackups).toHaveLength(1);
+      const backup = path.join(folder, quarantineBackups[0]!);
+
+      // restore, twice at once: every value back exactly once, whichever ran first.
+      const restores = await twice(['restore', backup], { AEAD_SECRET_KEY: NEW });
+      expect(restores.map((r) => r.code)).toEqual([0, 0]);
+      const after = await openAll(t, [NEW, lost]);
+      expect(after.size).toBe(3000);
+      for (const [id, plaintext] of failing) expect(after.get(id)).toEqual({ plaintext, keyIndex: 1 });
+      for (const [id, plaintext] of healthy) expect(after.get(id)).toEqual({ plaintext, keyIndex: 0 });
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
+
   it('an explicit --backup that exists is refused before anything is read, and left untouched', async () => {
     await addManyProviderKeys(t, project, 5, OLD);
     fs.writeFileSync(path.join(dir, 'b.jsonl'), 'precious\n');
