@@ -11,6 +11,7 @@ import { encodeAad } from '../crypto/aead.js';
 import { checkSecret, fingerprintKey, laminarDefaultKey, LAMINAR_DEFAULT_KEY_HEX, type SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { ConfigError, UsageError } from '../errors.js';
+import { findService } from '../deployment/services.js';
 import { displayPath, readCompose, type ComposeProject } from '../deployment/read-compose.js';
 import { discoverContainers, readContainers, type RunDocker } from '../deployment/read-containers.js';
 import { readHelmValues } from '../deployment/read-helm-values.js';
@@ -212,11 +213,25 @@ export async function countValuesByKey(db: LaminarDb, keys: KeyToCount[], batchS
 
 export type ServiceStatus = 'ok' | 'missing' | 'empty' | 'invalid' | 'public_default' | 'external' | 'not_given';
 
-export type FindingKind =
-  'missing' | 'empty' | 'invalid' | 'public_default' | 'mismatch' | 'shell_override' | 'stale_container' | 'not_in_database';
+/** Every kind of finding, in the order they are judged (metrics write each, zeros included). */
+export const FINDING_KINDS = [
+  'missing',
+  'empty',
+  'invalid',
+  'public_default',
+  'mismatch',
+  'shell_override',
+  'stale_container',
+  'not_in_database',
+] as const;
+
+export type FindingKind = (typeof FINDING_KINDS)[number];
 
 export interface ServiceRow {
+  /** The compose service, workload or --service name. */
   service: string;
+  /** The running container the row was read from (source `containers`), else null. */
+  container: string | null;
   /** Which deployment group: compose, containers, helm-values, manifests. */
   source: DeploymentGroup;
   role: string;
@@ -231,6 +246,7 @@ export interface DeploymentFinding {
   kind: FindingKind;
   source: DeploymentGroup;
   service: string;
+  container: string | null;
   variable: SecretVariable;
   detail: string;
   fix: string;
@@ -262,14 +278,19 @@ interface Evaluated {
   problem: string | null;
 }
 
+/** A service as messages name it: a running container by its own name and its compose service. */
+function nameOf(entry: ReceivedVariable): string {
+  return entry.container ? `container ${entry.container} (${entry.service})` : entry.service;
+}
+
 function evaluate(entry: ReceivedVariable): Evaluated {
   if (entry.unreadable) return { entry, status: entry.unreadable.kind, key: null, problem: entry.unreadable.detail };
   if (entry.refusal)
-    return { entry, status: 'missing', key: null, problem: `docker compose refuses to start ${entry.service}: ${entry.refusal}` };
+    return { entry, status: 'missing', key: null, problem: `docker compose refuses to start ${nameOf(entry)}: ${entry.refusal}` };
   if (entry.value === null)
-    return { entry, status: 'missing', key: null, problem: `${entry.service} does not receive ${entry.variable} (${entry.from})` };
+    return { entry, status: 'missing', key: null, problem: `${nameOf(entry)} does not receive ${entry.variable} (${entry.from})` };
   if (entry.value.trim() === '') {
-    return { entry, status: 'empty', key: null, problem: `${entry.service} receives ${entry.variable} empty (${entry.from})` };
+    return { entry, status: 'empty', key: null, problem: `${nameOf(entry)} receives ${entry.variable} empty (${entry.from})` };
   }
   const check = checkSecret(entry.variable, entry.value);
   if (check.status === 'invalid' || check.status === 'needs_cleanup') {
@@ -298,7 +319,7 @@ export function keysToCount(gathered: Pick<GatheredDeployment, 'received'>): Key
 const DEFAULT_FINGERPRINT = fingerprintKey(Buffer.from(LAMINAR_DEFAULT_KEY_HEX, 'hex'));
 
 function describeHolder(e: Evaluated): string {
-  return `${e.entry.service}${e.entry.group === 'containers' ? ' (running container)' : ''}`;
+  return e.entry.container ? `${e.entry.service} (running container ${e.entry.container})` : e.entry.service;
 }
 
 export function judgeDeployment(
@@ -321,7 +342,15 @@ export function judgeDeployment(
   const storesOf = (variable: SecretVariable) => STORES.filter((s) => s.secretVariable === variable).map((s) => s.name);
   const slackTokensStored = storedIn(storesOf('SLACK_ENCRYPTION_KEY')) > 0;
   const add = (e: Evaluated, kind: FindingKind, detail: string, fix: string) =>
-    findings.push({ kind, source: e.entry.group, service: e.entry.service, variable: e.entry.variable, detail, fix });
+    findings.push({
+      kind,
+      source: e.entry.group,
+      service: e.entry.service,
+      container: e.entry.container ?? null,
+      variable: e.entry.variable,
+      detail,
+      fix,
+    });
 
   // Containers that belong to a compose service read from the files are judged against it
   // (stale_container); their own state repeats the files' findings otherwise.
@@ -345,6 +374,29 @@ export function judgeDeployment(
     }
     if (coveredContainer(e)) continue;
     const slackOptional = entry.variable === 'SLACK_ENCRYPTION_KEY' && !options.strict && !slackTokensStored;
+    const onlyFor = findService(entry.role)?.onlyFor?.[entry.variable];
+    if ((e.status === 'missing' || e.status === 'empty') && onlyFor) {
+      const stored = storedIn([...onlyFor.stores]);
+      if (counts && stored === 0 && !options.strict) {
+        notes.push({
+          kind: e.status,
+          service: entry.service,
+          variable: entry.variable,
+          detail: `${e.problem}: ${onlyFor.why}; nothing is stored in ${onlyFor.stores.join(' or ')}, so nothing needs it yet`,
+        });
+      } else {
+        const why = counts
+          ? `${stored} sealed value${stored === 1 ? ' is' : 's are'} stored in ${onlyFor.stores.join(', ')}`
+          : `the database was not checked, so this command cannot tell whether any is stored in ${onlyFor.stores.join(' or ')}`;
+        add(
+          e,
+          e.status,
+          `${e.problem}: ${onlyFor.why}, and ${why}`,
+          `give ${entry.service} ${entry.variable} (the same key as the other Laminar services) in ${entry.setIn}, then ${entry.restart}`,
+        );
+      }
+      continue;
+    }
     if ((e.status === 'missing' || e.status === 'empty') && slackOptional) {
       notes.push({
         kind: e.status,
@@ -472,7 +524,7 @@ export function judgeDeployment(
     add(
       e,
       'stale_container',
-      `container ${e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} ` +
+      `container ${e.entry.container ?? e.entry.service} ${holds}, but the configuration of ${e.entry.composeService} ` +
         `now ${gives}: it was created before the change (docker compose restart ` +
         `keeps the old environment)`,
       e.entry.restart,
@@ -531,6 +583,7 @@ export function judgeDeployment(
 
   const services: ServiceRow[] = evaluated.map((e) => ({
     service: e.entry.service,
+    container: e.entry.container ?? null,
     source: e.entry.group,
     role: e.entry.role,
     variable: e.entry.variable,
@@ -545,7 +598,7 @@ export function judgeDeployment(
         opens: counts.opens.map((o) => ({
           ...o,
           heldBy: [
-            ...new Set(evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${e.entry.service} ${e.entry.variable}`)),
+            ...new Set(evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${describeHolder(e)} ${e.entry.variable}`)),
           ],
           publicDefault: o.fingerprint === DEFAULT_FINGERPRINT,
         })),

@@ -12,7 +12,7 @@ import { parseComposeDotenv, DotenvSyntaxError } from '../config/compose-dotenv.
 import { interpolate, InterpolationError, type VariableLookup } from '../config/compose-interpolate.js';
 import type { Environment } from '../config/environment.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { LAMINAR_SERVICES, recogniseService, type LaminarService } from './services.js';
+import { LAMINAR_SERVICES, OPERATION_MODE, recogniseService, withOperationMode, type LaminarService } from './services.js';
 import type { FileAccess, ReaderResult, ReceivedVariable, ShellShadow, SourceRef } from './types.js';
 import { entriesOf, entry, itemsOf, parseYamlFile, resolve, scalarText, type YamlFile } from './yaml-file.js';
 
@@ -311,17 +311,10 @@ interface ProjectContext {
 function resolveService(
   io: ComposeIo,
   raw: RawService,
-  service: LaminarService,
+  named: LaminarService,
   project: ProjectContext,
   sources: SourceRef[],
 ): ReceivedVariable[] {
-  const base = {
-    group: 'compose' as const,
-    role: service.role,
-    service: raw.name,
-    composeService: raw.name,
-    restart: `${project.command} up -d --force-recreate ${raw.name}`,
-  };
   // env_file first (later files win), then environment: wins over env_file.
   const fromEnvFiles = new Map<string, { value: string; from: string }>();
   for (const envFile of raw.envFiles) {
@@ -338,6 +331,20 @@ function resolveService(
     const values = parseDotenvFile(io, absolute, 'env_file', project.projectLookup);
     for (const [name, value] of values) fromEnvFiles.set(name, { value, from: `env_file ${label}` });
   }
+  const modeEntry = raw.environment.filter((e) => e.name === OPERATION_MODE).pop();
+  const operationMode = modeEntry
+    ? modeEntry.raw === null
+      ? (io.shellEnv[OPERATION_MODE] ?? project.dotenv.get(OPERATION_MODE))
+      : quietly(modeEntry.raw, project.projectLookup)
+    : fromEnvFiles.get(OPERATION_MODE)?.value;
+  const service = withOperationMode(named, operationMode);
+  const base = {
+    group: 'compose' as const,
+    role: service.role,
+    service: raw.name,
+    composeService: raw.name,
+    restart: `${project.command} up -d --force-recreate ${raw.name}`,
+  };
   return service.needs.map((variable): ReceivedVariable => {
     const entries = raw.environment.filter((e) => e.name === variable);
     const last = entries[entries.length - 1];

@@ -5,7 +5,7 @@
  * `docker inspect`), and says so in a note when docker is absent or its daemon does not answer.
  */
 import { ConfigError } from '../errors.js';
-import { recogniseService } from './services.js';
+import { OPERATION_MODE, recogniseService, withOperationMode } from './services.js';
 import type { DeploymentNote, ReaderResult, ReceivedVariable } from './types.js';
 
 export interface DockerResult {
@@ -57,12 +57,12 @@ export function readContainers(text: string, label: string, composeCommand: stri
     const name = (container.Name ?? container.Id?.slice(0, 12) ?? 'unnamed').replace(/^\//, '');
     const labels = container.Config?.Labels ?? {};
     const composeService = labels[SERVICE_LABEL] ?? null;
-    const service = recogniseService({ composeName: composeService, image: container.Config?.Image ?? container.Image ?? null });
-    if (!service) continue;
+    const named = recogniseService({ composeName: composeService, image: container.Config?.Image ?? container.Image ?? null });
+    if (!named) continue;
     if (container.State?.Running === false) {
       notes.push({
         kind: 'not_running',
-        service: name,
+        service: composeService ?? name,
         variable: null,
         detail: `container ${name} is not running (${container.State.Status ?? 'stopped'}): not checked`,
       });
@@ -75,12 +75,14 @@ export function readContainers(text: string, label: string, composeCommand: stri
       const equals = item.indexOf('=');
       if (equals > 0) env.set(item.slice(0, equals), item.slice(equals + 1));
     }
+    const service = withOperationMode(named, env.get(OPERATION_MODE));
     for (const variable of service.needs) {
       const value = env.get(variable);
       received.push({
         group: 'containers',
         role: service.role,
-        service: name,
+        service: composeService ?? name,
+        container: name,
         variable,
         value: value ?? null,
         from: value === undefined ? `container ${name} (not in its environment)` : `container ${name}`,

@@ -6,8 +6,7 @@
  * A Secret that is not among the objects, or that a SecretProviderClass fills from AWS Secrets
  * Manager or Vault, cannot be read: that is said, never guessed.
  */
-import type { SecretVariable } from '../stores/stores.js';
-import { LAMINAR_SERVICES, recogniseService, type LaminarService } from './services.js';
+import { LAMINAR_SERVICES, OPERATION_MODE, recogniseService, withOperationMode, type LaminarService } from './services.js';
 import type { DeploymentNote, ReaderResult, ReceivedVariable } from './types.js';
 import { parseYamlStream, plain } from './yaml-file.js';
 
@@ -123,7 +122,7 @@ export function readManifests(input: string, label: string): ReaderResult {
     };
     const picked = pick();
     if (!picked) continue;
-    const { service, container } = picked;
+    const { container } = picked;
     const workload = `${kind} ${name}`;
     const restartTarget = kind === 'Pod' ? `pod/${name}` : `${kind.toLowerCase()}/${name}`;
     const restart =
@@ -131,7 +130,7 @@ export function readManifests(input: string, label: string): ReaderResult {
         ? `recreate ${restartTarget}${namespace ? ` -n ${namespace}` : ''} (a running pod keeps the environment it started with)`
         : `kubectl rollout restart ${restartTarget}${namespace ? ` -n ${namespace}` : ''}`;
 
-    const resolveVariable = (variable: SecretVariable): Resolution => {
+    const resolveVariable = (variable: string): Resolution => {
       const envList = (Array.isArray(container.env) ? container.env : []).filter(isObject);
       const entry = envList.filter((e) => e.name === variable).pop();
       if (entry) {
@@ -220,6 +219,8 @@ export function readManifests(input: string, label: string): ReaderResult {
       return { kind: 'none', from: `neither env nor envFrom of ${workload}` };
     };
 
+    const mode = resolveVariable(OPERATION_MODE);
+    const service = withOperationMode(picked.service, mode.kind === 'value' ? mode.value : null);
     for (const variable of service.needs) {
       const resolution = resolveVariable(variable);
       const base = {

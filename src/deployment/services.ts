@@ -4,7 +4,7 @@
  * service or a variable means editing this list, nothing else. See shared/LAMINAR.md, "Which
  * services read which key, and how deployments deliver them".
  */
-import type { SecretVariable } from '../stores/stores.js';
+import type { SecretVariable, StoreName } from '../stores/stores.js';
 
 export type LaminarRole = 'frontend' | 'app-server' | 'app-server-consumer';
 
@@ -14,6 +14,11 @@ export interface LaminarService {
   describes: string;
   /** The key variables it seals or opens stored values with. */
   needs: readonly SecretVariable[];
+  /**
+   * Variables in `needs` it uses only for values of these stores: their absence is a finding when
+   * one of these stores holds a sealed value (or the database was not checked), a note otherwise.
+   */
+  onlyFor?: Partial<Record<SecretVariable, { stores: readonly StoreName[]; why: string }>>;
   /** Service names in Laminar's compose files (and `--service NAME=...`). */
   composeNames: readonly string[];
   /** Image repositories, without tag or digest (the Helm chart runs the `-ee` builds). */
@@ -57,8 +62,16 @@ export const LAMINAR_SERVICES: readonly LaminarService[] = [
   },
   {
     role: 'app-server-consumer',
-    describes: "the chart's queue consumer (the app-server image): opens Slack tokens to send notifications",
-    needs: ['SLACK_ENCRYPTION_KEY'],
+    describes:
+      "the app-server in consumer mode (the chart's laminar-app-server-consumer, or OPERATION_MODE=consumer): opens Slack " +
+      "tokens to send notifications (SLACK_ENCRYPTION_KEY) and a workspace data plane's URL and key to export spans (AEAD_SECRET_KEY)",
+    needs: ['AEAD_SECRET_KEY', 'SLACK_ENCRYPTION_KEY'],
+    onlyFor: {
+      AEAD_SECRET_KEY: {
+        stores: ['workspace_deployments.private_key', 'workspace_deployments.data_plane_url'],
+        why: "it opens a workspace data plane's URL and key with it to export spans (DataPlaneSpanHandler)",
+      },
+    },
     composeNames: ['app-server-consumer'],
     images: [],
     buildContexts: [],
@@ -67,6 +80,17 @@ export const LAMINAR_SERVICES: readonly LaminarService[] = [
     containerNames: ['app-server-consumer'],
   },
 ];
+
+export const OPERATION_MODE = 'OPERATION_MODE';
+
+/**
+ * The app-server runs as producer, consumer or both (OPERATION_MODE; unset = both): started with
+ * OPERATION_MODE=consumer it is the consumer, whatever its name. Laminar trims and lower-cases it.
+ */
+export function withOperationMode(service: LaminarService, operationMode: string | null | undefined): LaminarService {
+  if (service.role !== 'app-server' || operationMode?.trim().toLowerCase() !== 'consumer') return service;
+  return findService('app-server-consumer') ?? service;
+}
 
 export function findService(role: string): LaminarService | undefined {
   return LAMINAR_SERVICES.find((service) => service.role === role);

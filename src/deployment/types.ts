@@ -22,8 +22,10 @@ export interface ShellShadow {
 export interface ReceivedVariable {
   group: DeploymentGroup;
   role: LaminarRole;
-  /** The service as its source names it: compose service, container, workload. */
+  /** The service as its source names it: compose service (a container's `com.docker.compose.service` label), workload. */
   service: string;
+  /** The running container this was read from (containers only): `lmnr-frontend-1`. */
+  container?: string;
   variable: SecretVariable;
   /** What the service gets; null when it does not receive the variable at all. */
   value: string | null;

@@ -57,13 +57,23 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
   for (const group of groups) {
     const rows = report.services.filter((row) => row.source === group);
     lines.push('', c.bold(GROUP_TITLES[group]));
+    // Running containers are named twice: their compose service, and the container itself.
+    const containers = group === 'containers';
     const cells = [
-      ['SERVICE', 'VARIABLE', 'FINGERPRINT', 'STATUS', 'FROM'],
-      ...rows.map((row) => [row.service, row.variable, row.fingerprint ?? '-', STATUS_WORDS[row.status], row.from]),
+      ['SERVICE', ...(containers ? ['CONTAINER'] : []), 'VARIABLE', 'FINGERPRINT', 'STATUS', 'FROM'],
+      ...rows.map((row) => [
+        row.service,
+        ...(containers ? [row.container ?? '-'] : []),
+        row.variable,
+        row.fingerprint ?? '-',
+        STATUS_WORDS[row.status],
+        row.from,
+      ]),
     ];
+    const statusColumn = containers ? 4 : 3;
     lines.push(
       ...table(cells, c, (index, column, text) => {
-        if (column !== 3) return text;
+        if (column !== statusColumn) return text;
         const status = rows[index - 1]!.status;
         return status === 'ok' ? c.green(text) : status === 'external' || status === 'not_given' ? c.yellow(text) : c.red(text);
       }),
@@ -94,7 +104,8 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
     lines.push('', c.bold('Findings'));
     for (const finding of report.findings) {
       lines.push(
-        `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)} ${finding.variable} ` +
+        `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)}` +
+          `${finding.container ? ` (container ${printable(finding.container)})` : ''} ${finding.variable} ` +
           `${c.dim(`(${GROUP_TITLES[finding.source]})`)}`,
       );
       lines.push(`    ${printable(finding.detail)}`);

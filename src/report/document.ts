@@ -5,7 +5,6 @@
 import { EXIT_CODE_MEANINGS } from '../errors.js';
 import type { DocumentError } from './json-stream.js';
 
-export const DOCUMENT_VERSION = 1;
 
 export type CommandName =
   | 'doctor'
@@ -21,8 +20,28 @@ export type CommandName =
   | 'demo'
   | 'lmnr-keys';
 
+/**
+ * Each document's contract version: adding a field keeps it; removing or renaming a field, or
+ * changing what one means, bumps it (schemas/ and docs/output.md say what each holds).
+ */
+export const DOCUMENT_VERSIONS = {
+  doctor: 1,
+  rotate: 1,
+  restore: 1,
+  set: 1,
+  quarantine: 1,
+  'verify-provider': 1,
+  'gen-secret': 1,
+  'save-key': 1,
+  fingerprint: 1,
+  // 2: a container's `service` is its compose service (was the container's name, now in `container`).
+  'check-deployment': 2,
+  demo: 1,
+  'lmnr-keys': 1,
+} as const satisfies Record<CommandName, number>;
+
 export interface Envelope<C extends CommandName> {
-  version: typeof DOCUMENT_VERSION;
+  version: (typeof DOCUMENT_VERSIONS)[C];
   command: C;
   /** True exactly when the command exits 0. */
   ok: boolean;
@@ -30,7 +49,7 @@ export interface Envelope<C extends CommandName> {
 
 /** `version` and `command` first and `ok` last, as in a document written as it goes (json-stream.ts). */
 export function documentOf<C extends CommandName, B extends object>(command: C, ok: boolean, body: B): Envelope<C> & B {
-  return { version: DOCUMENT_VERSION, command, ...body, ok };
+  return { version: DOCUMENT_VERSIONS[command], command, ...body, ok };
 }
 
 /**

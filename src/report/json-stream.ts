@@ -14,7 +14,7 @@
  * field into that buffer (`itemWith`): a million findings create no string per finding, which
  * is what keeps the garbage collector's young generation, and so memory, small.
  */
-import { DOCUMENT_VERSION, type CommandName } from './document.js';
+import { DOCUMENT_VERSIONS, type CommandName } from './document.js';
 
 /** Bytes gathered before a segment is handed on. */
 const SEGMENT_BYTES = 1 << 16;
@@ -120,7 +120,7 @@ export class JsonDocumentWriter {
   ) {
     this.out = new ByteSegments(emit);
     this.element = { raw: (text) => this.out.write(text), string: (value) => this.out.jsonString(value) };
-    this.write(`{\n  "version": ${DOCUMENT_VERSION},\n  "command": ${JSON.stringify(command)}`);
+    this.write(`{\n  "version": ${DOCUMENT_VERSIONS[command]},\n  "command": ${JSON.stringify(command)}`);
   }
 
   get ended(): boolean {

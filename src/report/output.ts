@@ -7,7 +7,7 @@ import chalk, { Chalk, type ChalkInstance } from 'chalk';
 import { Redactor } from './redact.js';
 import { fdTextSink, streamTextSink, type TextSink } from './text-sink.js';
 import { ByteSegments, JsonDocumentWriter, type DocumentError } from './json-stream.js';
-import { DOCUMENT_VERSION, type CommandName } from './document.js';
+import { DOCUMENT_VERSIONS, type CommandName } from './document.js';
 
 export interface Output {
   /** Results for humans (not in --json mode). */
@@ -141,7 +141,7 @@ export function createOutput(options: OutputOptions): Output {
       if (open !== null) open.fail(error);
       else if (!started) {
         started = true;
-        const document = { version: DOCUMENT_VERSION, command, error, ok: false };
+        const document = { version: DOCUMENT_VERSIONS[command], command, error, ok: false };
         stdout.write(redactor.apply(`${JSON.stringify(document, null, 2)}\n`));
         stdout.flush();
       }

@@ -86,13 +86,14 @@ describe('check-deployment on compose folders', () => {
     const result = await run(['--no-containers', '--json'], { cwd: dir.dir, env: { DATABASE_URL: t.url } });
     expect(result.code).toBe(0);
     const report = JSON.parse(result.stdout);
-    expect(report).toMatchObject({ version: 1, command: 'check-deployment', ok: true, findings: [] });
+    expect(report).toMatchObject({ version: 2, command: 'check-deployment', ok: true, findings: [] });
     expect(report.sources).toEqual([
       { kind: 'compose', path: 'docker-compose.yml' },
       { kind: 'dotenv', path: '.env' },
     ]);
     expect(report.services).toContainEqual({
       service: 'frontend',
+      container: null,
       source: 'compose',
       role: 'frontend',
       variable: 'AEAD_SECRET_KEY',
@@ -200,7 +201,7 @@ describe('check-deployment on compose folders', () => {
     expect(found.code).toBe(1);
     const report = JSON.parse(found.stdout);
     expect(report.findings.map((f: { kind: string; service: string }) => `${f.kind} ${f.service}`)).toEqual([
-      'stale_container lmnr-frontend-1',
+      'stale_container frontend',
     ]);
     expect(report.findings[0].fix).toBe('docker compose up -d --force-recreate frontend');
     expect(report.sources).toContainEqual({ kind: 'containers', path: 'docker (compose project lmnr)' });
@@ -218,7 +219,7 @@ describe('check-deployment on compose folders', () => {
     const input = JSON.stringify([inspectedContainer('lmnr', 'app-server', 'ghcr.io/lmnr-ai/app-server', {})]);
     const result = await run(['--containers', '-'], { cwd: dir.dir, input });
     expect(result.code).toBe(1);
-    expect(result.stdout).toMatch(/x stale_container {2}lmnr-app-server-1 AEAD_SECRET_KEY/);
+    expect(result.stdout).toMatch(/x stale_container {2}app-server \(container lmnr-app-server-1\) AEAD_SECRET_KEY/);
     expect(result.stdout).toMatch(/container lmnr-app-server-1 has no AEAD_SECRET_KEY, but the configuration of app-server now gives it/);
   });
 

@@ -97,7 +97,8 @@ describe('the service table', () => {
       'app-server-consumer',
     );
     expect(recogniseService({ composeName: 'postgres', image: 'postgres:16' })).toBeUndefined();
-    expect(LAMINAR_SERVICES.find((s) => s.role === 'app-server-consumer')?.needs).toEqual(['SLACK_ENCRYPTION_KEY']);
+    // The consumer exports spans to a workspace's data plane, whose URL and key it opens with AEAD_SECRET_KEY.
+    expect(LAMINAR_SERVICES.find((s) => s.role === 'app-server-consumer')?.needs).toEqual(['AEAD_SECRET_KEY', 'SLACK_ENCRYPTION_KEY']);
   });
 
   it('an AEAD key is tried on the AEAD stores and on Slack tokens; a Slack key on Slack tokens only', () => {
@@ -336,12 +337,17 @@ describe('running containers', () => {
       'containers.json': inspect(older, current),
     });
     const { report } = await check(io(dir.dir), { containers: 'containers.json' });
-    expect(kinds(report)).toEqual(['stale_container lmnr-frontend-1 AEAD_SECRET_KEY']);
+    expect(kinds(report)).toEqual(['stale_container frontend AEAD_SECRET_KEY']);
     const stale = report.findings.find((f) => f.kind === 'stale_container')!;
+    // The compose service in `service`, the container in `container` (document version 2).
+    expect(stale).toMatchObject({ service: 'frontend', container: 'lmnr-frontend-1', source: 'containers' });
+    expect(report.version).toBe(2);
+    expect(stale.detail).toMatch(/^container lmnr-frontend-1 holds AEAD_SECRET_KEY/);
     expect(stale.fix).toBe('docker compose up -d --force-recreate frontend');
     expect(stale.detail).toContain(fp(older));
     expect(stale.detail).toContain(fp(current));
-    expect(row(report, 'lmnr-frontend-1', 'AEAD_SECRET_KEY', 'containers')).toMatchObject({
+    expect(row(report, 'frontend', 'AEAD_SECRET_KEY', 'containers')).toMatchObject({
+      container: 'lmnr-frontend-1',
       fingerprint: fp(older),
       from: 'container lmnr-frontend-1',
     });
@@ -352,7 +358,11 @@ describe('running containers', () => {
     const [a, b] = [newKeyHex(), newKeyHex()];
     const dir = folder({ 'containers.json': inspect(a, b) });
     const { report } = await check(io(dir.dir), { containers: 'containers.json' });
-    expect(kinds(report)).toEqual(['mismatch lmnr-app-server-1 AEAD_SECRET_KEY']);
+    expect(kinds(report)).toEqual(['mismatch app-server AEAD_SECRET_KEY']);
+    expect(report.findings[0]!.container).toBe('lmnr-app-server-1');
+    expect(report.findings[0]!.detail).toContain('app-server (running container lmnr-app-server-1) holds');
+    expect(plainText(report)).toMatch(/SERVICE\s+CONTAINER\s+VARIABLE/);
+    expect(plainText(report)).toContain('mismatch  app-server (container lmnr-app-server-1) AEAD_SECRET_KEY');
     expect(report.findings[0]!.fix).toMatch(/then docker compose up -d --force-recreate app-server$/);
   });
 
@@ -370,7 +380,7 @@ describe('running containers', () => {
       ['ps', '-q', '--no-trunc', '--filter', 'label=com.docker.compose.project=lmnr'],
       ['inspect', 'aaa', 'bbb'],
     ]);
-    expect(kinds(report)).toContain('stale_container lmnr-app-server-1 AEAD_SECRET_KEY');
+    expect(kinds(report)).toContain('stale_container app-server AEAD_SECRET_KEY');
   });
 
   it('a daemon that does not answer, or no docker at all, is a note; the files are still checked', async () => {
@@ -431,6 +441,7 @@ describe('Helm values', () => {
     expect(kinds(report)).toEqual([
       'public_default laminar-app-server AEAD_SECRET_KEY',
       'public_default laminar-app-server SLACK_ENCRYPTION_KEY',
+      'public_default laminar-app-server-consumer AEAD_SECRET_KEY',
       'public_default laminar-app-server-consumer SLACK_ENCRYPTION_KEY',
       'public_default laminar-frontend AEAD_SECRET_KEY',
       'public_default laminar-frontend SLACK_ENCRYPTION_KEY',
@@ -483,7 +494,7 @@ describe('Helm values', () => {
     const { report } = await check(io(dir.dir), { helmValues: ['values.yaml'] });
     expect(row(report, 'laminar-frontend')).toMatchObject({ status: 'external', fingerprint: null });
     const external = report.notes.filter((n) => n.kind === 'external');
-    expect(external.map((n) => n.service).sort()).toEqual(['laminar-app-server', 'laminar-frontend']);
+    expect(external.map((n) => n.service).sort()).toEqual(['laminar-app-server', 'laminar-app-server-consumer', 'laminar-frontend']);
     expect(external[0]!.detail).toMatch(/AWS Secrets Manager, which this command cannot read/);
     // The chart does not copy an external AEAD key into Slack's.
     expect(row(report, 'laminar-app-server-consumer', 'SLACK_ENCRYPTION_KEY')?.status).toBe('missing');
@@ -584,6 +595,89 @@ describe('rendered manifests', () => {
     expect(report.notes.find((n) => n.service === 'laminar-app-server' && n.variable === 'AEAD_SECRET_KEY')?.detail).toMatch(
       /somebody-elses-secret, which is not among the objects given/,
     );
+  });
+});
+
+describe('the consumer needs AEAD_SECRET_KEY for workspace data planes', () => {
+  const compose = `services:
+  app-server:
+    image: ghcr.io/lmnr-ai/app-server:latest
+    environment:
+      OPERATION_MODE: producer
+      AEAD_SECRET_KEY: \${AEAD_SECRET_KEY}
+  spans:
+    image: ghcr.io/lmnr-ai/app-server:latest
+    environment:
+      OPERATION_MODE: " Consumer "
+`;
+  // Every stored value opens under `key` (the one the other services hold).
+  const stored = (deployments: number, key: string): DatabaseCounts => ({
+    stored: [
+      { store: 'provider_api_keys', present: true, values: 3 },
+      { store: 'workspace_deployments.private_key', present: true, values: deployments },
+      { store: 'workspace_deployments.data_plane_url', present: true, values: deployments },
+      { store: 'slack_integrations', present: true, values: 0 },
+    ],
+    opens: [
+      {
+        fingerprint: fp(key),
+        values: 3 + 2 * deployments,
+        byStore: {
+          provider_api_keys: 3,
+          'workspace_deployments.private_key': deployments,
+          'workspace_deployments.data_plane_url': deployments,
+        },
+      },
+    ],
+  });
+
+  it('an app-server started with OPERATION_MODE=consumer is the consumer; without the key it is a finding when a data plane is stored', async () => {
+    const key = newKeyHex();
+    const dir = folder({ 'docker-compose.yml': compose, '.env': laminarDotenv(key) });
+    const withPlanes = await check(io(dir.dir), { noContainers: true }, stored(2, key));
+    expect(row(withPlanes.report, 'spans')).toMatchObject({ role: 'app-server-consumer', status: 'missing' });
+    expect(row(withPlanes.report, 'app-server')).toMatchObject({ role: 'app-server', status: 'ok' });
+    expect(kinds(withPlanes.report)).toEqual(['missing spans AEAD_SECRET_KEY']);
+    const finding = withPlanes.report.findings[0]!;
+    expect(finding.detail).toMatch(/spans does not receive AEAD_SECRET_KEY .*data plane's URL and key .*DataPlaneSpanHandler.*4 sealed values are stored in workspace_deployments/);
+    expect(finding.fix).toBe(
+      'give spans AEAD_SECRET_KEY (the same key as the other Laminar services) in the environment of service spans in ' +
+        'docker-compose.yml (add `AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}`, with AEAD_SECRET_KEY in .env), then docker compose up -d --force-recreate spans',
+    );
+
+    // The database not checked: nobody can say no data plane is stored, so it is a finding.
+    const unchecked = await check(io(dir.dir), { noContainers: true });
+    expect(kinds(unchecked.report)).toEqual(['missing spans AEAD_SECRET_KEY']);
+    expect(unchecked.report.findings[0]!.detail).toMatch(/the database was not checked/);
+
+    // No data plane stored: only a note (and --strict makes it a finding again).
+    const none = await check(io(dir.dir), { noContainers: true }, stored(0, key));
+    expect(none.report.findings).toEqual([]);
+    expect(none.report.ok).toBe(true);
+    expect(none.report.notes.find((n) => n.service === 'spans' && n.variable === 'AEAD_SECRET_KEY')?.detail).toMatch(
+      /nothing is stored in workspace_deployments.private_key or workspace_deployments.data_plane_url, so nothing needs it yet/,
+    );
+    const strict = await check(io(dir.dir), { noContainers: true }, stored(0, key), true);
+    expect(kinds(strict.report)).toContain('missing spans AEAD_SECRET_KEY');
+  });
+
+  it("a running consumer container and the chart's consumer workload are judged the same way", async () => {
+    const key = newKeyHex();
+    const containers = JSON.stringify([
+      inspectedContainer('lmnr', 'app-server', 'ghcr.io/lmnr-ai/app-server:latest', { AEAD_SECRET_KEY: key, OPERATION_MODE: 'consumer' }),
+      inspectedContainer('lmnr', 'worker', 'ghcr.io/lmnr-ai/app-server:latest', { OPERATION_MODE: 'consumer' }),
+    ]);
+    const manifests = [
+      laminarSecret('laminar-app-secrets', { SLACK_ENCRYPTION_KEY: key }),
+      laminarDeployment('laminar-app-server-consumer', 'app-server-consumer', 'ghcr.io/lmnr-ai/app-server-ee:latest'),
+    ].join('');
+    const dir = folder({ 'containers.json': containers, 'rendered.yaml': manifests });
+    const fromContainers = await check(io(dir.dir), { containers: 'containers.json' });
+    expect(row(fromContainers.report, 'app-server')).toMatchObject({ role: 'app-server-consumer', container: 'lmnr-app-server-1' });
+    expect(kinds(fromContainers.report)).toEqual(['missing worker AEAD_SECRET_KEY']);
+    expect(fromContainers.report.findings[0]).toMatchObject({ container: 'lmnr-worker-1', source: 'containers' });
+    const fromManifests = await check(io(dir.dir), { manifests: 'rendered.yaml' }, stored(1, key));
+    expect(kinds(fromManifests.report)).toEqual(['missing laminar-app-server-consumer AEAD_SECRET_KEY']);
   });
 });
 
