@@ -8,7 +8,8 @@ import { readProcessEnvironment, type Environment } from './config/environment.j
 import { createContext, processContextIo, type CommandContext, type GlobalOptions } from './context.js';
 import tty from 'node:tty';
 import v8 from 'node:v8';
-import { CliError, ExitCode, type ExitCodeValue } from './errors.js';
+import path from 'node:path';
+import { CliError, ExitCode, UsageError, type ExitCodeValue } from './errors.js';
 import { createOutput, type Output } from './report/output.js';
 import { documentError, documentOf, type CommandName as DocumentCommand } from './report/document.js';
 import { fdTextSink } from './report/text-sink.js';
@@ -120,14 +121,24 @@ Examples:
         // Stacks under --debug name the compiled modules rather than the bundle's chunks (scripts/bundle.mjs).
         if (global.debug) process.setSourceMapsEnabled(true);
         const ci = io.processEnv.CI === 'true' || io.processEnv.CI === '1';
-        const output = createOutput({ json: global.json, debug: global.debug, color: global.color && tty.isatty(1), ci });
+        // --json-out FILE (doctor, verify-provider, check-deployment): the document to FILE, the human report to stdout.
+        const jsonOut = (flags as { jsonOut?: string }).jsonOut;
+        if (jsonOut !== undefined && global.json)
+          throw new UsageError('--json-out and --json both ask for the JSON document', 'use --json-out FILE (the human report stays on stdout), or --json > FILE');
+        const output = createOutput({
+          json: global.json,
+          debug: global.debug,
+          color: global.color && tty.isatty(1),
+          ci,
+          ...(jsonOut !== undefined ? { jsonOut: { path: path.resolve(io.cwd, jsonOut) } } : {}),
+        });
         state.output = output;
         state.commandName = name;
         const ctx = createContext(global, output, processContextIo(io.processEnv, io.cwd));
         setLeaveAnnouncer((signal, note) => {
           const what = describeSignal(signal);
           output.note(note ?? `${what} before anything was written; run the same command again`);
-          if (output.jsonMode)
+          if (output.documentWanted)
             output.jsonError(name as DocumentCommand, documentError(exitCodeForSignal(signal), what, 'run the same command again'));
           output.flush();
         });
@@ -183,7 +194,15 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
   const command = (state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName) as DocumentCommand;
   const fail = (exitCode: number, message: string, hint: string | null, details: Record<string, unknown> = {}) => {
-    if (jsonMode) output.jsonError(command, documentError(exitCode, message, hint, details));
+    if (jsonMode || output.documentWanted) {
+      try {
+        output.jsonError(command, documentError(exitCode, message, hint, details));
+      } catch (error) {
+        // --json-out's file could not take the error document either (the disk that failed the run).
+        if (!(error instanceof CliError)) throw error;
+        output.note(`${output.color.red('error:')} ${error.message}`);
+      }
+    }
     output.flush();
     return exitCode;
   };

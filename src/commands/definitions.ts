@@ -59,6 +59,14 @@ function backupFlags<A extends unknown[], O extends OptionValues, G extends Opti
     .option('--no-backup', 'do not write a backup (not recommended)');
 }
 
+/** --json-out FILE: the checks whose reports CI keeps (doctor, verify-provider, check-deployment). */
+function reportFileFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
+  return command.option(
+    '--json-out <file>',
+    'also write the JSON document to this file (replaced whole when the run ends, failed runs included); the human report stays on stdout',
+  );
+}
+
 export const definitions = {
   demo: () =>
     new Command('demo')
@@ -73,7 +81,7 @@ Examples:
       ),
 
   doctor: () =>
-    new Command('doctor')
+    reportFileFlags(new Command('doctor'))
       .description('try every stored secret with the current keys; report each that fails, with its cause')
       .option('--candidate <ref>', `another key to try on failing values: ${KEY_FORMS} (repeatable)`, collect, [] as string[])
       .option('--strict', "also fail (exit 1) on Laminar's public default key and on duplicate key names")
@@ -141,7 +149,7 @@ Examples:
     ),
 
   'verify-provider': () =>
-    new Command('verify-provider')
+    reportFileFlags(new Command('verify-provider'))
       .description(
         'test-call each stored provider key and tell decode problems, invalid keys, exhausted quota, rate limits and outages apart',
       )
@@ -284,7 +292,7 @@ Examples:
       ),
 
   'check-deployment': () =>
-    new Command('check-deployment')
+    reportFileFlags(new Command('check-deployment'))
       .description(
         'find the Laminar service that runs without the key, with an invalid or different one, or with one ' +
           'the stored values do not open: compose files, running containers, Helm values, manifests',

@@ -41,24 +41,33 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
   // Streamed findings: the JSON document's array, or --all's lines (named by quarantine advice the
   // verdict decides only at the end: each line advises as if quarantine were advisable, and the
   // verdict above the summary says when it is not).
-  let onFinding: ((finding: Finding) => void) | undefined;
-  const document = output.jsonMode ? output.jsonDocument('doctor') : null;
+  // With --json-out, both: the document to its file and the human report (--all's lines too) to stdout.
+  const streams: Array<(finding: Finding) => void> = [];
+  const document = output.documentWanted ? output.jsonDocument('doctor') : null;
   if (document) {
     document.field('target', targetDocument(target));
     document.field('secrets', secretReports);
     document.beginArray('findings');
-    onFinding = (finding) => document.itemWith((out) => writeFinding(out, finding));
-  } else if (flags.all) {
+    streams.push((finding) => document.itemWith((out) => writeFinding(out, finding)));
+  }
+  if (!output.jsonMode && flags.all) {
     output.resultLine(renderDoctorHead(secretReports, output.color));
     let first = true;
     const context = { quarantineAdvisable: false, envFiles: ctx.global.envFile, candidates: renderOptions.candidates ?? [] };
     const lines = new FindingLines(output.color, context, output.resultParts());
-    onFinding = (finding) => {
+    streams.push((finding) => {
       if (first) output.resultLine(renderFindingsHeading(output.color));
       first = false;
       lines.write(finding);
-    };
+    });
   }
+  const [only, second] = streams;
+  const onFinding: ((finding: Finding) => void) | undefined = second
+    ? (finding) => {
+        only!(finding);
+        second(finding);
+      }
+    : only;
   const report = await withProgress(output, 'Reading stored secrets', (update) =>
     usingLaminarDatabase(target, (db) =>
       runDoctor(
@@ -70,8 +79,7 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
   if (document) {
     for (const [name, value] of Object.entries(doctorDocumentTail(report, { envFiles: ctx.global.envFile }))) document.field(name, value);
     document.end(report.verdict.ok);
-  } else {
-    output.result(renderDoctor(report, output.color, renderOptions, Boolean(flags.all)));
   }
+  if (!output.jsonMode) output.result(renderDoctor(report, output.color, renderOptions, Boolean(flags.all)));
   return report.verdict.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

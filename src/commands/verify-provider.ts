@@ -100,7 +100,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   const annotations = ctx.githubActions ? new GithubAnnotations(failing, (line) => output.note(line)) : null;
   // The database, for a run that reads one (not --key): named before anything is read.
   const target = flags.key === undefined ? ctx.databaseTarget() : null;
-  const document = output.jsonMode ? output.jsonDocument('verify-provider') : null;
+  const document = output.documentWanted ? output.jsonDocument('verify-provider') : null;
   if (target) document?.field('target', targetDocument(target));
   document?.beginArray('results');
   const onResult = (result: VerifyResult) => {
@@ -108,7 +108,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
     if (failing(result)) failingCount += 1;
     sample.add(result);
     document?.itemWith((out) => writeVerifyResult(out, result));
-    if (flags.all && !document) output.resultLine(renderResultRow(result, c, true));
+    if (flags.all && !output.jsonMode) output.resultLine(renderResultRow(result, c, true));
     junit?.add(junitTestcase(result, failing));
     annotations?.add(result);
   };
@@ -166,7 +166,8 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   if (document) {
     for (const [name, value] of Object.entries(verifyDocumentTail(summary, failingCount))) document.field(name, value);
     document.end(ok);
-  } else {
+  }
+  if (!output.jsonMode) {
     output.result(
       renderVerify(summary, sample, failingCount, names, c, failing, { all: Boolean(flags.all), streamed: Boolean(flags.all) }),
     );

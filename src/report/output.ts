@@ -8,6 +8,8 @@ import { Redactor } from './redact.js';
 import { fdTextSink, streamTextSink, type TextSink } from './text-sink.js';
 import { ByteSegments, JsonDocumentWriter, type DocumentError } from './json-stream.js';
 import { DOCUMENT_VERSIONS, type CommandName } from './document.js';
+import { ReportFile } from '../files/atomic-file.js';
+import { nodeFileSystem, type FileSystem } from '../files/file-system.js';
 
 export interface Output {
   /** Results for humans (not in --json mode). */
@@ -34,7 +36,10 @@ export interface Output {
   /** Pushes out stdout's gathered text (before the process exits). */
   flush: () => void;
   color: ChalkInstance;
+  /** --json: the document on stdout, and no human report. */
   jsonMode: boolean;
+  /** The run owes a JSON document: --json (on stdout) or --json-out (to its file, beside the human report). */
+  documentWanted: boolean;
   /** Whether the JSON document has been started (there is only one). */
   readonly jsonWritten: boolean;
   /** A write to stdout failed (not EPIPE): the output is incomplete; the run ends with exit 3. */
@@ -52,6 +57,11 @@ export interface OutputOptions {
   /** Tests hand in streams; the process writes file descriptor 1 synchronously (text-sink.ts). */
   stdout?: NodeJS.WritableStream;
   stderr?: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  /**
+   * --json-out FILE: the document goes to FILE (written as it goes into a temporary file beside it,
+   * renamed into place when it ends, failed runs included) while stdout carries the human report.
+   */
+  jsonOut?: { path: string; fs?: FileSystem };
 }
 
 export function createOutput(options: OutputOptions): Output {
@@ -71,6 +81,26 @@ export function createOutput(options: OutputOptions): Output {
     : fdTextSink(1, (code) => writeErr(`error: cannot write to standard output (${code}): the output is incomplete`));
   let started = false;
   let active: JsonDocumentWriter | null = null;
+  // Where the document goes: stdout, or --json-out's file. A file that failed once (ENOSPC) takes
+  // nothing more: its error is the run's, reported once.
+  const documentFile = options.jsonOut ? new ReportFile(options.jsonOut.fs ?? nodeFileSystem, options.jsonOut.path, 'the --json-out document') : null;
+  let documentFileFailed = false;
+  const toDocumentFile = (write: () => void) => {
+    if (documentFileFailed) return;
+    try {
+      write();
+    } catch (error) {
+      documentFileFailed = true;
+      throw error;
+    }
+  };
+  const documentSink: Pick<TextSink, 'write' | 'writeBytes' | 'flush'> = documentFile
+    ? {
+        write: (text) => toDocumentFile(() => documentFile.write(text)),
+        writeBytes: (bytes, length) => toDocumentFile(() => documentFile.write(bytes.subarray(0, length))),
+        flush: () => toDocumentFile(() => documentFile.commit()),
+      }
+    : stdout;
   // Each segment is decoded once for the redactor; unchanged (the rule), its bytes go out as they are.
   const emitSegment = (bytes: Buffer, length: number) => {
     const text = bytes.toString('utf8', 0, length);
@@ -87,13 +117,13 @@ export function createOutput(options: OutputOptions): Output {
       (bytes, length) => {
         const text = bytes.toString('utf8', 0, length);
         const safe = redactor.apply(text);
-        if (safe === text) stdout.writeBytes(bytes, length);
-        else stdout.write(safe);
+        if (safe === text) documentSink.writeBytes(bytes, length);
+        else documentSink.write(safe);
       },
       command,
       () => {
         active = null;
-        stdout.flush();
+        documentSink.flush();
       },
     );
     return active;
@@ -128,12 +158,12 @@ export function createOutput(options: OutputOptions): Output {
       for (const piece of jsonPieces(document)) {
         segment += piece;
         if (segment.length >= 1 << 16) {
-          stdout.write(redactor.apply(segment));
+          documentSink.write(redactor.apply(segment));
           segment = '';
         }
       }
-      stdout.write(redactor.apply(`${segment}\n`));
-      stdout.flush();
+      documentSink.write(redactor.apply(`${segment}\n`));
+      documentSink.flush();
     },
     jsonDocument,
     jsonError: (command, error) => {
@@ -142,8 +172,8 @@ export function createOutput(options: OutputOptions): Output {
       else if (!started) {
         started = true;
         const document = { version: DOCUMENT_VERSIONS[command], command, error, ok: false };
-        stdout.write(redactor.apply(`${JSON.stringify(document, null, 2)}\n`));
-        stdout.flush();
+        documentSink.write(redactor.apply(`${JSON.stringify(document, null, 2)}\n`));
+        documentSink.flush();
       }
     },
     note: writeErr,
@@ -156,6 +186,7 @@ export function createOutput(options: OutputOptions): Output {
     },
     color,
     jsonMode: options.json,
+    documentWanted: options.json || documentFile !== null,
     get jsonWritten() {
       return started;
     },
@@ -181,10 +212,10 @@ export async function startProgress(output: Output, text: string): Promise<Progr
   return { update: (next) => (spinner.text = next), stop: () => spinner.stop() };
 }
 
-/** Prints a command's result: its JSON document in --json mode, its human rendering otherwise. */
+/** Prints a command's result: its JSON document (--json, --json-out), its human rendering (unless --json). */
 export function emit<D>(output: Output, document: D, renderHuman: (document: D) => string): void {
-  if (output.jsonMode) output.json(document);
-  else output.result(renderHuman(document));
+  if (output.documentWanted) output.json(document);
+  if (!output.jsonMode) output.result(renderHuman(document));
 }
 
 /** Runs `work` with a spinner that `work` can update; the spinner always stops. */
