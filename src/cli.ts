@@ -15,6 +15,9 @@ import { documentError, documentOf, type CommandName as DocumentCommand } from '
 import { fdTextSink } from './report/text-sink.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 import { packageVersion } from './package-root.js';
+import { prepareMetricsFile, writeMetricsFile, type MetricsTarget } from './commands/metrics-file.js';
+import type { MetricFamily, MetricsCommand } from './report/metrics.js';
+import { nodeFileSystem } from './files/file-system.js';
 import { describeSignal, exitCodeForSignal, handleStopSignals, setLeaveAnnouncer } from './interrupt.js';
 
 const version = packageVersion();
@@ -41,6 +44,8 @@ export const actions = {
 
 interface RunState {
   exitCode: ExitCodeValue;
+  /** --metrics: where the run's series go, and the series the command recorded (null: it did not complete). */
+  metrics: { target: MetricsTarget; families: MetricFamily[] | null } | null;
   commandName: string;
   output: Output | null;
   /** With --json, what commander would print on stdout (help, the version): it goes into the one document instead. */
@@ -134,7 +139,16 @@ Examples:
         });
         state.output = output;
         state.commandName = name;
-        const ctx = createContext(global, output, processContextIo(io.processEnv, io.cwd));
+        const metricsFlag = (flags as { metrics?: string }).metrics;
+        if (metricsFlag !== undefined) {
+          state.metrics = { target: prepareMetricsFile(nodeFileSystem, io.cwd, metricsFlag, name as MetricsCommand), families: null };
+        }
+        const ctx = createContext(global, output, {
+          ...processContextIo(io.processEnv, io.cwd),
+          recordMetrics: (families) => {
+            if (state.metrics) state.metrics.families = families;
+          },
+        });
         setLeaveAnnouncer((signal, note) => {
           const what = describeSignal(signal);
           output.note(note ?? `${what} before anything was written; run the same command again`);
@@ -174,6 +188,7 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
     commandName: 'lmnr-keys',
     output: null,
     captured: argv.includes('--json') ? '' : null,
+    metrics: null,
   };
   const program = buildCli(state, io);
   let exitCode: number;
@@ -183,10 +198,44 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
   } catch (error) {
     exitCode = reportError(error, state, argv);
   }
+  // A flag commander refused (exit 2) stopped the run before its action: its metrics are still owed.
+  if (!state.metrics && exitCode === ExitCode.usage) state.metrics = metricsNamedIn(argv, io.cwd);
+  if (state.metrics) exitCode = writeRunMetrics(state, exitCode);
   state.output?.flush();
   // A result that could not be delivered (stdout failed: a full disk under `> file`) is a local environment problem.
   if (state.output?.stdoutFailure && exitCode < ExitCode.configuration) return ExitCode.configuration;
   return exitCode;
+}
+
+const METRICS_COMMANDS: readonly string[] = ['doctor', 'verify-provider', 'check-deployment'] satisfies MetricsCommand[];
+
+/** --metrics FILE of a command line commander refused, when it names one (best effort: nothing when it cannot). */
+function metricsNamedIn(argv: string[], cwd: string): RunState['metrics'] {
+  const command = commandNamedIn(argv);
+  if (!METRICS_COMMANDS.includes(command)) return null;
+  const at = argv.findIndex((word) => word === '--metrics' || word.startsWith('--metrics='));
+  const given = at < 0 ? undefined : argv[at]!.startsWith('--metrics=') ? argv[at]!.slice('--metrics='.length) : argv[at + 1];
+  if (!given || given.startsWith('-')) return null;
+  try {
+    return { target: prepareMetricsFile(nodeFileSystem, cwd, given, command as MetricsCommand), families: null };
+  } catch {
+    return null;
+  }
+}
+
+/** --metrics, after the run: its series, failed runs included; a file that cannot be written is exit 3. */
+function writeRunMetrics(state: RunState, exitCode: number): number {
+  const { target, families } = state.metrics!;
+  try {
+    writeMetricsFile(nodeFileSystem, target, families, exitCode, Date.now() / 1000);
+    return exitCode;
+  } catch (error) {
+    if (!(error instanceof CliError)) throw error;
+    const output = state.output ?? createOutput({ json: false, debug: false, color: false, ci: true });
+    output.note(`${output.color.red('error:')} ${error.message}`);
+    if (error.hint) output.note(`hint: ${error.hint}`);
+    return Math.max(exitCode, ExitCode.configuration);
+  }
 }
 
 function reportError(error: unknown, state: RunState, argv: string[]): number {

@@ -3,6 +3,7 @@
  * configuration into a database target, keys and values. The only way a command reads the
  * environment, env files, stdin or the working folder. Commands stay thin on top of it.
  */
+import type { MetricFamily } from './report/metrics.js';
 import {
   loadEnvironment,
   resolveBackupDirectory,
@@ -67,6 +68,8 @@ export interface CommandContext {
    * unless `raw` (saying on stderr what cleaning removed, and returning it).
    */
   resolveValue: (text: string, flag: string, raw?: boolean) => Promise<{ value: string; cleaned: ValueCleaning[] }>;
+  /** The run's Prometheus series (doctor, verify-provider, check-deployment), written by --metrics when the run ends. */
+  recordMetrics: (families: MetricFamily[]) => void;
 }
 
 export interface ContextIo {
@@ -74,6 +77,8 @@ export interface ContextIo {
   cwd: string;
   stdinIsTerminal: boolean;
   readStdin: () => Promise<string>;
+  /** Where recordMetrics keeps the series (the entry point, which writes --metrics); none: dropped. */
+  recordMetrics?: (families: MetricFamily[]) => void;
 }
 
 export function createContext(global: GlobalOptions, output: Output, io: ContextIo): CommandContext {
@@ -125,6 +130,7 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
   return {
     output,
     global,
+    recordMetrics: io.recordMetrics ?? (() => {}),
     githubActions: io.processEnv.GITHUB_ACTIONS === 'true',
     stdinIsTerminal: io.stdinIsTerminal,
     cwd: io.cwd,

@@ -8,6 +8,7 @@ import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from
 import { runDockerCli } from '../deployment/docker-cli.js';
 import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
 import { emit, withProgress } from '../report/output.js';
+import { deploymentMetrics } from '../report/metrics.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 
@@ -68,6 +69,7 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
 
   const document = checkDeploymentDocument(judgeDeployment(gathered, database, { strict: Boolean(flags.strict) }));
   emit(output, document, (doc) => renderCheckDeployment(doc, output.color));
+  ctx.recordMetrics(deploymentMetrics(document.findings));
   if (databaseError) {
     // The file findings are out; the database part failed: its own exit code, explained once
     // (in the JSON document, or by the entry point on stderr).

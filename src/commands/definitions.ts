@@ -59,12 +59,18 @@ function backupFlags<A extends unknown[], O extends OptionValues, G extends Opti
     .option('--no-backup', 'do not write a backup (not recommended)');
 }
 
-/** --json-out FILE: the checks whose reports CI keeps (doctor, verify-provider, check-deployment). */
+/** --json-out FILE, --metrics FILE: the checks whose reports CI and monitoring keep (doctor, verify-provider, check-deployment). */
 function reportFileFlags<A extends unknown[], O extends OptionValues, G extends OptionValues>(command: Command<A, O, G>) {
-  return command.option(
-    '--json-out <file>',
-    'also write the JSON document to this file (replaced whole when the run ends, failed runs included); the human report stays on stdout',
-  );
+  return command
+    .option(
+      '--json-out <file>',
+      'also write the JSON document to this file (replaced whole when the run ends, failed runs included); the human report stays on stdout',
+    )
+    .option(
+      '--metrics <file>',
+      "write Prometheus metrics to this file for node_exporter's textfile collector (replaced whole; a folder: " +
+        'lmnr-keys-COMMAND.prom in it; one file per command)',
+    );
 }
 
 export const definitions = {

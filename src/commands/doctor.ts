@@ -14,6 +14,7 @@ import {
   type DoctorRenderOptions,
 } from '../report/doctor.js';
 import { withProgress } from '../report/output.js';
+import { doctorMetrics } from '../report/metrics.js';
 import { targetDocument } from '../report/target.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
@@ -81,5 +82,6 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
     document.end(report.verdict.ok);
   }
   if (!output.jsonMode) output.result(renderDoctor(report, output.color, renderOptions, Boolean(flags.all)));
+  ctx.recordMetrics(doctorMetrics(report));
   return report.verdict.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -19,6 +19,7 @@ import { lookUpNames, type NameDirectory } from '../stores/scan.js';
 import { findProvider, PROVIDER_NAMES, type ProviderName } from '../providers/index.js';
 import { STORES } from '../stores/stores.js';
 import { withProgress } from '../report/output.js';
+import { verifyMetrics } from '../report/metrics.js';
 import { targetDocument } from '../report/target.js';
 import {
   FAILABLE_STATUSES,
@@ -163,6 +164,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   junit?.finish(junitHead(summary.total, failingCount, summary.byStatus.skipped ?? 0), JUNIT_TAIL);
   annotations?.finish(summary);
   const ok = failingCount === 0;
+  ctx.recordMetrics(verifyMetrics(summary));
   if (document) {
     for (const [name, value] of Object.entries(verifyDocumentTail(summary, failingCount))) document.field(name, value);
     document.end(ok);

@@ -9,7 +9,9 @@ import { sameKey, type SecretKey } from '../crypto/keys.js';
 import type { SealedRow } from '../stores/scan.js';
 import type { StoreDefinition } from '../stores/stores.js';
 
-export type ValueStatus = 'ok' | 'wrong_secret' | 'malformed' | 'incomplete' | 'not_utf8' | 'secret_missing';
+/** Every status doctor gives a stored value, `ok` first (metrics write each, zeros included). */
+export const VALUE_STATUSES = ['ok', 'wrong_secret', 'malformed', 'incomplete', 'not_utf8', 'secret_missing'] as const;
+export type ValueStatus = (typeof VALUE_STATUSES)[number];
 
 export interface Diagnosis {
   status: ValueStatus | 'unset';

@@ -19,10 +19,12 @@ import { sharedOpener } from '../crypto/opener.js';
 import { PlaceDirectory } from '../stores/name-directory.js';
 import { NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, tryFallbacks } from './tuple-verdict.js';
 import { classifyGenerically, classifySuccess, retryAfterSeconds } from '../providers/answer.js';
-import type { Credential, ProbeKind, ProbeStatus, ProviderAnswer } from '../providers/types.js';
+import { PROBE_STATUSES, type Credential, type ProbeKind, type ProbeStatus, type ProviderAnswer } from '../providers/types.js';
 import { printable } from '../printable.js';
 
-export type VerifyStatus = ProbeStatus | 'decode_failed' | 'incomplete_credentials' | 'skipped';
+/** Every status verify-provider gives a credential (metrics write each, zeros included). */
+export const VERIFY_STATUSES = [...PROBE_STATUSES, 'decode_failed', 'incomplete_credentials', 'skipped'] as const;
+export type VerifyStatus = (typeof VERIFY_STATUSES)[number];
 
 export interface VerifyResult {
   projectId: string | null;

@@ -1,6 +1,7 @@
 /**
  * What CI and monitoring keep from a run: --json-out (the document to a file, the human report on
- * stdout) on doctor, verify-provider and check-deployment, failed runs included.
+ * stdout) and --metrics (Prometheus text for node_exporter's textfile collector) on doctor,
+ * verify-provider and check-deployment, failed runs included.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,6 +14,7 @@ import { addDeployment, addProject, addProviderKey, addWorkspace, seal } from '.
 import { findLeaks, quiet, runCli } from '../support/cli.js';
 import { laminarDotenv, QUICKSTART_COMPOSE, writeFolder } from '../support/deployment.js';
 import { startProviderImitation, type ImitationServer } from '../../src/demo/provider-imitation.js';
+import { parseMetrics, promtoolCheck, sampleValues, type ParsedFamily } from '../support/prometheus.js';
 
 const AEAD = newKeyHex();
 const OTHER = newKeyHex();
@@ -133,5 +135,107 @@ describe('--json-out: the document to a file, the human report on stdout', () =>
     expect(missing.code).toBe(3);
     expect(quiet(missing.stderr).split('\n')[0]).toMatch(/^error: .*no\/such\/folder/);
     expect(missing.stdout).toBe('');
+  });
+});
+
+describe('--metrics: Prometheus text for the textfile collector', () => {
+  const runSeries = (families: ParsedFamily[], command: string) => ({
+    exitCode: sampleValues(families, 'lmnr_keys_last_run_exit_code', ['command']).get(command),
+    lastRun: sampleValues(families, 'lmnr_keys_last_run_timestamp_seconds', ['command']).get(command),
+    lastSuccess: sampleValues(families, 'lmnr_keys_last_success_timestamp_seconds', ['command']).get(command),
+  });
+  const checkWithPromtool = (text: string) => {
+    const checked = promtoolCheck(text);
+    if (checked === null) console.warn('*** promtool is not installed: the metrics were checked by the parser only ***');
+    else expect(checked).toEqual({ code: 0, output: '' });
+  };
+
+  it('doctor: every store and status, equal to the JSON counts; a folder gets lmnr-keys-doctor.prom', async () => {
+    const folder = path.join(dir, 'textfile');
+    fs.mkdirSync(folder);
+    const before = Date.now() / 1000;
+    const run = await runCli(['doctor', '--metrics', folder, '--json-out', path.join(dir, 'doctor-metrics.json')], { env: env() });
+    expect(run.code).toBe(1);
+    expect(filesIn(folder)).toEqual(['lmnr-keys-doctor.prom']);
+    const text = fs.readFileSync(path.join(folder, 'lmnr-keys-doctor.prom'), 'utf8');
+    const families = parseMetrics(text);
+    expect(families.map((f) => `${f.name} ${f.type}`)).toEqual([
+      'lmnr_keys_stored_values GAUGE',
+      'lmnr_keys_last_run_timestamp_seconds GAUGE',
+      'lmnr_keys_last_run_exit_code GAUGE',
+      'lmnr_keys_last_success_timestamp_seconds GAUGE',
+    ]);
+    const doc = readJson(path.join(dir, 'doctor-metrics.json'));
+    const values = sampleValues(families, 'lmnr_keys_stored_values', ['store', 'status']);
+    for (const store of doc.stores as Array<{ store: string; byStatus: Record<string, number> }>) {
+      for (const [status, count] of Object.entries(store.byStatus)) expect(values.get(`${store.store},${status}`)).toBe(count);
+    }
+    expect(values.get('provider_api_keys,ok')).toBe(3);
+    expect(values.get('provider_api_keys,wrong_secret')).toBe(2);
+    expect(values.get('provider_api_keys,malformed')).toBe(0);
+    const series = runSeries(families, 'doctor');
+    expect(series.exitCode).toBe(1);
+    expect(series.lastRun).toBeGreaterThanOrEqual(before);
+    expect(series.lastSuccess).toBe(series.lastRun);
+    checkWithPromtool(text);
+
+    // A failed run (the database does not answer): only the run's series, the last success carried over.
+    const failed = await runCli(['doctor', '--metrics', folder], {
+      env: { DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:1/postgres', AEAD_SECRET_KEY: AEAD },
+    });
+    expect(failed.code).toBe(4);
+    const after = parseMetrics(fs.readFileSync(path.join(folder, 'lmnr-keys-doctor.prom'), 'utf8'));
+    expect(after.map((f) => f.name)).not.toContain('lmnr_keys_stored_values');
+    expect(runSeries(after, 'doctor')).toMatchObject({ exitCode: 4, lastSuccess: series.lastSuccess });
+    expect(runSeries(after, 'doctor').lastRun).toBeGreaterThanOrEqual(series.lastRun!);
+
+    // A flag commander refuses (exit 2) still writes the run's series.
+    const refused = await runCli(['doctor', '--metrics', folder, '--no-such-flag'], { env: env() });
+    expect(refused.code).toBe(2);
+    expect(runSeries(parseMetrics(fs.readFileSync(path.join(folder, 'lmnr-keys-doctor.prom'), 'utf8')), 'doctor').exitCode).toBe(2);
+    expect(filesIn(folder)).toEqual(['lmnr-keys-doctor.prom']);
+  });
+
+  it('verify-provider: every provider and status, equal to byProvider; never over another command\'s file', async () => {
+    const file = path.join(dir, 'verify.prom');
+    const run = await runCli(['verify-provider', '--metrics', file, '--json', ...imitation.baseUrlFlags()], { env: env() });
+    expect(run.code).toBe(1);
+    const doc = JSON.parse(run.stdout);
+    const text = fs.readFileSync(file, 'utf8');
+    const values = sampleValues(parseMetrics(text), 'lmnr_keys_provider_credentials', ['provider', 'status']);
+    for (const [provider, statuses] of Object.entries(doc.byProvider as Record<string, Record<string, number>>)) {
+      for (const [status, count] of Object.entries(statuses)) expect(values.get(`${provider},${status}`)).toBe(count);
+    }
+    expect(values.get('anthropic,invalid_key')).toBe(1);
+    expect(values.get('openai,quota_exceeded')).toBe(1);
+    expect(values.get('gemini,decode_failed')).toBe(1);
+    expect(values.get('mistral,ok')).toBe(0);
+    checkWithPromtool(text);
+    expect(findLeaks([text], secrets())).toEqual([]);
+
+    const clash = await runCli(['doctor', '--metrics', file], { env: env() });
+    expect(clash.code).toBe(2);
+    expect(quiet(clash.stderr)).toMatch(/holds the metrics of verify-provider: each command needs its own file/);
+    expect(fs.readFileSync(file, 'utf8')).toBe(text);
+  });
+
+  it('check-deployment: every finding kind, equal to the findings', async () => {
+    const folder = writeFolder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(DEFAULT_KEY_HEX) });
+    try {
+      const run = await runCli(['check-deployment', '--no-containers', '--no-database', '--json', '--metrics', 'deployment.prom'], {
+        cwd: folder.dir,
+      });
+      expect(run.code).toBe(1);
+      const doc = JSON.parse(run.stdout);
+      const text = fs.readFileSync(folder.file('deployment.prom'), 'utf8');
+      const values = sampleValues(parseMetrics(text), 'lmnr_keys_deployment_findings', ['kind']);
+      const byKind = new Map<string, number>();
+      for (const finding of doc.findings as Array<{ kind: string }>) byKind.set(finding.kind, (byKind.get(finding.kind) ?? 0) + 1);
+      for (const [kind, value] of values) expect(value).toBe(byKind.get(kind) ?? 0);
+      expect(values.get('public_default')).toBeGreaterThan(0);
+      checkWithPromtool(text);
+    } finally {
+      folder.remove();
+    }
   });
 });
