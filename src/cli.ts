@@ -15,9 +15,9 @@ import { documentError, documentOf, type CommandName as DocumentCommand } from '
 import { fdTextSink } from './report/text-sink.js';
 import { definitions, EXIT_CODE_HELP, type ArgsOf, type CommandName, type FlagsOf } from './commands/definitions.js';
 import { packageVersion } from './package-root.js';
-import { prepareMetricsFile, writeMetricsFile, type MetricsTarget } from './commands/metrics-file.js';
+// Loaded only with --metrics (its series name core's statuses, which pull in the database layer: --help stays light).
+import type { MetricsTarget } from './commands/metrics-file.js';
 import type { MetricFamily, MetricsCommand } from './report/metrics.js';
-import { nodeFileSystem } from './files/file-system.js';
 import { describeSignal, exitCodeForSignal, handleStopSignals, setLeaveAnnouncer } from './interrupt.js';
 
 const version = packageVersion();
@@ -141,7 +141,8 @@ Examples:
         state.commandName = name;
         const metricsFlag = (flags as { metrics?: string }).metrics;
         if (metricsFlag !== undefined) {
-          state.metrics = { target: prepareMetricsFile(nodeFileSystem, io.cwd, metricsFlag, name as MetricsCommand), families: null };
+          const { prepareMetricsFile } = await import('./commands/metrics-file.js');
+          state.metrics = { target: prepareMetricsFile(io.cwd, metricsFlag, name as MetricsCommand), families: null };
         }
         const ctx = createContext(global, output, {
           ...processContextIo(io.processEnv, io.cwd),
@@ -199,8 +200,8 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
     exitCode = reportError(error, state, argv);
   }
   // A flag commander refused (exit 2) stopped the run before its action: its metrics are still owed.
-  if (!state.metrics && exitCode === ExitCode.usage) state.metrics = metricsNamedIn(argv, io.cwd);
-  if (state.metrics) exitCode = writeRunMetrics(state, exitCode);
+  if (!state.metrics && exitCode === ExitCode.usage) state.metrics = await metricsNamedIn(argv, io.cwd);
+  if (state.metrics) exitCode = await writeRunMetrics(state, exitCode);
   state.output?.flush();
   // A result that could not be delivered (stdout failed: a full disk under `> file`) is a local environment problem.
   if (state.output?.stdoutFailure && exitCode < ExitCode.configuration) return ExitCode.configuration;
@@ -210,24 +211,26 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
 const METRICS_COMMANDS: readonly string[] = ['doctor', 'verify-provider', 'check-deployment'] satisfies MetricsCommand[];
 
 /** --metrics FILE of a command line commander refused, when it names one (best effort: nothing when it cannot). */
-function metricsNamedIn(argv: string[], cwd: string): RunState['metrics'] {
+async function metricsNamedIn(argv: string[], cwd: string): Promise<RunState['metrics']> {
   const command = commandNamedIn(argv);
   if (!METRICS_COMMANDS.includes(command)) return null;
   const at = argv.findIndex((word) => word === '--metrics' || word.startsWith('--metrics='));
   const given = at < 0 ? undefined : argv[at]!.startsWith('--metrics=') ? argv[at]!.slice('--metrics='.length) : argv[at + 1];
   if (!given || given.startsWith('-')) return null;
   try {
-    return { target: prepareMetricsFile(nodeFileSystem, cwd, given, command as MetricsCommand), families: null };
+    const { prepareMetricsFile } = await import('./commands/metrics-file.js');
+    return { target: prepareMetricsFile(cwd, given, command as MetricsCommand), families: null };
   } catch {
     return null;
   }
 }
 
 /** --metrics, after the run: its series, failed runs included; a file that cannot be written is exit 3. */
-function writeRunMetrics(state: RunState, exitCode: number): number {
+async function writeRunMetrics(state: RunState, exitCode: number): Promise<number> {
   const { target, families } = state.metrics!;
+  const { writeMetricsFile } = await import('./commands/metrics-file.js');
   try {
-    writeMetricsFile(nodeFileSystem, target, families, exitCode, Date.now() / 1000);
+    writeMetricsFile(target, families, exitCode, Date.now() / 1000);
     return exitCode;
   } catch (error) {
     if (!(error instanceof CliError)) throw error;

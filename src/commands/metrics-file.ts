@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { writeReportFile } from '../files/atomic-file.js';
 import { localFileError } from '../files/file-error.js';
-import type { FileSystem } from '../files/file-system.js';
+import { nodeFileSystem, type FileSystem } from '../files/file-system.js';
 import { UsageError } from '../errors.js';
 import {
   commandOfMetricsFile,
@@ -25,7 +25,7 @@ export interface MetricsTarget {
 }
 
 /** `FILE`, or `FOLDER/lmnr-keys-COMMAND.prom` when FILE is a folder (node_exporter's textfile directory). */
-export function prepareMetricsFile(fs: FileSystem, cwd: string, given: string, command: MetricsCommand): MetricsTarget {
+export function prepareMetricsFile(cwd: string, given: string, command: MetricsCommand, fs: FileSystem = nodeFileSystem): MetricsTarget {
   let target = path.resolve(cwd, given);
   if (fs.isDirectory(target)) target = path.join(target, `lmnr-keys-${command}.prom`);
   if (!fs.isDirectory(path.dirname(target)))
@@ -49,11 +49,11 @@ export function prepareMetricsFile(fs: FileSystem, cwd: string, given: string, c
 
 /** Writes the file: the command's families when the run completed (exit 0 or 1), the run's series always. */
 export function writeMetricsFile(
-  fs: FileSystem,
   target: MetricsTarget,
   families: MetricFamily[] | null,
   exitCode: number,
   nowSeconds: number,
+  fs: FileSystem = nodeFileSystem,
 ): void {
   const completed = (exitCode === 0 || exitCode === 1) && families !== null;
   const lastSuccess = completed ? nowSeconds : previousLastSuccess(target.previous, target.command);

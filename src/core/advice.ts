@@ -4,7 +4,7 @@
  */
 import { LAMINAR_DEFAULT_LABEL } from '../crypto/keys.js';
 import { findStore } from '../stores/stores.js';
-import type { Finding } from './doctor.js';
+import type { Finding } from './findings.js';
 
 export interface Advice {
   cause: string;

@@ -13,6 +13,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.js';
 import { DurableFile } from '../files/durable-file.js';
 import { nodeFileSystem, type FileSystem } from '../files/file-system.js';
+import type { BackupLineSink } from '../stores/copy-writer.js';
 import type { StoreName } from '../stores/stores.js';
 
 export interface BackupHeader {
@@ -70,21 +71,14 @@ export interface DeleteRecord {
 export type BackupRecord = UpdateRecord | DeleteRecord;
 export type BackupLine = BackupHeader | BackupRecord | CommitMark;
 
-export interface BackupSink {
+/** A write's backup file; appendLines and sync are what rotate's batches use (stores/copy-writer.ts). */
+export interface BackupSink extends BackupLineSink {
   /** The file's path; it exists only once a record was appended (see `written`). */
   path: string;
   /** Appends records and forces them to disk (the first call creates the file); throws LocalFileError. */
   append: (records: BackupRecord[]) => void;
   /** True once the file exists: a run that changed nothing leaves no file behind. */
   written: () => boolean;
-  /**
-   * Appends `count` records already formatted as JSON lines (rotate's hot path builds them
-   * straight from the bytes it read and wrote; tests check they equal JSON.stringify of the
-   * record), and, with `sync` (the default), forces the file to disk.
-   */
-  appendLines: (lines: Buffer, count: number, sync?: boolean) => void;
-  /** Forces every record appended so far to disk (before the transaction they protect commits). */
-  sync: () => void;
   /** Records that a batch's transaction committed (on disk with the next sync). */
   markCommitted: (batch: number, count: number) => void;
   /** Records known to be on disk (the last sync): what a restore can put back. */

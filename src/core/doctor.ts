@@ -30,6 +30,7 @@ import { LOAD_FAILED, NOT_OPENED_BY_HELD_KEY, OPENED_UTF8, openWithHeldKey, plac
 import { PlaceDirectory } from '../stores/name-directory.js';
 import { judgeDoctor, type DoctorVerdict } from './doctor-verdict.js';
 import { keyRingFor, type LaminarSecrets } from './keyring.js';
+import type { Finding } from './findings.js';
 
 export interface SecretReport {
   name: string;
@@ -50,18 +51,8 @@ export interface StoreReport {
   reason?: string | null;
 }
 
-export interface Finding {
-  store: StoreName;
-  id: string;
-  workspaceId: string | null;
-  workspaceName: string | null;
-  projectId: string | null;
-  projectName: string | null;
-  name: string;
-  status: Exclude<ValueStatus, 'ok'>;
-  decryptsWith: string | null;
-  detail: string | null;
-}
+// Declared in findings.ts (advice.ts reads it too, and doctor.ts imports advice.ts); still doctor's to export.
+export type { Finding } from './findings.js';
 
 export interface DuplicateWarning {
   kind: 'duplicate_name';

@@ -3,7 +3,6 @@
  * declares its document's body and builds it with `documentOf`.
  */
 import { EXIT_CODE_MEANINGS } from '../errors.js';
-import type { DocumentError } from './json-stream.js';
 
 
 export type CommandName =
@@ -50,6 +49,14 @@ export interface Envelope<C extends CommandName> {
 /** `version` and `command` first and `ok` last, as in a document written as it goes (json-stream.ts). */
 export function documentOf<C extends CommandName, B extends object>(command: C, ok: boolean, body: B): Envelope<C> & B {
   return { version: DOCUMENT_VERSIONS[command], command, ...body, ok };
+}
+
+/** A failed run's `error` field (json-stream.ts writes it too, and imports this module). */
+export interface DocumentError {
+  exitCode: number;
+  message: string;
+  hint: string | null;
+  [extra: string]: unknown;
 }
 
 /**

@@ -14,17 +14,13 @@
  * field into that buffer (`itemWith`): a million findings create no string per finding, which
  * is what keeps the garbage collector's young generation, and so memory, small.
  */
-import { DOCUMENT_VERSIONS, type CommandName } from './document.js';
+import { DOCUMENT_VERSIONS, type CommandName, type DocumentError } from './document.js';
 
 /** Bytes gathered before a segment is handed on. */
 const SEGMENT_BYTES = 1 << 16;
 
-export interface DocumentError {
-  exitCode: number;
-  message: string;
-  hint: string | null;
-  [extra: string]: unknown;
-}
+// Declared in document.ts (its documentError builds one, and this module imports it); still exported here.
+export type { DocumentError } from './document.js';
 
 /** Writes one compact JSON element's parts into the document's buffer. */
 export interface JsonElementWriter {

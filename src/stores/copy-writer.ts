@@ -13,10 +13,24 @@ import { sql } from 'kysely';
 import { BinaryCopyWriter, ByteBuilder, copyIn, type CopyTuple } from '../db/copy.js';
 import type { LaminarDb } from '../db/connect.js';
 import type { ResealedHex } from '../crypto/opener.js';
-import type { BackupSink } from '../core/backup.js';
 import { FIELD } from './copy-reader.js';
 import type { SealedRow } from './scan.js';
 import type { StoreDefinition } from './stores.js';
+
+/**
+ * What a batch needs of the write's backup (core/backup.ts's BackupSink is one): declared here,
+ * so storage names no module above it.
+ */
+export interface BackupLineSink {
+  /**
+   * Appends `count` records already formatted as JSON lines (rotate's hot path builds them
+   * straight from the bytes it read and wrote; tests check they equal JSON.stringify of the
+   * record), and, with `sync` (the default), forces the file to disk.
+   */
+  appendLines: (lines: Buffer, count: number, sync?: boolean) => void;
+  /** Forces every record appended so far to disk (before the transaction they protect commits). */
+  sync: () => void;
+}
 
 const BATCH_TABLE = 'lmnr_keys_batch';
 // Backup lines go to the file (unsynced) each time this much has gathered, and are fsynced
@@ -44,7 +58,7 @@ export class ResealBatch {
 
   constructor(
     store: StoreDefinition,
-    private readonly sink: BackupSink | null,
+    private readonly sink: BackupLineSink | null,
     batchSize: number,
   ) {
     this.withBackup = sink !== null;
