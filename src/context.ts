@@ -41,6 +41,8 @@ export interface CommandContext {
   global: GlobalOptions;
   /** GITHUB_ACTIONS=true: also print workflow annotations. */
   githubActions: boolean;
+  /** $GITHUB_STEP_SUMMARY: the file the checks append their Markdown summary to (null: none). */
+  stepSummaryFile: string | null;
   stdinIsTerminal: boolean;
   /** The working folder relative paths are resolved against. */
   cwd: string;
@@ -132,6 +134,7 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
     global,
     recordMetrics: io.recordMetrics ?? (() => {}),
     githubActions: io.processEnv.GITHUB_ACTIONS === 'true',
+    stepSummaryFile: io.processEnv.GITHUB_STEP_SUMMARY || null,
     stdinIsTerminal: io.stdinIsTerminal,
     cwd: io.cwd,
     shellEnvironment: io.processEnv,

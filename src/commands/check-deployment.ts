@@ -9,6 +9,8 @@ import { runDockerCli } from '../deployment/docker-cli.js';
 import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
 import { emit, withProgress } from '../report/output.js';
 import { deploymentMetrics } from '../report/metrics.js';
+import { deploymentStepSummary } from '../report/step-summary.js';
+import { appendStepSummary } from './step-summary-file.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
 
@@ -70,6 +72,7 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
   const document = checkDeploymentDocument(judgeDeployment(gathered, database, { strict: Boolean(flags.strict) }));
   emit(output, document, (doc) => renderCheckDeployment(doc, output.color));
   ctx.recordMetrics(deploymentMetrics(document.findings));
+  appendStepSummary(ctx, () => deploymentStepSummary(document));
   if (databaseError) {
     // The file findings are out; the database part failed: its own exit code, explained once
     // (in the JSON document, or by the entry point on stderr).

@@ -15,6 +15,8 @@ import {
 } from '../report/doctor.js';
 import { withProgress } from '../report/output.js';
 import { doctorMetrics } from '../report/metrics.js';
+import { doctorStepSummary } from '../report/step-summary.js';
+import { appendStepSummary } from './step-summary-file.js';
 import { targetDocument } from '../report/target.js';
 import type { FlagsOf } from './definitions.js';
 import { usingLaminarDatabase } from './using-laminar.js';
@@ -83,5 +85,12 @@ export async function doctorCommand(ctx: CommandContext, flags: FlagsOf<'doctor'
   }
   if (!output.jsonMode) output.result(renderDoctor(report, output.color, renderOptions, Boolean(flags.all)));
   ctx.recordMetrics(doctorMetrics(report));
+  appendStepSummary(ctx, () =>
+    doctorStepSummary(report, {
+      quarantineAdvisable: report.verdict.quarantineAdvisable,
+      envFiles: ctx.global.envFile,
+      candidates: renderOptions.candidates ?? [],
+    }),
+  );
   return report.verdict.ok ? ExitCode.healthy : ExitCode.problemsFound;
 }

@@ -20,6 +20,8 @@ import { findProvider, PROVIDER_NAMES, type ProviderName } from '../providers/in
 import { STORES } from '../stores/stores.js';
 import { withProgress } from '../report/output.js';
 import { verifyMetrics } from '../report/metrics.js';
+import { verifyStepSummary } from '../report/step-summary.js';
+import { appendStepSummary } from './step-summary-file.js';
 import { targetDocument } from '../report/target.js';
 import {
   FAILABLE_STATUSES,
@@ -165,6 +167,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   annotations?.finish(summary);
   const ok = failingCount === 0;
   ctx.recordMetrics(verifyMetrics(summary));
+  appendStepSummary(ctx, () => verifyStepSummary(summary, sample.notOk, failingCount, failing));
   if (document) {
     for (const [name, value] of Object.entries(verifyDocumentTail(summary, failingCount))) document.field(name, value);
     document.end(ok);
