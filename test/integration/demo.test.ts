@@ -26,7 +26,7 @@ describe('lmnr-keys demo', () => {
     expect(out).toMatch(/Rotation plan \(dry run: nothing written\)/);
     expect(out).toMatch(/\$ lmnr-keys quarantine --yes/);
     expect(out).toMatch(/Verdict: healthy/);
-    expect(out).toMatch(/x stale_container {2}lmnr-frontend-1 AEAD_SECRET_KEY/);
+    expect(out).toMatch(/x stale_container {2}frontend \(container lmnr-frontend-1\) AEAD_SECRET_KEY/);
     expect(out).toContain('fix: docker compose up -d --force-recreate frontend');
     for (const status of ['cannot decrypt \\(nothing sent\\)', 'invalid key', 'quota exhausted', 'ok  '])
       expect(out).toMatch(new RegExp(status));
