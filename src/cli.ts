@@ -175,7 +175,7 @@ Examples:
  * generation (to 32 MB on 64-bit) when objects survive collections, which every batched write
  * does (a batch lives across its round trips to Postgres), and what it then promotes grows the
  * old generation too. Kept at its first size, peak RSS drops by 15 to 40 MB with no loss of speed
- * (README, Performance: measured with and without). Set before anything is allocated in bulk.
+ * (docs/performance.md: measured with and without). Set before anything is allocated in bulk.
  */
 function keepYoungGenerationSmall(): void {
   v8.setFlagsFromString('--semi-space-growth-factor=1');

@@ -21,8 +21,8 @@ export const ExitCode = {
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
 
 /**
- * The one table of exit codes: `--help` prints it, the README and every JSON error document
- * carry it. Keys are the codes as text (JSON object keys).
+ * The one table of exit codes: `--help` prints it, every JSON error document carries it, and
+ * npm run docs writes it into README.md and docs/output.md. Keys are the codes as text (JSON object keys).
  */
 export const EXIT_CODE_MEANINGS: Readonly<Record<string, string>> = {
   '0': 'healthy',

@@ -13,7 +13,7 @@
  * - so a crash at any moment leaves every value under its old key or under --to, and a re-run
  *   finishes the job, finding the rest alreadyCurrent.
  *
- * How it runs (see README, Performance): a batch is read with one binary COPY in key order
+ * How it runs (see docs/performance.md): a batch is read with one binary COPY in key order
  * (keyset: ids after the last one read), classified and re-sealed tuple by tuple as the bytes
  * arrive, straight from pg's buffer into libsodium's heap and from there into the COPY payload
  * and the backup lines; then written with COPY into a temporary table and one UPDATE ... FROM.

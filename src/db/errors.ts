@@ -39,7 +39,7 @@ const PG_HINTS: Record<string, string> = {
   '28P01': 'password authentication failed: check the user and password in the URL or env file',
   '28000': 'the server refused this user or connection: check pg_hba.conf and the user name',
   '3D000': 'database does not exist: check the database name at the end of the URL',
-  '42501': 'permission denied: grant this role the privileges listed in the README (Least privilege)',
+  '42501': 'permission denied: grant this role the privileges listed in docs/security.md (Least privilege)',
   '57P01': 'the server terminated the connection (administrator command or restart)',
   '57P03': 'the server is starting up or shutting down: try again in a moment',
   '53300': 'too many connections: wait, or raise max_connections',
@@ -110,7 +110,7 @@ export function toDatabaseError(error: unknown, target: Pick<DatabaseTarget, 'ho
     // Postgres's own words name the table (or column) the role lacks.
     return new DatabaseError(
       `Postgres at ${where} (${code}) while ${doing}: ${firstLine(pgError.message)}`,
-      'grant this role the privileges listed in the README (Least privilege)',
+      'grant this role the privileges listed in docs/security.md (Least privilege)',
       { cause: error, pgCode: code },
     );
   }
