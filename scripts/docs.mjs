@@ -20,9 +20,11 @@ const { buildCli } = await import(path.join(root, 'dist/cli.js'));
 const cell = (text) => String(text).replace(/\|/g, '\\|').replace(/\n/g, ' ');
 
 export function exitCodeTable() {
-  return ['| code | meaning |', '|---|---|', ...Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `| ${code} | ${cell(meaning)} |`)].join(
-    '\n',
-  );
+  return [
+    '| code | meaning |',
+    '|---|---|',
+    ...Object.entries(EXIT_CODE_MEANINGS).map(([code, meaning]) => `| ${code} | ${cell(meaning)} |`),
+  ].join('\n');
 }
 
 function optionRows(options) {
@@ -40,7 +42,10 @@ function optionRows(options) {
 
 /** The flags of every command, as --help has them: the program's global options, then each command's. */
 export function flagReference() {
-  const program = buildCli({ exitCode: 0, commandName: 'lmnr-keys', output: null, captured: null, metrics: null }, { processEnv: {}, cwd: root });
+  const program = buildCli(
+    { exitCode: 0, commandName: 'lmnr-keys', output: null, captured: null, metrics: null },
+    { processEnv: {}, cwd: root },
+  );
   const parts = ['### Every command', '', '| flag | what it does | default |', '|---|---|---|', ...optionRows(program.options)];
   for (const name of Object.keys(definitions)) {
     const command = definitions[name]();

@@ -129,7 +129,10 @@ Examples:
         // --json-out FILE (doctor, verify-provider, check-deployment): the document to FILE, the human report to stdout.
         const jsonOut = (flags as { jsonOut?: string }).jsonOut;
         if (jsonOut !== undefined && global.json)
-          throw new UsageError('--json-out and --json both ask for the JSON document', 'use --json-out FILE (the human report stays on stdout), or --json > FILE');
+          throw new UsageError(
+            '--json-out and --json both ask for the JSON document',
+            'use --json-out FILE (the human report stays on stdout), or --json > FILE',
+          );
         const output = createOutput({
           json: global.json,
           debug: global.debug,

@@ -15,7 +15,9 @@ const bin = path.join(here, '..', '..', 'bin', 'lmnr-keys.js');
 
 const command = (process.env.LMNR_KEYS_COMMAND ?? '').trim();
 if (!COMMANDS.includes(command)) {
-  console.log(`::error title=lmnr-keys::the command input must be one of ${COMMANDS.join(', ')} (got ${JSON.stringify(command.slice(0, 40))})`);
+  console.log(
+    `::error title=lmnr-keys::the command input must be one of ${COMMANDS.join(', ')} (got ${JSON.stringify(command.slice(0, 40))})`,
+  );
   process.exit(2);
 }
 const args = (process.env.LMNR_KEYS_ARGS ?? '')

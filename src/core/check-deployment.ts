@@ -598,7 +598,9 @@ export function judgeDeployment(
         opens: counts.opens.map((o) => ({
           ...o,
           heldBy: [
-            ...new Set(evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${describeHolder(e)} ${e.entry.variable}`)),
+            ...new Set(
+              evaluated.filter((e) => e.key?.fingerprint === o.fingerprint).map((e) => `${describeHolder(e)} ${e.entry.variable}`),
+            ),
           ],
           publicDefault: o.fingerprint === DEFAULT_FINGERPRINT,
         })),

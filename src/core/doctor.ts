@@ -18,7 +18,15 @@ import {
   tupleId,
   type SealedEncoding,
 } from '../stores/copy-reader.js';
-import { assertRowsVisible, checkStorePresence, lookUpNames, placeOfValue, readRows, type SealedRow, type StorePresence } from '../stores/scan.js';
+import {
+  assertRowsVisible,
+  checkStorePresence,
+  lookUpNames,
+  placeOfValue,
+  readRows,
+  type SealedRow,
+  type StorePresence,
+} from '../stores/scan.js';
 import { STORES, type StoreDefinition, type StoreName } from '../stores/stores.js';
 import { diagnoseValue, type KeyRing, type ValueStatus } from './diagnose.js';
 import { DuplicateCandidates } from './duplicates.js';

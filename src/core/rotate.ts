@@ -26,7 +26,15 @@ import type { LaminarDb } from '../db/connect.js';
 import { TupleBuffer, type CopyTuple } from '../db/copy.js';
 import { copyStore, FIELD, FIELD_COUNT, sealedRowFromTuple, tupleId } from '../stores/copy-reader.js';
 import { applyResealBatch, ResealBatch } from '../stores/copy-writer.js';
-import { assertRowsVisible, checkStorePresence, countRows, placeOfValue, readRows, type SealedRow, type ValuePlace } from '../stores/scan.js';
+import {
+  assertRowsVisible,
+  checkStorePresence,
+  countRows,
+  placeOfValue,
+  readRows,
+  type SealedRow,
+  type ValuePlace,
+} from '../stores/scan.js';
 import type { StoreDefinition, StoreName } from '../stores/stores.js';
 import type { BackupSink, WriteJournal } from './backup.js';
 import { loadShape } from './diagnose.js';

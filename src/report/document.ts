@@ -4,7 +4,6 @@
  */
 import { EXIT_CODE_MEANINGS } from '../errors.js';
 
-
 export type CommandName =
   | 'doctor'
   | 'rotate'

@@ -83,7 +83,9 @@ export function createOutput(options: OutputOptions): Output {
   let active: JsonDocumentWriter | null = null;
   // Where the document goes: stdout, or --json-out's file. A file that failed once (ENOSPC) takes
   // nothing more: its error is the run's, reported once.
-  const documentFile = options.jsonOut ? new ReportFile(options.jsonOut.fs ?? nodeFileSystem, options.jsonOut.path, 'the --json-out document') : null;
+  const documentFile = options.jsonOut
+    ? new ReportFile(options.jsonOut.fs ?? nodeFileSystem, options.jsonOut.path, 'the --json-out document')
+    : null;
   let documentFileFailed = false;
   const toDocumentFile = (write: () => void) => {
     if (documentFileFailed) return;

@@ -131,7 +131,7 @@ export function doctorStepSummary(report: DoctorReport, context: AdviceContext):
 export const VERIFY_FIXES: Record<VerifyStatus, string | null> = {
   ok: null,
   invalid_key: 'replace the key: lmnr-keys set --project PROJECT --name NAME --value env:NEW_KEY --yes (or in Laminar)',
-  quota_exceeded: "raise the quota or add billing at the provider, or replace the key with one whose account has credit",
+  quota_exceeded: 'raise the quota or add billing at the provider, or replace the key with one whose account has credit',
   rate_limited: 'transient: run verify-provider again later (fewer --concurrency)',
   access_denied: "give the key access to the model (the provider's console), or probe another one with --model PROVIDER=ID",
   provider_error: "the provider's side: check its status page and run verify-provider again",

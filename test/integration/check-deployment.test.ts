@@ -200,9 +200,7 @@ describe('check-deployment on compose folders', () => {
     const found = await run(['--json'], { cwd: dir.dir, env });
     expect(found.code).toBe(1);
     const report = JSON.parse(found.stdout);
-    expect(report.findings.map((f: { kind: string; service: string }) => `${f.kind} ${f.service}`)).toEqual([
-      'stale_container frontend',
-    ]);
+    expect(report.findings.map((f: { kind: string; service: string }) => `${f.kind} ${f.service}`)).toEqual(['stale_container frontend']);
     expect(report.findings[0].fix).toBe('docker compose up -d --force-recreate frontend');
     expect(report.sources).toContainEqual({ kind: 'containers', path: 'docker (compose project lmnr)' });
 

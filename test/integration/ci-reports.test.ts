@@ -196,7 +196,7 @@ describe('--metrics: Prometheus text for the textfile collector', () => {
     expect(filesIn(folder)).toEqual(['lmnr-keys-doctor.prom']);
   });
 
-  it('verify-provider: every provider and status, equal to byProvider; never over another command\'s file', async () => {
+  it("verify-provider: every provider and status, equal to byProvider; never over another command's file", async () => {
     const file = path.join(dir, 'verify.prom');
     const run = await runCli(['verify-provider', '--metrics', file, '--json', ...imitation.baseUrlFlags()], { env: env() });
     expect(run.code).toBe(1);

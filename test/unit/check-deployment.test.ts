@@ -639,7 +639,9 @@ describe('the consumer needs AEAD_SECRET_KEY for workspace data planes', () => {
     expect(row(withPlanes.report, 'app-server')).toMatchObject({ role: 'app-server', status: 'ok' });
     expect(kinds(withPlanes.report)).toEqual(['missing spans AEAD_SECRET_KEY']);
     const finding = withPlanes.report.findings[0]!;
-    expect(finding.detail).toMatch(/spans does not receive AEAD_SECRET_KEY .*data plane's URL and key .*DataPlaneSpanHandler.*4 sealed values are stored in workspace_deployments/);
+    expect(finding.detail).toMatch(
+      /spans does not receive AEAD_SECRET_KEY .*data plane's URL and key .*DataPlaneSpanHandler.*4 sealed values are stored in workspace_deployments/,
+    );
     expect(finding.fix).toBe(
       'give spans AEAD_SECRET_KEY (the same key as the other Laminar services) in the environment of service spans in ' +
         'docker-compose.yml (add `AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}`, with AEAD_SECRET_KEY in .env), then docker compose up -d --force-recreate spans',

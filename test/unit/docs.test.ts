@@ -79,7 +79,7 @@ describe('the README and docs/', () => {
     for (const { file, current, expected } of generatedFiles()) expect(current, `${file}: run npm run docs`).toBe(expected);
   });
 
-  it("--help of every command and docs/commands.md name the same flags", () => {
+  it('--help of every command and docs/commands.md name the same flags', () => {
     const reference = read('docs/commands.md').split('## Flags')[1]!;
     for (const name of Object.keys(definitions)) {
       const help = spawnSync(process.execPath, ['--', path.join(root, 'bin/lmnr-keys.js'), name, '--help'], { encoding: 'utf8' });
