@@ -11,7 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addProject, addProviderKey, addWorkspace } from '../support/seed.js';
-import { runCli } from '../support/cli.js';
+import { runCli, startCli } from '../support/cli.js';
 import { snapshotProviderKeys } from '../support/verify.js';
 import { LOCK_CLASS_ID, LOCK_OBJECT_ID } from '../../src/db/lock.js';
 
@@ -161,6 +161,37 @@ describe('the writer lock', () => {
       expect(rotate.stderr).toContain(
         `the lmnr-keys writer lock is held by backend pid ${pid} (application_name "nightly-script"), which is not lmnr-keys`,
       );
+      expect(await snapshotProviderKeys(t)).toEqual(before);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  it('SIGTERM while `set --wait` queues for the lock: it leaves at once (exit 143), nothing written', async () => {
+    await addProviderKey(t, project, 'OPENAI_API_KEY', 'sk-before-the-wait-0123456789', AEAD);
+    const holder = new pg.Client({ connectionString: t.url, application_name: 'nightly-script' });
+    await holder.connect();
+    try {
+      await holder.query('select pg_advisory_lock($1, $2)', [LOCK_CLASS_ID, LOCK_OBJECT_ID]);
+      const before = await snapshotProviderKeys(t);
+      const run = startCli(['set', '--project', project, '--name', 'OPENAI_API_KEY', '--value', 'env:NEW_VALUE', '--wait', '--yes'], {
+        DATABASE_URL: t.url,
+        AEAD_SECRET_KEY: AEAD,
+        NEW_VALUE: 'sk-after-the-wait-0123456789',
+      });
+      // Queued: its session waits on the advisory lock (seen from Postgres, not guessed from time).
+      for (let tries = 0; ; tries++) {
+        const waiting = await holder.query(
+          "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and classid = $1 and objid = $2",
+          [LOCK_CLASS_ID, LOCK_OBJECT_ID],
+        );
+        if (waiting.rows[0].n > 0) break;
+        if (tries > 300) throw new Error(`set never queued for the lock: ${run.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      run.child.kill('SIGTERM');
+      expect(await run.exit).toBe(143);
+      expect(run.stderr()).toMatch(/stopped by SIGTERM/);
       expect(await snapshotProviderKeys(t)).toEqual(before);
     } finally {
       await holder.end();
