@@ -1,7 +1,8 @@
 /**
  * check-deployment: which Laminar service holds which key, judged from what each deployment
  * source says (compose files and --service files, running containers, Helm values, rendered
- * manifests) and, when a database is at hand, from which key opens the stored values.
+ * manifests, a cluster through kubectl) and, when a database is at hand, from which key opens the
+ * stored values.
  * Three parts: `gatherDeployment` runs the readers (IO passed in), `countValuesByKey` asks the
  * database (read-only), `judgeDeployment` turns both into findings (pure data, no IO).
  */
@@ -15,6 +16,7 @@ import { findService, KEY_VARIABLES } from '../deployment/services.js';
 import { displayPath, readCompose, type ComposeProject } from '../deployment/read-compose.js';
 import { discoverContainers, readContainers, type RunDocker } from '../deployment/read-containers.js';
 import { readHelmValues } from '../deployment/read-helm-values.js';
+import { readCluster, type ClusterTarget, type RunKubectl } from '../deployment/read-cluster.js';
 import { readManifests } from '../deployment/read-manifests.js';
 import type {
   DeploymentGroup,
@@ -44,6 +46,8 @@ export interface DeploymentSourceOptions {
   helmValues: string[];
   /** --manifests FILE, or '-' for stdin. */
   manifests: string | null;
+  /** --kubectl (with -n/--namespace, --context): ask the cluster; null when not given. */
+  kubectl?: ClusterTarget | null;
 }
 
 export interface DeploymentIo extends FileAccess {
@@ -52,6 +56,7 @@ export interface DeploymentIo extends FileAccess {
   shellEnv: Environment;
   readStdin: () => Promise<string>;
   runDocker: RunDocker;
+  runKubectl: RunKubectl;
 }
 
 export interface GatheredDeployment extends ReaderResult {
@@ -82,7 +87,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
       throw new ConfigError(`cannot read ${what} ${given} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, hint);
     }
   };
-  const kubernetes = options.helmValues.length > 0 || options.manifests !== null;
+  const kubernetes = options.helmValues.length > 0 || options.manifests !== null || Boolean(options.kubectl);
   const results: ReaderResult[] = [];
 
   const compose = readCompose(io, {
@@ -99,7 +104,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
         `(compose.yaml, compose.yml, docker-compose.yml, ` +
         `docker-compose.yaml) and no other source given`,
       "run it in Laminar's folder, or name what to check: -f FILE, --service NAME=ENV_FILE, --containers " +
-        'FILE, --helm-values FILE, --manifests FILE',
+        'FILE, --helm-values FILE, --manifests FILE, --kubectl',
     );
   }
 
@@ -131,6 +136,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
     );
     results.push(readManifests(input.text, input.label));
   }
+  if (options.kubectl) results.push(await readCluster(io.runKubectl, options.kubectl));
 
   return {
     received: results.flatMap((r) => r.received),
@@ -577,7 +583,7 @@ export function judgeDeployment(
       `pod ${p.pod} (${p.workload}) started its ${p.container} container at ${p.startedAt}, before the last write to ` +
       `Secret ${p.secret} at ${p.secretWrittenAt}, where its ${p.variable} comes from: it may still hold the old value ` +
       `(a running container keeps the environment it started with; any write to the Secret moves that time, so the ` +
-      `value may also be unchanged)${held ? `; the Secret holds ${held.fingerprint} now` : ''}`;
+      `value may also be unchanged)`;
     const optional = stalenessOptional(p);
     if (optional !== null) {
       if (!staleFound.has(podSecret))

@@ -1,13 +1,22 @@
 /**
- * check-deployment on Kubernetes: the stale_pod judgement from plain objects, and the reader's one
- * row per workload (pods and ReplicaSets fold into their Deployment or StatefulSet).
+ * check-deployment on Kubernetes: the stale_pod judgement from plain objects, the reader's one
+ * row per workload (pods and ReplicaSets fold into their Deployment or StatefulSet), and --kubectl
+ * driven through a RunKubectl stand-in (argv, refusals, a Secret it may not read).
  */
 import { Chalk } from 'chalk';
 import { describe, expect, it } from 'vitest';
-import { FINDING_KINDS, judgeDeployment, type DatabaseCounts } from '../../src/core/check-deployment.js';
+import {
+  FINDING_KINDS,
+  gatherDeployment,
+  judgeDeployment,
+  type DatabaseCounts,
+  type DeploymentIo,
+} from '../../src/core/check-deployment.js';
 import { fingerprintKey } from '../../src/crypto/keys.js';
+import { readCluster, type KubectlResult, type RunKubectl } from '../../src/deployment/read-cluster.js';
 import { readKubernetesObjects, readManifests, referencedSecrets } from '../../src/deployment/read-manifests.js';
 import type { PodKeySource } from '../../src/deployment/types.js';
+import { ConfigError } from '../../src/errors.js';
 import { checkDeploymentDocument, renderCheckDeployment } from '../../src/report/check-deployment.js';
 import { expectNoKeyIn } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
@@ -15,6 +24,7 @@ import { deployment, list, pod, replicaSet, secret, statefulSet, withoutManagedF
 
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
 const KEY = newKeyHex();
+const OTHER = newKeyHex();
 const NS = 'lmnr';
 const BEFORE = '2026-03-01T10:00:00Z';
 const WRITE = '2026-03-02T09:30:00Z';
@@ -77,7 +87,6 @@ describe('stale_pod: the judgement on plain objects', () => {
     expect(finding!.detail).toContain(`before the last write to Secret laminar-app-secrets at ${WRITE}`);
     expect(finding!.detail).toMatch(/it may still hold the old value/);
     expect(finding!.detail).toMatch(/any write to the Secret moves that time/);
-    expect(finding!.detail).toContain(`the Secret holds ${fp(KEY)} now`);
     expect(finding!.fix).toBe(
       `confirm: kubectl exec laminar-frontend-5d4f8b7c9-x2x7k -n lmnr -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint ` +
         `(${fp(KEY)} is the Secret's key); if it differs: kubectl rollout restart deployment/laminar-frontend -n lmnr`,
@@ -276,5 +285,152 @@ describe('Kubernetes objects: one row per workload, running pods and their Secre
       deployment('postgres', NS, [{ name: 'postgres', image: 'postgres:15', envFrom: ['postgres-secret'] }]),
     ];
     expect(referencedSecrets([list(objects)])).toEqual(['aead-override', 'laminar-app-secrets']);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// --kubectl through a RunKubectl stand-in.
+
+interface Answers {
+  list?: KubectlResult;
+  secrets?: Record<string, KubectlResult>;
+}
+function kubectl(answers: Answers): { run: RunKubectl; calls: string[][] } {
+  const calls: string[][] = [];
+  const run: RunKubectl = async (args) => {
+    calls.push(args);
+    const get = args.indexOf('get');
+    if (args[get + 1] === 'secret')
+      return (
+        answers.secrets?.[args[get + 2]!] ?? { exitCode: 1, stdout: '', stderr: 'Error from server (NotFound): secrets "x" not found\n' }
+      );
+    return answers.list ?? { exitCode: 0, stdout: JSON.stringify(list([])), stderr: '' };
+  };
+  return { run, calls };
+}
+const ok = (object: unknown): KubectlResult => ({ exitCode: 0, stdout: JSON.stringify(object), stderr: '' });
+const refused = (stderr: string): KubectlResult => ({ exitCode: 1, stdout: '', stderr });
+
+describe('--kubectl', () => {
+  const objects = clusterObjects({ frontend: BEFORE, appServer: AFTER });
+  const workloads = list(objects.filter((o) => o.kind !== 'Secret'));
+  const theSecret = objects.find((o) => o.kind === 'Secret')!;
+
+  it('asks for the workloads, then each Secret they read, with -n and --context; fixes carry --context', async () => {
+    const { run, calls } = kubectl({ list: ok(workloads), secrets: { 'laminar-app-secrets': ok(theSecret) } });
+    const result = await readCluster(run, { namespace: NS, context: 'prod' });
+    expect(calls).toEqual([
+      ['--context', 'prod', '-n', 'lmnr', 'get', 'deployments,statefulsets,replicasets,pods', '-o', 'json', '--show-managed-fields'],
+      ['--context', 'prod', '-n', 'lmnr', 'get', 'secret', 'laminar-app-secrets', '-o', 'json', '--show-managed-fields'],
+    ]);
+    expect(result.sources).toEqual([{ kind: 'kubernetes', path: 'kubectl (context prod, namespace lmnr)' }]);
+    const judged = judgeDeployment({ ...result, pods: result.pods ?? [] }, notChecked, { strict: false });
+    expect(judged.findings.map((f) => `${f.kind} ${f.pod}`)).toEqual(['stale_pod laminar-frontend-5d4f8b7c9-x2x7k']);
+    expect(judged.findings[0]!.fix).toBe(
+      'confirm: kubectl exec laminar-frontend-5d4f8b7c9-x2x7k -n lmnr --context prod -- printenv AEAD_SECRET_KEY | lmnr-keys fingerprint ' +
+        `(${fp(KEY)} is the Secret's key); if it differs: kubectl rollout restart deployment/laminar-frontend -n lmnr --context prod`,
+    );
+  });
+
+  it("no -n and no --context: none passed (the context's namespace), the namespace named from the objects", async () => {
+    const { run, calls } = kubectl({ list: ok(workloads), secrets: { 'laminar-app-secrets': ok(theSecret) } });
+    const result = await readCluster(run, { namespace: null, context: null });
+    expect(calls[0]).toEqual(['get', 'deployments,statefulsets,replicasets,pods', '-o', 'json', '--show-managed-fields']);
+    expect(result.sources[0]!.path).toBe('kubectl (current context, namespace lmnr)');
+  });
+
+  it('a Secret it may not read: not_given notes for the services that read it, never a guess; the run goes on', async () => {
+    const forbidden =
+      'Error from server (Forbidden): secrets "laminar-app-secrets" is forbidden: User "system:serviceaccount:lmnr:lmnr-keys" ' +
+      'cannot get resource "secrets" in API group "" in the namespace "lmnr"\n';
+    const { run } = kubectl({ list: ok(workloads), secrets: { 'laminar-app-secrets': refused(forbidden) } });
+    const result = await readCluster(run, { namespace: NS, context: null });
+    const report = judgeDeployment({ ...result, pods: result.pods ?? [] }, notChecked, { strict: false });
+    expect(report.findings).toEqual([]);
+    expect(report.services.map((r) => r.status)).toEqual(['not_given', 'not_given', 'not_given', 'not_given']);
+    const note = report.notes.find((n) => n.service === 'laminar-frontend' && n.variable === 'AEAD_SECRET_KEY');
+    expect(note).toMatchObject({ kind: 'not_given' });
+    expect(note!.detail).toBe(
+      `envFrom Secret laminar-app-secrets: kubectl may not read it (${forbidden.trim()}); grant get on secret laminar-app-secrets to read it`,
+    );
+    expect(result.pods).toBeUndefined();
+  });
+
+  it('kubectl missing, no context, an unknown context, the workloads forbidden, not JSON: ConfigError (exit 3) with a hint', async () => {
+    const cases: Array<[KubectlResult, string | null, RegExp]> = [
+      [{ exitCode: null, stdout: '', stderr: '', notFound: true }, null, /^kubectl is not on PATH: --kubectl asks the cluster through it$/],
+      [
+        refused(
+          'E0101 00:00:00.000000 1 memcache.go:265] couldn\'t get current server API group list: Get "http://localhost:8080/api"\n' +
+            'The connection to the server localhost:8080 was refused - did you specify the right host or port?\n',
+        ),
+        null,
+        /^kubectl has no current context to ask \(The connection to the server localhost:8080 was refused - did you specify the right host or port\?\)$/,
+      ],
+      [
+        refused('Error in configuration: context was not found for specified context: staging\n'),
+        'staging',
+        /^kubectl has no context staging \(Error in configuration: context was not found for specified context: staging\)$/,
+      ],
+      [
+        refused(
+          'Error from server (Forbidden): deployments.apps is forbidden: User "jane" cannot list resource "deployments" in API group "apps" in the namespace "lmnr"\n',
+        ),
+        null,
+        /^kubectl may not list deployments,statefulsets,replicasets,pods in namespace lmnr \(Error from server \(Forbidden\): deployments\.apps is forbidden: User "jane"/,
+      ],
+      [
+        { exitCode: 0, stdout: 'NAME READY', stderr: '' },
+        null,
+        /^kubectl get deployments,statefulsets,replicasets,pods did not print JSON/,
+      ],
+    ];
+    for (const [answer, context, message] of cases) {
+      const { run } = kubectl({ list: answer });
+      const error = await readCluster(run, { namespace: NS, context }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).message).toMatch(message);
+      expect((error as ConfigError).message).not.toContain('\n');
+      expect((error as ConfigError).hint).toBeTruthy();
+    }
+  });
+
+  it('an empty namespace: a note naming -n', async () => {
+    const { run } = kubectl({ list: ok(list([])) });
+    const result = await readCluster(run, { namespace: null, context: null });
+    expect(result.notes[0]!.detail).toMatch(
+      /^no Laminar workload .* in kubectl \(current context, the context's namespace\): pass -n NAMESPACE/,
+    );
+  });
+
+  it('gatherDeployment runs it instead of looking for compose files', async () => {
+    const { run, calls } = kubectl({ list: ok(workloads), secrets: { 'laminar-app-secrets': ok(theSecret) } });
+    const io: DeploymentIo = {
+      cwd: '/nonexistent-for-lmnr-keys-tests',
+      shellEnv: {},
+      readText: () => {
+        throw Object.assign(new Error('no'), { code: 'ENOENT' });
+      },
+      isFile: () => false,
+      readStdin: async () => '',
+      runDocker: async () => ({ exitCode: null, stdout: '', stderr: '', notFound: true }),
+      runKubectl: run,
+    };
+    const gathered = await gatherDeployment(io, {
+      composeFiles: [],
+      projectDirectory: null,
+      serviceFiles: [],
+      containers: null,
+      noContainers: false,
+      helmValues: [],
+      manifests: null,
+      kubectl: { namespace: NS, context: null },
+    });
+    expect(calls).toHaveLength(2);
+    expect(gathered.compose).toBeNull();
+    expect(gathered.pods.map((p) => p.pod)).toContain('laminar-frontend-5d4f8b7c9-x2x7k');
+    const report = checkDeploymentDocument(judgeDeployment(gathered, notChecked, { strict: false }));
+    expect(report.services.every((r) => r.source === 'kubernetes' && r.fingerprint === fp(KEY))).toBe(true);
+    expectNoKeyIn([JSON.stringify(report), renderCheckDeployment(report, new Chalk({ level: 0 }))], [KEY, OTHER]);
   });
 });
