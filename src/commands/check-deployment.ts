@@ -1,11 +1,12 @@
 import fs from 'node:fs';
 import type { CommandContext } from '../context.js';
 import { isDatabaseConfigured } from '../config/database-target.js';
-import { CliError, ExitCode, type ExitCodeValue } from '../errors.js';
+import { CliError, ExitCode, UsageError, type ExitCodeValue } from '../errors.js';
 import { loadCipher } from '../crypto/aead.js';
 import { cleanSecretText } from '../crypto/keys.js';
 import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from '../core/check-deployment.js';
 import { runDockerCli } from '../deployment/docker-cli.js';
+import { runKubectlCli } from '../deployment/kubectl-cli.js';
 import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
 import { emit, withProgress } from '../report/output.js';
 import { deploymentMetrics } from '../report/metrics.js';
@@ -16,6 +17,8 @@ import { usingLaminarDatabase } from './using-laminar.js';
 
 export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf<'check-deployment'>): Promise<ExitCodeValue> {
   const { output } = ctx;
+  if (!flags.kubectl && (flags.namespace !== undefined || flags.context !== undefined))
+    throw new UsageError('-n/--namespace and --context go with --kubectl', 'add --kubectl to ask the cluster');
   const gathered = await gatherDeployment(
     {
       cwd: ctx.cwd,
@@ -24,6 +27,7 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
       isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
       readStdin: ctx.readStdin,
       runDocker: runDockerCli,
+      runKubectl: runKubectlCli,
     },
     {
       composeFiles: flags.file,
@@ -33,10 +37,11 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
       noContainers: flags.containers === false,
       helmValues: flags.helmValues,
       manifests: flags.manifests ?? null,
+      kubectl: flags.kubectl ? { namespace: flags.namespace ?? null, context: flags.context ?? null } : null,
     },
   );
   // Defence in depth: every key value read is known to the redactor, raw and cleaned.
-  for (const entry of gathered.received) {
+  for (const entry of [...gathered.received, ...gathered.pods]) {
     output.redactor.add(entry.value);
     if (entry.value) output.redactor.add(cleanSecretText(entry.value).value);
   }

@@ -301,7 +301,7 @@ Examples:
     reportFileFlags(new Command('check-deployment'))
       .description(
         'find the Laminar service that runs without the key, with an invalid or different one, or with one ' +
-          'the stored values do not open: compose files, running containers, Helm values, manifests',
+          'the stored values do not open: compose files, running containers, Helm values, manifests, a cluster (kubectl)',
       )
       .option(
         '-f, --file <path>',
@@ -327,18 +327,26 @@ Examples:
         '--manifests <file>',
         'rendered Kubernetes objects (helm template, or kubectl get deploy,statefulset,secret -o yaml), - for stdin',
       )
+      .option(
+        '--kubectl',
+        "ask the cluster with kubectl: the Laminar workloads, their running pods and the Secrets their keys come from (also finds pods started before their Secret's last change)",
+      )
+      .option('-n, --namespace <namespace>', "with --kubectl: the namespace Laminar runs in (default: the context's)")
+      .option('--context <context>', 'with --kubectl: the kubeconfig context (default: the current one)')
       .option('--no-database', 'do not check which key opens the stored values')
       .option('--strict', 'also fail on a missing SLACK_ENCRYPTION_KEY when no Slack token is stored')
       .addHelpText(
         'after',
-        `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, or an unreadable file; 4 = the database part failed, after the file findings)
+        `${EXIT_CODE_HELP} (1 = findings; 3 also = no compose file and no source given, an unreadable file, or kubectl missing, without a context or forbidden to list the workloads; 4 = the database part failed, after the file findings)
 
 Examples:
   $ cd ~/lmnr && npx lmnr-keys check-deployment
   $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
   $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
   $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
-  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`,
+  $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...
+  $ lmnr-keys check-deployment --kubectl -n lmnr --no-database
+  $ kubectl get deploy,sts,rs,pods,secrets -o yaml --show-managed-fields | lmnr-keys check-deployment --manifests -`,
       ),
 
   fingerprint: () =>

@@ -1,7 +1,8 @@
 /**
  * check-deployment: which Laminar service holds which key, judged from what each deployment
  * source says (compose files and --service files, running containers, Helm values, rendered
- * manifests) and, when a database is at hand, from which key opens the stored values.
+ * manifests, a cluster through kubectl) and, when a database is at hand, from which key opens the
+ * stored values.
  * Three parts: `gatherDeployment` runs the readers (IO passed in), `countValuesByKey` asks the
  * database (read-only), `judgeDeployment` turns both into findings (pure data, no IO).
  */
@@ -11,12 +12,21 @@ import { encodeAad } from '../crypto/aead.js';
 import { checkSecret, fingerprintKey, laminarDefaultKey, LAMINAR_DEFAULT_KEY_HEX, type SecretKey } from '../crypto/keys.js';
 import type { LaminarDb } from '../db/connect.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { findService } from '../deployment/services.js';
+import { findService, KEY_VARIABLES } from '../deployment/services.js';
 import { displayPath, readCompose, type ComposeProject } from '../deployment/read-compose.js';
 import { discoverContainers, readContainers, type RunDocker } from '../deployment/read-containers.js';
 import { readHelmValues } from '../deployment/read-helm-values.js';
+import { readCluster, type ClusterTarget, type RunKubectl } from '../deployment/read-cluster.js';
 import { readManifests } from '../deployment/read-manifests.js';
-import type { DeploymentGroup, DeploymentNote, FileAccess, ReaderResult, ReceivedVariable, SourceRef } from '../deployment/types.js';
+import type {
+  DeploymentGroup,
+  DeploymentNote,
+  FileAccess,
+  PodKeySource,
+  ReaderResult,
+  ReceivedVariable,
+  SourceRef,
+} from '../deployment/types.js';
 import { assertRowsVisible, checkStorePresence, scanStore } from '../stores/scan.js';
 import { STORES, type SecretVariable, type StoreName } from '../stores/stores.js';
 import { loadShape } from './diagnose.js';
@@ -36,6 +46,8 @@ export interface DeploymentSourceOptions {
   helmValues: string[];
   /** --manifests FILE, or '-' for stdin. */
   manifests: string | null;
+  /** --kubectl (with -n/--namespace, --context): ask the cluster; null when not given. */
+  kubectl?: ClusterTarget | null;
 }
 
 export interface DeploymentIo extends FileAccess {
@@ -44,19 +56,22 @@ export interface DeploymentIo extends FileAccess {
   shellEnv: Environment;
   readStdin: () => Promise<string>;
   runDocker: RunDocker;
+  runKubectl: RunKubectl;
 }
 
 export interface GatheredDeployment extends ReaderResult {
   compose: ComposeProject | null;
+  pods: PodKeySource[];
 }
 
-const GROUP_ORDER: readonly DeploymentGroup[] = ['compose', 'containers', 'helm-values', 'manifests'];
+const GROUP_ORDER: readonly DeploymentGroup[] = ['compose', 'containers', 'helm-values', 'manifests', 'kubernetes'];
 
 export const GROUP_TITLES: Record<DeploymentGroup, string> = {
   compose: 'docker compose files',
   containers: 'running containers',
   'helm-values': 'Helm values',
   manifests: 'Kubernetes manifests',
+  kubernetes: 'Kubernetes cluster',
 };
 
 export async function gatherDeployment(io: DeploymentIo, options: DeploymentSourceOptions): Promise<GatheredDeployment> {
@@ -72,7 +87,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
       throw new ConfigError(`cannot read ${what} ${given} (${(error as NodeJS.ErrnoException).code ?? 'unreadable'})`, hint);
     }
   };
-  const kubernetes = options.helmValues.length > 0 || options.manifests !== null;
+  const kubernetes = options.helmValues.length > 0 || options.manifests !== null || Boolean(options.kubectl);
   const results: ReaderResult[] = [];
 
   const compose = readCompose(io, {
@@ -89,7 +104,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
         `(compose.yaml, compose.yml, docker-compose.yml, ` +
         `docker-compose.yaml) and no other source given`,
       "run it in Laminar's folder, or name what to check: -f FILE, --service NAME=ENV_FILE, --containers " +
-        'FILE, --helm-values FILE, --manifests FILE',
+        'FILE, --helm-values FILE, --manifests FILE, --kubectl',
     );
   }
 
@@ -121,11 +136,13 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
     );
     results.push(readManifests(input.text, input.label));
   }
+  if (options.kubectl) results.push(await readCluster(io.runKubectl, options.kubectl));
 
   return {
     received: results.flatMap((r) => r.received),
     sources: results.flatMap((r) => r.sources),
     notes: results.flatMap((r) => r.notes),
+    pods: results.flatMap((r) => r.pods ?? []),
     compose: compose.project,
   };
 }
@@ -222,6 +239,7 @@ export const FINDING_KINDS = [
   'mismatch',
   'shell_override',
   'stale_container',
+  'stale_pod',
   'not_in_database',
 ] as const;
 
@@ -247,6 +265,8 @@ export interface DeploymentFinding {
   source: DeploymentGroup;
   service: string;
   container: string | null;
+  /** The running pod a stale_pod finding is about, else null. */
+  pod: string | null;
   variable: SecretVariable;
   detail: string;
   fix: string;
@@ -323,7 +343,7 @@ function describeHolder(e: Evaluated): string {
 }
 
 export function judgeDeployment(
-  gathered: Pick<GatheredDeployment, 'received' | 'sources' | 'notes'>,
+  gathered: Pick<GatheredDeployment, 'received' | 'sources' | 'notes'> & Partial<Pick<GatheredDeployment, 'pods'>>,
   database:
     | { checked: false; reason: string; error?: { exitCode: number; message: string; hint: string | null } }
     | { checked: true; counts: DatabaseCounts },
@@ -341,12 +361,23 @@ export function judgeDeployment(
   };
   const storesOf = (variable: SecretVariable) => STORES.filter((s) => s.secretVariable === variable).map((s) => s.name);
   const slackTokensStored = storedIn(storesOf('SLACK_ENCRYPTION_KEY')) > 0;
+  /** Why a stale key of this pod needs nothing yet (a note, not a finding), as for a missing one; null when it matters. */
+  const stalenessOptional = (p: PodKeySource): string | null => {
+    if (options.strict) return null;
+    if (p.variable === 'SLACK_ENCRYPTION_KEY' && !slackTokensStored)
+      return counts ? 'no Slack token is stored, so nothing needs it yet' : 'it only matters once Slack is connected';
+    const onlyFor = findService(p.role)?.onlyFor?.[p.variable];
+    if (onlyFor && counts && storedIn([...onlyFor.stores]) === 0)
+      return `${onlyFor.why}; nothing is stored in ${onlyFor.stores.join(' or ')}, so nothing needs it yet`;
+    return null;
+  };
   const add = (e: Evaluated, kind: FindingKind, detail: string, fix: string) =>
     findings.push({
       kind,
       source: e.entry.group,
       service: e.entry.service,
       container: e.entry.container ?? null,
+      pod: null,
       variable: e.entry.variable,
       detail,
       fix,
@@ -531,7 +562,62 @@ export function judgeDeployment(
     );
   }
 
-  // 4. Keys under which none of the stored values open.
+  // 4. Running pods started before the last write to the Secret their key comes from. Kubernetes
+  // reads a Secret into the environment when a container starts and restarts nothing when it
+  // changes; the write time moves with any change to the Secret, hence "may".
+  const unjudged = new Map<string, { group: DeploymentGroup; secret: string; pods: Set<string> }>();
+  const staleFound = new Set<string>();
+  const pods = [...(gathered.pods ?? [])].sort((a, b) => KEY_VARIABLES.indexOf(a.variable) - KEY_VARIABLES.indexOf(b.variable));
+  for (const p of pods) {
+    if (p.secretWrittenAt === null) {
+      const key = `${p.group}\u0000${p.secret}`;
+      const entry = unjudged.get(key) ?? { group: p.group, secret: p.secret, pods: new Set<string>() };
+      entry.pods.add(p.pod);
+      unjudged.set(key, entry);
+      continue;
+    }
+    if (!(Date.parse(p.startedAt) < Date.parse(p.secretWrittenAt))) continue;
+    const podSecret = `${p.group}\u0000${p.pod}\u0000${p.secret}`;
+    const held = p.value === null ? null : checkSecret(p.variable, p.value).key;
+    const detail =
+      `pod ${p.pod} (${p.workload}) started its ${p.container} container at ${p.startedAt}, before the last write to ` +
+      `Secret ${p.secret} at ${p.secretWrittenAt}, where its ${p.variable} comes from: it may still hold the old value ` +
+      `(a running container keeps the environment it started with; any write to the Secret moves that time, so the ` +
+      `value may also be unchanged)`;
+    const optional = stalenessOptional(p);
+    if (optional !== null) {
+      if (!staleFound.has(podSecret))
+        notes.push({ kind: 'stale_pod', service: p.service, variable: p.variable, detail: `${detail}: ${optional}` });
+      continue;
+    }
+    staleFound.add(podSecret);
+    findings.push({
+      kind: 'stale_pod',
+      source: p.group,
+      service: p.service,
+      container: null,
+      pod: p.pod,
+      variable: p.variable,
+      detail,
+      fix:
+        `confirm: ${p.confirm} (${held ? `${held.fingerprint} is the Secret's key` : "compare with the Secret's key"}); ` +
+        `if it differs: ${p.restart}`,
+    });
+  }
+  for (const { secret, pods: names } of unjudged.values()) {
+    const listed = [...names];
+    notes.push({
+      kind: 'staleness_not_judged',
+      service: null,
+      variable: null,
+      detail:
+        `Secret ${secret} carries no metadata.managedFields (kubectl prints them only with --show-managed-fields), so ` +
+        `whether running pods (${listed.slice(0, 3).join(', ')}${listed.length > 3 ? ` and ${listed.length - 3} more` : ''}) ` +
+        `started before its last change cannot be judged`,
+    });
+  }
+
+  // 5. Keys under which none of the stored values open.
   if (counts) {
     for (const e of evaluated) {
       if (!e.key || coveredContainer(e)) continue;

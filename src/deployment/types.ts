@@ -7,7 +7,7 @@ import type { SecretVariable } from '../stores/stores.js';
 import type { LaminarRole } from './services.js';
 
 /** One deployment whose services must agree with each other. */
-export type DeploymentGroup = 'compose' | 'containers' | 'helm-values' | 'manifests';
+export type DeploymentGroup = 'compose' | 'containers' | 'helm-values' | 'manifests' | 'kubernetes';
 
 export interface ShellShadow {
   /** The variable looked up in the shell. */
@@ -46,7 +46,7 @@ export interface ReceivedVariable {
 }
 
 export interface SourceRef {
-  kind: 'compose' | 'dotenv' | 'env_file' | 'service-env' | 'containers' | 'helm-values' | 'manifests';
+  kind: 'compose' | 'dotenv' | 'env_file' | 'service-env' | 'containers' | 'helm-values' | 'manifests' | 'kubernetes';
   path: string;
 }
 
@@ -57,10 +57,40 @@ export interface DeploymentNote {
   detail: string;
 }
 
+/**
+ * A running pod's Laminar container, and the Secret one of its key variables comes from, with that
+ * Secret's last write: the facts the stale_pod judgement compares (Kubernetes reads a Secret into
+ * the environment when the container starts, and never again).
+ */
+export interface PodKeySource {
+  group: DeploymentGroup;
+  /** The workload row the pod belongs to (its Deployment or StatefulSet, else the pod itself). */
+  service: string;
+  role: LaminarRole;
+  /** That workload for humans: `Deployment laminar-frontend`. */
+  workload: string;
+  pod: string;
+  container: string;
+  /** `status.containerStatuses[].state.running.startedAt` of that container (RFC 3339). */
+  startedAt: string;
+  variable: SecretVariable;
+  secret: string;
+  /** What the Secret holds for it now (stays in memory; only its fingerprint leaves); null when it holds none. */
+  value: string | null;
+  /** The newest `metadata.managedFields[].time` of the Secret; null when the input carries no managedFields. */
+  secretWrittenAt: string | null;
+  /** `kubectl exec POD ... -- printenv VARIABLE | lmnr-keys fingerprint`: what the container really holds. */
+  confirm: string;
+  /** The command that recreates the pod (the owner's rollout restart). */
+  restart: string;
+}
+
 export interface ReaderResult {
   received: ReceivedVariable[];
   sources: SourceRef[];
   notes: DeploymentNote[];
+  /** Running pods and where their keys come from (Kubernetes objects that include pods only). */
+  pods?: PodKeySource[];
 }
 
 export const emptyResult = (): ReaderResult => ({ received: [], sources: [], notes: [] });

@@ -105,7 +105,8 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
     for (const finding of report.findings) {
       lines.push(
         `  ${c.red('x')} ${c.red(finding.kind)}  ${printable(finding.service)}` +
-          `${finding.container ? ` (container ${printable(finding.container)})` : ''} ${finding.variable} ` +
+          `${finding.container ? ` (container ${printable(finding.container)})` : ''}` +
+          `${finding.pod ? ` (pod ${printable(finding.pod)})` : ''} ${finding.variable} ` +
           `${c.dim(`(${GROUP_TITLES[finding.source]})`)}`,
       );
       lines.push(`    ${printable(finding.detail)}`);

@@ -55,6 +55,7 @@ function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDo
     isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
     readStdin: async () => stdin,
     runDocker,
+    runKubectl: async () => ({ exitCode: null, stdout: '', stderr: '', notFound: true }),
   };
 }
 
