@@ -78,7 +78,7 @@ export async function readCluster(runKubectl: RunKubectl, target: ClusterTarget)
     if (/\(Forbidden\)/.test(listed.stderr)) {
       throw new ConfigError(
         `kubectl may not list ${WORKLOAD_RESOURCES}${target.namespace ? ` in namespace ${target.namespace}` : ''} (${said})`,
-        'grant get and list on deployments, statefulsets, replicasets (apps) and pods (see docs/kubernetes.md, RBAC), ' +
+        'grant get and list on deployments, statefulsets, replicasets (apps) and pods (see docs/operations.md, RBAC for --kubectl), ' +
           'or pass -n for the namespace Laminar runs in',
       );
     }

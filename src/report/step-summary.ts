@@ -187,7 +187,7 @@ export function deploymentStepSummary(result: CheckDeploymentResult): StepSummar
         : `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'} about how the services receive their keys.`,
     table: { headers: ['finding', 'count'], rows: [...byKind] },
     items: result.findings.slice(0, STEP_SUMMARY_FINDINGS).map((finding) => ({
-      title: `${finding.kind}: ${finding.service}${finding.container ? ` (container ${finding.container})` : ''} ${finding.variable}`,
+      title: `${finding.kind}: ${finding.service}${finding.container ? ` (container ${finding.container})` : ''}${finding.pod ? ` (pod ${finding.pod})` : ''} ${finding.variable}`,
       detail: finding.detail,
       fix: finding.fix,
     })),

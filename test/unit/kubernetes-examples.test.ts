@@ -1,5 +1,5 @@
 /**
- * examples/kubernetes/: every file parses, holds the properties docs/kubernetes.md promises
+ * examples/kubernetes/: every file parses, holds the properties docs/operations.md (Kubernetes) promises
  * (a hardened pod, the chart's Secret by reference, backups on a claim, the narrow Role), and
  * every container's args are flags lmnr-keys accepts: parsed by the real program (src/cli.ts),
  * with the command's handler replaced so nothing runs.
