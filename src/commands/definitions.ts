@@ -306,6 +306,10 @@ Examples:
       )
       .option('--project-directory <dir>', 'compose project directory, whose .env is read (default: the folder of the first compose file)')
       .option(
+        '-p, --project-name <name>',
+        "compose project name, whose running containers are compared with the files (default: COMPOSE_PROJECT_NAME, the files' top-level name:, or the project directory's name)",
+      )
+      .option(
         '--containers <file>',
         "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)",
       )

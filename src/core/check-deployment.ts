@@ -27,6 +27,8 @@ import { loadShape } from './diagnose.js';
 export interface DeploymentSourceOptions {
   composeFiles: string[];
   projectDirectory: string | null;
+  /** -p/--project-name; null: COMPOSE_PROJECT_NAME, the top-level `name:`, or the folder. */
+  projectName: string | null;
   /** --service NAME=FILE */
   serviceFiles: string[];
   /** --containers FILE, or '-' for stdin. */
@@ -78,6 +80,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
   const compose = readCompose(io, {
     files: options.composeFiles,
     projectDirectory: options.projectDirectory,
+    projectName: options.projectName,
     serviceFiles: options.serviceFiles,
     discover: options.composeFiles.length === 0 && !kubernetes,
   });

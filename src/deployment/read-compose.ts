@@ -4,7 +4,9 @@
  * folder or above), the project directory's `.env`, interpolation (shell wins over `.env`),
  * `environment:` in map and list form (later files override per variable), `env_file:` (string,
  * list, `{path, required}`; paths relative to the project directory; appended across files;
- * `environment:` wins), and the project name (COMPOSE_PROJECT_NAME, then `name:`, then the folder).
+ * `environment:` wins), and the project name in Compose's order: -p/--project-name, then
+ * COMPOSE_PROJECT_NAME (the shell, then `.env`), then the top-level `name:` (the last file's;
+ * interpolated, then normalised), then the project directory's name (normalised).
  * Also `--service NAME=FILE`: a Laminar service run outside compose from its own dotenv file.
  */
 import path from 'node:path';
@@ -34,6 +36,8 @@ export interface ComposeRequest {
   /** -f as given (relative to cwd); empty: COMPOSE_FILE or discovery. */
   files: string[];
   projectDirectory: string | null;
+  /** -p/--project-name; null: COMPOSE_PROJECT_NAME, `name:`, or the folder. */
+  projectName: string | null;
   /** --service NAME=FILE, as given. */
   serviceFiles: string[];
   /** Without -f: look for COMPOSE_FILE or the default names as docker compose does. */
@@ -44,7 +48,7 @@ export interface ComposeProject {
   name: string;
   directory: string;
   files: string[];
-  /** `docker compose` with the flags that select these files again. */
+  /** `docker compose` with the flags that select these files (and project name) again. */
   command: string;
 }
 
@@ -63,6 +67,14 @@ export function displayPath(cwd: string, absolute: string): string {
 /** compose-go's NormalizeProjectName. */
 export function normalizeProjectName(name: string): string {
   return (name.toLowerCase().match(/[a-z0-9_-]/g) ?? []).join('').replace(/^[_-]+/, '');
+}
+
+/** A name given with -p or COMPOSE_PROJECT_NAME is used as it is, so Compose refuses one that normalising would change. */
+function checkProjectName(name: string, given: string): string | null {
+  return normalizeProjectName(name) === name
+    ? null
+    : `invalid project name ${JSON.stringify(name)} (${given}): must consist only of lowercase alphanumeric characters, ` +
+        'hyphens, and underscores as well as start with a letter or number';
 }
 
 function readTextOrThrow(io: ComposeIo, absolute: string, what: string, hint: string): string {
@@ -95,7 +107,10 @@ interface FoundFiles {
   explicit: boolean;
 }
 
-export function findComposeFiles(io: ComposeIo, request: ComposeRequest): FoundFiles | null {
+export function findComposeFiles(
+  io: ComposeIo,
+  request: Pick<ComposeRequest, 'files' | 'projectDirectory' | 'discover'>,
+): FoundFiles | null {
   if (request.files.length > 0) {
     const files = request.files.map((file) => path.resolve(io.cwd, file));
     for (const [index, file] of files.entries()) {
@@ -200,7 +215,7 @@ function readComposeFile(file: YamlFile, services: Map<string, RawService>): { n
   const root = file.doc.contents;
   let name: string | null = null;
   for (const top of entriesOf(file, root)) {
-    if (top.key === 'name') name = scalarText(top.value) ?? null;
+    if (top.key === 'name') name = scalarText(top.value) || null;
     if (top.key !== 'services') continue;
     for (const serviceEntry of entriesOf(file, top.value)) {
       let service = services.get(serviceEntry.key);
@@ -251,16 +266,15 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
   const projectLookup: VariableLookup = (name) => io.shellEnv[name] ?? dotenv.get(name);
 
   const services = new Map<string, RawService>();
-  let yamlName: string | null = null;
+  const names: Array<string | null> = [];
   for (const absolute of found.files) {
     const label = displayPath(io.cwd, absolute);
     const text = readTextOrThrow(io, absolute, 'compose file', 'check the path and permissions');
-    const parsed = readComposeFile(parseYamlFile(text, label, HINT_YAML), services);
-    yamlName = parsed.name ?? yamlName;
+    names.push(readComposeFile(parseYamlFile(text, label, HINT_YAML), services).name);
   }
-  const envName = projectLookup('COMPOSE_PROJECT_NAME');
-  const name = envName ? envName : yamlName ? quietly(yamlName, projectLookup) : normalizeProjectName(path.basename(directory));
+  const name = projectNameOf(request, projectLookup, names, directory);
   const flags = [
+    ...(request.projectName ? [`-p ${request.projectName}`] : []),
     ...(found.explicit ? found.files.map((file) => `-f ${displayPath(io.cwd, file)}`) : []),
     ...(request.projectDirectory ? [`--project-directory ${displayPath(io.cwd, directory)}`] : []),
   ];
@@ -297,6 +311,24 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
       ),
     );
   }
+}
+
+/** Compose's order: -p, COMPOSE_PROJECT_NAME (shell, then .env), the last top-level `name:`, the project directory's name. */
+function projectNameOf(request: ComposeRequest, lookup: VariableLookup, names: Array<string | null>, directory: string): string {
+  if (request.projectName) {
+    const problem = checkProjectName(request.projectName, '-p/--project-name');
+    if (problem) throw new UsageError(problem, 'give the name docker compose uses, e.g. lmnr');
+    return request.projectName;
+  }
+  const fromEnv = lookup('COMPOSE_PROJECT_NAME');
+  if (fromEnv) {
+    const problem = checkProjectName(fromEnv, 'COMPOSE_PROJECT_NAME');
+    if (problem) throw new ConfigError(problem, 'docker compose refuses it too; fix COMPOSE_PROJECT_NAME');
+    return fromEnv;
+  }
+  const fromYaml = names.filter((name): name is string => name !== null).pop();
+  const normalised = fromYaml ? normalizeProjectName(quietly(fromYaml, lookup)) : '';
+  return normalised || normalizeProjectName(path.basename(directory));
 }
 
 interface ProjectContext {

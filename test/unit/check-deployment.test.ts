@@ -61,6 +61,7 @@ function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDo
 const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceOptions => ({
   composeFiles: [],
   projectDirectory: null,
+  projectName: null,
   serviceFiles: [],
   containers: null,
   noContainers: false,
