@@ -310,6 +310,12 @@ Examples:
         "compose project name, whose running containers are compared with the files (default: COMPOSE_PROJECT_NAME, the files' top-level name:, or the project directory's name)",
       )
       .option(
+        '--profile <name>',
+        'compose profile to enable (repeatable; default: COMPOSE_PROFILES); a Laminar service only in profiles not enabled is not judged',
+        collect,
+        [] as string[],
+      )
+      .option(
         '--containers <file>',
         "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)",
       )

@@ -29,6 +29,8 @@ export interface DeploymentSourceOptions {
   projectDirectory: string | null;
   /** -p/--project-name; null: COMPOSE_PROJECT_NAME, the top-level `name:`, or the folder. */
   projectName: string | null;
+  /** --profile (repeatable); empty: COMPOSE_PROFILES. */
+  profiles: string[];
   /** --service NAME=FILE */
   serviceFiles: string[];
   /** --containers FILE, or '-' for stdin. */
@@ -81,6 +83,7 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
     files: options.composeFiles,
     projectDirectory: options.projectDirectory,
     projectName: options.projectName,
+    profiles: options.profiles,
     serviceFiles: options.serviceFiles,
     discover: options.composeFiles.length === 0 && !kubernetes,
   });

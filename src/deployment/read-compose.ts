@@ -6,7 +6,10 @@
  * list, `{path, required}`; paths relative to the project directory; appended across files;
  * `environment:` wins), and the project name in Compose's order: -p/--project-name, then
  * COMPOSE_PROJECT_NAME (the shell, then `.env`), then the top-level `name:` (the last file's;
- * interpolated, then normalised), then the project directory's name (normalised).
+ * interpolated, then normalised), then the project directory's name (normalised). A service that
+ * lists `profiles:` is in the model only when one of them is enabled (--profile, else
+ * COMPOSE_PROFILES from the shell or `.env`; `*` enables all; 15-profiles.md): a Laminar service
+ * left out is not judged, and a note says so.
  * Also `--service NAME=FILE`: a Laminar service run outside compose from its own dotenv file.
  */
 import path from 'node:path';
@@ -38,6 +41,8 @@ export interface ComposeRequest {
   projectDirectory: string | null;
   /** -p/--project-name; null: COMPOSE_PROJECT_NAME, `name:`, or the folder. */
   projectName: string | null;
+  /** --profile (repeatable); empty: COMPOSE_PROFILES. */
+  profiles: string[];
   /** --service NAME=FILE, as given. */
   serviceFiles: string[];
   /** Without -f: look for COMPOSE_FILE or the default names as docker compose does. */
@@ -164,10 +169,19 @@ interface RawService {
   buildContext: string | null;
   environment: RawEnvironmentEntry[];
   envFiles: RawEnvFile[];
+  /** Merged across files as a sequence (appended, each once). */
+  profiles: string[];
 }
 
 function where(file: YamlFile, line: number | null): string {
   return line ? `${file.label}:${line}` : file.label;
+}
+
+/** A scalar or a sequence of scalars, as text. */
+function textList(file: YamlFile, node: unknown): string[] {
+  const single = scalarText(resolve(file, node));
+  if (typeof single === 'string') return [single];
+  return (itemsOf(file, node) ?? []).map((item) => scalarText(item.value)).filter((text): text is string => typeof text === 'string');
 }
 
 function readEnvironment(file: YamlFile, node: unknown, into: RawEnvironmentEntry[]): void {
@@ -220,7 +234,7 @@ function readComposeFile(file: YamlFile, services: Map<string, RawService>): { n
     for (const serviceEntry of entriesOf(file, top.value)) {
       let service = services.get(serviceEntry.key);
       if (!service) {
-        service = { name: serviceEntry.key, image: null, buildContext: null, environment: [], envFiles: [] };
+        service = { name: serviceEntry.key, image: null, buildContext: null, environment: [], envFiles: [], profiles: [] };
         services.set(serviceEntry.key, service);
       }
       for (const field of entriesOf(file, serviceEntry.value)) {
@@ -232,6 +246,7 @@ function readComposeFile(file: YamlFile, services: Map<string, RawService>): { n
         }
         if (field.key === 'environment') readEnvironment(file, field.value, service.environment);
         if (field.key === 'env_file') readEnvFiles(file, field.value, service.envFiles);
+        if (field.key === 'profiles') service.profiles = [...new Set([...service.profiles, ...textList(file, field.value)])];
       }
     }
   }
@@ -273,6 +288,13 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
     names.push(readComposeFile(parseYamlFile(text, label, HINT_YAML), services).name);
   }
   const name = projectNameOf(request, projectLookup, names, directory);
+  const profiles =
+    request.profiles.length > 0
+      ? request.profiles
+      : (projectLookup('COMPOSE_PROFILES') ?? '')
+          .split(',')
+          .map((profile) => profile.trim())
+          .filter(Boolean);
   const flags = [
     ...(request.projectName ? [`-p ${request.projectName}`] : []),
     ...(found.explicit ? found.files.map((file) => `-f ${displayPath(io.cwd, file)}`) : []),
@@ -281,16 +303,34 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
   const command = ['docker compose', ...flags].join(' ');
   result.project = { name, directory, files: found.files, command };
 
-  const recognised: Array<{ raw: RawService; service: LaminarService }> = [];
+  const judged: Array<{ raw: RawService; service: LaminarService }> = [];
+  let laminarServices = 0;
   for (const raw of services.values()) {
     const service = recogniseService({
       composeName: raw.name,
       image: raw.image ? quietly(raw.image, projectLookup) : null,
       buildContext: raw.buildContext ? quietly(raw.buildContext, projectLookup) : null,
     });
-    if (service) recognised.push({ raw, service });
+    if (!service) continue;
+    laminarServices += 1;
+    // compose-go's HasProfile: no profiles = always in the model; `*` enables every profile.
+    const own = raw.profiles.map((profile) => quietly(profile, projectLookup));
+    const active = own.length === 0 || profiles.includes('*') || own.some((p) => profiles.includes(p));
+    if (!active) {
+      result.notes.push({
+        kind: 'inactive_profile',
+        service: raw.name,
+        variable: null,
+        detail:
+          `service ${raw.name} is only in profile${own.length === 1 ? '' : 's'} ${own.join(', ')}, ` +
+          `${profiles.length === 0 ? 'and no profile is enabled' : `not enabled (enabled: ${profiles.join(', ')})`}: ` +
+          `docker compose up leaves it out, so it is not judged (--profile NAME or COMPOSE_PROFILES to include it)`,
+      });
+      continue;
+    }
+    judged.push({ raw, service });
   }
-  if (recognised.length === 0) {
+  if (laminarServices === 0) {
     result.notes.push({
       kind: 'no_laminar_service',
       service: null,
@@ -300,7 +340,7 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
         `in ${found.files.map((f) => displayPath(io.cwd, f)).join(', ')}`,
     });
   }
-  for (const { raw, service } of recognised) {
+  for (const { raw, service } of judged) {
     result.received.push(
       ...resolveService(
         io,

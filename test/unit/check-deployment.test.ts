@@ -62,6 +62,7 @@ const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceO
   composeFiles: [],
   projectDirectory: null,
   projectName: null,
+  profiles: [],
   serviceFiles: [],
   containers: null,
   noContainers: false,

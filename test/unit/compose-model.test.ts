@@ -1,15 +1,15 @@
 /**
- * How check-deployment builds the Compose model: the project name. No Compose v2 binary exists
- * here, so each expectation is written from the Compose Specification (compose-spec/compose-spec:
- * 04-version-and-name.md) and, where it leaves a choice, compose-go's loader; the section is named
- * beside each case.
+ * How check-deployment builds the Compose model: `profiles:` and the project name. No Compose v2
+ * binary exists here, so each expectation is written from the Compose Specification
+ * (compose-spec/compose-spec: 13-merge.md, 15-profiles.md, 04-version-and-name.md) and, where it
+ * leaves a choice, compose-go's loader; the section is named beside each case.
  */
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatherDeployment, judgeDeployment, type DeploymentIo, type DeploymentSourceOptions } from '../../src/core/check-deployment.js';
 import type { RunDocker } from '../../src/deployment/read-containers.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
-import { checkDeploymentDocument } from '../../src/report/check-deployment.js';
+import { checkDeploymentDocument, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
 import { laminarDotenv, writeFolder } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
@@ -52,6 +52,7 @@ async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceO
     composeFiles: [],
     projectDirectory: null,
     projectName: null,
+    profiles: [],
     serviceFiles: [],
     containers: null,
     noContainers: true,
@@ -62,6 +63,13 @@ async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceO
   const report = checkDeploymentDocument(judgeDeployment(gathered, { checked: false, reason: 'test' }, { strict: false }));
   return { gathered, report };
 }
+
+/** service -> fingerprint of the AEAD_SECRET_KEY it receives (compose rows only). */
+const aead = (report: CheckDeploymentDocument) =>
+  Object.fromEntries(
+    report.services.filter((r) => r.source === 'compose' && r.variable === 'AEAD_SECRET_KEY').map((r) => [r.service, r.fingerprint]),
+  );
+const notes = (report: CheckDeploymentDocument, kind: string) => report.notes.filter((n) => n.kind === kind).map((n) => n.service);
 
 const frontend = (environment: string, extra = '') =>
   `  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n${extra}    environment:\n${environment}`;
@@ -119,5 +127,53 @@ describe('project name (04-version-and-name.md; docker compose: -p > COMPOSE_PRO
     await expect(check(io(cwd), { projectName: 'My Stack' })).rejects.toThrow(UsageError);
     await expect(check(io(cwd), { projectName: 'My Stack' })).rejects.toThrow(/invalid project name "My Stack" \(-p\/--project-name\)/);
     await expect(check(io(cwd, { COMPOSE_PROJECT_NAME: '_lmnr' }))).rejects.toThrow(ConfigError);
+  });
+});
+
+describe('profiles (15-profiles.md; compose-go: --profile, else COMPOSE_PROFILES)', () => {
+  const compose = `name: lmnr
+services:
+${frontend('      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n')}
+  app-server:
+    image: ghcr.io/lmnr-ai/app-server
+    profiles: [backend, full]
+    environment:
+      AEAD_SECRET_KEY: \${AEAD_SECRET_KEY}
+`;
+
+  it('a service without profiles is always judged; one with profiles, none enabled, is left out with a note', async () => {
+    const dir = folder({ 'compose.yaml': compose, '.env': laminarDotenv(newKeyHex()) });
+    const { report } = await check(io(dir.dir));
+    expect(Object.keys(aead(report))).toEqual(['frontend']);
+    expect(notes(report, 'inactive_profile')).toEqual(['app-server']);
+    expect(report.notes.find((n) => n.kind === 'inactive_profile')?.detail).toMatch(
+      /only in profiles backend, full, and no profile is enabled: docker compose up leaves it out, so it is not judged/,
+    );
+    expect(notes(report, 'no_laminar_service')).toEqual([]);
+  });
+
+  it('enabled by any one of its profiles: --profile (repeatable), COMPOSE_PROFILES (comma-separated, shell or .env), or *', async () => {
+    const dir = folder({ 'compose.yaml': compose, '.env': laminarDotenv(newKeyHex()) });
+    const judged = async (shell: Record<string, string>, profiles: string[] = []) =>
+      Object.keys(aead((await check(io(dir.dir, shell), { profiles })).report)).sort();
+    expect(await judged({}, ['debug', 'full'])).toEqual(['app-server', 'frontend']);
+    expect(await judged({ COMPOSE_PROFILES: 'debug, backend' })).toEqual(['app-server', 'frontend']);
+    expect(await judged({ COMPOSE_PROFILES: '*' })).toEqual(['app-server', 'frontend']);
+    // --profile replaces COMPOSE_PROFILES rather than adding to it.
+    expect(await judged({ COMPOSE_PROFILES: 'backend' }, ['debug'])).toEqual(['frontend']);
+    fs.appendFileSync(dir.file('.env'), '\nCOMPOSE_PROFILES=full\n');
+    expect(await judged({})).toEqual(['app-server', 'frontend']);
+  });
+
+  it('profiles of a service defined in two files are merged as a sequence (13-merge.md): either enables it', async () => {
+    const dir = folder({
+      'compose.yaml': compose,
+      'override.yml': 'services:\n  app-server:\n    profiles: [tools]\n',
+      '.env': laminarDotenv(newKeyHex()),
+    });
+    for (const profiles of [['tools'], ['backend']]) {
+      const { report } = await check(io(dir.dir), { composeFiles: ['compose.yaml', 'override.yml'], profiles });
+      expect(Object.keys(aead(report)).sort()).toEqual(['app-server', 'frontend']);
+    }
   });
 });
