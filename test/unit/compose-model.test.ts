@@ -1,18 +1,21 @@
 /**
- * How check-deployment builds the Compose model: `profiles:` and the project name. No Compose v2
- * binary exists here, so each expectation is written from the Compose Specification
- * (compose-spec/compose-spec: 13-merge.md, 15-profiles.md, 04-version-and-name.md) and, where it
- * leaves a choice, compose-go's loader; the section is named beside each case.
+ * How check-deployment builds the Compose model: `include:`, `extends:`, `profiles:` and the
+ * project name. No Compose v2 binary exists here, so each expectation is
+ * written from the Compose Specification (compose-spec/compose-spec: 13-merge.md, 14-include.md,
+ * 15-profiles.md, 05-services.md#extends, 04-version-and-name.md) and, where it leaves a choice,
+ * compose-go's loader; the section is named beside each case.
  */
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatherDeployment, judgeDeployment, type DeploymentIo, type DeploymentSourceOptions } from '../../src/core/check-deployment.js';
 import type { RunDocker } from '../../src/deployment/read-containers.js';
+import { fingerprintKey } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { checkDeploymentDocument, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
 import { laminarDotenv, writeFolder } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
+const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
 const folders: Array<{ remove: () => void }> = [];
 afterEach(() => {
   for (const made of folders.splice(0)) made.remove();
@@ -175,5 +178,201 @@ ${frontend('      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n')}
       const { report } = await check(io(dir.dir), { composeFiles: ['compose.yaml', 'override.yml'], profiles });
       expect(Object.keys(aead(report)).sort()).toEqual(['app-server', 'frontend']);
     }
+  });
+});
+
+describe('include (14-include.md)', () => {
+  it('short syntax: the included file is a project of its own: its paths resolve from its folder, its .env fills what ours leaves unset', async () => {
+    const [ours, theirs, fromEnvFile] = [newKeyHex(), newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'compose.yaml': `name: lmnr\ninclude:\n  - backend/compose.yaml\nservices:\n${frontend('      AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}\n')}`,
+      '.env': `AEAD_SECRET_KEY=${ours}\n`,
+      'backend/compose.yaml': `services:
+  app-server:
+    image: ghcr.io/lmnr-ai/app-server
+    env_file: app.env
+    environment:
+      AEAD_SECRET_KEY: \${AEAD_SECRET_KEY}
+      SLACK_ENCRYPTION_KEY: \${BACKEND_ONLY}
+  app-server-consumer:
+    build: ./app-server
+    env_file: app.env
+`,
+      'backend/.env': `AEAD_SECRET_KEY=${theirs}\nBACKEND_ONLY=${theirs}\n`,
+      'backend/app.env': `AEAD_SECRET_KEY=${fromEnvFile}\nOPERATION_MODE=consumer\n`,
+    });
+    const { report } = await check(io(dir.dir));
+    // The including project's variables win over the included .env; BACKEND_ONLY comes from it.
+    expect(aead(report)).toEqual({ frontend: fp(ours), 'app-server': fp(ours), 'app-server-consumer': fp(fromEnvFile) });
+    const slack = report.services.find((r) => r.service === 'app-server' && r.variable === 'SLACK_ENCRYPTION_KEY')!;
+    expect(slack).toMatchObject({ fingerprint: fp(theirs), from: 'backend/.env' });
+    // env_file and build context resolved from backend/, not from the project directory.
+    expect(report.services.find((r) => r.service === 'app-server-consumer')).toMatchObject({
+      role: 'app-server-consumer',
+      from: 'env_file backend/app.env',
+    });
+    expect(report.sources).toEqual([
+      { kind: 'compose', path: 'compose.yaml' },
+      { kind: 'dotenv', path: '.env' },
+      { kind: 'dotenv', path: 'backend/.env' },
+      { kind: 'compose', path: 'backend/compose.yaml' },
+      { kind: 'env_file', path: 'backend/app.env' },
+    ]);
+  });
+
+  it('long syntax: path as a list (merged in order), project_directory and env_file relative to the including project', async () => {
+    const [base, override, shared] = [newKeyHex(), newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'compose.yaml':
+        'name: lmnr\ninclude:\n  - path:\n      - stack/base.yml\n      - stack/override.yml\n' +
+        '    project_directory: stack/root\n    env_file: [config/one.env, config/two.env]\nservices: {}\n',
+      'stack/base.yml': `services:\n${frontend(`      AEAD_SECRET_KEY: ${base}\n      SLACK_ENCRYPTION_KEY: \${SHARED}\n`)}    env_file: local.env\n`,
+      'stack/override.yml': `services:\n  frontend:\n    environment:\n      AEAD_SECRET_KEY: ${override}\n`,
+      'stack/root/local.env': `OPERATION_MODE=ignored\n`,
+      'config/one.env': `SHARED=${base}\n`,
+      'config/two.env': `SHARED=${shared}\n`,
+    });
+    const { report } = await check(io(dir.dir));
+    expect(aead(report)).toEqual({ frontend: fp(override) });
+    // The later env_file wins; env_file of the included service resolves from its project_directory.
+    expect(report.services.find((r) => r.variable === 'SLACK_ENCRYPTION_KEY')).toMatchObject({
+      fingerprint: fp(shared),
+      from: 'config/two.env',
+    });
+    expect(report.sources).toContainEqual({ kind: 'env_file', path: 'stack/root/local.env' });
+  });
+
+  it("a service the including file defines too is merged, the including file's keys winning (compose-go 2.10+)", async () => {
+    const [included, local] = [newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'compose.yaml':
+        `name: lmnr\ninclude: [sub/compose.yaml]\nservices:\n  frontend:\n    environment:\n` + `      AEAD_SECRET_KEY: ${local}\n`,
+      'sub/compose.yaml': `services:\n${frontend(`      AEAD_SECRET_KEY: ${included}\n      SLACK_ENCRYPTION_KEY: ${included}\n`)}`,
+    });
+    const { report } = await check(io(dir.dir));
+    // image from the included definition (so it is recognised), AEAD_SECRET_KEY from ours, Slack's kept.
+    expect(aead(report)).toEqual({ frontend: fp(local) });
+    expect(report.services.find((r) => r.variable === 'SLACK_ENCRYPTION_KEY')?.fingerprint).toBe(fp(included));
+  });
+
+  it('include paths of a later -f file resolve from the project directory, like its other paths (03-compose-file.md)', async () => {
+    const key = newKeyHex();
+    const dir = folder({
+      'compose.yaml': 'name: lmnr\nservices: {}\n',
+      'overlays/extra.yml': 'include: [parts/web.yml]\n',
+      'parts/web.yml': `services:\n${frontend(`      AEAD_SECRET_KEY: ${key}\n`)}`,
+    });
+    const { report } = await check(io(dir.dir), { composeFiles: ['compose.yaml', 'overlays/extra.yml'] });
+    expect(aead(report)).toEqual({ frontend: fp(key) });
+  });
+
+  it('an include cycle or a missing included file is refused, naming the entry', async () => {
+    const dir = folder({
+      'compose.yaml': 'name: lmnr\ninclude: [a.yml]\nservices: {}\n',
+      'a.yml': 'include: [b.yml]\nservices: {}\n',
+      'b.yml': 'include: [a.yml]\nservices: {}\n',
+      'missing.yml': 'include:\n  - path: nope/compose.yaml\nservices: {}\n',
+    });
+    await expect(check(io(dir.dir))).rejects.toThrow(
+      /b\.yml:1: include cycle: compose\.yaml includes a\.yml includes b\.yml includes a\.yml/,
+    );
+    await expect(check(io(dir.dir), { composeFiles: ['missing.yml'] })).rejects.toThrow(
+      /missing\.yml:2: included file nope\/compose\.yaml does not exist/,
+    );
+  });
+});
+
+describe('extends (05-services.md#extends)', () => {
+  it('in the same file: mappings merged key by key, the extending service winning; the base copied, not judged unless Laminar', async () => {
+    const [common, own, slack] = [newKeyHex(), newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'compose.yaml': `name: lmnr
+services:
+  common:
+    image: ghcr.io/lmnr-ai/frontend
+    environment:
+      AEAD_SECRET_KEY: ${common}
+      SLACK_ENCRYPTION_KEY: ${slack}
+  web:
+    extends:
+      service: common
+    environment:
+      - AEAD_SECRET_KEY=${own}
+`,
+    });
+    const { report } = await check(io(dir.dir));
+    // web is recognised through the image it inherits; common is a frontend too (its own image).
+    expect(aead(report)).toEqual({ common: fp(common), web: fp(own) });
+    expect(report.services.find((r) => r.service === 'web' && r.variable === 'SLACK_ENCRYPTION_KEY')?.fingerprint).toBe(fp(slack));
+  });
+
+  it("with file: relative to the project directory; the extended file's own paths resolve from its folder; env_file sequences base first", async () => {
+    const [base, own] = [newKeyHex(), newKeyHex()];
+    const dir = folder({
+      'compose.yaml': `name: lmnr
+services:
+  app-server:
+    extends:
+      file: shared/common.yml
+      service: server
+    env_file: own.env
+`,
+      'shared/common.yml': `services:\n  server:\n    build: ../app-server\n    env_file: server.env\n`,
+      'shared/server.env': `AEAD_SECRET_KEY=${base}\nSLACK_ENCRYPTION_KEY=${base}\n`,
+      'own.env': `AEAD_SECRET_KEY=${own}\n`,
+    });
+    const { report } = await check(io(dir.dir));
+    // The later env_file (ours, after the base's) wins for AEAD; Slack's comes from the base's.
+    expect(report.services.filter((r) => r.service === 'app-server').map((r) => [r.variable, r.fingerprint, r.from])).toEqual([
+      ['AEAD_SECRET_KEY', fp(own), 'env_file own.env'],
+      ['SLACK_ENCRYPTION_KEY', fp(base), 'env_file shared/server.env'],
+    ]);
+    expect(report.sources).toContainEqual({ kind: 'compose', path: 'shared/common.yml' });
+
+    // In a later -f file (here in overlays/), file: is still relative to the project directory.
+    fs.mkdirSync(dir.file('overlays'));
+    fs.writeFileSync(
+      dir.file('overlays/web.yml'),
+      `services:\n  web:\n    image: ghcr.io/lmnr-ai/frontend\n    extends:\n      file: shared/common.yml\n      service: server\n`,
+    );
+    const overlaid = (await check(io(dir.dir), { composeFiles: ['compose.yaml', 'overlays/web.yml'] })).report;
+    expect(aead(overlaid)).toEqual({ 'app-server': fp(own), web: fp(base) });
+  });
+
+  it('chains are followed (cli extends common extends base): the key comes from base', async () => {
+    const key = newKeyHex();
+    const dir = folder({
+      'compose.yaml': `name: lmnr
+services:
+  base:
+    image: busybox
+    environment:
+      AEAD_SECRET_KEY: ${key}
+  common:
+    image: ghcr.io/lmnr-ai/app-server
+    extends:
+      service: base
+  app-server:
+    extends:
+      service: common
+`,
+    });
+    const { report } = await check(io(dir.dir));
+    expect(aead(report)).toEqual({ common: fp(key), 'app-server': fp(key) });
+  });
+
+  it('a cycle, a missing base service or a missing file is refused', async () => {
+    const dir = folder({
+      'cycle.yml': 'services:\n  a:\n    extends: b\n  b:\n    extends:\n      service: a\n',
+      'missing.yml': 'services:\n  a:\n    extends:\n      service: nope\n',
+      'nofile.yml': 'services:\n  a:\n    extends:\n      service: x\n      file: gone.yml\n',
+    });
+    await expect(check(io(dir.dir), { composeFiles: ['cycle.yml'] })).rejects.toThrow(/extends forms a cycle/);
+    await expect(check(io(dir.dir), { composeFiles: ['missing.yml'] })).rejects.toThrow(
+      /missing\.yml:3: service a extends nope, which missing\.yml does not define/,
+    );
+    await expect(check(io(dir.dir), { composeFiles: ['nofile.yml'] })).rejects.toThrow(
+      /extends\.file gone\.yml of service a does not exist/,
+    );
   });
 });
