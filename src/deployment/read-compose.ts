@@ -4,9 +4,9 @@
  * - which files: -f, COMPOSE_FILE, or compose.yaml / docker-compose.yml and an override found in
  *   the working folder or above; the project directory (--project-directory, else the first
  *   file's folder) and its `.env`; interpolation (the shell wins over `.env`);
- * - merging (13-merge.md): a later file overrides scalars, overrides mappings (`environment`) key
- *   by key, and appends to sequences (`env_file`, `profiles`); every relative path of these files
- *   resolves from the project directory;
+ * - merging (13-merge.md): a later file overrides scalars, overrides mappings (`environment`,
+ *   `labels`) key by key, and appends to sequences (`env_file`, `profiles`); every relative path
+ *   of these files resolves from the project directory;
  * - `include:` (14-include.md), short (a path) and long (`path`, `project_directory`,
  *   `env_file`): each entry is loaded as a project of its own, whose relative paths resolve from
  *   its own directory (default: the folder of its first file) and whose `.env` there fills the
@@ -22,7 +22,9 @@
  * - `environment:` in map and list form, `env_file:` (string, list, `{path, required}`;
  *   `environment:` wins);
  * - the project name: -p/--project-name, then COMPOSE_PROJECT_NAME, then the top-level `name:`
- *   (interpolated, normalised; the last file's wins), then the project directory's name.
+ *   (interpolated, normalised; the last file's wins), then the project directory's name;
+ * - a service labelled dev.lmnr-keys.tool is lmnr-keys itself (compose.yaml at this repository's
+ *   root): never judged as a Laminar service.
  * Also `--service NAME=FILE`: a Laminar service run outside compose from its own dotenv file.
  */
 import path from 'node:path';
@@ -30,7 +32,15 @@ import { parseComposeDotenv, DotenvSyntaxError } from '../config/compose-dotenv.
 import { interpolate, InterpolationError, type VariableLookup } from '../config/compose-interpolate.js';
 import type { Environment } from '../config/environment.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { LAMINAR_SERVICES, OPERATION_MODE, recogniseService, withOperationMode, type LaminarService } from './services.js';
+import {
+  isLmnrKeysTool,
+  LAMINAR_SERVICES,
+  OPERATION_MODE,
+  recogniseService,
+  TOOL_LABEL,
+  withOperationMode,
+  type LaminarService,
+} from './services.js';
 import type { FileAccess, ReaderResult, ReceivedVariable, ShellShadow, SourceRef } from './types.js';
 import { entriesOf, entry, itemsOf, parseYamlFile, resolve, scalarText, type YamlFile } from './yaml-file.js';
 
@@ -254,6 +264,7 @@ interface RawService {
   buildContext: string | null;
   environment: RawEnvironmentEntry[];
   envFiles: RawEnvFile[];
+  labels: Map<string, string>;
   profiles: string[];
   extends: { service: string; file: string | null; label: string } | null;
 }
@@ -340,6 +351,21 @@ function readEnvFiles(io: ComposeIo, file: YamlFile, node: unknown, context: Loa
   }
 }
 
+function readLabels(file: YamlFile, node: unknown, lookup: VariableLookup, into: Map<string, string>): void {
+  const items = itemsOf(file, node);
+  if (items) {
+    for (const item of items) {
+      const text = scalarText(item.value);
+      if (typeof text !== 'string') continue;
+      const equals = text.indexOf('=');
+      if (equals < 0) into.set(text.trim(), '');
+      else into.set(text.slice(0, equals).trim(), quietly(text.slice(equals + 1), lookup));
+    }
+    return;
+  }
+  for (const { key, value } of entriesOf(file, node)) into.set(key, quietly(scalarText(value) ?? '', lookup));
+}
+
 function readComposeFile(loading: Loading, absolute: string, context: LoadContext): ParsedFile {
   const { io } = loading;
   const label = displayPath(io.cwd, absolute);
@@ -373,6 +399,7 @@ function readComposeFile(loading: Loading, absolute: string, context: LoadContex
         buildContext: null,
         environment: [],
         envFiles: [],
+        labels: new Map(),
         profiles: [],
         extends: null,
       };
@@ -390,6 +417,7 @@ function readComposeFile(loading: Loading, absolute: string, context: LoadContex
         }
         if (field.key === 'environment') readEnvironment(file, field.value, context.scope, service.environment);
         if (field.key === 'env_file') readEnvFiles(io, file, field.value, context, service.envFiles);
+        if (field.key === 'labels') readLabels(file, field.value, lookup, service.labels);
         if (field.key === 'profiles') service.profiles = textList(file, field.value).map((profile) => quietly(profile, lookup));
         if (field.key === 'extends') {
           const serviceName = typeof text === 'string' ? text : entry(file, field.value, 'service');
@@ -418,6 +446,7 @@ function mergeService(base: RawService, over: RawService): RawService {
     buildContext: over.buildContext ?? base.buildContext,
     environment: [...base.environment, ...over.environment],
     envFiles: [...base.envFiles, ...over.envFiles],
+    labels: new Map([...base.labels, ...over.labels]),
     profiles: [...new Set([...base.profiles, ...over.profiles])],
     extends: over.extends ?? base.extends,
   };
@@ -591,6 +620,16 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
   const judged: Array<{ raw: RawService; service: LaminarService }> = [];
   let laminarServices = 0;
   for (const raw of services.values()) {
+    const labels = Object.fromEntries(raw.labels);
+    if (isLmnrKeysTool(labels)) {
+      result.notes.push({
+        kind: 'lmnr_keys_service',
+        service: raw.name,
+        variable: null,
+        detail: `service ${raw.name} is lmnr-keys itself (label ${TOOL_LABEL}): not a Laminar service, not judged`,
+      });
+      continue;
+    }
     const service = recogniseService({ composeName: raw.name, image: raw.image, buildContext: raw.buildContext });
     if (!service) continue;
     laminarServices += 1;

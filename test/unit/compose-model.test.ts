@@ -1,6 +1,6 @@
 /**
- * How check-deployment builds the Compose model: `include:`, `extends:`, `profiles:` and the
- * project name. No Compose v2 binary exists here, so each expectation is
+ * How check-deployment builds the Compose model: `include:`, `extends:`, `profiles:`, the project
+ * name, and lmnr-keys's own service (label dev.lmnr-keys.tool). No Compose v2 binary exists here, so each expectation is
  * written from the Compose Specification (compose-spec/compose-spec: 13-merge.md, 14-include.md,
  * 15-profiles.md, 05-services.md#extends, 04-version-and-name.md) and, where it leaves a choice,
  * compose-go's loader; the section is named beside each case.
@@ -12,7 +12,7 @@ import type { RunDocker } from '../../src/deployment/read-containers.js';
 import { fingerprintKey } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { checkDeploymentDocument, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
-import { laminarDotenv, writeFolder } from '../support/deployment.js';
+import { inspectedContainer, laminarDotenv, writeFolder } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
@@ -374,5 +374,37 @@ services:
     await expect(check(io(dir.dir), { composeFiles: ['nofile.yml'] })).rejects.toThrow(
       /extends\.file gone\.yml of service a does not exist/,
     );
+  });
+});
+
+describe("lmnr-keys's own service (label dev.lmnr-keys.tool)", () => {
+  it('is never judged, even when it looks like a Laminar service; `false` does not count', async () => {
+    const key = newKeyHex();
+    const dir = folder({
+      'compose.yaml': `name: lmnr
+services:
+  app-server:
+    image: ghcr.io/lmnr-ai/app-server
+    labels:
+      - dev.lmnr-keys.tool=true
+    environment:
+      AEAD_SECRET_KEY: ${key}
+${frontend(`      AEAD_SECRET_KEY: ${key}\n`, '    labels:\n      dev.lmnr-keys.tool: "false"\n')}`,
+    });
+    const { report } = await check(io(dir.dir));
+    expect(aead(report)).toEqual({ frontend: fp(key) });
+    expect(notes(report, 'lmnr_keys_service')).toEqual(['app-server']);
+  });
+
+  it('nor is a running container carrying it', async () => {
+    const key = newKeyHex();
+    const tool = inspectedContainer('lmnr', 'lmnr-keys', 'ghcr.io/lmnr-ai/app-server', { AEAD_SECRET_KEY: key }) as {
+      Config: { Labels: Record<string, string> };
+    };
+    tool.Config.Labels['dev.lmnr-keys.tool'] = 'true';
+    const dir = folder({ 'containers.json': JSON.stringify([tool]) });
+    const { report } = await check(io(dir.dir), { containers: 'containers.json' });
+    expect(report.services).toEqual([]);
+    expect(notes(report, 'lmnr_keys_service')).toEqual(['lmnr-keys']);
   });
 });
