@@ -340,6 +340,7 @@ Examples:
 Examples:
   $ cd ~/lmnr && npx lmnr-keys check-deployment
   $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
+  $ lmnr-keys check-deployment -f docker-compose.yml -f lmnr-keys/compose.yaml --profile tools
   $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
   $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
   $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...`,

@@ -1,20 +1,23 @@
 /**
  * How check-deployment builds the Compose model: `include:`, `extends:`, `profiles:`, the project
- * name, and lmnr-keys's own service (label dev.lmnr-keys.tool). No Compose v2 binary exists here, so each expectation is
+ * name, and lmnr-keys's own overlay. No Compose v2 binary exists here, so each expectation is
  * written from the Compose Specification (compose-spec/compose-spec: 13-merge.md, 14-include.md,
  * 15-profiles.md, 05-services.md#extends, 04-version-and-name.md) and, where it leaves a choice,
  * compose-go's loader; the section is named beside each case.
  */
 import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { gatherDeployment, judgeDeployment, type DeploymentIo, type DeploymentSourceOptions } from '../../src/core/check-deployment.js';
 import type { RunDocker } from '../../src/deployment/read-containers.js';
 import { fingerprintKey } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { checkDeploymentDocument, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
-import { inspectedContainer, laminarDotenv, writeFolder } from '../support/deployment.js';
+import { inspectedContainer, laminarDotenv, QUICKSTART_COMPOSE, writeFolder } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
 const folders: Array<{ remove: () => void }> = [];
 afterEach(() => {
@@ -406,5 +409,29 @@ ${frontend(`      AEAD_SECRET_KEY: ${key}\n`, '    labels:\n      dev.lmnr-keys.
     const { report } = await check(io(dir.dir), { containers: 'containers.json' });
     expect(report.services).toEqual([]);
     expect(notes(report, 'lmnr_keys_service')).toEqual(['lmnr-keys']);
+  });
+
+  it("compose.yaml merged over Laminar's quickstart (-f docker-compose.yml -f lmnr-keys/compose.yaml): Laminar's services judged, lmnr-keys not", async () => {
+    const key = newKeyHex();
+    const dir = folder({
+      'docker-compose.yml': QUICKSTART_COMPOSE,
+      '.env': laminarDotenv(key),
+      'lmnr-keys/compose.yaml': fs.readFileSync(path.join(root, 'compose.yaml'), 'utf8'),
+      'lmnr-keys/Dockerfile': fs.readFileSync(path.join(root, 'Dockerfile'), 'utf8'),
+    });
+    for (const profiles of [[], ['tools']]) {
+      const docker = dockerAsked();
+      const { report, gathered } = await check(io(dir.dir, {}, docker.runDocker), {
+        composeFiles: ['docker-compose.yml', 'lmnr-keys/compose.yaml'],
+        profiles,
+        noContainers: false,
+      });
+      expect(aead(report)).toEqual({ frontend: fp(key), 'app-server': fp(key) });
+      expect(report.findings).toEqual([]);
+      expect(notes(report, 'lmnr_keys_service')).toEqual(['lmnr-keys']);
+      expect(notes(report, 'inactive_profile')).toEqual([]);
+      expect(docker.projects).toEqual(['lmnr']);
+      expect(gathered.compose?.command).toBe('docker compose -f docker-compose.yml -f lmnr-keys/compose.yaml');
+    }
   });
 });

@@ -1,11 +1,19 @@
 /**
- * The Dockerfile and .dockerignore, read statically: no Docker daemon here. What each must hold
- * for the image to build and stay safe.
+ * The Dockerfile, .dockerignore and the compose overlay (compose.yaml), read statically: no Docker
+ * daemon here. What each must hold for docs/compose.md's recipe to work and stay safe.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { interpolate } from '../../src/config/compose-interpolate.js';
+import { parseComposeDotenv } from '../../src/config/compose-dotenv.js';
+import { resolveDatabaseTarget } from '../../src/config/database-target.js';
+import { KNOWN_VARIABLES, resolveBackupDirectory, resolveKeyDirectory } from '../../src/config/environment.js';
+import { isLmnrKeysTool } from '../../src/deployment/services.js';
+import { laminarDotenv } from '../support/deployment.js';
+import { newKeyHex } from '../support/keys.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (name: string) => fs.readFileSync(path.join(root, name), 'utf8');
@@ -107,5 +115,68 @@ describe('Dockerfile', () => {
       return l.slice(1);
     });
     expect(allowed.sort()).toEqual(['bin', 'package-lock.json', 'package.json', 'scripts', 'src', 'tsconfig.json']);
+  });
+});
+
+describe("compose.yaml (the overlay on Laminar's project)", () => {
+  type Service = {
+    build: string;
+    profiles: string[];
+    labels: Record<string, string>;
+    user: string;
+    read_only: boolean;
+    tmpfs: string[];
+    environment: Record<string, string>;
+    volumes: Array<{ type: string; source: string; target: string; bind?: { create_host_path?: boolean } }>;
+  };
+  const overlay = parse(read('compose.yaml')) as { services: Record<string, Service> };
+  const service = overlay.services['lmnr-keys']!;
+  const key = newKeyHex();
+  const dotenv = parseComposeDotenv(laminarDotenv(key));
+  /** The service's environment as Compose gives it: the shell (empty here), then Laminar's .env. */
+  const environment = (shell: Record<string, string> = {}) =>
+    Object.fromEntries(
+      Object.entries(service.environment).map(([name, raw]) => [name, interpolate(String(raw), (v) => shell[v] ?? dotenv.get(v)).value]),
+    );
+
+  it("one service, lmnr-keys, in profile tools, labelled as the tool, built from ./lmnr-keys (paths resolve from the first file's folder)", () => {
+    expect(Object.keys(overlay.services)).toEqual(['lmnr-keys']);
+    expect(service.profiles).toEqual(['tools']);
+    expect(isLmnrKeysTool(service.labels)).toBe(true);
+    expect(service.build).toBe('./lmnr-keys');
+  });
+
+  it("reaches Postgres as postgres:5432 with Laminar's .env credentials, through the variables lmnr-keys reads", () => {
+    const env = environment();
+    for (const name of Object.keys(env)) expect(Object.keys(KNOWN_VARIABLES), name).toContain(name);
+    const target = resolveDatabaseTarget(env, undefined);
+    expect(target).toMatchObject({ host: 'postgres', port: 5432, user: 'postgres', database: 'postgres', schema: null });
+    expect(decodeURIComponent(new URL(target.connectionString).password)).toBe('postgres_passwordabc');
+    expect(env.AEAD_SECRET_KEY).toBe(key);
+    // Unset in .env: empty, which lmnr-keys reads as not set (no Compose warning either).
+    expect(env.SLACK_ENCRYPTION_KEY).toBe('');
+  });
+
+  it('read-only, /tmp a tmpfs, as the image user unless told otherwise', () => {
+    expect(service.read_only).toBe(true);
+    expect(service.tmpfs).toContain('/tmp');
+    const dockerfileUser = parseDockerfile(read('Dockerfile')).find((i) => i.keyword === 'USER')!.args;
+    expect(interpolate(service.user, () => undefined).value).toBe(dockerfileUser);
+    expect(interpolate(service.user, (v) => ({ LMNR_KEYS_UID: '1234', LMNR_KEYS_GID: '1234' })[v]).value).toBe('1234:1234');
+  });
+
+  it("backups and saved keys go to one bind-mounted host folder outside Laminar's checkout, never created by Docker", () => {
+    const mounts = service.volumes;
+    expect(mounts).toHaveLength(1);
+    const [state] = mounts as [Service['volumes'][number]];
+    expect(state).toMatchObject({ type: 'bind', target: '/state', bind: { create_host_path: false } });
+    const env = environment();
+    const inContainer = { LMNR_KEYS_BACKUP_DIR: env.LMNR_KEYS_BACKUP_DIR!, LMNR_KEYS_KEY_DIR: env.LMNR_KEYS_KEY_DIR! };
+    expect(resolveBackupDirectory(inContainer)).toEqual({ path: '/state/backups', explicit: true });
+    expect(resolveKeyDirectory(inContainer)).toBe('/state/keys');
+    // A relative source would resolve inside Laminar's checkout (the project directory).
+    const source = interpolate(state.source, () => undefined).value;
+    expect(source).toBe('~/.local/state/lmnr-keys');
+    expect(interpolate(state.source, (v) => (v === 'LMNR_KEYS_STATE_DIR' ? '/srv/lmnr-keys' : undefined)).value).toBe('/srv/lmnr-keys');
   });
 });
