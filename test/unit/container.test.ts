@@ -1,6 +1,6 @@
 /**
- * The Dockerfile, .dockerignore and the compose overlay (compose.yaml), read statically: no Docker
- * daemon here. What each must hold for docs/compose.md's recipe to work and stay safe.
+ * The Dockerfile, .dockerignore, the compose overlay (compose.yaml) and docs/compose.md, read
+ * statically: no Docker daemon here. What each must hold for the recipe to work and stay safe.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { interpolate } from '../../src/config/compose-interpolate.js';
 import { parseComposeDotenv } from '../../src/config/compose-dotenv.js';
 import { resolveDatabaseTarget } from '../../src/config/database-target.js';
 import { KNOWN_VARIABLES, resolveBackupDirectory, resolveKeyDirectory } from '../../src/config/environment.js';
+import { definitions } from '../../src/commands/definitions.js';
 import { isLmnrKeysTool } from '../../src/deployment/services.js';
 import { laminarDotenv } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
@@ -178,5 +179,33 @@ describe("compose.yaml (the overlay on Laminar's project)", () => {
     const source = interpolate(state.source, () => undefined).value;
     expect(source).toBe('~/.local/state/lmnr-keys');
     expect(interpolate(state.source, (v) => (v === 'LMNR_KEYS_STATE_DIR' ? '/srv/lmnr-keys' : undefined)).value).toBe('/srv/lmnr-keys');
+  });
+});
+
+describe('docs/compose.md', () => {
+  const doc = read('docs/compose.md');
+
+  it('gives the recipe, the state folder and the user exactly as compose.yaml and the Dockerfile have them', () => {
+    const overlay = parse(read('compose.yaml')) as {
+      services: Record<string, { environment: Record<string, string>; volumes: Array<{ source: string; target: string }> }>;
+    };
+    const service = overlay.services['lmnr-keys']!;
+    expect(doc).toContain('docker compose -f docker-compose.yml -f lmnr-keys/compose.yaml run --rm -T lmnr-keys doctor');
+    expect(doc).toContain('docker compose -f docker-compose.yml -f lmnr-keys/compose.yaml build lmnr-keys');
+    expect(doc).toContain(`\`${interpolate(service.volumes[0]!.source, () => undefined).value}\``);
+    expect(doc).toContain(`at \`${service.volumes[0]!.target}\``);
+    for (const name of ['LMNR_KEYS_BACKUP_DIR', 'LMNR_KEYS_KEY_DIR'])
+      expect(doc).toContain(`\`${service.environment[name]}\` (\`${name}\`)`);
+    const [uid, gid] = parseDockerfile(read('Dockerfile'))
+      .find((i) => i.keyword === 'USER')!
+      .args.split(':');
+    expect(doc).toContain(`install -d -m 0700 -o ${uid} -g ${gid} ~/.local/state/lmnr-keys`);
+  });
+
+  it("names check-deployment's compose flags as --help defines them", () => {
+    const flags = definitions['check-deployment']().options.map((option) => option.flags);
+    for (const flag of ['-p, --project-name <name>', '--profile <name>']) expect(flags).toContain(flag);
+    expect(doc).toContain('`-p, --project-name NAME`');
+    expect(doc).toContain('`--profile NAME` (repeatable)');
   });
 });
