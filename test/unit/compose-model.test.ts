@@ -42,15 +42,17 @@ function dockerAsked(): { runDocker: RunDocker; projects: string[] } {
   };
 }
 
+/** The IO the compose and container readers use; this file never asks for the Kubernetes ones. */
 function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDocker = dockerAsked().runDocker): DeploymentIo {
-  return {
+  const composeAndDocker = {
     cwd,
     shellEnv,
-    readText: (file) => fs.readFileSync(file, 'utf8'),
-    isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
+    readText: (file: string) => fs.readFileSync(file, 'utf8'),
+    isFile: (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
     readStdin: async () => '',
     runDocker,
   };
+  return composeAndDocker as DeploymentIo;
 }
 
 async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceOptions> = {}) {
