@@ -32,6 +32,8 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
     {
       composeFiles: flags.file,
       projectDirectory: flags.projectDirectory ?? null,
+      projectName: flags.projectName || null,
+      profiles: flags.profile,
       serviceFiles: flags.service,
       containers: typeof flags.containers === 'string' ? flags.containers : null,
       noContainers: flags.containers === false,

@@ -312,6 +312,16 @@ Examples:
       )
       .option('--project-directory <dir>', 'compose project directory, whose .env is read (default: the folder of the first compose file)')
       .option(
+        '-p, --project-name <name>',
+        "compose project name, whose running containers are compared with the files (default: COMPOSE_PROJECT_NAME, the files' top-level name:, or the project directory's name)",
+      )
+      .option(
+        '--profile <name>',
+        'compose profile to enable (repeatable; default: COMPOSE_PROFILES); a Laminar service only in profiles not enabled is not judged',
+        collect,
+        [] as string[],
+      )
+      .option(
         '--containers <file>',
         "docker inspect JSON of the running containers, - for stdin (default: ask docker for the compose project's containers)",
       )
@@ -342,6 +352,7 @@ Examples:
 Examples:
   $ cd ~/lmnr && npx lmnr-keys check-deployment
   $ lmnr-keys check-deployment -f docker-compose-local-dev.yml --service frontend=frontend/.env.local
+  $ lmnr-keys check-deployment -f docker-compose.yml -f lmnr-keys/compose.yaml --profile tools
   $ docker inspect $(docker compose ps -q) | lmnr-keys check-deployment --containers -
   $ lmnr-keys check-deployment --helm-values my-values.yaml --no-database
   $ helm template laminar ./charts/laminar -f my-values.yaml | lmnr-keys check-deployment --manifests - --database-url postgres://...

@@ -30,6 +30,7 @@ export const KNOWN_VARIABLES = {
   AEAD_SECRET_KEY: { secret: true },
   SLACK_ENCRYPTION_KEY: { secret: true },
   LMNR_KEYS_BACKUP_DIR: { secret: false },
+  LMNR_KEYS_KEY_DIR: { secret: false },
 } as const satisfies Record<string, { secret: boolean }>;
 
 export const SECRET_VARIABLES = Object.entries(KNOWN_VARIABLES)

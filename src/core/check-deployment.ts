@@ -37,6 +37,10 @@ import { loadShape } from './diagnose.js';
 export interface DeploymentSourceOptions {
   composeFiles: string[];
   projectDirectory: string | null;
+  /** -p/--project-name; null or absent: COMPOSE_PROJECT_NAME, the top-level `name:`, or the folder. */
+  projectName?: string | null;
+  /** --profile (repeatable); empty or absent: COMPOSE_PROFILES. */
+  profiles?: string[];
   /** --service NAME=FILE */
   serviceFiles: string[];
   /** --containers FILE, or '-' for stdin. */
@@ -93,6 +97,8 @@ export async function gatherDeployment(io: DeploymentIo, options: DeploymentSour
   const compose = readCompose(io, {
     files: options.composeFiles,
     projectDirectory: options.projectDirectory,
+    projectName: options.projectName ?? null,
+    profiles: options.profiles ?? [],
     serviceFiles: options.serviceFiles,
     discover: options.composeFiles.length === 0 && !kubernetes,
   });

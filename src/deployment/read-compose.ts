@@ -1,10 +1,30 @@
 /**
- * Reads docker compose files as `docker compose` would, for Laminar's services only: which files
- * (-f, COMPOSE_FILE, or compose.yaml / docker-compose.yml and an override found in the working
- * folder or above), the project directory's `.env`, interpolation (shell wins over `.env`),
- * `environment:` in map and list form (later files override per variable), `env_file:` (string,
- * list, `{path, required}`; paths relative to the project directory; appended across files;
- * `environment:` wins), and the project name (COMPOSE_PROJECT_NAME, then `name:`, then the folder).
+ * Reads docker compose files as `docker compose` would (the Compose Specification, and compose-go
+ * where the specification leaves a choice), for Laminar's services only:
+ * - which files: -f, COMPOSE_FILE, or compose.yaml / docker-compose.yml and an override found in
+ *   the working folder or above; the project directory (--project-directory, else the first
+ *   file's folder) and its `.env`; interpolation (the shell wins over `.env`);
+ * - merging (13-merge.md): a later file overrides scalars, overrides mappings (`environment`,
+ *   `labels`) key by key, and appends to sequences (`env_file`, `profiles`); every relative path
+ *   of these files resolves from the project directory;
+ * - `include:` (14-include.md), short (a path) and long (`path`, `project_directory`,
+ *   `env_file`): each entry is loaded as a project of its own, whose relative paths resolve from
+ *   its own directory (default: the folder of its first file) and whose `.env` there fills the
+ *   variables the including project leaves unset. The entry's own paths resolve like any path of
+ *   the including file. A service defined both there and in the including file is merged, the
+ *   including file's keys winning (compose-go 2.10 and later; older releases refused it);
+ * - `extends:` (05-services.md), `service` and optional `file` (a path like any other of the
+ *   extending file; the extended file's own paths resolve from its folder): the extending
+ *   service's keys win, the base's sequences come first; chains are followed, cycles refused;
+ * - `profiles:` (15-profiles.md): a service that lists profiles is in the model only when one of
+ *   them is enabled (`--profile`, else COMPOSE_PROFILES from the shell or `.env`; `*` enables
+ *   all); a Laminar service left out is not judged, and a note says so;
+ * - `environment:` in map and list form, `env_file:` (string, list, `{path, required}`;
+ *   `environment:` wins);
+ * - the project name: -p/--project-name, then COMPOSE_PROJECT_NAME, then the top-level `name:`
+ *   (interpolated, normalised; the last file's wins), then the project directory's name;
+ * - a service labelled dev.lmnr-keys.tool is lmnr-keys itself (compose.yaml at this repository's
+ *   root): never judged as a Laminar service.
  * Also `--service NAME=FILE`: a Laminar service run outside compose from its own dotenv file.
  */
 import path from 'node:path';
@@ -12,7 +32,15 @@ import { parseComposeDotenv, DotenvSyntaxError } from '../config/compose-dotenv.
 import { interpolate, InterpolationError, type VariableLookup } from '../config/compose-interpolate.js';
 import type { Environment } from '../config/environment.js';
 import { ConfigError, UsageError } from '../errors.js';
-import { LAMINAR_SERVICES, OPERATION_MODE, recogniseService, withOperationMode, type LaminarService } from './services.js';
+import {
+  isLmnrKeysTool,
+  LAMINAR_SERVICES,
+  OPERATION_MODE,
+  recogniseService,
+  TOOL_LABEL,
+  withOperationMode,
+  type LaminarService,
+} from './services.js';
 import type { FileAccess, ReaderResult, ReceivedVariable, ShellShadow, SourceRef } from './types.js';
 import { entriesOf, entry, itemsOf, parseYamlFile, resolve, scalarText, type YamlFile } from './yaml-file.js';
 
@@ -34,6 +62,10 @@ export interface ComposeRequest {
   /** -f as given (relative to cwd); empty: COMPOSE_FILE or discovery. */
   files: string[];
   projectDirectory: string | null;
+  /** -p/--project-name; null: COMPOSE_PROJECT_NAME, `name:`, or the folder. */
+  projectName: string | null;
+  /** --profile (repeatable); empty: COMPOSE_PROFILES. */
+  profiles: string[];
   /** --service NAME=FILE, as given. */
   serviceFiles: string[];
   /** Without -f: look for COMPOSE_FILE or the default names as docker compose does. */
@@ -44,7 +76,7 @@ export interface ComposeProject {
   name: string;
   directory: string;
   files: string[];
-  /** `docker compose` with the flags that select these files again. */
+  /** `docker compose` with the flags that select these files (and project name) again. */
   command: string;
 }
 
@@ -63,6 +95,14 @@ export function displayPath(cwd: string, absolute: string): string {
 /** compose-go's NormalizeProjectName. */
 export function normalizeProjectName(name: string): string {
   return (name.toLowerCase().match(/[a-z0-9_-]/g) ?? []).join('').replace(/^[_-]+/, '');
+}
+
+/** A name given with -p or COMPOSE_PROJECT_NAME is used as it is, so Compose refuses one that normalising would change. */
+function checkProjectName(name: string, given: string): string | null {
+  return normalizeProjectName(name) === name
+    ? null
+    : `invalid project name ${JSON.stringify(name)} (${given}): must consist only of lowercase alphanumeric characters, ` +
+        'hyphens, and underscores as well as start with a letter or number';
 }
 
 function readTextOrThrow(io: ComposeIo, absolute: string, what: string, hint: string): string {
@@ -95,7 +135,10 @@ interface FoundFiles {
   explicit: boolean;
 }
 
-export function findComposeFiles(io: ComposeIo, request: ComposeRequest): FoundFiles | null {
+export function findComposeFiles(
+  io: ComposeIo,
+  request: Pick<ComposeRequest, 'files' | 'projectDirectory' | 'discover'>,
+): FoundFiles | null {
   if (request.files.length > 0) {
     const files = request.files.map((file) => path.resolve(io.cwd, file));
     for (const [index, file] of files.entries()) {
@@ -130,97 +173,55 @@ export function findComposeFiles(io: ComposeIo, request: ComposeRequest): FoundF
   }
 }
 
-interface RawEnvironmentEntry {
-  name: string;
-  /** null: a bare `- NAME` or `NAME:` (value from the shell, else .env). */
-  raw: string | null;
+// ---------------------------------------------------------------------------------------------
+// Where variables come from: the shell, the project's .env, and (in included projects) their own
+// env files, in that order of precedence.
+
+interface VariableLayer {
+  /** 'shell', or the env file as shown to the operator. */
   label: string;
+  shell: boolean;
+  get: (name: string) => string | undefined;
 }
 
-interface RawEnvFile {
-  path: string;
-  required: boolean;
-  label: string;
+interface Scope {
+  layers: VariableLayer[];
+  /** The project's `.env`, named in fixes even when it does not exist yet. */
+  dotenvLabel: string;
 }
 
-interface RawService {
-  name: string;
-  image: string | null;
-  buildContext: string | null;
-  environment: RawEnvironmentEntry[];
-  envFiles: RawEnvFile[];
-}
-
-function where(file: YamlFile, line: number | null): string {
-  return line ? `${file.label}:${line}` : file.label;
-}
-
-function readEnvironment(file: YamlFile, node: unknown, into: RawEnvironmentEntry[]): void {
-  const items = itemsOf(file, node);
-  if (items) {
-    for (const item of items) {
-      const text = scalarText(item.value);
-      if (typeof text !== 'string') continue;
-      const equals = text.indexOf('=');
-      into.push(
-        equals < 0
-          ? { name: text.trim(), raw: null, label: where(file, item.line) }
-          : { name: text.slice(0, equals).trim(), raw: text.slice(equals + 1), label: where(file, item.line) },
-      );
+function lookupIn(scope: Scope): VariableLookup {
+  return (name) => {
+    for (const layer of scope.layers) {
+      const value = layer.get(name);
+      if (value !== undefined) return value;
     }
-    return;
-  }
-  for (const { key, value, line } of entriesOf(file, node)) {
-    const text = value === null ? null : scalarText(value);
-    into.push({ name: key, raw: text ?? null, label: where(file, line) });
-  }
+    return undefined;
+  };
 }
 
-function readEnvFiles(file: YamlFile, node: unknown, into: RawEnvFile[]): void {
-  const single = scalarText(resolve(file, node));
-  if (typeof single === 'string') {
-    into.push({ path: single, required: true, label: where(file, file.lineOf(resolve(file, node))) });
-    return;
+function findIn(scope: Scope, name: string, filesOnly = false): { value: string; layer: VariableLayer } | undefined {
+  for (const layer of scope.layers) {
+    if (filesOnly && layer.shell) continue;
+    const value = layer.get(name);
+    if (value !== undefined) return { value, layer };
   }
-  for (const item of itemsOf(file, node) ?? []) {
-    const text = scalarText(item.value);
-    if (typeof text === 'string') {
-      into.push({ path: text, required: true, label: where(file, item.line) });
-      continue;
-    }
-    const pathEntry = entry(file, item.value, 'path');
-    const pathText = pathEntry ? scalarText(pathEntry.value) : undefined;
-    if (typeof pathText !== 'string') continue;
-    const required = entry(file, item.value, 'required');
-    into.push({ path: pathText, required: required ? scalarText(required.value) !== 'false' : true, label: where(file, item.line) });
-  }
+  return undefined;
 }
 
-function readComposeFile(file: YamlFile, services: Map<string, RawService>): { name: string | null } {
-  const root = file.doc.contents;
-  let name: string | null = null;
-  for (const top of entriesOf(file, root)) {
-    if (top.key === 'name') name = scalarText(top.value) ?? null;
-    if (top.key !== 'services') continue;
-    for (const serviceEntry of entriesOf(file, top.value)) {
-      let service = services.get(serviceEntry.key);
-      if (!service) {
-        service = { name: serviceEntry.key, image: null, buildContext: null, environment: [], envFiles: [] };
-        services.set(serviceEntry.key, service);
-      }
-      for (const field of entriesOf(file, serviceEntry.value)) {
-        if (field.key === 'image') service.image = scalarText(field.value) ?? service.image;
-        if (field.key === 'build') {
-          const context = scalarText(field.value);
-          const nested = entry(file, field.value, 'context');
-          service.buildContext = (typeof context === 'string' ? context : nested ? scalarText(nested.value) : null) ?? service.buildContext;
-        }
-        if (field.key === 'environment') readEnvironment(file, field.value, service.environment);
-        if (field.key === 'env_file') readEnvFiles(file, field.value, service.envFiles);
-      }
-    }
-  }
-  return { name };
+/** "the shell nor .env" (nor an included project's env files). */
+function neither(scope: Scope): string {
+  return scope.layers.map((layer) => (layer.shell ? 'the shell' : layer.label)).join(' nor ');
+}
+
+/** Where to set a variable: the env file that holds it now, else the project's `.env`. */
+function setInOf(scope: Scope, name: string): string {
+  return `${name} in ${findIn(scope, name, true)?.layer.label ?? scope.dotenvLabel}`;
+}
+
+function shadow(name: string, shellValue: string, scope: Scope): ShellShadow {
+  const file = findIn(scope, name, true);
+  return { name, shellValue, fileValue: file?.value, fileLabel: file?.layer.label ?? scope.dotenvLabel };
 }
 
 const quietly = (text: string, lookup: VariableLookup): string => {
@@ -230,6 +231,348 @@ const quietly = (text: string, lookup: VariableLookup): string => {
     return text;
   }
 };
+
+// ---------------------------------------------------------------------------------------------
+// The model: services as each file defines them, then merged.
+
+/** How a file is read: where its relative paths resolve from, and its variables. */
+interface LoadContext {
+  workingDir: string;
+  scope: Scope;
+}
+
+interface RawEnvironmentEntry {
+  name: string;
+  /** null: a bare `- NAME` or `NAME:` (value from the shell, else .env). */
+  raw: string | null;
+  label: string;
+  scope: Scope;
+}
+
+interface RawEnvFile {
+  /** Absolute. */
+  path: string;
+  required: boolean;
+  label: string;
+  scope: Scope;
+}
+
+interface RawService {
+  name: string;
+  image: string | null;
+  /** Resolved against its file's working directory (a remote context is kept as written). */
+  buildContext: string | null;
+  environment: RawEnvironmentEntry[];
+  envFiles: RawEnvFile[];
+  labels: Map<string, string>;
+  profiles: string[];
+  extends: { service: string; file: string | null; label: string } | null;
+}
+
+interface ParsedFile {
+  name: string | null;
+  services: Map<string, RawService>;
+  includes: Array<{ paths: string[]; projectDirectory: string | null; envFiles: string[] | null; label: string }>;
+}
+
+/** What loading the model needs: file access, and the list of files read (`sources`), appended to as they are. */
+interface Loading {
+  io: ComposeIo;
+  sources: SourceRef[];
+}
+
+function where(file: YamlFile, line: number | null): string {
+  return line ? `${file.label}:${line}` : file.label;
+}
+
+const isRemote = (text: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(text) || text.startsWith('git@');
+
+/** compose-go resolves `~` (the shell's HOME), then relative paths from the working directory. */
+function resolvePath(io: ComposeIo, base: string, text: string): string {
+  const home = io.shellEnv.HOME;
+  const expanded = home && (text === '~' || text.startsWith('~/')) ? path.join(home, text.slice(1)) : text;
+  return path.resolve(base, expanded);
+}
+
+/** A scalar or a sequence of scalars, as text. */
+function textList(file: YamlFile, node: unknown): string[] {
+  const single = scalarText(resolve(file, node));
+  if (typeof single === 'string') return [single];
+  return (itemsOf(file, node) ?? []).map((item) => scalarText(item.value)).filter((text): text is string => typeof text === 'string');
+}
+
+function readEnvironment(file: YamlFile, node: unknown, scope: Scope, into: RawEnvironmentEntry[]): void {
+  const items = itemsOf(file, node);
+  if (items) {
+    for (const item of items) {
+      const text = scalarText(item.value);
+      if (typeof text !== 'string') continue;
+      const equals = text.indexOf('=');
+      const label = where(file, item.line);
+      into.push(
+        equals < 0
+          ? { name: text.trim(), raw: null, label, scope }
+          : { name: text.slice(0, equals).trim(), raw: text.slice(equals + 1), label, scope },
+      );
+    }
+    return;
+  }
+  for (const { key, value, line } of entriesOf(file, node)) {
+    const text = value === null ? null : scalarText(value);
+    into.push({ name: key, raw: text ?? null, label: where(file, line), scope });
+  }
+}
+
+function readEnvFiles(io: ComposeIo, file: YamlFile, node: unknown, context: LoadContext, into: RawEnvFile[]): void {
+  const lookup = lookupIn(context.scope);
+  const add = (text: string, required: boolean, line: number | null) =>
+    into.push({
+      path: resolvePath(io, context.workingDir, quietly(text, lookup)),
+      required,
+      label: where(file, line),
+      scope: context.scope,
+    });
+  const single = scalarText(resolve(file, node));
+  if (typeof single === 'string') {
+    add(single, true, file.lineOf(resolve(file, node)));
+    return;
+  }
+  for (const item of itemsOf(file, node) ?? []) {
+    const text = scalarText(item.value);
+    if (typeof text === 'string') {
+      add(text, true, item.line);
+      continue;
+    }
+    const pathEntry = entry(file, item.value, 'path');
+    const pathText = pathEntry ? scalarText(pathEntry.value) : undefined;
+    if (typeof pathText !== 'string') continue;
+    const required = entry(file, item.value, 'required');
+    add(pathText, required ? scalarText(required.value) !== 'false' : true, item.line);
+  }
+}
+
+function readLabels(file: YamlFile, node: unknown, lookup: VariableLookup, into: Map<string, string>): void {
+  const items = itemsOf(file, node);
+  if (items) {
+    for (const item of items) {
+      const text = scalarText(item.value);
+      if (typeof text !== 'string') continue;
+      const equals = text.indexOf('=');
+      if (equals < 0) into.set(text.trim(), '');
+      else into.set(text.slice(0, equals).trim(), quietly(text.slice(equals + 1), lookup));
+    }
+    return;
+  }
+  for (const { key, value } of entriesOf(file, node)) into.set(key, quietly(scalarText(value) ?? '', lookup));
+}
+
+function readComposeFile(loading: Loading, absolute: string, context: LoadContext): ParsedFile {
+  const { io } = loading;
+  const label = displayPath(io.cwd, absolute);
+  const file = parseYamlFile(readTextOrThrow(io, absolute, 'compose file', 'check the path and permissions'), label, HINT_YAML);
+  const lookup = lookupIn(context.scope);
+  const parsed: ParsedFile = { name: null, services: new Map(), includes: [] };
+  for (const top of entriesOf(file, file.doc.contents)) {
+    if (top.key === 'name') parsed.name = scalarText(top.value) || null;
+    if (top.key === 'include') {
+      for (const item of itemsOf(file, top.value) ?? []) {
+        const short = scalarText(item.value);
+        const long = (key: string) => {
+          const found = entry(file, item.value, key);
+          return found ? textList(file, found.value).map((text) => quietly(text, lookup)) : null;
+        };
+        const paths = typeof short === 'string' ? [quietly(short, lookup)] : (long('path') ?? []);
+        if (paths.length === 0) throw new ConfigError(`${where(file, item.line)}: an include entry needs a path`, HINT_YAML);
+        parsed.includes.push({
+          paths,
+          projectDirectory: typeof short === 'string' ? null : (long('project_directory')?.[0] ?? null),
+          envFiles: typeof short === 'string' ? null : long('env_file'),
+          label: where(file, item.line),
+        });
+      }
+    }
+    if (top.key !== 'services') continue;
+    for (const serviceEntry of entriesOf(file, top.value)) {
+      const service: RawService = {
+        name: serviceEntry.key,
+        image: null,
+        buildContext: null,
+        environment: [],
+        envFiles: [],
+        labels: new Map(),
+        profiles: [],
+        extends: null,
+      };
+      parsed.services.set(serviceEntry.key, service);
+      for (const field of entriesOf(file, serviceEntry.value)) {
+        const text = scalarText(field.value);
+        if (field.key === 'image' && typeof text === 'string') service.image = quietly(text, lookup);
+        if (field.key === 'build') {
+          const nested = entry(file, field.value, 'context');
+          const buildText = typeof text === 'string' ? text : nested ? scalarText(nested.value) : null;
+          if (typeof buildText === 'string') {
+            const interpolated = quietly(buildText, lookup);
+            service.buildContext = isRemote(interpolated) ? interpolated : resolvePath(io, context.workingDir, interpolated);
+          }
+        }
+        if (field.key === 'environment') readEnvironment(file, field.value, context.scope, service.environment);
+        if (field.key === 'env_file') readEnvFiles(io, file, field.value, context, service.envFiles);
+        if (field.key === 'labels') readLabels(file, field.value, lookup, service.labels);
+        if (field.key === 'profiles') service.profiles = textList(file, field.value).map((profile) => quietly(profile, lookup));
+        if (field.key === 'extends') {
+          const serviceName = typeof text === 'string' ? text : entry(file, field.value, 'service');
+          const base = typeof serviceName === 'string' ? serviceName : serviceName ? scalarText(serviceName.value) : null;
+          const fileEntry = entry(file, field.value, 'file');
+          const baseFile = fileEntry ? scalarText(fileEntry.value) : null;
+          if (typeof base !== 'string')
+            throw new ConfigError(`${where(file, field.line)}: extends of service ${service.name} needs a service`, HINT_YAML);
+          service.extends = {
+            service: quietly(base, lookup),
+            file: typeof baseFile === 'string' ? quietly(baseFile, lookup) : null,
+            label: where(file, field.line),
+          };
+        }
+      }
+    }
+  }
+  return parsed;
+}
+
+/** Compose's merge of two definitions of one service: `over` wins on scalars and mapping keys; sequences are appended. */
+function mergeService(base: RawService, over: RawService): RawService {
+  return {
+    name: over.name,
+    image: over.image ?? base.image,
+    buildContext: over.buildContext ?? base.buildContext,
+    environment: [...base.environment, ...over.environment],
+    envFiles: [...base.envFiles, ...over.envFiles],
+    labels: new Map([...base.labels, ...over.labels]),
+    profiles: [...new Set([...base.profiles, ...over.profiles])],
+    extends: over.extends ?? base.extends,
+  };
+}
+
+function mergeInto(model: Map<string, RawService>, services: Map<string, RawService>): void {
+  for (const [name, service] of services) {
+    const earlier = model.get(name);
+    model.set(name, earlier ? mergeService(earlier, service) : service);
+  }
+}
+
+/** Files merged in order, each with its includes and extends applied first, as compose-go loads them. */
+function loadModel(
+  loading: Loading,
+  files: string[],
+  context: LoadContext,
+  including: string[],
+): { services: Map<string, RawService>; names: Array<string | null> } {
+  const services = new Map<string, RawService>();
+  const names: Array<string | null> = [];
+  for (const absolute of files) {
+    const parsed = readComposeFile(loading, absolute, context);
+    names.push(parsed.name);
+    for (const include of parsed.includes) {
+      const imported = loadInclude(loading, include, context, [...including, absolute]);
+      // The including file's own definition wins, key by key.
+      for (const [name, service] of imported) {
+        const local = parsed.services.get(name);
+        parsed.services.set(name, local ? mergeService(service, local) : service);
+      }
+    }
+    for (const name of parsed.services.keys()) applyExtends(loading, name, parsed.services, absolute, context, []);
+    mergeInto(services, parsed.services);
+  }
+  return { services, names };
+}
+
+function loadInclude(loading: Loading, include: ParsedFile['includes'][number], context: LoadContext, including: string[]) {
+  const { io } = loading;
+  const files = include.paths.map((text) => resolvePath(io, context.workingDir, text));
+  for (const file of files) {
+    if (!io.isFile(file))
+      throw new ConfigError(
+        `${include.label}: included file ${displayPath(io.cwd, file)} does not exist`,
+        "fix the path (relative to the including project's directory)",
+      );
+  }
+  if (including.includes(files[0]!)) {
+    throw new ConfigError(
+      `${include.label}: include cycle: ${[...including, files[0]!].map((f) => displayPath(io.cwd, f)).join(' includes ')}`,
+      'docker compose refuses it too; remove one of the includes',
+    );
+  }
+  const workingDir = include.projectDirectory ? resolvePath(io, context.workingDir, include.projectDirectory) : path.dirname(files[0]!);
+  const envFiles =
+    include.envFiles === null
+      ? [path.join(workingDir, '.env')].filter((file) => io.isFile(file))
+      : include.envFiles
+          .filter((text) => text !== '/dev/null')
+          .map((text) => {
+            const file = resolvePath(io, context.workingDir, text);
+            if (!io.isFile(file))
+              throw new ConfigError(`${include.label}: env_file ${displayPath(io.cwd, file)} does not exist`, 'fix the path or create it');
+            return file;
+          });
+  // The including project's variables win; among the include's env files, the later wins.
+  const own: VariableLayer[] = [];
+  for (const file of envFiles) {
+    const values = parseDotenvFile(io, file, '.env file', lookupIn({ layers: [...context.scope.layers, ...own], dotenvLabel: '' }));
+    const label = displayPath(io.cwd, file);
+    own.unshift({ label, shell: false, get: (name) => values.get(name) });
+    addSource(loading, 'dotenv', label);
+  }
+  for (const file of files) addSource(loading, 'compose', displayPath(io.cwd, file));
+  const scope: Scope = { layers: [...context.scope.layers, ...own], dotenvLabel: context.scope.dotenvLabel };
+  return loadModel(loading, files, { workingDir, scope }, including).services;
+}
+
+function addSource(loading: Loading, kind: SourceRef['kind'], label: string): void {
+  if (!loading.sources.some((s) => s.kind === kind && s.path === label)) loading.sources.push({ kind, path: label });
+}
+
+/** Resolves `extends` of one service in place (bases first), following `file` to other files; a cycle is refused. */
+function applyExtends(
+  loading: Loading,
+  name: string,
+  services: Map<string, RawService>,
+  file: string,
+  context: LoadContext,
+  chain: string[],
+): RawService {
+  const { io } = loading;
+  const service = services.get(name)!;
+  if (!service.extends) return service;
+  const { service: baseName, file: baseText, label } = service.extends;
+  const step = `${displayPath(io.cwd, file)} service ${name}`;
+  if (chain.includes(step)) {
+    throw new ConfigError(`${label}: extends forms a cycle: ${[...chain, step].join(' extends ')}`, 'docker compose refuses it too');
+  }
+  let baseFile = file;
+  let baseContext = context;
+  let baseServices = services;
+  if (baseText !== null) {
+    baseFile = resolvePath(io, context.workingDir, baseText);
+    if (!io.isFile(baseFile))
+      throw new ConfigError(
+        `${label}: extends.file ${displayPath(io.cwd, baseFile)} of service ${name} does not exist`,
+        'fix the path: it starts at the project directory (in a file reached through include or extends, at that project or file)',
+      );
+    addSource(loading, 'compose', displayPath(io.cwd, baseFile));
+    // The extended file's own paths resolve from its folder; its variables are the extending project's.
+    baseContext = { workingDir: path.dirname(baseFile), scope: context.scope };
+    baseServices = readComposeFile(loading, baseFile, baseContext).services;
+  }
+  if (!baseServices.has(baseName)) {
+    throw new ConfigError(
+      `${label}: service ${name} extends ${baseName}, which ${displayPath(io.cwd, baseFile)} does not define`,
+      'fix extends.service (or extends.file)',
+    );
+  }
+  const base = applyExtends(loading, baseName, baseServices, baseFile, baseContext, [...chain, step]);
+  const merged = mergeService(base, { ...service, extends: null });
+  services.set(name, merged);
+  return merged;
+}
 
 export function readCompose(io: ComposeIo, request: ComposeRequest): ComposeRead {
   const result: ComposeRead = { received: [], sources: [], notes: [], project: null };
@@ -248,35 +591,65 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
     : new Map<string, string>();
   for (const file of found.files) result.sources.push({ kind: 'compose', path: displayPath(io.cwd, file) });
   if (io.isFile(dotenvPath)) result.sources.push({ kind: 'dotenv', path: dotenvLabel });
-  const projectLookup: VariableLookup = (name) => io.shellEnv[name] ?? dotenv.get(name);
+  const scope: Scope = {
+    layers: [
+      { label: 'shell', shell: true, get: (name) => io.shellEnv[name] },
+      { label: dotenvLabel, shell: false, get: (name) => dotenv.get(name) },
+    ],
+    dotenvLabel,
+  };
+  const projectLookup = lookupIn(scope);
 
-  const services = new Map<string, RawService>();
-  let yamlName: string | null = null;
-  for (const absolute of found.files) {
-    const label = displayPath(io.cwd, absolute);
-    const text = readTextOrThrow(io, absolute, 'compose file', 'check the path and permissions');
-    const parsed = readComposeFile(parseYamlFile(text, label, HINT_YAML), services);
-    yamlName = parsed.name ?? yamlName;
-  }
-  const envName = projectLookup('COMPOSE_PROJECT_NAME');
-  const name = envName ? envName : yamlName ? quietly(yamlName, projectLookup) : normalizeProjectName(path.basename(directory));
+  const { services, names } = loadModel({ io, sources: result.sources }, found.files, { workingDir: directory, scope }, []);
+  const name = projectNameOf(request, projectLookup, names, directory);
+  const profiles =
+    request.profiles.length > 0
+      ? request.profiles
+      : (projectLookup('COMPOSE_PROFILES') ?? '')
+          .split(',')
+          .map((profile) => profile.trim())
+          .filter(Boolean);
   const flags = [
+    ...(request.projectName ? [`-p ${request.projectName}`] : []),
     ...(found.explicit ? found.files.map((file) => `-f ${displayPath(io.cwd, file)}`) : []),
     ...(request.projectDirectory ? [`--project-directory ${displayPath(io.cwd, directory)}`] : []),
   ];
   const command = ['docker compose', ...flags].join(' ');
   result.project = { name, directory, files: found.files, command };
 
-  const recognised: Array<{ raw: RawService; service: LaminarService }> = [];
+  const judged: Array<{ raw: RawService; service: LaminarService }> = [];
+  let laminarServices = 0;
   for (const raw of services.values()) {
-    const service = recogniseService({
-      composeName: raw.name,
-      image: raw.image ? quietly(raw.image, projectLookup) : null,
-      buildContext: raw.buildContext ? quietly(raw.buildContext, projectLookup) : null,
-    });
-    if (service) recognised.push({ raw, service });
+    const labels = Object.fromEntries(raw.labels);
+    if (isLmnrKeysTool(labels)) {
+      result.notes.push({
+        kind: 'lmnr_keys_service',
+        service: raw.name,
+        variable: null,
+        detail: `service ${raw.name} is lmnr-keys itself (label ${TOOL_LABEL}): not a Laminar service, not judged`,
+      });
+      continue;
+    }
+    const service = recogniseService({ composeName: raw.name, image: raw.image, buildContext: raw.buildContext });
+    if (!service) continue;
+    laminarServices += 1;
+    // compose-go's HasProfile: no profiles = always in the model; `*` enables every profile.
+    const active = raw.profiles.length === 0 || profiles.includes('*') || raw.profiles.some((p) => profiles.includes(p));
+    if (!active) {
+      result.notes.push({
+        kind: 'inactive_profile',
+        service: raw.name,
+        variable: null,
+        detail:
+          `service ${raw.name} is only in profile${raw.profiles.length === 1 ? '' : 's'} ${raw.profiles.join(', ')}, ` +
+          `${profiles.length === 0 ? 'and no profile is enabled' : `not enabled (enabled: ${profiles.join(', ')})`}: ` +
+          `docker compose up leaves it out, so it is not judged (--profile NAME or COMPOSE_PROFILES to include it)`,
+      });
+      continue;
+    }
+    judged.push({ raw, service });
   }
-  if (recognised.length === 0) {
+  if (laminarServices === 0) {
     result.notes.push({
       kind: 'no_laminar_service',
       service: null,
@@ -286,25 +659,31 @@ function readComposeProject(io: ComposeIo, request: ComposeRequest, found: Found
         `in ${found.files.map((f) => displayPath(io.cwd, f)).join(', ')}`,
     });
   }
-  for (const { raw, service } of recognised) {
-    result.received.push(
-      ...resolveService(
-        io,
-        raw,
-        service,
-        { directory, firstFile: displayPath(io.cwd, found.files[0]!), dotenv, dotenvLabel, projectLookup, command },
-        result.sources,
-      ),
-    );
+  const project: ProjectContext = { firstFile: displayPath(io.cwd, found.files[0]!), dotenvLabel, command };
+  for (const { raw, service } of judged) result.received.push(...resolveService(io, raw, service, project, result.sources));
+}
+
+/** Compose's order: -p, COMPOSE_PROJECT_NAME (shell, then .env), the last top-level `name:`, the project directory's name. */
+function projectNameOf(request: ComposeRequest, lookup: VariableLookup, names: Array<string | null>, directory: string): string {
+  if (request.projectName) {
+    const problem = checkProjectName(request.projectName, '-p/--project-name');
+    if (problem) throw new UsageError(problem, 'give the name docker compose uses, e.g. lmnr');
+    return request.projectName;
   }
+  const fromEnv = lookup('COMPOSE_PROJECT_NAME');
+  if (fromEnv) {
+    const problem = checkProjectName(fromEnv, 'COMPOSE_PROJECT_NAME');
+    if (problem) throw new ConfigError(problem, 'docker compose refuses it too; fix COMPOSE_PROJECT_NAME');
+    return fromEnv;
+  }
+  const fromYaml = names.filter((name): name is string => name !== null).pop();
+  const normalised = fromYaml ? normalizeProjectName(quietly(fromYaml, lookup)) : '';
+  return normalised || normalizeProjectName(path.basename(directory));
 }
 
 interface ProjectContext {
-  directory: string;
   firstFile: string;
-  dotenv: Map<string, string>;
   dotenvLabel: string;
-  projectLookup: VariableLookup;
   command: string;
 }
 
@@ -318,24 +697,23 @@ function resolveService(
   // env_file first (later files win), then environment: wins over env_file.
   const fromEnvFiles = new Map<string, { value: string; from: string }>();
   for (const envFile of raw.envFiles) {
-    const absolute = path.resolve(project.directory, quietly(envFile.path, project.projectLookup));
-    const label = displayPath(io.cwd, absolute);
-    if (!io.isFile(absolute)) {
+    const label = displayPath(io.cwd, envFile.path);
+    if (!io.isFile(envFile.path)) {
       if (!envFile.required) continue;
       throw new ConfigError(
         `env_file ${label} of service ${raw.name} (${envFile.label}) does not exist`,
-        'create it, fix the path (relative to the project directory), or mark it `required: false`',
+        "create it, fix the path (relative to the project directory, or to an included project's), or mark it `required: false`",
       );
     }
     if (!sources.some((s) => s.kind === 'env_file' && s.path === label)) sources.push({ kind: 'env_file', path: label });
-    const values = parseDotenvFile(io, absolute, 'env_file', project.projectLookup);
+    const values = parseDotenvFile(io, envFile.path, 'env_file', lookupIn(envFile.scope));
     for (const [name, value] of values) fromEnvFiles.set(name, { value, from: `env_file ${label}` });
   }
   const modeEntry = raw.environment.filter((e) => e.name === OPERATION_MODE).pop();
   const operationMode = modeEntry
     ? modeEntry.raw === null
-      ? (io.shellEnv[OPERATION_MODE] ?? project.dotenv.get(OPERATION_MODE))
-      : quietly(modeEntry.raw, project.projectLookup)
+      ? lookupIn(modeEntry.scope)(OPERATION_MODE)
+      : quietly(modeEntry.raw, lookupIn(modeEntry.scope))
     : fromEnvFiles.get(OPERATION_MODE)?.value;
   const service = withOperationMode(named, operationMode);
   const base = {
@@ -348,7 +726,6 @@ function resolveService(
   return service.needs.map((variable): ReceivedVariable => {
     const entries = raw.environment.filter((e) => e.name === variable);
     const last = entries[entries.length - 1];
-    const inDotenv = (name: string) => `${name} in ${project.dotenvLabel}`;
     if (!last) {
       const viaFile = fromEnvFiles.get(variable);
       if (viaFile)
@@ -366,41 +743,36 @@ function resolveService(
         from: `not in the environment of service ${raw.name}`,
         setIn:
           `the environment of service ${raw.name} in ${project.firstFile} (add \`${variable}: ` +
-          `\${${variable}}\`, with ${inDotenv(variable)})`,
+          `\${${variable}}\`, with ${variable} in ${project.dotenvLabel})`,
       };
     }
+    const { scope } = last;
     if (last.raw === null) {
-      const shell = io.shellEnv[variable];
-      if (shell !== undefined) {
+      const found = findIn(scope, variable);
+      if (found?.layer.shell) {
         return {
           ...base,
           variable,
-          value: shell,
+          value: found.value,
           from: 'shell',
-          setIn: inDotenv(variable),
-          shellShadows: [shadow(variable, shell, project)],
+          setIn: setInOf(scope, variable),
+          shellShadows: [shadow(variable, found.value, scope)],
         };
       }
-      const fromDotenv = project.dotenv.get(variable);
-      if (fromDotenv !== undefined) return { ...base, variable, value: fromDotenv, from: project.dotenvLabel, setIn: inDotenv(variable) };
+      if (found) return { ...base, variable, value: found.value, from: found.layer.label, setIn: setInOf(scope, variable) };
       return {
         ...base,
         variable,
         value: null,
-        from: `${last.label}: \`${variable}\` without a value, set in neither the shell nor ${project.dotenvLabel}`,
-        setIn: inDotenv(variable),
+        from: `${last.label}: \`${variable}\` without a value, set in neither ${neither(scope)}`,
+        setIn: setInOf(scope, variable),
       };
     }
-    const sourceOf = new Map<string, 'shell' | 'dotenv'>();
+    const sourceOf = new Map<string, VariableLayer>();
     const tracked: VariableLookup = (name) => {
-      const shell = io.shellEnv[name];
-      if (shell !== undefined) {
-        sourceOf.set(name, 'shell');
-        return shell;
-      }
-      const fromDotenv = project.dotenv.get(name);
-      if (fromDotenv !== undefined) sourceOf.set(name, 'dotenv');
-      return fromDotenv;
+      const found = findIn(scope, name);
+      if (found) sourceOf.set(name, found.layer);
+      return found?.value;
     };
     let interpolated;
     try {
@@ -408,10 +780,17 @@ function resolveService(
     } catch (error) {
       if (!(error instanceof InterpolationError)) throw error;
       if (error.kind === 'required')
-        return { ...base, variable, value: null, from: last.label, setIn: inDotenv(error.variable ?? variable), refusal: error.message };
+        return {
+          ...base,
+          variable,
+          value: null,
+          from: last.label,
+          setIn: setInOf(scope, error.variable ?? variable),
+          refusal: error.message,
+        };
       throw new ConfigError(`${last.label}: ${error.message} in ${variable} of service ${raw.name}`, HINT_YAML);
     }
-    const shadows = [...sourceOf].filter(([, from]) => from === 'shell').map(([name]) => shadow(name, io.shellEnv[name]!, project));
+    const shadows = [...sourceOf].filter(([, layer]) => layer.shell).map(([name]) => shadow(name, io.shellEnv[name]!, scope));
     const withShadows = shadows.length > 0 ? { shellShadows: shadows } : {};
     const { references, usedFallback, value } = interpolated;
     const whole = /^\$(\{[_a-zA-Z][_a-zA-Z0-9]*\}|[_a-zA-Z][_a-zA-Z0-9]*)$/.test(last.raw);
@@ -419,25 +798,21 @@ function resolveService(
     if (whole && references.length === 1) {
       const reference = references[0]!;
       const source = sourceOf.get(reference.name);
-      const setIn = inDotenv(reference.name);
+      const setIn = setInOf(scope, reference.name);
       if (source === undefined) {
         return {
           ...base,
           variable,
           value,
-          from: `${last.label}: \${${reference.name}} is set in neither the shell nor ${project.dotenvLabel}`,
+          from: `${last.label}: \${${reference.name}} is set in neither ${neither(scope)}`,
           setIn,
         };
       }
-      return { ...base, variable, value, from: source === 'shell' ? 'shell' : project.dotenvLabel, setIn, ...withShadows };
+      return { ...base, variable, value, from: source.shell ? 'shell' : source.label, setIn, ...withShadows };
     }
     if (usedFallback) return { ...base, variable, value, from: `default in ${last.label}`, setIn: last.label, ...withShadows };
     return { ...base, variable, value, from: `${last.label} (interpolated)`, setIn: last.label, ...withShadows };
   });
-}
-
-function shadow(name: string, shellValue: string, project: ProjectContext): ShellShadow {
-  return { name, shellValue, fileValue: project.dotenv.get(name), fileLabel: project.dotenvLabel };
 }
 
 /** `--service NAME=FILE`: the service reads FILE when it starts; variables already in its environment win (Next.js, dotenvy). */

@@ -5,7 +5,7 @@
  * `docker inspect`), and says so in a note when docker is absent or its daemon does not answer.
  */
 import { ConfigError } from '../errors.js';
-import { OPERATION_MODE, recogniseService, withOperationMode } from './services.js';
+import { isLmnrKeysTool, OPERATION_MODE, recogniseService, TOOL_LABEL, withOperationMode } from './services.js';
 import type { DeploymentNote, ReaderResult, ReceivedVariable } from './types.js';
 
 export interface DockerResult {
@@ -57,6 +57,15 @@ export function readContainers(text: string, label: string, composeCommand: stri
     const name = (container.Name ?? container.Id?.slice(0, 12) ?? 'unnamed').replace(/^\//, '');
     const labels = container.Config?.Labels ?? {};
     const composeService = labels[SERVICE_LABEL] ?? null;
+    if (isLmnrKeysTool(labels)) {
+      notes.push({
+        kind: 'lmnr_keys_service',
+        service: composeService ?? name,
+        variable: null,
+        detail: `container ${name} is lmnr-keys itself (label ${TOOL_LABEL}): not a Laminar service, not judged`,
+      });
+      continue;
+    }
     const named = recogniseService({ composeName: composeService, image: container.Config?.Image ?? container.Image ?? null });
     if (!named) continue;
     if (container.State?.Running === false) {

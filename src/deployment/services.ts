@@ -81,6 +81,19 @@ export const LAMINAR_SERVICES: readonly LaminarService[] = [
   },
 ];
 
+/**
+ * The label lmnr-keys's own compose service carries (compose.yaml at this repository's root, an
+ * overlay on Laminar's project). It receives AEAD_SECRET_KEY like a Laminar service but seals
+ * nothing for the platform: check-deployment never judges a service or container carrying it.
+ */
+export const TOOL_LABEL = 'dev.lmnr-keys.tool';
+
+/** Whether a service's (or container's) labels mark it as lmnr-keys itself: the label set, to anything but `false`. */
+export function isLmnrKeysTool(labels: Readonly<Record<string, string>> | null | undefined): boolean {
+  const value = labels?.[TOOL_LABEL];
+  return value !== undefined && value.trim().toLowerCase() !== 'false';
+}
+
 export const OPERATION_MODE = 'OPERATION_MODE';
 
 /**

@@ -221,6 +221,50 @@ describe('check-deployment on compose folders', () => {
     expect(result.stdout).toMatch(/container lmnr-app-server-1 has no AEAD_SECRET_KEY, but the configuration of app-server now gives it/);
   });
 
+  it("lmnr-keys's overlay merged (-f twice), -p and --profile (repeatable) reach the reader and docker; a bad -p is exit 2", async () => {
+    const dir = folder({
+      'docker-compose.yml': `${QUICKSTART_COMPOSE}  app-server-consumer:\n    image: ghcr.io/lmnr-ai/app-server\n    profiles: [workers]\n`,
+      '.env': laminarDotenv(APP),
+      'lmnr-keys/compose.yaml': fs.readFileSync(new URL('../../compose.yaml', import.meta.url), 'utf8'),
+      'bin/docker': ['#!/bin/sh', 'echo "$@" >> "$FAKE_DOCKER_LOG"', ''].join('\n'),
+    });
+    fs.chmodSync(dir.file('bin/docker'), 0o755);
+    const env = { PATH: `${dir.file('bin')}${path.delimiter}${process.env.PATH}`, FAKE_DOCKER_LOG: dir.file('docker.log') };
+    const files = ['-f', 'docker-compose.yml', '-f', 'lmnr-keys/compose.yaml'];
+    const base = await run([...files, '--no-database', '--json'], { cwd: dir.dir, env });
+    expect(base.code).toBe(0);
+    const report = JSON.parse(base.stdout);
+    const judged = (r: { services: Array<{ service: string }> }) => [...new Set(r.services.map((s) => s.service))].sort();
+    expect(judged(report)).toEqual(['app-server', 'frontend']);
+    expect(report.notes.map((n: { kind: string; service: string }) => `${n.kind} ${n.service}`)).toEqual(
+      expect.arrayContaining(['lmnr_keys_service lmnr-keys', 'inactive_profile app-server-consumer']),
+    );
+
+    const flagged = await run([...files, '-p', 'laminar', '--profile', 'tools', '--profile', 'workers', '--no-database', '--json'], {
+      cwd: dir.dir,
+      env,
+    });
+    expect(flagged.code).toBe(1);
+    const withProfiles = JSON.parse(flagged.stdout);
+    expect(judged(withProfiles)).toEqual(['app-server', 'app-server-consumer', 'frontend']);
+    // The consumer has no AEAD_SECRET_KEY in its environment: a finding (the database was not checked).
+    expect(withProfiles.findings[0]).toMatchObject({ kind: 'missing', service: 'app-server-consumer' });
+    expect(withProfiles.findings[0].fix).toMatch(/docker compose -p laminar -f docker-compose\.yml -f lmnr-keys\/compose\.yaml up -d/);
+    expect(
+      fs
+        .readFileSync(dir.file('docker.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('ps ')),
+    ).toEqual([
+      'ps -q --no-trunc --filter label=com.docker.compose.project=lmnr',
+      'ps -q --no-trunc --filter label=com.docker.compose.project=laminar',
+    ]);
+
+    const bad = await run([...files, '--project-name', 'Not Valid', '--no-database', '--no-containers'], { cwd: dir.dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/invalid project name "Not Valid" \(-p\/--project-name\)/);
+  });
+
   it('malformed YAML, a missing env_file, an unknown -f path, no compose file: one line and a hint, exit 3', async () => {
     const dir = folder({
       'docker-compose.yml': 'services:\n  frontend:\n    image: ghcr.io/lmnr-ai/frontend\n    image: twice\n',

@@ -62,6 +62,8 @@ function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDo
 const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceOptions => ({
   composeFiles: [],
   projectDirectory: null,
+  projectName: null,
+  profiles: [],
   serviceFiles: [],
   containers: null,
   noContainers: false,
