@@ -267,6 +267,10 @@ interface RawService {
   labels: Map<string, string>;
   profiles: string[];
   extends: { service: string; file: string | null; label: string } | null;
+  /** The file that first defines the service (where a fix adds a variable), as shown. */
+  definedIn: string;
+  /** The form of its `environment:` there (a fix must add an entry of the same form); null when it has none. */
+  environmentForm: 'map' | 'list' | null;
 }
 
 interface ParsedFile {
@@ -402,6 +406,8 @@ function readComposeFile(loading: Loading, absolute: string, context: LoadContex
         labels: new Map(),
         profiles: [],
         extends: null,
+        definedIn: file.label,
+        environmentForm: null,
       };
       parsed.services.set(serviceEntry.key, service);
       for (const field of entriesOf(file, serviceEntry.value)) {
@@ -415,7 +421,10 @@ function readComposeFile(loading: Loading, absolute: string, context: LoadContex
             service.buildContext = isRemote(interpolated) ? interpolated : resolvePath(io, context.workingDir, interpolated);
           }
         }
-        if (field.key === 'environment') readEnvironment(file, field.value, context.scope, service.environment);
+        if (field.key === 'environment') {
+          readEnvironment(file, field.value, context.scope, service.environment);
+          service.environmentForm = itemsOf(file, field.value) ? 'list' : 'map';
+        }
         if (field.key === 'env_file') readEnvFiles(io, file, field.value, context, service.envFiles);
         if (field.key === 'labels') readLabels(file, field.value, lookup, service.labels);
         if (field.key === 'profiles') service.profiles = textList(file, field.value).map((profile) => quietly(profile, lookup));
@@ -449,6 +458,8 @@ function mergeService(base: RawService, over: RawService): RawService {
     labels: new Map([...base.labels, ...over.labels]),
     profiles: [...new Set([...base.profiles, ...over.profiles])],
     extends: over.extends ?? base.extends,
+    definedIn: base.definedIn,
+    environmentForm: base.environmentForm ?? over.environmentForm,
   };
 }
 
@@ -742,8 +753,9 @@ function resolveService(
         value: null,
         from: `not in the environment of service ${raw.name}`,
         setIn:
-          `the environment of service ${raw.name} in ${project.firstFile} (add \`${variable}: ` +
-          `\${${variable}}\`, with ${variable} in ${project.dotenvLabel})`,
+          `the environment of service ${raw.name} in ${raw.definedIn} (add ` +
+          (raw.environmentForm === 'list' ? `\`- ${variable}=\${${variable}}\`` : `\`${variable}: \${${variable}}\``) +
+          `, with ${variable} in ${project.dotenvLabel})`,
       };
     }
     const { scope } = last;

@@ -666,6 +666,28 @@ describe('the consumer needs AEAD_SECRET_KEY for workspace data planes', () => {
     expect(kinds(strict.report)).toContain('missing spans AEAD_SECRET_KEY');
   });
 
+  it('the fix names the file that defines the service, in the form its environment is written', async () => {
+    const key = newKeyHex();
+    const dir = folder({
+      'docker-compose.yml': QUICKSTART_COMPOSE,
+      'consumer.yml': `services:
+  worker:
+    image: ghcr.io/lmnr-ai/app-server:latest
+    environment:
+      - OPERATION_MODE=consumer
+  spans:
+    image: ghcr.io/lmnr-ai/app-server:latest
+    environment:
+      OPERATION_MODE: consumer
+`,
+      '.env': laminarDotenv(key),
+    });
+    const { report } = await check(io(dir.dir), { composeFiles: ['docker-compose.yml', 'consumer.yml'], noContainers: true }, stored(1, key));
+    const fixOf = (service: string) => report.findings.find((f) => f.service === service && f.variable === 'AEAD_SECRET_KEY')!.fix;
+    expect(fixOf('worker')).toContain('in the environment of service worker in consumer.yml (add `- AEAD_SECRET_KEY=${AEAD_SECRET_KEY}`');
+    expect(fixOf('spans')).toContain('in the environment of service spans in consumer.yml (add `AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}`');
+  });
+
   it("a running consumer container and the chart's consumer workload are judged the same way", async () => {
     const key = newKeyHex();
     const containers = JSON.stringify([
