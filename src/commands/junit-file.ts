@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { DurableFile } from '../files/durable-file.js';
-import { ReportFile } from '../files/atomic-file.js';
+import { ReportFile, writeReportFile } from '../files/atomic-file.js';
 import { localFileError } from '../files/file-error.js';
 import { nodeFileSystem, type FileSystem } from '../files/file-system.js';
 import { registerCleanup } from '../interrupt.js';
@@ -21,11 +21,27 @@ export class JunitFile {
   constructor(
     readonly target: string,
     private readonly redact: (text: string) => string,
+    /** The whole report of a run that failed or was stopped, from its reason. */
+    private readonly failedReport: (message: string) => string,
     private readonly fs: FileSystem = nodeFileSystem,
   ) {
     const casesPath = path.join(path.dirname(target), `.${path.basename(target)}.cases-${randomBytes(6).toString('hex')}`);
     this.cases = DurableFile.createExclusive(fs, casesPath, 'the JUnit report', 0o600);
-    this.forget = registerCleanup(() => this.discard());
+    this.forget = registerCleanup(() => this.failRun('stopped by a signal before it completed'));
+  }
+
+  /**
+   * The run failed or was stopped: the report is replaced by one that says so (never left as the
+   * previous run's), best effort — the run's own error is what it reports.
+   */
+  failRun(message: string): void {
+    if (this.finished) return;
+    this.discard();
+    try {
+      writeReportFile(this.fs, this.target, 'the JUnit report', this.redact(this.failedReport(message)));
+    } catch {
+      // The disk that failed the run may fail this too: the run's error says what happened.
+    }
   }
 
   /** One testcase (a line of XML); redacted as it is written. */

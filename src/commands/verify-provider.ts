@@ -28,6 +28,7 @@ import {
   GithubAnnotations,
   JUNIT_TAIL,
   junitHead,
+  junitRunFailed,
   junitTestcase,
   renderResultRow,
   renderVerify,
@@ -99,10 +100,22 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
   const summary = newVerifySummary();
   let failingCount = 0;
   const sample = new VerifyReportSample();
-  const junit = flags.junit ? new JunitFile(path.resolve(ctx.cwd, flags.junit), (text) => output.redactor.apply(text)) : null;
   const annotations = ctx.githubActions ? new GithubAnnotations(failing, (line) => output.note(line)) : null;
+  // From here a run that fails still replaces the JUnit report (with one error testcase): a CI
+  // workspace kept between runs must never show the last run's results as this one's.
+  const junit = flags.junit
+    ? new JunitFile(path.resolve(ctx.cwd, flags.junit), (text) => output.redactor.apply(text), junitRunFailed)
+    : null;
+  const failRunOn = <T>(work: () => T): T => {
+    try {
+      return work();
+    } catch (error) {
+      junit?.failRun(error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+  };
   // The database, for a run that reads one (not --key): named before anything is read.
-  const target = flags.key === undefined ? ctx.databaseTarget() : null;
+  const target = flags.key === undefined ? failRunOn(() => ctx.databaseTarget()) : null;
   const document = output.documentWanted ? output.jsonDocument('verify-provider') : null;
   if (target) document?.field('target', targetDocument(target));
   document?.beginArray('results');
@@ -160,7 +173,7 @@ export async function verifyProviderCommand(ctx: CommandContext, flags: FlagsOf<
       });
     });
   } catch (error) {
-    junit?.discard();
+    junit?.failRun(error instanceof Error ? error.message : String(error));
     throw error;
   }
   junit?.finish(junitHead(summary.total, failingCount, summary.byStatus.skipped ?? 0), JUNIT_TAIL);

@@ -126,6 +126,23 @@ describe('--json-out: the document to a file, the human report on stdout', () =>
     expect(run.stdout).toBe('');
   });
 
+  it("a failed verify-provider replaces the last run's JUnit report with one saying it could not complete", async () => {
+    const out = path.join(dir, 'stale');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'verify.xml'), '<testsuites name="yesterday"/>\n');
+    const run = await runCli(['verify-provider', '--junit', 'verify.xml', '--json-out', 'verify.json'], {
+      env: { DATABASE_URL: 'postgres://postgres:pw@127.0.0.1:1/postgres', AEAD_SECRET_KEY: AEAD },
+      cwd: out,
+    });
+    expect(run.code).toBe(4);
+    const report = fs.readFileSync(path.join(out, 'verify.xml'), 'utf8');
+    expect(report).not.toContain('yesterday');
+    expect(report).toMatch(/tests="1" failures="0" errors="1"/);
+    expect(report).toMatch(/<testcase classname="lmnr-keys" name="verify-provider"><error message="the run could not complete: [^"]*127\.0\.0\.1/);
+    expect(readJson(path.join(out, 'verify.json'))).toMatchObject({ ok: false, error: { exitCode: 4 } });
+    expect(filesIn(out)).toEqual(['verify.json', 'verify.xml']);
+  });
+
   it('refuses --json with --json-out (exit 2) and a folder that does not exist (exit 3), in one line each', async () => {
     const both = await runCli(['doctor', '--json', '--json-out', path.join(dir, 'x.json')], { env: env() });
     expect(both.code).toBe(2);
