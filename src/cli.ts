@@ -50,6 +50,8 @@ interface RunState {
   output: Output | null;
   /** With --json, what commander would print on stdout (help, the version): it goes into the one document instead. */
   captured: string | null;
+  /** Why the run failed (exit 2 and above), for GitHub's annotation and job summary. */
+  failure?: { exitCode: number; message: string; hint: string | null };
 }
 
 export interface MainIo {
@@ -205,6 +207,7 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
   // A flag commander refused (exit 2) stopped the run before its action: its metrics are still owed.
   if (!state.metrics && exitCode === ExitCode.usage) state.metrics = await metricsNamedIn(argv, io.cwd);
   if (state.metrics) exitCode = await writeRunMetrics(state, exitCode);
+  if (state.failure && exitCode >= ExitCode.usage) await tellGithub(state, io.processEnv, argv);
   state.output?.flush();
   // A result that could not be delivered (stdout failed: a full disk under `> file`) is a local environment problem.
   if (state.output?.stdoutFailure && exitCode < ExitCode.configuration) return ExitCode.configuration;
@@ -225,6 +228,27 @@ async function metricsNamedIn(argv: string[], cwd: string): Promise<RunState['me
     return { target: prepareMetricsFile(cwd, given, command as MetricsCommand), families: null };
   } catch {
     return null;
+  }
+}
+
+/**
+ * In GitHub Actions, a run that could not complete says so where a reader of the run's page looks:
+ * an error annotation, and for the checks a job summary (whose absence would read as "nothing
+ * to see").
+ */
+async function tellGithub(state: RunState, env: Environment, argv: string[]): Promise<void> {
+  const failure = state.failure!;
+  const command = state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName;
+  const output = state.output ?? createOutput({ json: false, debug: false, color: false, ci: true });
+  const oneLine = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  if (env.GITHUB_ACTIONS === 'true') output.note(`::error title=lmnr-keys ${command}::${oneLine(failure.message)}`);
+  const file = env.GITHUB_STEP_SUMMARY;
+  if (!file || !METRICS_COMMANDS.includes(command)) return;
+  const { renderFailedRunSummary } = await import('./report/step-summary.js');
+  try {
+    (await import('node:fs')).appendFileSync(file, output.redactor.apply(renderFailedRunSummary(command, failure)));
+  } catch {
+    // A courtesy: the run's own error is already reported.
   }
 }
 
@@ -249,6 +273,7 @@ function reportError(error: unknown, state: RunState, argv: string[]): number {
   const output = state.output ?? createOutput({ json: jsonMode, debug: argv.includes('--debug'), color: false, ci: true });
   const command = (state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName) as DocumentCommand;
   const fail = (exitCode: number, message: string, hint: string | null, details: Record<string, unknown> = {}) => {
+    state.failure = { exitCode, message, hint };
     if (jsonMode || output.documentWanted) {
       try {
         output.jsonError(command, documentError(exitCode, message, hint, details));

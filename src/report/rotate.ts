@@ -286,7 +286,7 @@ export function renderRotation(doc: RotationDocument, c: ChalkInstance, context:
   if (doc.dryRun) {
     lines.push(
       `${plural(doc.summary.rotated, 'value')} would be re-sealed under ${context.to} ` +
-        `(fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run to do it.'}`,
+        `(fingerprint ${context.fingerprint}).${context.confirming ? '' : ' Run again without --dry-run (and with --yes when no terminal is attached) to do it.'}`,
     );
     return lines.join('\n');
   }

@@ -56,7 +56,7 @@ export function renderSet(
   plan: SetPlan,
   envFiles: readonly string[] = [],
 ): string {
-  if (doc.dryRun) return `${renderSetPlan(plan, fingerprint, c)}\n\nDry run: nothing written. Run again without --dry-run to do it.`;
+  if (doc.dryRun) return `${renderSetPlan(plan, fingerprint, c)}\n\nDry run: nothing written. Run again without --dry-run (and with --yes when no terminal is attached) to do it.`;
   const lines = [
     doc.keptId
       ? `Kept ${doc.name} row ${doc.keptId} of project ${doc.projectId}; removed ${describeRows(plan, doc.replaced)}.`

@@ -96,6 +96,15 @@ export function renderStepSummary(summary: StepSummary): string {
   return `${head}${body}${closing(shown)}\n`;
 }
 
+/** The summary of a run that could not complete (exit 2-4, a signal): what stopped it and what to do. */
+export function renderFailedRunSummary(command: string, failure: { exitCode: number; message: string; hint: string | null }): string {
+  return (
+    `## lmnr-keys ${command}: could not complete (exit ${failure.exitCode})\n\n` +
+    `❌ ${markdownText(failure.message)}\n\n` +
+    (failure.hint ? `${markdownText(failure.hint)}\n\n` : '')
+  );
+}
+
 /** doctor: the verdict, values per store and status, the first failing values with their fix. */
 export function doctorStepSummary(report: DoctorReport, context: AdviceContext): StepSummary {
   const rows: Array<Array<string | number>> = [];
@@ -127,19 +136,23 @@ export function doctorStepSummary(report: DoctorReport, context: AdviceContext):
   };
 }
 
-/** What to do about a credential, by what its provider answered. */
-export const VERIFY_FIXES: Record<VerifyStatus, string | null> = {
-  ok: null,
-  invalid_key: 'replace the key: lmnr-keys set --project PROJECT --name NAME --value env:NEW_KEY --yes (or in Laminar)',
-  quota_exceeded: 'raise the quota or add billing at the provider, or replace the key with one whose account has credit',
-  rate_limited: 'transient: run verify-provider again later (fewer --concurrency)',
-  access_denied: "give the key access to the model (the provider's console), or probe another one with --model PROVIDER=ID",
-  provider_error: "the provider's side: check its status page and run verify-provider again",
-  network_error: 'check that this machine reaches the provider (proxy, firewall, DNS), or --base-url for a gateway',
-  decode_failed: 'lmnr-keys doctor (the key Laminar runs with does not open it: nothing was sent)',
-  incomplete_credentials: 'save the companion values the provider needs (lmnr-keys set --name ...)',
-  skipped: null,
-};
+/** What to do about a credential, by what its provider answered: words, with `commands` in backticks. */
+export function verifyNextStep(r: Pick<VerifyResult, 'status' | 'projectId' | 'name' | 'provider'>): string | null {
+  const set = (name: string) => `\`lmnr-keys set --project ${r.projectId ?? 'PROJECT'} --name ${name} --value env:NEW_KEY --yes\``;
+  const next: Record<VerifyStatus, string | null> = {
+    ok: null,
+    invalid_key: `replace the key with a valid one: ${set(r.name)} (or in Laminar's project settings)`,
+    quota_exceeded: `raise the quota or add billing at ${r.provider ?? 'the provider'}, or replace the key: ${set(r.name)}`,
+    rate_limited: 'transient: run verify-provider again later (with a lower `--concurrency`)',
+    access_denied: "give the key access to the model in the provider's console, or probe another model with `--model PROVIDER=ID`",
+    provider_error: "the provider's side (or a proxy answering for it): check its status page, then run verify-provider again",
+    network_error: 'check that this machine reaches the provider (proxy, firewall, DNS), or use `--base-url` for a gateway',
+    decode_failed: 'the key Laminar runs with does not open it, so nothing was sent: `lmnr-keys doctor` names the cause',
+    incomplete_credentials: 'save the companion values the provider needs in the same project (`lmnr-keys set --name ...`)',
+    skipped: null,
+  };
+  return next[r.status];
+}
 
 /** verify-provider: the verdict, credentials per provider and status, the first that fail. */
 export function verifyStepSummary(
@@ -155,7 +168,8 @@ export function verifyStepSummary(
   const items = listed.slice(0, STEP_SUMMARY_FINDINGS).map((r) => ({
     title: `${STATUS_WORDS[r.status]}: ${r.provider ?? 'unknown'} ${r.name}${r.projectId ? ` (project ${r.projectId})` : ''}`,
     detail: `${r.httpStatus ? `HTTP ${r.httpStatus}` : ''}${r.httpStatus && r.detail ? ': ' : ''}${r.detail ?? ''}` || null,
-    fix: VERIFY_FIXES[r.status],
+    fix: null,
+    next: verifyNextStep(r),
   }));
   return {
     command: 'verify-provider',
@@ -189,7 +203,9 @@ export function deploymentStepSummary(result: CheckDeploymentResult): StepSummar
     items: result.findings.slice(0, STEP_SUMMARY_FINDINGS).map((finding) => ({
       title: `${finding.kind}: ${finding.service}${finding.container ? ` (container ${finding.container})` : ''}${finding.pod ? ` (pod ${finding.pod})` : ''} ${finding.variable}`,
       detail: finding.detail,
-      fix: finding.fix,
+      // check-deployment's fixes are sentences with commands inside: shown as text.
+      fix: null,
+      next: finding.fix.replace(/`/g, "'"),
     })),
     total: result.findings.length,
   };

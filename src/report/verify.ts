@@ -200,13 +200,15 @@ export const JUNIT_TAIL = '  </testsuite>\n</testsuites>\n';
 
 /** The whole report of a run that could not complete: one testcase in error, saying why. */
 export function junitRunFailed(message: string): string {
-  return [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    '<testsuites name="lmnr-keys verify-provider" tests="1" failures="0" errors="1" skipped="0">',
-    '  <testsuite name="verify-provider" tests="1" failures="0" errors="1" skipped="0">',
-    `    <testcase classname="lmnr-keys" name="verify-provider"><error message="${xml(`the run could not complete: ${message}`)}"/></testcase>`,
-    '',
-  ].join('\n') + JUNIT_TAIL;
+  return (
+    [
+      '<?xml version="1.0" encoding="UTF-8"?>',
+      '<testsuites name="lmnr-keys verify-provider" tests="1" failures="0" errors="1" skipped="0">',
+      '  <testsuite name="verify-provider" tests="1" failures="0" errors="1" skipped="0">',
+      `    <testcase classname="lmnr-keys" name="verify-provider"><error message="${xml(`the run could not complete: ${message}`)}"/></testcase>`,
+      '',
+    ].join('\n') + JUNIT_TAIL
+  );
 }
 
 /** Kept per kind of annotation: GitHub shows no more than 10 of each kind per step. */

@@ -152,6 +152,14 @@ describe('action.yml', () => {
     );
     expect(failed.ran.at(-1)!.code).toBe(4);
     expect(failed.outputs['exit-code']).toBe('4');
+    // The run's page says why: an error annotation and a job summary.
+    expect(failed.ran.at(-1)!.stderr).toMatch(/^::error title=lmnr-keys doctor::cannot reach Postgres at 127.0.0.1:1\/postgres/m);
+    expect(failed.summary).toMatch(/^## lmnr-keys doctor: could not complete \(exit 4\)\n\n❌ cannot reach Postgres/);
+    // The action's own refusal still writes its outputs.
+    const refused = runAction({ command: 'doctor', args: '--json' }, { DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD });
+    expect(refused.ran.at(-1)!.code).toBe(2);
+    expect(refused.outputs).toEqual({ 'exit-code': '2', json: '', junit: '' });
+    expect(refused.ran.at(-1)!.stdout).toMatch(/^::error title=lmnr-keys::leave --json out of args/);
   });
 
   it('args: one argument per line, never evaluated by a shell', () => {
@@ -178,7 +186,7 @@ describe('action.yml', () => {
     expect(fs.readFileSync(outputs.junit!, 'utf8')).toMatch(/<testsuites name="lmnr-keys verify-provider"/);
     expect(summary).toMatch(/^## lmnr-keys verify-provider/);
     expect(summary).toMatch(/cannot decrypt \(nothing sent\): openai OPENAI_API_KEY/);
-    expect(summary).toContain('Fix: `lmnr-keys doctor');
+    expect(summary).toContain('Next: the key Laminar runs with does not open it, so nothing was sent: `lmnr-keys doctor` names the cause');
   });
 
   it('a summary of thousands of findings stays bounded: the first 20, then "and N more"', () => {

@@ -138,7 +138,9 @@ describe('--json-out: the document to a file, the human report on stdout', () =>
     const report = fs.readFileSync(path.join(out, 'verify.xml'), 'utf8');
     expect(report).not.toContain('yesterday');
     expect(report).toMatch(/tests="1" failures="0" errors="1"/);
-    expect(report).toMatch(/<testcase classname="lmnr-keys" name="verify-provider"><error message="the run could not complete: [^"]*127\.0\.0\.1/);
+    expect(report).toMatch(
+      /<testcase classname="lmnr-keys" name="verify-provider"><error message="the run could not complete: [^"]*127\.0\.0\.1/,
+    );
     expect(readJson(path.join(out, 'verify.json'))).toMatchObject({ ok: false, error: { exitCode: 4 } });
     expect(filesIn(out)).toEqual(['verify.json', 'verify.xml']);
   });

@@ -682,7 +682,11 @@ describe('the consumer needs AEAD_SECRET_KEY for workspace data planes', () => {
 `,
       '.env': laminarDotenv(key),
     });
-    const { report } = await check(io(dir.dir), { composeFiles: ['docker-compose.yml', 'consumer.yml'], noContainers: true }, stored(1, key));
+    const { report } = await check(
+      io(dir.dir),
+      { composeFiles: ['docker-compose.yml', 'consumer.yml'], noContainers: true },
+      stored(1, key),
+    );
     const fixOf = (service: string) => report.findings.find((f) => f.service === service && f.variable === 'AEAD_SECRET_KEY')!.fix;
     expect(fixOf('worker')).toContain('in the environment of service worker in consumer.yml (add `- AEAD_SECRET_KEY=${AEAD_SECRET_KEY}`');
     expect(fixOf('spans')).toContain('in the environment of service spans in consumer.yml (add `AEAD_SECRET_KEY: ${AEAD_SECRET_KEY}`');
