@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addManyProviderKeys, addProject, addProviderKey, addWorkspace } from '../support/seed.js';
 import { findLeaks, TEST_HOME } from '../support/cli.js';
+import { readDocument } from '../support/schemas.js';
 import { STEP_SUMMARY_BYTES } from '../../src/report/step-summary.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -109,6 +110,8 @@ function runAction(inputs: Record<string, string>, env: Record<string, string>, 
       .filter(Boolean)
       .map((line) => [line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1)]),
   );
+  // The document the action hands on (its json output), against its command's schema.
+  if (outputs.json) readDocument(outputs.json);
   return { ran, outputs, summary: fs.readFileSync(files.summary, 'utf8'), temp };
 }
 
@@ -132,7 +135,7 @@ describe('action.yml', () => {
       ['Run lmnr-keys', 1],
     ]);
     expect(outputs['exit-code']).toBe('1');
-    expect(JSON.parse(fs.readFileSync(outputs.json!, 'utf8'))).toMatchObject({ command: 'doctor', ok: false });
+    expect(readDocument(outputs.json!)).toMatchObject({ command: 'doctor', ok: false });
     expect(outputs.junit).toBe('');
     expect(summary).toMatch(/^## lmnr-keys doctor: problems found\n/);
     expect(summary).toMatch(/\| provider_api_keys \| wrong_secret \| 1 \|/);

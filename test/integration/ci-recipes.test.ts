@@ -15,6 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database.js';
 import { newKeyHex } from '../support/keys.js';
 import { addProject, addProviderKey, addWorkspace } from '../support/seed.js';
 import { findLeaks, TEST_HOME } from '../support/cli.js';
+import { readDocument } from '../support/schemas.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const AEAD = newKeyHex();
@@ -134,7 +135,8 @@ describe('the GitHub Actions recipe', () => {
     ]);
     expect(uploaded.sort()).toEqual(['doctor.json', 'verify.json', 'verify.xml']);
     expect(failed).toBe(true);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'verify.json'), 'utf8')).results[0].status).toBe('decode_failed');
+    expect(readDocument(path.join(dir, 'verify.json')).results[0].status).toBe('decode_failed');
+    readDocument(path.join(dir, 'doctor.json'));
     expect(findLeaks([...logs, fs.readFileSync(path.join(dir, 'doctor.json'), 'utf8')], [AEAD, OTHER, PLAINTEXT])).toEqual([]);
   });
 });
@@ -164,6 +166,7 @@ describe('the GitLab CI recipe', () => {
     });
     expect(result.status).toBe(1);
     for (const file of job.artifacts.paths) expect(fs.existsSync(path.join(dir, file)), `${file} exists`).toBe(true);
+    for (const file of job.artifacts.paths) if (file.endsWith('.json')) readDocument(path.join(dir, file));
     expect(result.stdout).toMatch(/Verdict/);
     expect(findLeaks([result.stdout, result.stderr], [AEAD, OTHER, PLAINTEXT])).toEqual([]);
   });
@@ -178,7 +181,7 @@ describe('the GitLab CI recipe', () => {
       timeout: 120_000,
     });
     expect(result.status).toBe(4);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, 'doctor.json'), 'utf8')).error.exitCode).toBe(4);
+    expect(readDocument(path.join(dir, 'doctor.json')).error.exitCode).toBe(4);
   });
 });
 

@@ -12,6 +12,7 @@ import { adminUrl, createTestDatabase, type TestDatabase } from '../support/data
 import { DEFAULT_KEY_HEX, newKeyHex } from '../support/keys.js';
 import { addDeployment, addProject, addProviderKey, addWorkspace, seal } from '../support/seed.js';
 import { findLeaks, quiet, runCli } from '../support/cli.js';
+import { readDocument } from '../support/schemas.js';
 import { laminarDotenv, QUICKSTART_COMPOSE, writeFolder } from '../support/deployment.js';
 import { startProviderImitation, type ImitationServer } from '../../src/demo/provider-imitation.js';
 import { parseMetrics, promtoolCheck, sampleValues, type ParsedFamily } from '../support/prometheus.js';
@@ -55,7 +56,8 @@ afterAll(async () => {
 
 const env = (extra: Record<string, string> = {}) => ({ DATABASE_URL: t.url, AEAD_SECRET_KEY: AEAD, ...extra });
 const secrets = () => [AEAD, OTHER, ...plaintexts, new URL(adminUrl()).password];
-const readJson = (file: string) => JSON.parse(fs.readFileSync(file, 'utf8'));
+/** A --json-out file, parsed and validated against its command's schema. */
+const readJson = readDocument;
 /** Nothing but the named files in the folder: no temporary file left behind. */
 const filesIn = (folder: string) => fs.readdirSync(folder).sort();
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, TEST_HOME } from '../support/cli.js';
+import { validateDocumentText } from '../support/schemas.js';
 
 const root = path.resolve(path.dirname(BIN), '..');
 const busybox = spawnSync('busybox', ['true']).status === 0;
@@ -59,7 +60,7 @@ describe('the bin starts', () => {
       const present = run(BIN, ['doctor', '--env-file', path.join(dir, 'x.env'), '--json']);
       // Read by lmnr-keys (no database configured: exit 3 with its own message).
       expect(present.status).toBe(3);
-      expect(JSON.parse(present.stdout).error.message).toMatch(/no database configured/);
+      expect((validateDocumentText(present.stdout) as { error: { message: string } }).error.message).toMatch(/no database configured/);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll } from 'vitest';
+import { validateDocument, validateDocumentText } from './schemas.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const BIN = path.join(here, '../../bin/lmnr-keys.js');
@@ -49,10 +50,47 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);
+      try {
+        validateDocuments(args, code, stdout, options.cwd ?? here);
+      } catch (error) {
+        reject(error);
+        return;
+      }
       resolve({ code, stdout, stderr });
     });
     child.stdin.end(options.input ?? '');
   });
+}
+
+/** The words of a command line before `--` (what the bin reads as flags). */
+function flagWords(args: string[]): string[] {
+  const end = args.indexOf('--');
+  return end < 0 ? args : args.slice(0, end);
+}
+
+/** The file a command line names with --json-out, resolved as the bin resolves it, or null. */
+function jsonOutFile(args: string[], cwd: string): string | null {
+  const words = flagWords(args);
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--json-out' && i + 1 < words.length) return path.resolve(cwd, words[i + 1]!);
+    if (word.startsWith('--json-out=')) return path.resolve(cwd, word.slice('--json-out='.length));
+  }
+  return null;
+}
+
+/**
+ * The documents a finished run produced, each against its command's schema (test/support/schemas.ts):
+ * stdout under --json, and the --json-out file when there is one. A run killed by a signal the
+ * bin could not handle (code null: SIGKILL, the timeout) owes no document.
+ */
+function validateDocuments(args: string[], code: number | null, stdout: string, cwd: string): void {
+  if (code === null) return;
+  const words = flagWords(args);
+  if (words.includes('--json')) validateDocumentText(stdout, `stdout of \`lmnr-keys ${args.join(' ')}\` (exit ${code})`);
+  const file = jsonOutFile(args, cwd);
+  if (file !== null && fs.existsSync(file))
+    validateDocument(JSON.parse(fs.readFileSync(file, 'utf8')), `--json-out ${file} of \`lmnr-keys ${args.join(' ')}\` (exit ${code})`);
 }
 
 /**
@@ -68,7 +106,17 @@ export function startCli(args: string[], env: Record<string, string>, shell?: st
   let stderr = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // Once its output is all read (close, not exit), its documents validated (see validateDocuments).
+  const exit = new Promise<number | null>((resolve, reject) =>
+    child.on('close', (code) => {
+      try {
+        validateDocuments(args, code, stdout, here);
+        resolve(code);
+      } catch (error) {
+        reject(error);
+      }
+    }),
+  );
   return { child, exit, stdout: () => stdout, stderr: () => stderr };
 }
 
