@@ -10,7 +10,7 @@ import type { CommandContext } from '../context.js';
 import { describeSignal, exitCodeForSignal, stoppableBy, type StopSignal } from '../interrupt.js';
 import { readProcessEnvironment } from '../config/environment.js';
 import { ExitCode, type ExitCodeValue } from '../errors.js';
-import { documentOf } from '../report/document.js';
+import { documentError, documentOf } from '../report/document.js';
 import type { FlagsOf } from './definitions.js';
 import { loadCipher } from '../crypto/aead.js';
 import { LAMINAR_DEFAULT_KEY_HEX } from '../crypto/keys.js';
@@ -59,7 +59,7 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
     child?.kill('SIGKILL');
     wakeKeeper();
   };
-  const { value } = await stoppableBy(onSignal, async (): Promise<ExitCodeValue> => {
+  const { value, stoppedBy } = await stoppableBy(onSignal, async (): Promise<ExitCodeValue> => {
     try {
       // The banner once the server runs: a missing optional dependency is then the only line.
       server = await startThrowawayPostgres({ note: (message) => output.note(c.yellow(message)), label: 'lmnr-keys-demo-' });
@@ -264,6 +264,9 @@ export async function demoCommand(ctx: CommandContext, flags: FlagsOf<'demo'>): 
       await cleanUp();
     }
   });
+  // Stopped by a signal: --json still owes its one document.
+  if (stoppedBy && output.jsonMode && !output.jsonWritten)
+    output.jsonError('demo', documentError(value, describeSignal(stoppedBy), 'run the demo again'));
   return value;
 }
 

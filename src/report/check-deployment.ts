@@ -8,9 +8,13 @@ import { plural } from './format.js';
 
 export interface CheckDeploymentDocument extends Envelope<'check-deployment'>, CheckDeploymentResult {}
 
-/** ok exactly when there is no finding: notes never fail a run. */
+/**
+ * ok exactly when the run exits 0: no finding (notes never fail a run), and no database part that
+ * failed (that run exits 4 after printing what the files showed).
+ */
 export function checkDeploymentDocument(result: CheckDeploymentResult): CheckDeploymentDocument {
-  return documentOf('check-deployment', result.findings.length === 0, result);
+  const databaseFailed = !result.database.checked && result.database.error !== undefined;
+  return documentOf('check-deployment', result.findings.length === 0 && !databaseFailed, result);
 }
 
 export interface FingerprintBody {

@@ -166,6 +166,11 @@ describe('check-deployment on compose folders', () => {
     const report = JSON.parse(json.stdout);
     expect(report.findings).toHaveLength(2);
     expect(report.database).toMatchObject({ checked: false, error: { exitCode: 4 } });
+    // No finding in the files, but the database part failed: ok is false, as the exit code says.
+    const healthy = folder({ 'docker-compose.yml': QUICKSTART_COMPOSE, '.env': laminarDotenv(APP) });
+    const unchecked = await run(['--no-containers', '--json'], { cwd: healthy.dir, env: { DATABASE_URL: closed } });
+    expect(unchecked.code).toBe(4);
+    expect(JSON.parse(unchecked.stdout)).toMatchObject({ findings: [], ok: false, database: { checked: false } });
   });
 
   it('no database configured at all: a note says the database part was skipped', async () => {

@@ -348,6 +348,7 @@ const deployment: CheckDeploymentResult = {
       source: 'containers',
       service: 'frontend',
       container: 'lmnr-frontend-1',
+      pod: null,
       variable: 'AEAD_SECRET_KEY',
       detail: 'the running container holds another key',
       fix: 'docker compose up -d --force-recreate frontend',
@@ -621,7 +622,10 @@ describe("every enum is the code's list", () => {
         enumOf(readSchema('set.schema.json'), '$defs', 'result', 'properties', 'cleaned', 'items'),
         everyMemberOf<ValueCleaning>()(['whitespace', 'export', 'quotes']),
       ],
-      [enumOf(deploymentSchema, '$defs', 'group'), everyMemberOf<DeploymentGroup>()(['compose', 'containers', 'helm-values', 'manifests'])],
+      [
+        enumOf(deploymentSchema, '$defs', 'group'),
+        everyMemberOf<DeploymentGroup>()(['compose', 'containers', 'helm-values', 'manifests', 'kubernetes']),
+      ],
       [enumOf(deploymentSchema, '$defs', 'role'), everyMemberOf<LaminarRole>()(['frontend', 'app-server', 'app-server-consumer'])],
       [
         enumOf(deploymentSchema, '$defs', 'serviceStatus'),
@@ -629,7 +633,16 @@ describe("every enum is the code's list", () => {
       ],
       [
         enumOf(deploymentSchema, '$defs', 'result', 'properties', 'sources', 'items', 'properties', 'kind'),
-        everyMemberOf<SourceRef['kind']>()(['compose', 'dotenv', 'env_file', 'service-env', 'containers', 'helm-values', 'manifests']),
+        everyMemberOf<SourceRef['kind']>()([
+          'compose',
+          'dotenv',
+          'env_file',
+          'service-env',
+          'containers',
+          'helm-values',
+          'manifests',
+          'kubernetes',
+        ]),
       ],
     ];
     for (const [schemaEnum, code] of sets) expect(schemaEnum).toEqual([...code]);
