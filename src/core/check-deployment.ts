@@ -398,6 +398,7 @@ export function judgeDeployment(
     e.entry.group === 'containers' && e.entry.composeService !== undefined && composeServices.has(e.entry.composeService);
 
   // 1. Each value on its own.
+  const publicDefaultPlans = new Map<string, { service: string; setIn: string }>();
   for (const e of evaluated) {
     const { entry } = e;
     if (e.status === 'external' || e.status === 'not_given') {
@@ -469,18 +470,28 @@ export function judgeDeployment(
           o.status !== 'public_default' &&
           !coveredContainer(o),
       );
+      // A neighbour on the public default too already got the whole plan (one new key, one
+      // rotation): this service takes the same key, or two plans would make two keys.
+      const planned = !ownKey ? publicDefaultPlans.get(`${entry.group} ${entry.variable}`) : undefined;
+      if (!ownKey && !planned) publicDefaultPlans.set(`${entry.group} ${entry.variable}`, { service: entry.service, setIn: entry.setIn });
       add(
         e,
         'public_default',
         `${entry.service} holds Laminar's public default ${entry.variable} (fingerprint ` +
           `${e.key!.fingerprint}, from ${entry.from}): anyone with a copy of the database ` +
           `can read what it seals`,
-        ownKey
-          ? `put the key ${ownKey.entry.service} holds (${ownKey.key!.fingerprint}) ` +
+        planned
+          ? `give it the new key of ${planned.service}'s fix (no second key, no second rotation): ` +
+              (planned.setIn === entry.setIn
+                ? `that fix already makes it the value of ${entry.setIn}; `
+                : `make it the value of ${entry.setIn} too; `) +
+              `then ${entry.restart}`
+          : ownKey
+            ? `put the key ${ownKey.entry.service} holds (${ownKey.key!.fingerprint}) ` +
               `in ${entry.setIn}, then ${entry.restart}; re-seal what it sealed meanwhile: ` +
               `lmnr-keys rotate${store} --from laminar-default --to env:${entry.variable} ` +
               `--yes`
-          : `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside ` +
+            : `lmnr-keys gen-secret --out ~/.local/state/lmnr-keys/keys/new.key (outside ` +
               `Laminar's git checkout); lmnr-keys rotate${store} --from laminar-default ` +
               `--to file:$HOME/.local/state/lmnr-keys/keys/new.key --yes; make that key ` +
               `the value of ${entry.setIn}; then ${entry.restart}`,

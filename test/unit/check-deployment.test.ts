@@ -134,6 +134,12 @@ describe('docker compose files', () => {
         .sort(),
     ).toEqual(['app-server', 'frontend']);
     expect(report.findings[0]!.fix).toMatch(/lmnr-keys rotate --from laminar-default --to file:\S+\/new\.key/);
+    // One plan, one new key: the second service takes the first one's key, no second gen-secret.
+    const second = report.findings[1]!;
+    expect(second.fix).toBe(
+      `give it the new key of ${report.findings[0]!.service}'s fix (no second key, no second rotation): that fix already makes ` +
+        `it the value of AEAD_SECRET_KEY in .env; then docker compose up -d --force-recreate ${second.service}`,
+    );
     expect(report.sources).toEqual([
       { kind: 'compose', path: 'docker-compose.yml' },
       { kind: 'dotenv', path: '.env' },
