@@ -159,8 +159,8 @@ export function createContext(global: GlobalOptions, output: Output, io: Context
         if (fromFiles !== null && where(fromFiles) !== where(target))
           output.note(
             output.color.yellow(
-              `note: the environment wins: ${target.source} gives ${where(target)}, while ${fromFiles.source} would give ` +
-                `${where(fromFiles)}; unset it in this shell if the env file is right`,
+              `note: the environment wins: ${where(target)} (${target.source}), not ${where(fromFiles)} ` +
+                `(${fromFiles.source}); unset it in this shell if the env file is right`,
             ),
           );
       }

@@ -44,7 +44,7 @@ describe('which database, which key', () => {
       new RegExp(`^Reading Postgres at ${url.hostname}:${url.port}/${t.name} as \\S+ \\(DATABASE_URL from the environment\\)`, 'm'),
     );
     expect(result.stderr).toMatch(
-      /note: the environment wins: DATABASE_URL from the environment gives \S+ as \S+, while POSTGRES_.* would give localhost:5433\/laminar_prod as postgres; unset it in this shell if the env file is right/,
+      /note: the environment wins: \S+ as \S+ \(DATABASE_URL from the environment\), not localhost:5433\/laminar_prod as postgres \(POSTGRES_.*\); unset it in this shell if the env file is right/,
     );
     expect(JSON.parse(result.stdout).target).toEqual({
       host: url.hostname,
