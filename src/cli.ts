@@ -209,6 +209,7 @@ export async function main(argv: string[], io: MainIo = { processEnv: readProces
   if (state.metrics) exitCode = await writeRunMetrics(state, exitCode);
   if (state.failure && exitCode >= ExitCode.usage) await tellGithub(state, io.processEnv, argv);
   state.output?.flush();
+  state.output?.close();
   // A result that could not be delivered (stdout failed: a full disk under `> file`) is a local environment problem.
   if (state.output?.stdoutFailure && exitCode < ExitCode.configuration) return ExitCode.configuration;
   return exitCode;

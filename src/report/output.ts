@@ -35,6 +35,8 @@ export interface Output {
   debug: (text: string) => void;
   /** Pushes out stdout's gathered text (before the process exits). */
   flush: () => void;
+  /** The run is over: a --json-out file no document reached is removed (the previous one stays). */
+  close: () => void;
   color: ChalkInstance;
   /** --json: the document on stdout, and no human report. */
   jsonMode: boolean;
@@ -185,6 +187,9 @@ export function createOutput(options: OutputOptions): Output {
     flush: () => {
       parts?.flush();
       stdout.flush();
+    },
+    close: () => {
+      if (documentFile && !started) documentFile.abandon();
     },
     color,
     jsonMode: options.json,

@@ -1,3 +1,6 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createOutput } from '../../src/report/output.js';
@@ -9,6 +12,38 @@ function sink(extra: { isTTY?: boolean; columns?: number } = {}) {
 }
 
 describe('output', () => {
+  it('--json-out: the document replaces the file when it ends; a run that wrote none leaves the previous one and no temporary file', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lk-json-out-'));
+    try {
+      const file = path.join(dir, 'report.json');
+      fs.writeFileSync(file, '{"previous": true}\n');
+      const quiet = () =>
+        createOutput({
+          json: false,
+          debug: false,
+          color: false,
+          ci: true,
+          stdout: sink().stream,
+          stderr: sink().stream,
+          jsonOut: { path: file },
+        });
+      const none = quiet();
+      none.close();
+      expect(fs.readdirSync(dir)).toEqual(['report.json']);
+      expect(fs.readFileSync(file, 'utf8')).toBe('{"previous": true}\n');
+      const written = quiet();
+      const document = written.jsonDocument('doctor');
+      document.field('summary', { total: 1 });
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ previous: true });
+      document.end(true);
+      written.close();
+      expect(JSON.parse(fs.readFileSync(file, 'utf8'))).toEqual({ version: 1, command: 'doctor', summary: { total: 1 }, ok: true });
+      expect(fs.readdirSync(dir)).toEqual(['report.json']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('spinners only on a terminal that reports a width, never in JSON or CI mode', () => {
     const make = (stderr: ReturnType<typeof sink>['stream'], json = false, ci = false) =>
       createOutput({ json, debug: false, color: false, ci, stdout: sink().stream, stderr }).interactive;
