@@ -130,6 +130,9 @@ export function renderCheckDeployment(report: CheckDeploymentDocument, c: ChalkI
 }
 
 function verdict(report: CheckDeploymentDocument, c: ChalkInstance): string {
+  if (report.findings.length === 0 && !report.ok) {
+    return c.red('Verdict: no finding in what was read, but the database could not be checked (the error follows).');
+  }
   if (!report.ok) {
     const kinds = [...new Set(report.findings.map((f) => f.kind))].join(', ');
     return c.red(`Verdict: ${plural(report.findings.length, 'finding')} (${kinds}): fix them with the commands above.`);

@@ -171,6 +171,9 @@ describe('check-deployment on compose folders', () => {
     const unchecked = await run(['--no-containers', '--json'], { cwd: healthy.dir, env: { DATABASE_URL: closed } });
     expect(unchecked.code).toBe(4);
     expect(JSON.parse(unchecked.stdout)).toMatchObject({ findings: [], ok: false, database: { checked: false } });
+    const uncheckedHuman = await run(['--no-containers'], { cwd: healthy.dir, env: { DATABASE_URL: closed } });
+    expect(uncheckedHuman.code).toBe(4);
+    expect(uncheckedHuman.stdout).toMatch(/Verdict: no finding in what was read, but the database could not be checked/);
   });
 
   it('no database configured at all: a note says the database part was skipped', async () => {
