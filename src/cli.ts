@@ -241,8 +241,8 @@ async function tellGithub(state: RunState, env: Environment, argv: string[]): Pr
   const failure = state.failure!;
   const command = state.commandName === 'lmnr-keys' ? commandNamedIn(argv) : state.commandName;
   const output = state.output ?? createOutput({ json: false, debug: false, color: false, ci: true });
-  const oneLine = (text: string) => text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  if (env.GITHUB_ACTIONS === 'true') output.note(`::error title=lmnr-keys ${command}::${oneLine(failure.message)}`);
+  const { escapeAnnotation } = await import('./report/verify.js');
+  if (env.GITHUB_ACTIONS === 'true') output.note(`::error title=lmnr-keys ${command}::${escapeAnnotation(failure.message)}`);
   const file = env.GITHUB_STEP_SUMMARY;
   if (!file || !METRICS_COMMANDS.includes(command)) return;
   const { renderFailedRunSummary } = await import('./report/step-summary.js');

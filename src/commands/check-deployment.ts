@@ -5,8 +5,7 @@ import { CliError, ExitCode, UsageError, type ExitCodeValue } from '../errors.js
 import { loadCipher } from '../crypto/aead.js';
 import { cleanSecretText } from '../crypto/keys.js';
 import { countValuesByKey, gatherDeployment, judgeDeployment, keysToCount } from '../core/check-deployment.js';
-import { runDockerCli } from '../deployment/docker-cli.js';
-import { runKubectlCli } from '../deployment/kubectl-cli.js';
+import { externalCommand } from '../deployment/external-command.js';
 import { checkDeploymentDocument, renderCheckDeployment } from '../report/check-deployment.js';
 import { emit, withProgress } from '../report/output.js';
 import { deploymentMetrics } from '../report/metrics.js';
@@ -26,8 +25,8 @@ export async function checkDeploymentCommand(ctx: CommandContext, flags: FlagsOf
       readText: (file) => fs.readFileSync(file, 'utf8'),
       isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
       readStdin: ctx.readStdin,
-      runDocker: runDockerCli,
-      runKubectl: runKubectlCli,
+      runDocker: externalCommand('docker', { timeoutMs: 15_000, maxBytes: 64 * 1024 * 1024 }),
+      runKubectl: externalCommand('kubectl', { timeoutMs: 60_000, maxBytes: 256 * 1024 * 1024 }),
     },
     {
       composeFiles: flags.file,

@@ -9,18 +9,13 @@
  */
 import { ConfigError } from '../errors.js';
 import { readKubernetesObjects, referencedSecrets } from './read-manifests.js';
+import type { ExternalCommandResult, RunExternalCommand } from './external-command.js';
 import type { ReaderResult } from './types.js';
 
-export interface KubectlResult {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  /** The `kubectl` executable is not on PATH. */
-  notFound?: boolean;
-}
+export type KubectlResult = ExternalCommandResult;
 
 /** Runs kubectl with these arguments (the environment, KUBECONFIG included, is inherited). */
-export type RunKubectl = (args: string[]) => Promise<KubectlResult>;
+export type RunKubectl = RunExternalCommand;
 
 export interface ClusterTarget {
   /** -n/--namespace; null: the context's namespace. */

@@ -305,26 +305,33 @@ function textList(file: YamlFile, node: unknown): string[] {
   return (itemsOf(file, node) ?? []).map((item) => scalarText(item.value)).filter((text): text is string => typeof text === 'string');
 }
 
-function readEnvironment(file: YamlFile, node: unknown, scope: Scope, into: RawEnvironmentEntry[]): void {
+/**
+ * `environment:` and `labels:` in either form Compose accepts: a list of `KEY=VALUE` (a bare
+ * `KEY` has no value) or a map (a null value is none).
+ */
+function keyValueItems(file: YamlFile, node: unknown): Array<{ name: string; raw: string | null; line: number | null }> {
   const items = itemsOf(file, node);
   if (items) {
-    for (const item of items) {
+    return items.flatMap((item) => {
       const text = scalarText(item.value);
-      if (typeof text !== 'string') continue;
+      if (typeof text !== 'string') return [];
       const equals = text.indexOf('=');
-      const label = where(file, item.line);
-      into.push(
+      return [
         equals < 0
-          ? { name: text.trim(), raw: null, label, scope }
-          : { name: text.slice(0, equals).trim(), raw: text.slice(equals + 1), label, scope },
-      );
-    }
-    return;
+          ? { name: text.trim(), raw: null, line: item.line }
+          : { name: text.slice(0, equals).trim(), raw: text.slice(equals + 1), line: item.line },
+      ];
+    });
   }
-  for (const { key, value, line } of entriesOf(file, node)) {
-    const text = value === null ? null : scalarText(value);
-    into.push({ name: key, raw: text ?? null, label: where(file, line), scope });
-  }
+  return entriesOf(file, node).map(({ key, value, line }) => ({
+    name: key,
+    raw: value === null ? null : (scalarText(value) ?? null),
+    line,
+  }));
+}
+
+function readEnvironment(file: YamlFile, node: unknown, scope: Scope, into: RawEnvironmentEntry[]): void {
+  for (const { name, raw, line } of keyValueItems(file, node)) into.push({ name, raw, label: where(file, line), scope });
 }
 
 function readEnvFiles(io: ComposeIo, file: YamlFile, node: unknown, context: LoadContext, into: RawEnvFile[]): void {
@@ -356,18 +363,7 @@ function readEnvFiles(io: ComposeIo, file: YamlFile, node: unknown, context: Loa
 }
 
 function readLabels(file: YamlFile, node: unknown, lookup: VariableLookup, into: Map<string, string>): void {
-  const items = itemsOf(file, node);
-  if (items) {
-    for (const item of items) {
-      const text = scalarText(item.value);
-      if (typeof text !== 'string') continue;
-      const equals = text.indexOf('=');
-      if (equals < 0) into.set(text.trim(), '');
-      else into.set(text.slice(0, equals).trim(), quietly(text.slice(equals + 1), lookup));
-    }
-    return;
-  }
-  for (const { key, value } of entriesOf(file, node)) into.set(key, quietly(scalarText(value) ?? '', lookup));
+  for (const { name, raw } of keyValueItems(file, node)) into.set(name, raw === null ? '' : quietly(raw, lookup));
 }
 
 function readComposeFile(loading: Loading, absolute: string, context: LoadContext): ParsedFile {

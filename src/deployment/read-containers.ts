@@ -6,18 +6,13 @@
  */
 import { ConfigError } from '../errors.js';
 import { isLmnrKeysTool, OPERATION_MODE, recogniseService, TOOL_LABEL, withOperationMode } from './services.js';
+import type { ExternalCommandResult, RunExternalCommand } from './external-command.js';
 import type { DeploymentNote, ReaderResult, ReceivedVariable } from './types.js';
 
-export interface DockerResult {
-  exitCode: number | null;
-  stdout: string;
-  stderr: string;
-  /** The `docker` executable is not on PATH. */
-  notFound?: boolean;
-}
+export type DockerResult = ExternalCommandResult;
 
 /** Runs the docker CLI with these arguments (the environment, DOCKER_HOST included, is inherited). */
-export type RunDocker = (args: string[]) => Promise<DockerResult>;
+export type RunDocker = RunExternalCommand;
 
 const PROJECT_LABEL = 'com.docker.compose.project';
 const SERVICE_LABEL = 'com.docker.compose.service';

@@ -251,6 +251,7 @@ export class GithubAnnotations {
   }
 }
 
-function escapeAnnotation(text: string): string {
+/** A workflow command's message: %, CR and LF escaped as GitHub reads them. */
+export function escapeAnnotation(text: string): string {
   return text.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
 }

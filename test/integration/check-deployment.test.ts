@@ -17,7 +17,7 @@ import {
   laminarDotenv,
   LOCAL_DEV_COMPOSE,
   QUICKSTART_COMPOSE,
-  writeFolder,
+  scratchFolders,
 } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 import { addDeployment, addProject, addProviderKey, addSlack, addWorkspace, seal } from '../support/seed.js';
@@ -35,12 +35,7 @@ const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
 
 let t: TestDatabase;
 const outputs: string[] = [];
-const folders: Array<{ remove: () => void }> = [];
-function folder(files: Record<string, string>) {
-  const made = writeFolder(files);
-  folders.push(made);
-  return made;
-}
+const folder = scratchFolders('all');
 async function run(args: string[], options: { cwd: string; env?: Record<string, string>; input?: string }): Promise<CliResult> {
   const result = await runCli(['check-deployment', ...args], options);
   outputs.push(result.stdout, result.stderr);
@@ -61,7 +56,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const made of folders.splice(0)) made.remove();
   await t?.drop();
   const password = new URL(adminUrl()).password;
   expectNoKeyIn(outputs, [APP, WEB, OLD, DEFAULT_KEY_HEX]);

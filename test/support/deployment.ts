@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { expect } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
+import type { DeploymentIo } from '../../src/core/check-deployment.js';
 import { DEFAULT_KEY_HEX } from './keys.js';
 
 export { DEFAULT_KEY_HEX };
@@ -20,6 +21,39 @@ export function writeFolder(files: Record<string, string>): { dir: string; file:
     fs.writeFileSync(path.join(dir, name), text);
   }
   return { dir, file: (name) => path.join(dir, name), remove: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * writeFolder for one test file, each folder removed after the test that made it (`afterAll`
+ * instead for folders a whole describe shares).
+ */
+export function scratchFolders(when: 'each' | 'all' = 'each'): (files: Record<string, string>) => ReturnType<typeof writeFolder> {
+  const made: Array<{ remove: () => void }> = [];
+  (when === 'each' ? afterEach : afterAll)(() => {
+    for (const folder of made.splice(0)) folder.remove();
+  });
+  return (files) => {
+    const folder = writeFolder(files);
+    made.push(folder);
+    return folder;
+  };
+}
+
+/** What `docker` and `kubectl` answer when they are not installed. */
+export const NOT_INSTALLED = async () => ({ exitCode: null, stdout: '', stderr: '', notFound: true });
+
+/** The IO the deployment readers run with: real files, this shell environment, no docker or kubectl unless given. */
+export function deploymentIo(cwd: string, over: Partial<Omit<DeploymentIo, 'cwd'>> = {}): DeploymentIo {
+  return {
+    cwd,
+    shellEnv: {},
+    readText: (file) => fs.readFileSync(file, 'utf8'),
+    isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
+    readStdin: async () => '',
+    runDocker: NOT_INSTALLED,
+    runKubectl: NOT_INSTALLED,
+    ...over,
+  };
 }
 
 /** Laminar's quickstart compose shape: postgres, frontend and app-server, the key through `${AEAD_SECRET_KEY}`. */

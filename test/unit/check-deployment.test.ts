@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   gatherDeployment,
   judgeDeployment,
@@ -31,32 +31,18 @@ import {
   laminarSecret,
   LOCAL_DEV_COMPOSE,
   QUICKSTART_COMPOSE,
-  writeFolder,
+  deploymentIo,
+  NOT_INSTALLED,
+  scratchFolders,
 } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
-const noDocker: RunDocker = async () => ({ exitCode: null, stdout: '', stderr: '', notFound: true });
-const folders: Array<{ remove: () => void }> = [];
-afterEach(() => {
-  for (const folder of folders.splice(0)) folder.remove();
-});
-function folder(files: Record<string, string>) {
-  const made = writeFolder(files);
-  folders.push(made);
-  return made;
-}
+const noDocker: RunDocker = NOT_INSTALLED;
+const folder = scratchFolders();
 
 function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDocker = noDocker, stdin = ''): DeploymentIo {
-  return {
-    cwd,
-    shellEnv,
-    readText: (file) => fs.readFileSync(file, 'utf8'),
-    isFile: (file) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
-    readStdin: async () => stdin,
-    runDocker,
-    runKubectl: async () => ({ exitCode: null, stdout: '', stderr: '', notFound: true }),
-  };
+  return deploymentIo(cwd, { shellEnv, runDocker, readStdin: async () => stdin });
 }
 
 const options = (over: Partial<DeploymentSourceOptions> = {}): DeploymentSourceOptions => ({

@@ -8,26 +8,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { gatherDeployment, judgeDeployment, type DeploymentIo, type DeploymentSourceOptions } from '../../src/core/check-deployment.js';
 import type { RunDocker } from '../../src/deployment/read-containers.js';
 import { fingerprintKey } from '../../src/crypto/keys.js';
 import { ConfigError, UsageError } from '../../src/errors.js';
 import { checkDeploymentDocument, type CheckDeploymentDocument } from '../../src/report/check-deployment.js';
-import { inspectedContainer, laminarDotenv, QUICKSTART_COMPOSE, writeFolder } from '../support/deployment.js';
+import { deploymentIo, inspectedContainer, laminarDotenv, QUICKSTART_COMPOSE, scratchFolders } from '../support/deployment.js';
 import { newKeyHex } from '../support/keys.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const fp = (hex: string) => fingerprintKey(Buffer.from(hex, 'hex'));
-const folders: Array<{ remove: () => void }> = [];
-afterEach(() => {
-  for (const made of folders.splice(0)) made.remove();
-});
-function folder(files: Record<string, string>) {
-  const made = writeFolder(files);
-  folders.push(made);
-  return made;
-}
+const folder = scratchFolders();
 
 /** Records the project name docker is asked about (`docker ps --filter label=...project=NAME`). */
 function dockerAsked(): { runDocker: RunDocker; projects: string[] } {
@@ -42,17 +34,8 @@ function dockerAsked(): { runDocker: RunDocker; projects: string[] } {
   };
 }
 
-/** The IO the compose and container readers use; this file never asks for the Kubernetes ones. */
 function io(cwd: string, shellEnv: Record<string, string> = {}, runDocker: RunDocker = dockerAsked().runDocker): DeploymentIo {
-  const composeAndDocker = {
-    cwd,
-    shellEnv,
-    readText: (file: string) => fs.readFileSync(file, 'utf8'),
-    isFile: (file: string) => fs.statSync(file, { throwIfNoEntry: false })?.isFile() ?? false,
-    readStdin: async () => '',
-    runDocker,
-  };
-  return composeAndDocker as DeploymentIo;
+  return deploymentIo(cwd, { shellEnv, runDocker });
 }
 
 async function check(deploymentIo: DeploymentIo, over: Partial<DeploymentSourceOptions> = {}) {
